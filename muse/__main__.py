@@ -1,0 +1,5 @@
+"""`python -m muse` runs the CLI."""
+
+from muse.cli import main
+
+main()

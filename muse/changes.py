@@ -1,0 +1,40 @@
+"""Comparing trees: what was added, modified or deleted between two snapshots (or the tree)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .objects import Snapshot, SnapshotEntry
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path's difference; `old`/`new` are None for an added/deleted file."""
+
+    path: str
+    old: SnapshotEntry | None
+    new: SnapshotEntry | None
+
+    @property
+    def status(self) -> str:
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "deleted"
+        return "modified"
+
+    @property
+    def letter(self) -> str:
+        return self.status[0].upper()
+
+
+def compare(old: Snapshot | None, new: Snapshot | None) -> list[Change]:
+    """Every path that differs (content or executable bit), sorted by path."""
+    old_map = old.as_dict() if old else {}
+    new_map = new.as_dict() if new else {}
+    changes = []
+    for path in sorted(old_map.keys() | new_map.keys()):
+        a, b = old_map.get(path), new_map.get(path)
+        if a is None or b is None or a.oid != b.oid or a.executable != b.executable:
+            changes.append(Change(path, a, b))
+    return changes

@@ -1,0 +1,7 @@
+"""Offline transfer: `muse bundle create | verify | list-heads | unbundle`."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,102 @@
+"""Identity and settings: `muse keys` and `muse config`."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UsageError
+from .base import emit_json
+
+
+@click.group()
+def keys() -> None:
+    """Manage Ed25519 signing keys (kept in your user config dir, never in a repository)."""
+
+
+@keys.command("generate")
+@click.option("--no-default", is_flag=True, help="Do not make the new key the default.")
+def keys_generate(no_default: bool) -> None:
+    """Create a new signing key pair and make it the default."""
+    from ..keys import generate_key
+
+    info = generate_key(make_default=not no_default)
+    click.echo(f"Generated Ed25519 key {info.fingerprint}")
+    click.echo(f"  private key: {info.path} (mode 0600)")
+    click.echo(f"  public key:  {info.public_key.hex()}")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keys_list(as_json: bool) -> None:
+    """List your signing keys; * marks the default."""
+    from ..keys import list_keys
+
+    found = list_keys()
+    if as_json:
+        emit_json([{"fingerprint": k.fingerprint, "public_key": k.public_key.hex(),
+                    "default": k.is_default} for k in found])
+        return
+    if not found:
+        click.echo("no keys yet; create one with `muse keys generate`")
+    for k in found:
+        click.echo(f"{'*' if k.is_default else ' '} {k.fingerprint}  {k.public_key.hex()}")
+
+
+@keys.command("show")
+@click.argument("fingerprint", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keys_show(fingerprint: str | None, as_json: bool) -> None:
+    """Show a key's public half (default: the default key)."""
+    from ..keys import default_key, list_keys
+
+    if fingerprint is None:
+        info = default_key()
+    else:
+        matches = [k for k in list_keys() if k.fingerprint.startswith(fingerprint)]
+        if len(matches) != 1:
+            raise UsageError(f"no single key matches {fingerprint!r}",
+                             hint="see `muse keys list`")
+        info = matches[0]
+    if as_json:
+        emit_json({"fingerprint": info.fingerprint, "public_key": info.public_key.hex(),
+                   "default": info.is_default, "private_key_path": str(info.path)})
+        return
+    click.echo(f"fingerprint: {info.fingerprint}")
+    click.echo(f"public key:  {info.public_key.hex()}")
+    click.echo(f"private key: {info.path}")
+    click.echo(f"default:     {'yes' if info.is_default else 'no'}")
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--global", "use_global", is_flag=True,
+              help="Use your user config, not the repository's.")
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("-l", "--list", "list_all", is_flag=True, help="List every setting.")
+def config(key: str | None, value: str | None, use_global: bool, unset: bool,
+           list_all: bool) -> None:
+    """Get or set a setting: `muse config user.name "Ada"`."""
+    from ..config import user_config
+    from ..repo import Repository
+
+    target = user_config() if use_global else Repository.find().config
+    if list_all:
+        for k, v in target.items():
+            click.echo(f"{k}={v}")
+        return
+    if key is None:
+        raise UsageError("which setting?", hint="muse config KEY [VALUE], or --list")
+    if unset:
+        if not target.unset(key):
+            raise UsageError(f"{key} is not set")
+        return
+    if value is None:
+        found = target.get(key)
+        if found is None and not use_global:
+            found = user_config().get(key)
+        if found is None:
+            raise UsageError(f"{key} is not set")
+        click.echo(found)
+        return
+    target.set(key, value)

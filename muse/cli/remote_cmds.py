@@ -1,0 +1,7 @@
+"""Remotes and transfer: remote, push, fetch, pull, clone, ls-remote."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

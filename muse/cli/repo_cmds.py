@@ -1,0 +1,168 @@
+"""Everyday commands on one repository: init, status, commit, log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .base import emit_json, open_repo, short
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--bare", is_flag=True, help="Create a bare repository (a remote's storage).")
+@click.option("-b", "--initial-branch", default="main", show_default=True,
+              help="Name of the first branch.")
+def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
+    """Create an empty repository in DIRECTORY (default: here)."""
+    from ..refs import branch_ref
+    from ..repo import Repository
+
+    branch_ref(initial_branch)
+    repo = Repository.init(directory or Path.cwd(), bare=bare, branch=initial_branch)
+    kind = "bare repository" if bare else "repository"
+    click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
+
+
+def _status_data(repo: Any) -> dict[str, Any]:
+    from ..changes import compare
+    from ..committing import pending_merge, unresolved_conflicts
+
+    worktree = repo.worktree
+    current = worktree.snapshot()
+    worktree.cache.save()
+    changes = compare(repo.head_snapshot(), current)
+    return {
+        "branch": repo.current_branch(),
+        "head": repo.head(),
+        "merging": pending_merge(repo),
+        "unresolved": unresolved_conflicts(repo),
+        "changes": [{"path": c.path, "status": c.status} for c in changes],
+    }
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-s", "--short", "short_format", is_flag=True, help="One line per changed path.")
+def status(as_json: bool, short_format: bool) -> None:
+    """Show what changed in the working tree since the last commit."""
+    data = _status_data(open_repo())
+    if as_json:
+        emit_json(data)
+        return
+    if short_format:
+        for change in data["changes"]:
+            click.echo(f"{change['status'][0].upper()} {change['path']}")
+        return
+    if data["branch"]:
+        click.echo(f"On branch {data['branch']}")
+    else:
+        click.echo(f"HEAD detached at {short(data['head'])}")
+    if data["head"] is None:
+        click.echo("No commits yet")
+    if data["merging"]:
+        click.echo(f"Merging {short(data['merging'])}")
+        for path in data["unresolved"]:
+            click.echo(f"  unresolved: {path}")
+    if not data["changes"]:
+        click.echo("nothing to commit, working tree clean")
+        return
+    click.echo("Changes:")
+    for change in data["changes"]:
+        click.echo(f"  {change['status'] + ':':<10}{change['path']}")
+
+
+@click.command()
+@click.option("-m", "--message", required=True, help="The commit message.")
+@click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
+@click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
+def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
+    """Record the whole working tree (minus .museignore) as a new commit."""
+    from ..committing import commit_worktree
+
+    repo = open_repo()
+    made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
+    where = repo.current_branch() or "detached HEAD"
+    signed = "signed" if made.is_signed else "unsigned"
+    click.echo(f"[{where} {short(made.id)}] {message.splitlines()[0]} ({signed})")
+
+
+def format_time(timestamp: int, tz_minutes: int) -> str:
+    zone = dt.timezone(dt.timedelta(minutes=tz_minutes))
+    when = dt.datetime.fromtimestamp(timestamp, zone)
+    sign = "+" if tz_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(tz_minutes), 60)
+    return when.strftime("%Y-%m-%d %H:%M:%S") + f" {sign}{hours:02d}{minutes:02d}"
+
+
+def commit_record(oid: str, commit: Any) -> dict[str, Any]:
+    """A commit as plain data, the shape `log --json` and `show --json` print."""
+    from ..keys import fingerprint, signature_status
+
+    return {
+        "id": oid,
+        "parents": list(commit.parents),
+        "snapshot": commit.snapshot,
+        "author": {"name": commit.author_name, "email": commit.author_email},
+        "timestamp": commit.timestamp,
+        "tz_offset_minutes": commit.tz_offset_minutes,
+        "message": commit.message,
+        "signature": {
+            "status": signature_status(commit),
+            "signer": fingerprint(commit.signer) if commit.signer else None,
+        },
+    }
+
+
+def echo_commit(record: dict[str, Any]) -> None:
+    click.echo(f"commit {record['id']}")
+    if len(record["parents"]) > 1:
+        click.echo("Merge:  " + " ".join(short(p) for p in record["parents"]))
+    author = record["author"]
+    click.echo(f"Author: {author['name']} <{author['email']}>")
+    click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
+    sig = record["signature"]
+    signer = f" (key {sig['signer']})" if sig["signer"] else ""
+    click.echo(f"Signature: {sig['status']}{signer}")
+    click.echo("")
+    for line in record["message"].splitlines() or [""]:
+        click.echo(f"    {line}")
+    click.echo("")
+
+
+@click.command()
+@click.argument("revision", required=False, default="HEAD")
+@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> None:
+    """Show the history reachable from REVISION (default: HEAD), newest first."""
+    from ..revisions import resolve
+
+    repo = open_repo()
+    if revision == "HEAD" and repo.head() is None:
+        if as_json:
+            emit_json([])
+        else:
+            click.echo(f"no commits yet on branch {repo.current_branch()}")
+        return
+    start = resolve(repo, revision)
+    records = []
+    for count, oid in enumerate(repo.graph.walk([start])):
+        if max_count is not None and count >= max_count:
+            break
+        commit = repo.graph.commit(oid)
+        if oneline and not as_json:
+            subject = commit.message.splitlines()[0] if commit.message else ""
+            click.echo(f"{short(oid)} {subject}")
+            continue
+        record = commit_record(oid, commit)
+        if as_json:
+            records.append(record)
+        else:
+            echo_commit(record)
+    if as_json:
+        emit_json(records)

@@ -1,0 +1,111 @@
+"""Configuration files (user-wide and per repository) addressed by dotted keys.
+
+`user.name` lives in section `[user]`; `remote.origin.url` in `[remote "origin"]`.
+The user file sits in the platform config dir (override with MUSE_CONFIG_DIR);
+the repository file is `.muse/config`. Repository values win over user values.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+from .fsutil import atomic_write_bytes
+
+
+def user_config_dir() -> Path:
+    """Where keys and the user config live: $MUSE_CONFIG_DIR, else the platform's dir."""
+    override = os.environ.get("MUSE_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("muse"))
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    parts = key.split(".")
+    if len(parts) < 2 or any(p == "" for p in parts):
+        raise ConfigError(f"invalid config key {key!r}", hint="keys look like section.name, "
+                          "e.g. user.name or remote.origin.url")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return f'{parts[0]} "{".".join(parts[1:-1])}"', parts[-1]
+
+
+def _join_key(section: str, option: str) -> str:
+    if ' "' in section and section.endswith('"'):
+        head, sub = section.split(' "', 1)
+        return f"{head}.{sub[:-1]}.{option}"
+    return f"{section}.{option}"
+
+
+class ConfigFile:
+    """One INI-style config file, rewritten atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._parser = configparser.ConfigParser(interpolation=None)
+        self._parser.optionxform = str  # type: ignore[assignment,method-assign]
+        if path.exists():
+            try:
+                self._parser.read(path, encoding="utf-8")
+            except configparser.Error as exc:
+                raise ConfigError(f"cannot parse {path}: {exc}") from None
+
+    def get(self, key: str) -> str | None:
+        section, option = _split_key(key)
+        return self._parser.get(section, option, fallback=None)
+
+    def set(self, key: str, value: str) -> None:
+        section, option = _split_key(key)
+        if not self._parser.has_section(section):
+            self._parser.add_section(section)
+        self._parser.set(section, option, value)
+        self._save()
+
+    def unset(self, key: str) -> bool:
+        section, option = _split_key(key)
+        if not self._parser.has_section(section):
+            return False
+        removed = self._parser.remove_option(section, option)
+        if not self._parser.options(section):
+            self._parser.remove_section(section)
+        if removed:
+            self._save()
+        return removed
+
+    def remove_section(self, prefix: str) -> bool:
+        """Drop a whole `[a "b"]` section, addressed as `a.b`."""
+        section, _ = _split_key(prefix + ".x")
+        removed = self._parser.remove_section(section)
+        if removed:
+            self._save()
+        return removed
+
+    def sections(self, head: str) -> list[str]:
+        """Names of the subsections of `head`: for `remote`, every `[remote "NAME"]`."""
+        names = []
+        for section in self._parser.sections():
+            if section.startswith(f'{head} "') and section.endswith('"'):
+                names.append(section[len(head) + 2 : -1])
+        return names
+
+    def items(self) -> list[tuple[str, str]]:
+        return [
+            (_join_key(section, option), value)
+            for section in self._parser.sections()
+            for option, value in self._parser.items(section)
+        ]
+
+    def _save(self) -> None:
+        buffer = io.StringIO()
+        self._parser.write(buffer)
+        atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
+
+
+def user_config() -> ConfigFile:
+    return ConfigFile(user_config_dir() / "config")

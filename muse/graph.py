@@ -1,0 +1,151 @@
+"""The history graph: ancestry, merge bases and reachability deltas over stored commits."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .objects import Commit
+from .store import ObjectStore
+
+
+class CommitGraph:
+    """Reads commits through a per-process cache; walks newest-first by timestamp."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self._cache: dict[str, Commit] = {}
+
+    def commit(self, oid: str) -> Commit:
+        found = self._cache.get(oid)
+        if found is None:
+            found = self.store.read_commit(oid)
+            self._cache[oid] = found
+        return found
+
+    def walk(self, starts: Iterable[str], *, stop: set[str] | None = None) -> Iterator[str]:
+        """Yield every commit reachable from `starts` once, newest first; do not enter `stop`."""
+        stop = stop or set()
+        seen: set[str] = set()
+        heap: list[tuple[int, int, str]] = []
+        counter = 0
+        for oid in starts:
+            if oid not in seen and oid not in stop:
+                seen.add(oid)
+                heapq.heappush(heap, (-self.commit(oid).timestamp, counter, oid))
+                counter += 1
+        while heap:
+            _, _, oid = heapq.heappop(heap)
+            yield oid
+            for parent in self.commit(oid).parents:
+                if parent not in seen and parent not in stop:
+                    seen.add(parent)
+                    counter += 1
+                    heapq.heappush(heap, (-self.commit(parent).timestamp, counter, parent))
+
+    def first_parent_chain(self, start: str) -> Iterator[str]:
+        oid: str | None = start
+        while oid is not None:
+            yield oid
+            parents = self.commit(oid).parents
+            oid = parents[0] if parents else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when `ancestor` is `descendant` or reachable from it."""
+        return any(oid == ancestor for oid in self.walk([descendant]))
+
+    def merge_bases(self, a: str, b: str) -> list[str]:
+        """Best common ancestors of `a` and `b` (none of them an ancestor of another)."""
+        ancestors_a = set(self.walk([a]))
+        common = [oid for oid in self.walk([b]) if oid in ancestors_a]
+        # A common ancestor reachable from another one's parents is not "best"; one walk
+        # from every common commit's parents finds all of those at once.
+        parents = [p for oid in common for p in self.commit(oid).parents]
+        dominated = set(self.walk(parents))
+        return [oid for oid in common if oid not in dominated]
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        bases = self.merge_bases(a, b)
+        return bases[0] if bases else None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a receiver holding `exclude` lacks to have `include`.
+
+    `commits` are oldest first (parents before children). `boundary` are the
+    excluded commits the walk touched; objects in their snapshots are assumed
+    present on the receiver, so the object set may hold a few the receiver
+    already has but never misses one it lacks.
+    """
+
+    commits: list[str]
+    boundary: list[str]
+
+
+def reachability_delta(graph: CommitGraph, include: Iterable[str], exclude: Iterable[str],
+                       ) -> Delta:
+    """Commits reachable from `include` but not from `exclude`, in O(new commits).
+
+    Walks both sides newest first together and stops once every commit left in
+    the queue is known to be reachable from `exclude` (git's "everybody is
+    uninteresting" rule).
+    """
+    exclude = [oid for oid in exclude if graph.store.has(oid)]
+    uninteresting: set[str] = set()
+    interesting: list[str] = []
+    seen: set[str] = set()
+    heap: list[tuple[int, int, str, bool]] = []
+    counter = 0
+
+    def push(oid: str, bad: bool) -> None:
+        nonlocal counter
+        if bad:
+            uninteresting.add(oid)
+        if oid in seen:
+            return
+        seen.add(oid)
+        counter += 1
+        heapq.heappush(heap, (-graph.commit(oid).timestamp, counter, oid, bad))
+
+    for oid in exclude:
+        push(oid, True)
+    for oid in include:
+        push(oid, False)
+    boundary: list[str] = []
+    while heap and not all(item[2] in uninteresting for item in heap):
+        _, _, oid, _ = heapq.heappop(heap)
+        bad = oid in uninteresting
+        if bad:
+            boundary.append(oid)
+        else:
+            interesting.append(oid)
+        for parent in graph.commit(oid).parents:
+            push(parent, bad)
+    boundary.extend(item[2] for item in heap)
+    # An interesting commit found to be uninteresting later (reached by both sides).
+    commits = [oid for oid in interesting if oid not in uninteresting]
+    return Delta(commits=topological_order(graph, commits), boundary=sorted(set(boundary)))
+
+
+def topological_order(graph: CommitGraph, commits: Iterable[str]) -> list[str]:
+    """`commits` ordered so every parent inside the set comes before its children."""
+    wanted = set(commits)
+    order: list[str] = []
+    placed: set[str] = set()
+    for root in sorted(wanted):
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            oid, expanded = stack.pop()
+            if oid in placed:
+                continue
+            if expanded:
+                placed.add(oid)
+                order.append(oid)
+                continue
+            stack.append((oid, True))
+            for parent in graph.commit(oid).parents:
+                if parent in wanted and parent not in placed:
+                    stack.append((parent, False))
+    return order

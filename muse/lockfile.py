@@ -1,0 +1,98 @@
+"""Exclusive lock files with automatic recovery from crashed holders.
+
+A lock is a file created with O_EXCL holding `pid host time`. A lock whose
+holder process is gone (same host), or that is older than the lease, is broken
+automatically, so a crash never leaves users a stale lock to delete by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import RefConflictError
+
+LEASE_SECONDS = 600.0
+WAIT_SECONDS = 10.0
+
+
+def _stale_content(lock: Path) -> str | None:
+    """The lock's content if its holder is gone (or its lease ran out), else None."""
+    try:
+        text = lock.read_text()
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return ""
+    except OSError:
+        return None
+    parts = text.split()
+    if age > LEASE_SECONDS:
+        return text
+    if len(parts) < 2:
+        # Being written right now, or written by a holder that crashed mid-write.
+        return text if age > 5.0 else None
+    pid, host = parts[0], parts[1]
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return text
+    except PermissionError:
+        return None
+    return None
+
+
+def _try_create(lock: Path) -> bool:
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{os.getpid()} {socket.gethostname()} {time.time():.3f}\n")
+    return True
+
+
+def _break_stale(lock: Path, judged: str) -> None:
+    # Move the lock aside, then check it is the one judged dead: another process
+    # may have broken it and taken a fresh lock in between. A fresh one goes back.
+    grave = lock.with_name(f"{lock.name}.stale-{os.getpid()}")
+    try:
+        os.rename(lock, grave)
+    except FileNotFoundError:
+        return
+    try:
+        if grave.read_text() != judged:
+            with contextlib.suppress(FileExistsError):
+                os.link(grave, lock)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            grave.unlink()
+
+
+@contextlib.contextmanager
+def locked(lock: Path, *, what: str, wait: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold `lock` for the duration of the block, waiting up to `wait` seconds for it."""
+    deadline = time.monotonic() + wait
+    delay = 0.002
+    while not _try_create(lock):
+        judged = _stale_content(lock)
+        if judged is not None:
+            _break_stale(lock, judged)
+            continue
+        if time.monotonic() > deadline:
+            raise RefConflictError(
+                f"{what} is locked by another Muse process ({lock})",
+                hint="wait for the other command to finish, then retry",
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()

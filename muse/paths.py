@@ -1,0 +1,48 @@
+"""Repository-relative paths: the one rule for which names a snapshot may hold."""
+
+from __future__ import annotations
+
+from .errors import UnsafePathError
+
+REPO_DIR = ".muse"
+
+_HINT = "rename the file, or list it in .museignore"
+
+
+def validate_path(path: str) -> str:
+    """Return `path` if it is a normalised, safe snapshot path; raise UnsafePathError otherwise.
+
+    Normalised means relative, `/`-separated, no empty, `.` or `..` components.
+    Safe means no NUL or other control characters, no backslash (a separator
+    elsewhere), no `.muse` component in any letter case, and valid UTF-8.
+    """
+    if not isinstance(path, str) or path == "":
+        raise UnsafePathError("empty path", hint=_HINT)
+    if path.startswith("/"):
+        raise UnsafePathError(f"absolute path not allowed: {path!r}", hint=_HINT)
+    for ch in path:
+        if ord(ch) < 0x20 or ch == "\x7f":
+            raise UnsafePathError(f"control character in path: {path!r}", hint=_HINT)
+    if "\\" in path:
+        raise UnsafePathError(f"backslash in path: {path!r}", hint=_HINT)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError(f"path is not valid UTF-8: {path!r}", hint=_HINT) from None
+    for part in path.split("/"):
+        if part == "":
+            raise UnsafePathError(f"empty component in path: {path!r}", hint=_HINT)
+        if part in (".", ".."):
+            raise UnsafePathError(f"'{part}' component in path: {path!r}", hint=_HINT)
+        if part.lower() == REPO_DIR:
+            raise UnsafePathError(f"'{REPO_DIR}' component in path: {path!r}", hint=_HINT)
+    return path
+
+
+def is_safe_path(path: str) -> bool:
+    """True when validate_path would accept `path`."""
+    try:
+        validate_path(path)
+    except UnsafePathError:
+        return False
+    return True

@@ -1,0 +1,150 @@
+"""A repository: finding and creating `.muse/`, and the operations that tie store, refs and tree.
+
+A bare repository (a remote's storage) is the `.muse` layout without a working tree.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ConfigFile, user_config
+from .errors import ConfigError, RepositoryError
+from .graph import CommitGraph
+from .objects import Commit, Snapshot
+from .paths import REPO_DIR
+from .refs import HEADS, RefStore
+from .store import ObjectStore
+from .worktree import WorkTree
+
+DEFAULT_BRANCH = "main"
+LAYOUT = ("objects", "packs", "refs/heads", "refs/tags", "refs/remotes", "logs", "tmp")
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+class Repository:
+    def __init__(self, muse_dir: Path, worktree_root: Path | None) -> None:
+        self.muse_dir = muse_dir
+        self.root = worktree_root
+        self.store = ObjectStore(muse_dir)
+        self.refs = RefStore(muse_dir)
+        self.graph = CommitGraph(self.store)
+        self.config = ConfigFile(muse_dir / "config")
+        self._worktree: WorkTree | None = None
+
+    # -- finding and creating ---------------------------------------------------
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Repository:
+        """The repository containing `start` (default: the current directory)."""
+        here = (start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            muse_dir = candidate / REPO_DIR
+            if (muse_dir / "HEAD").is_file():
+                return cls(muse_dir, candidate)
+        raise RepositoryError(
+            f"not a Muse repository (or any parent up to /): {here}",
+            hint="run `muse init` to create one here, or cd into a repository",
+        )
+
+    @classmethod
+    def open_bare(cls, path: Path) -> Repository:
+        if not (path / "HEAD").is_file() or not (path / "objects").is_dir():
+            raise RepositoryError(f"not a Muse repository: {path}")
+        return cls(path, None)
+
+    @classmethod
+    def init(cls, path: Path, *, bare: bool = False, branch: str = DEFAULT_BRANCH) -> Repository:
+        path = path.resolve()
+        muse_dir = path if bare else path / REPO_DIR
+        if (muse_dir / "HEAD").exists():
+            raise RepositoryError(f"a Muse repository already exists at {muse_dir}")
+        for sub in LAYOUT:
+            (muse_dir / sub).mkdir(parents=True, exist_ok=True)
+        repo = cls(muse_dir, None if bare else path)
+        repo.config.set("core.format", "1")
+        if bare:
+            repo.config.set("core.bare", "true")
+        (muse_dir / "HEAD").write_text(f"ref: {HEADS}{branch}\n")
+        return repo
+
+    @property
+    def is_bare(self) -> bool:
+        return self.root is None
+
+    @property
+    def worktree(self) -> WorkTree:
+        if self.root is None:
+            raise RepositoryError("this is a bare repository: it has no working tree")
+        if self._worktree is None:
+            self._worktree = WorkTree(self.root, self.muse_dir, self.store)
+        return self._worktree
+
+    # -- state ------------------------------------------------------------------
+
+    def current_branch(self) -> str | None:
+        """`main` for HEAD → refs/heads/main; None when detached."""
+        target = self.refs.head_target()
+        if target and target.startswith(HEADS):
+            return target[len(HEADS):]
+        return None
+
+    def head(self) -> str | None:
+        return self.refs.head_commit()
+
+    def head_snapshot(self) -> Snapshot | None:
+        head = self.head()
+        if head is None:
+            return None
+        return self.store.read_snapshot(self.graph.commit(head).snapshot)
+
+    def config_value(self, key: str) -> str | None:
+        return self.config.get(key) or user_config().get(key)
+
+    def identity(self) -> Identity:
+        name = os.environ.get("MUSE_AUTHOR_NAME") or self.config_value("user.name")
+        email = os.environ.get("MUSE_AUTHOR_EMAIL") or self.config_value("user.email")
+        if not name or not email:
+            raise ConfigError(
+                "who are you? no user.name / user.email set",
+                hint='run `muse config --global user.name "Your Name"` and '
+                '`muse config --global user.email you@example.org`',
+            )
+        return Identity(name, email)
+
+    def merge_state_file(self, name: str) -> Path:
+        return self.muse_dir / name
+
+    # -- making commits ------------------------------------------------------------
+
+    def make_commit(self, snapshot_id: str, parents: list[str], message: str, *,
+                    sign: bool = True, timestamp: int | None = None) -> Commit:
+        """Build (and sign, by default) a commit object; it is not stored yet."""
+        who = self.identity()
+        now = int(time.time()) if timestamp is None else timestamp
+        commit = Commit(
+            snapshot=snapshot_id,
+            parents=tuple(parents),
+            author_name=who.name,
+            author_email=who.email,
+            timestamp=now,
+            tz_offset_minutes=_local_tz_minutes(now),
+            message=message,
+        )
+        if sign:
+            from .keys import sign_commit
+
+            commit = sign_commit(commit)
+        return commit
+
+
+def _local_tz_minutes(when: int) -> int:
+    offset = time.localtime(when).tm_gmtoff or 0
+    return int(offset // 60)

@@ -1,0 +1,245 @@
+"""The working tree: scanning it (with a stat cache), and writing snapshots into it.
+
+The stat cache (`.muse/index`) remembers, per path, the size, mtime, ctime,
+inode and mode seen when the file was last hashed, so `status` re-reads only
+files whose metadata changed. A file modified within the same clock tick as
+the cache was written is "racy" and always re-hashed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from .errors import UnsafePathError
+from .fsutil import atomic_write_bytes
+from .ignore import IgnoreRules
+from .objects import Snapshot, SnapshotEntry
+from .paths import REPO_DIR, validate_path
+from .store import READ_CHUNK, ObjectBatch, ObjectStore
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileState:
+    path: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    executable: bool
+
+    def key(self) -> list[Any]:
+        return [self.size, self.mtime_ns, self.ctime_ns, self.inode, self.executable]
+
+
+def _fs_name(raw: str) -> str:
+    """A directory entry's name as text; undecodable bytes make it unsafe to store."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(raw).decode("utf-8", "backslashreplace")
+        raise UnsafePathError(f"file name is not valid UTF-8: {shown!r}",
+                              hint="rename the file, or list it in .museignore") from None
+    return raw
+
+
+def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
+    """Every regular, non-ignored file under `root`, as repository-relative states.
+
+    Symbolic links are not followed or stored. A name that cannot be stored
+    safely raises UnsafePathError naming it (unless it is ignored).
+    """
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        with os.scandir(root / rel_dir if rel_dir else root) as entries:
+            for entry in entries:
+                name = entry.name
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                if entry.is_dir(follow_symlinks=False):
+                    if rel == REPO_DIR or rules.ignored(_fs_name(rel), is_dir=True):
+                        continue
+                    validate_path(_fs_name(rel))
+                    stack.append(rel)
+                elif entry.is_file(follow_symlinks=False):
+                    if rules.ignored(_fs_name(rel)):
+                        continue
+                    validate_path(rel)
+                    st = entry.stat(follow_symlinks=False)
+                    yield FileState(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                    st.st_ino, bool(st.st_mode & stat.S_IXUSR))
+
+
+def hash_file(path: Path) -> str:
+    import hashlib
+
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class StatCache:
+    """path → (file state key, object id), persisted in `.muse/index`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, tuple[list[Any], str]] = {}
+        self.written_ns = 0
+        self.dirty = False
+        try:
+            raw = msgpack.unpackb(path.read_bytes(), raw=False)
+            if raw[0] == CACHE_VERSION:
+                self.written_ns = raw[1]
+                self.entries = {p: (v[0], v[1]) for p, v in raw[2].items()}
+        except (FileNotFoundError, ValueError, TypeError, IndexError, KeyError,
+                msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            self.entries = {}
+
+    def lookup(self, state: FileState) -> str | None:
+        found = self.entries.get(state.path)
+        if found is None or found[0] != state.key():
+            return None
+        if state.mtime_ns >= self.written_ns:
+            return None  # racy: modified in the same tick the cache was written
+        return found[1]
+
+    def remember(self, state: FileState, oid: str) -> None:
+        previous = self.entries.get(state.path)
+        if previous is None or previous != (state.key(), oid):
+            self.entries[state.path] = (state.key(), oid)
+            self.dirty = True
+
+    def retain(self, paths: set[str]) -> None:
+        for path in list(self.entries):
+            if path not in paths:
+                del self.entries[path]
+                self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        import time
+
+        now = time.time_ns()
+        payload = [CACHE_VERSION, now, {p: [k, o] for p, (k, o) in self.entries.items()}]
+        # The cache is advisory (a lost one costs a re-hash), so skip the fsync.
+        with contextlib.suppress(OSError):
+            atomic_write_bytes(self.path, msgpack.packb(payload, use_bin_type=True),
+                               durable=False)
+        self.dirty = False
+
+
+class WorkTree:
+    """A repository's working directory, read through the stat cache."""
+
+    def __init__(self, root: Path, muse_dir: Path, store: ObjectStore) -> None:
+        self.root = root
+        self.store = store
+        self.cache = StatCache(muse_dir / "index")
+
+    def rules(self) -> IgnoreRules:
+        return IgnoreRules.load(self.root)
+
+    def states(self) -> dict[str, FileState]:
+        return {s.path: s for s in scan(self.root, self.rules())}
+
+    def snapshot(self, batch: ObjectBatch | None = None) -> Snapshot:
+        """The working tree as a snapshot; with a batch, new file contents are stored too."""
+        states = self.states()
+        entries = []
+        for path, state in states.items():
+            oid = self.cache.lookup(state)
+            if oid is not None and batch is not None and not self.store.has(oid):
+                oid = None
+            if oid is None:
+                full = self.root / path
+                if batch is not None:
+                    oid, _ = batch.add_file(full)
+                else:
+                    oid = hash_file(full)
+                # Size from the stat taken before reading: if the file changed while we
+                # read it, the key will not match next time and it is re-hashed.
+            self.cache.remember(state, oid)
+            entries.append(SnapshotEntry(path, oid, state.size, state.executable))
+        self.cache.retain(set(states))
+        return Snapshot.from_entries(entries)
+
+    # -- writing snapshots into the tree --------------------------------------
+
+    def write_entry(self, entry: SnapshotEntry) -> None:
+        """Replace the file at `entry.path` with the object's bytes, atomically."""
+        target = self.root / entry.path
+        _clear_obstacles(self.root, entry.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.muse-tmp")
+        with open(tmp, "wb") as out:
+            self.store.copy_to(entry.oid, out)
+        os.chmod(tmp, 0o755 if entry.executable else 0o644)
+        os.replace(tmp, target)
+        st = target.stat()
+        state = FileState(entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
+                          entry.executable)
+        self.cache.remember(state, entry.oid)
+
+    def remove_entry(self, path: str) -> None:
+        target = self.root / path
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        self.cache.entries.pop(path, None)
+        self.cache.dirty = True
+        parent = target.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def apply(self, old: Snapshot | None, new: Snapshot) -> None:
+        """Move the tracked files from `old` to `new`; untracked files are left alone."""
+        old_map = old.as_dict() if old else {}
+        new_map = new.as_dict()
+        for path in old_map:
+            if path not in new_map:
+                self.remove_entry(path)
+        for path, entry in new_map.items():
+            before = old_map.get(path)
+            on_disk = (self.root / path).exists()
+            if before != entry or not on_disk:
+                self.write_entry(entry)
+        self.cache.save()
+
+
+def _clear_obstacles(root: Path, path: str) -> None:
+    """Remove a file standing where a directory of `path` must go, or a dir where the file goes."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        prefix = root.joinpath(*parts[:i])
+        if prefix.is_file() or prefix.is_symlink():
+            prefix.unlink()
+    target = root / path
+    if target.is_dir() and not target.is_symlink():
+        import shutil
+
+        shutil.rmtree(target)
+
+
+def file_oid(state: FileState, root: Path, cache: StatCache) -> str:
+    """The id of a working file, from the cache when its metadata is unchanged."""
+    oid = cache.lookup(state)
+    if oid is None:
+        oid = hash_file(root / state.path)
+        cache.remember(state, oid)
+    return oid
+
