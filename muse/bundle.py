@@ -1,0 +1,526 @@
+"""Bundle format v1: one self-describing, verifiable file of history (docs/bundle-format.md).
+
+    magic "MUSEBNDL" | u16 version
+    H frame   header: capabilities, prerequisites, refs, counts
+    O + D…    each object: id and size, then its bytes in data frames
+    S…        snapshots (canonical encodings)
+    C…        commits, parents before children
+    T frame   frame count + sha256 of every byte before the trailer
+
+The writer streams from the store; the reader streams from any file object,
+verifies each item before yielding it, and holds at most one frame in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import msgpack
+
+from .errors import BundleError, CorruptObjectError, MuseError, UsageError
+from .frames import (
+    DATA_CHUNK,
+    HEADER,
+    HEADER_SIZE,
+    KIND_COMMIT,
+    KIND_DATA,
+    KIND_HEADER,
+    KIND_OBJECT,
+    KIND_SNAPSHOT,
+    KIND_TRAILER,
+    MAX_FRAME_PAYLOAD,
+    encode_header,
+)
+from .graph import CommitGraph, reachability_delta
+from .keys import verify_commit_signature
+from .objects import Commit, Snapshot, decode_commit, decode_snapshot
+from .refs import check_ref_name
+from .store import ObjectStore
+
+MAGIC = b"MUSEBNDL"
+VERSION = 1
+PREAMBLE = MAGIC + struct.pack(">H", VERSION)
+OBJECT_START = struct.Struct(">32sQ")
+TRAILER = struct.Struct(">Q32s")
+KNOWN_CAPABILITIES = frozenset({"sha256"})
+MAX_COUNT = 1 << 32
+MAX_REFS = 1 << 20
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BundleHeader:
+    refs: dict[str, str]
+    prerequisites: list[str]
+    mandatory: list[str] = field(default_factory=lambda: ["sha256"])
+    optional: list[str] = field(default_factory=list)
+    objects: int = 0
+    object_bytes: int = 0
+    snapshots: int = 0
+    commits: int = 0
+
+    def encode(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            {
+                "capabilities": {"mandatory": self.mandatory, "optional": self.optional},
+                "prerequisites": [bytes.fromhex(p) for p in self.prerequisites],
+                "refs": [[name, bytes.fromhex(oid)] for name, oid in sorted(self.refs.items())],
+                "counts": {
+                    "objects": self.objects,
+                    "object_bytes": self.object_bytes,
+                    "snapshots": self.snapshots,
+                    "commits": self.commits,
+                },
+            },
+            use_bin_type=True,
+        )
+        return packed
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """What a bundle held, as the writer wrote it or the reader verified it."""
+
+    bundle_id: str
+    header: BundleHeader
+    size: int
+    commits: list[str]
+    signatures_good: int
+    unsigned: int
+    entries_outside: int  # snapshot entries resolved in the receiver, not in the bundle
+
+
+# -- writing -------------------------------------------------------------------
+
+
+class _HashingWriter:
+    def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
+        self.out = out
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.frames = 0
+        self.progress = progress
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.hasher.update(data)
+        self.out.write(data)
+        self.size += len(data)
+        if self.progress is not None:
+            self.progress(len(data))
+
+    def frame(self, kind: int, payload: bytes | memoryview) -> None:
+        self.write(encode_header(kind, len(payload)))
+        self.write(payload)
+        self.frames += 1
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    """What a bundle will carry: computed from refs before anything is written."""
+
+    refs: dict[str, str]
+    commits: list[str]
+    prerequisites: list[str]
+    snapshots: list[str]
+    objects: list[tuple[str, int]]
+
+    @property
+    def object_bytes(self) -> int:
+        return sum(size for _, size in self.objects)
+
+
+def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str],
+                exclude: Iterable[str]) -> BundlePlan:
+    """The reachability delta: commits, snapshots and objects `exclude` lacks to have `include`."""
+    for name in refs:
+        check_ref_name(name)
+    delta = reachability_delta(graph, include, exclude)
+    in_bundle = set(delta.commits)
+    prerequisites = sorted({p for c in delta.commits for p in graph.commit(c).parents
+                            if p not in in_bundle})
+    known: set[str] = set()
+    for oid in {*delta.boundary, *prerequisites}:
+        known.update(e.oid for e in _snapshot_of(graph, oid).entries)
+    snapshots: list[str] = []
+    objects: dict[str, int] = {}
+    seen_snapshots: set[str] = set()
+    for oid in delta.commits:
+        snap_id = graph.commit(oid).snapshot
+        if snap_id in seen_snapshots:
+            continue
+        seen_snapshots.add(snap_id)
+        snapshots.append(snap_id)
+        for entry in graph.store.read_snapshot(snap_id).entries:
+            if entry.oid not in known and entry.oid not in objects:
+                objects[entry.oid] = entry.size
+    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, list(objects.items()))
+
+
+def _snapshot_of(graph: CommitGraph, commit_id: str) -> Snapshot:
+    return graph.store.read_snapshot(graph.commit(commit_id).snapshot)
+
+
+def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
+                 progress: Progress | None = None) -> BundleSummary:
+    """Stream `plan` into `out` as one bundle; every object is re-hashed as it is read."""
+    if not plan.commits:
+        raise UsageError("refusing to create an empty bundle: the receiver has everything",
+                         hint="check the revision range (e.g. v1..main) or use --all")
+    header = BundleHeader(
+        refs=plan.refs, prerequisites=plan.prerequisites, objects=len(plan.objects),
+        object_bytes=plan.object_bytes, snapshots=len(plan.snapshots), commits=len(plan.commits),
+    )
+    w = _HashingWriter(out, progress)
+    w.write(PREAMBLE)
+    w.frame(KIND_HEADER, header.encode())
+    for oid, size in plan.objects:
+        _write_object(store, w, oid, size)
+    for snap_id in plan.snapshots:
+        w.frame(KIND_SNAPSHOT, store.read(snap_id))
+    signed = unsigned = 0
+    for oid in plan.commits:
+        raw = store.read(oid)
+        w.frame(KIND_COMMIT, raw)
+        if decode_commit(raw).is_signed:
+            signed += 1
+        else:
+            unsigned += 1
+    digest = w.hasher.digest()
+    w.frame(KIND_TRAILER, TRAILER.pack(w.frames, digest))
+    return BundleSummary(w.hasher.hexdigest(), header, w.size, plan.commits, signed, unsigned, 0)
+
+
+def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int) -> None:
+    w.frame(KIND_OBJECT, OBJECT_START.pack(bytes.fromhex(oid), size))
+    written = 0
+    for chunk in store.iter_chunks(oid):
+        view = memoryview(chunk)
+        for start in range(0, len(view), DATA_CHUNK):
+            piece = view[start : start + DATA_CHUNK]
+            w.frame(KIND_DATA, piece)
+            written += len(piece)
+    if written != size:
+        raise CorruptObjectError(f"object {oid} is {written} bytes but its snapshot says {size}")
+
+
+# -- reading -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifiedObject:
+    oid: str
+    size: int
+    offset: int  # of its first data frame
+
+
+@dataclass(frozen=True)
+class VerifiedSnapshot:
+    oid: str
+    size: int
+    offset: int  # of its frame
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class VerifiedCommit:
+    oid: str
+    size: int
+    offset: int  # of its frame
+    commit: Commit
+
+
+Verified = VerifiedObject | VerifiedSnapshot | VerifiedCommit
+
+
+class BundleReader:
+    """Reads and verifies a bundle from a stream; yields each item only once it checks out.
+
+    With a `store` (the receiving repository), prerequisites must be present
+    there and snapshot entries missing from the bundle must resolve there.
+    Without one, such entries are counted in `entries_outside`. Nothing is
+    trustworthy until `items()` has run to the end: the trailer comes last.
+    """
+
+    def __init__(self, source: BinaryIO, *, store: ObjectStore | None = None,
+                 sink: Callable[[bytes], Any] | None = None,
+                 progress: Progress | None = None, require_signatures: bool = False) -> None:
+        self.source = source
+        self.store = store
+        self.sink = sink
+        self.progress = progress
+        self.require_signatures = require_signatures
+        self.hasher = hashlib.sha256()
+        self.position = 0
+        self.frames = 0
+        self.header: BundleHeader | None = None
+        self.summary: BundleSummary | None = None
+        self._sealed_digest = b""
+
+    # -- low level --
+
+    def _read_exact(self, n: int, what: str, *, hashed: bool = True) -> bytes:
+        data = self.source.read(n)
+        while len(data) < n:
+            more = self.source.read(n - len(data))
+            if not more:
+                raise BundleError(f"bundle is truncated: it ends inside {what} "
+                                  f"(at byte {self.position + len(data)})")
+            data += more
+        if hashed:
+            self.hasher.update(data)
+        if self.sink is not None:
+            self.sink(data)
+        self.position += n
+        if self.progress is not None:
+            self.progress(n)
+        return data
+
+    def _frame(self) -> tuple[int, bytes, int]:
+        offset = self.position
+        head = self._read_exact(HEADER_SIZE, "a frame header", hashed=False)
+        kind, length = HEADER.unpack(head)
+        if kind == KIND_TRAILER:
+            # The trailer seals every byte before its own frame header.
+            self._sealed_digest = self.hasher.digest()
+        self.hasher.update(head)
+        if length > MAX_FRAME_PAYLOAD:
+            raise BundleError(f"frame at byte {offset} declares {length} bytes, over the "
+                              f"{MAX_FRAME_PAYLOAD}-byte limit")
+        payload = self._read_exact(length, f"a frame of {length} bytes")
+        if kind != KIND_TRAILER:
+            self.frames += 1
+        return kind, payload, offset
+
+    # -- the walk --
+
+    def read_header(self) -> BundleHeader:
+        preamble = self._read_exact(len(PREAMBLE), "the preamble")
+        if preamble[:8] != MAGIC:
+            raise BundleError("not a Muse bundle (wrong magic bytes)")
+        (version,) = struct.unpack(">H", preamble[8:])
+        if version != VERSION:
+            raise BundleError(f"bundle format version {version} is not supported "
+                              f"(this Muse reads version {VERSION})",
+                              hint="upgrade Muse to read this bundle")
+        kind, payload, _ = self._frame()
+        if kind != KIND_HEADER:
+            raise BundleError("bundle does not start with a header frame")
+        self.header = _parse_header(payload)
+        return self.header
+
+    def items(self) -> Iterator[Verified]:
+        """Yield every object, snapshot and commit, each verified; then check the trailer."""
+        header = self.header or self.read_header()
+        state = _ReadState(header, self.store)
+        while True:
+            kind, payload, offset = self._frame()
+            if kind == KIND_TRAILER:
+                self._trailer(state, payload)
+                return
+            if kind == KIND_OBJECT:
+                yield self._object(state, payload)
+            elif kind == KIND_SNAPSHOT:
+                yield state.snapshot(payload, offset)
+            elif kind == KIND_COMMIT:
+                commit = state.commit(payload, offset)
+                if not verify_commit_signature(commit.commit):
+                    if commit.commit.is_signed:
+                        raise BundleError(f"commit {commit.oid} has a bad signature")
+                    if self.require_signatures:
+                        raise BundleError(f"commit {commit.oid} is unsigned")
+                    state.unsigned += 1
+                else:
+                    state.signed += 1
+                yield commit
+            else:
+                raise BundleError(f"unexpected frame kind {kind!r} at byte {offset}")
+
+    def _object(self, state: _ReadState, payload: bytes) -> VerifiedObject:
+        if len(payload) != OBJECT_START.size:
+            raise BundleError("malformed object frame")
+        raw_id, size = OBJECT_START.unpack(payload)
+        oid = raw_id.hex()
+        state.begin_object(oid, size)
+        hasher = hashlib.sha256()
+        offset = self.position
+        remaining = size
+        while remaining > 0:
+            kind, chunk, at = self._frame()
+            if kind != KIND_DATA:
+                raise BundleError(f"object {oid} is cut short at byte {at}: "
+                                  f"{remaining} of {size} bytes missing")
+            if len(chunk) > remaining:
+                raise BundleError(f"object {oid} has more bytes than its declared size")
+            hasher.update(chunk)
+            remaining -= len(chunk)
+        if hasher.hexdigest() != oid:
+            raise BundleError(f"object {oid}: its bytes do not match its id")
+        state.objects[oid] = size
+        return VerifiedObject(oid, size, offset)
+
+    def _trailer(self, state: _ReadState, payload: bytes) -> None:
+        if len(payload) != TRAILER.size:
+            raise BundleError("bundle trailer is malformed")
+        frames, digest = TRAILER.unpack(payload)
+        if digest != self._sealed_digest or frames != self.frames:
+            raise BundleError("bundle checksum mismatch: it was altered or damaged")
+        if self.source.read(1):
+            raise BundleError("unexpected bytes after the bundle trailer")
+        state.finish()
+        assert self.header is not None
+        self.summary = BundleSummary(self.hasher.hexdigest(), self.header, self.position,
+                                     state.commit_order, state.signed, state.unsigned,
+                                     state.entries_outside)
+
+    def verify(self) -> BundleSummary:
+        """Read everything, keeping nothing: the full check."""
+        for _ in self.items():
+            pass
+        assert self.summary is not None
+        return self.summary
+
+
+def _parse_header(payload: bytes) -> BundleHeader:
+    try:
+        value = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+        caps = value["capabilities"]
+        mandatory = [str(c) for c in caps["mandatory"]]
+        optional = [str(c) for c in caps.get("optional", [])]
+        prerequisites = [_id(p) for p in value["prerequisites"]]
+        refs_list = value["refs"]
+        counts = value["counts"]
+        numbers = [counts[k] for k in ("objects", "object_bytes", "snapshots", "commits")]
+    except (KeyError, TypeError, ValueError, AttributeError, msgpack.ExtraData,
+            msgpack.FormatError, msgpack.StackError):
+        raise BundleError("bundle header is malformed") from None
+    unknown = [c for c in mandatory if c not in KNOWN_CAPABILITIES]
+    if unknown:
+        raise BundleError(f"bundle needs capabilities this Muse lacks: {', '.join(unknown)}",
+                          hint="upgrade Muse to read this bundle")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise BundleError("bundle header has invalid counts")
+    objects, object_bytes, snapshots, commits = numbers
+    if max(objects, snapshots, commits) > MAX_COUNT or object_bytes >= 1 << 63:
+        raise BundleError("bundle header declares absurd counts")
+    if not isinstance(refs_list, list) or len(refs_list) > MAX_REFS:
+        raise BundleError("bundle header has an invalid ref list")
+    refs: dict[str, str] = {}
+    for item in refs_list:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise BundleError("bundle header has a malformed ref")
+        try:
+            check_ref_name(item[0])
+        except MuseError:
+            raise BundleError(f"bundle header has an invalid ref name {item[0]!r}") from None
+        if item[0] in refs:
+            raise BundleError(f"bundle header lists ref {item[0]} twice")
+        refs[item[0]] = _id(item[1])
+    return BundleHeader(refs, prerequisites, mandatory, optional, objects, object_bytes,
+                        snapshots, commits)
+
+
+def _id(raw: object) -> str:
+    if not isinstance(raw, bytes) or len(raw) != 32:
+        raise BundleError("bundle holds a malformed object id")
+    return raw.hex()
+
+
+class _ReadState:
+    """What the reader has verified so far, to check each later item against."""
+
+    def __init__(self, header: BundleHeader, store: ObjectStore | None) -> None:
+        self.header = header
+        self.store = store
+        self.objects: dict[str, int] = {}
+        self.snapshots: set[str] = set()
+        self.commits: set[str] = set()
+        self.commit_order: list[str] = []
+        self.prerequisites = set(header.prerequisites)
+        self.signed = 0
+        self.unsigned = 0
+        self.entries_outside = 0
+        self.object_bytes = 0
+        self.phase = KIND_OBJECT
+        if store is not None:
+            for oid in header.prerequisites:
+                if not store.has(oid):
+                    raise BundleError(f"this repository lacks prerequisite commit {oid}",
+                                      hint="fetch the history the bundle builds on first")
+
+    def _enter(self, phase: int, what: str) -> None:
+        order = (KIND_OBJECT, KIND_SNAPSHOT, KIND_COMMIT)
+        if order.index(phase) < order.index(self.phase):
+            raise BundleError(f"{what} out of order: objects, snapshots, then commits")
+        self.phase = phase
+
+    def begin_object(self, oid: str, size: int) -> None:
+        self._enter(KIND_OBJECT, "object")
+        if oid in self.objects:
+            raise BundleError(f"object {oid} appears twice")
+        self.object_bytes += size
+        if len(self.objects) >= self.header.objects or self.object_bytes > self.header.object_bytes:
+            raise BundleError("bundle holds more object data than its header declares")
+
+    def snapshot(self, payload: bytes, offset: int) -> VerifiedSnapshot:
+        self._enter(KIND_SNAPSHOT, "snapshot")
+        oid = hashlib.sha256(payload).hexdigest()
+        try:
+            snap = decode_snapshot(payload)
+        except CorruptObjectError as exc:
+            raise BundleError(f"snapshot {oid}: {exc}") from None
+        if oid in self.snapshots:
+            raise BundleError(f"snapshot {oid} appears twice")
+        for entry in snap.entries:
+            size = self.objects.get(entry.oid)
+            if size is None:
+                self._resolve_outside(oid, entry.path, entry.oid)
+            elif size != entry.size:
+                raise BundleError(f"snapshot {oid}: {entry.path} says {entry.size} bytes "
+                                  f"but the object has {size}")
+        self.snapshots.add(oid)
+        return VerifiedSnapshot(oid, len(payload), offset, snap)
+
+    def _resolve_outside(self, snap_id: str, path: str, oid: str) -> None:
+        if self.store is None:
+            if not self.prerequisites:
+                raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, "
+                                  "which is neither in the bundle nor in a prerequisite")
+            self.entries_outside += 1
+        elif not self.store.has(oid):
+            raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, which is "
+                              "neither in the bundle nor in this repository")
+
+    def commit(self, payload: bytes, offset: int) -> VerifiedCommit:
+        self._enter(KIND_COMMIT, "commit")
+        oid = hashlib.sha256(payload).hexdigest()
+        try:
+            commit = decode_commit(payload)
+        except CorruptObjectError as exc:
+            raise BundleError(f"commit {oid}: {exc}") from None
+        if oid in self.commits:
+            raise BundleError(f"commit {oid} appears twice")
+        for parent in commit.parents:
+            if parent not in self.commits and parent not in self.prerequisites:
+                raise BundleError(f"commit {oid}: parent {parent} is neither earlier in the "
+                                  "bundle nor a prerequisite (missing, self-parented or cyclic)")
+        if commit.snapshot not in self.snapshots and not (
+            self.store is not None and self.store.has(commit.snapshot)
+        ):
+            raise BundleError(f"commit {oid}: snapshot {commit.snapshot} is not in the bundle")
+        self.commits.add(oid)
+        self.commit_order.append(oid)
+        return VerifiedCommit(oid, len(payload), offset, commit)
+
+    def finish(self) -> None:
+        h = self.header
+        actual = (len(self.objects), self.object_bytes, len(self.snapshots), len(self.commits))
+        if actual != (h.objects, h.object_bytes, h.snapshots, h.commits):
+            raise BundleError("bundle contents do not match the counts in its header")
+        for name, oid in h.refs.items():
+            if oid not in self.commits and oid not in self.prerequisites:
+                raise BundleError(f"ref {name} names {oid}, which the bundle does not carry")

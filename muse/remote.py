@@ -1,0 +1,72 @@
+"""The remote protocol every driver speaks: list refs, push one bundle, fetch one bundle.
+
+A driver is a small class satisfying `Remote`; drivers are found by URL scheme
+through the `muse.remotes` entry-point group (see docs/writing-a-driver.md), so
+a third party can add one. Retry and request counting wrap any driver, and are
+assembled in one place: `connect()`. docs/remote-protocol.md has the MUST/SHOULD
+rules, including the write ordering that makes ghost refs impossible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from .refs import RefUpdate
+
+__all__ = ["Capabilities", "RefResult", "Remote", "RefUpdate"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a remote can do, as data the transfer engine reads."""
+
+    atomic_multi_ref: bool = True        # a multi-ref push lands all-or-nothing
+    max_bundle_bytes: int | None = None  # refuse larger pushes before uploading
+    server_verifies: bool = True         # the remote re-hashes what it stores
+
+
+@dataclass(frozen=True)
+class RefResult:
+    """The outcome of one ref update in a push: `ok`, or why it was refused."""
+
+    name: str
+    old: str | None
+    new: str | None
+    ok: bool
+    reason: str | None = None  # "stale" (CAS lost), "non-fast-forward", "rejected: …"
+
+
+@runtime_checkable
+class Remote(Protocol):
+    """One remote repository. Every method is one round trip or a constant number."""
+
+    url: str
+
+    def capabilities(self) -> Capabilities:
+        """What this remote supports."""
+        ...
+
+    def list_refs(self) -> dict[str, str]:
+        """Every ref the remote has (`refs/heads/…`, `refs/tags/…`) → commit id."""
+        ...
+
+    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+        """Store `bundle` (if any) durably, then apply every update by CAS, all or none.
+
+        MUST verify the bundle completely before any update becomes visible; MUST
+        NOT move a ref unless every update's `old` still holds; on refusal returns
+        a result per ref with `ok=False` and changes no ref.
+        """
+        ...
+
+    def fetch(self, wants: Sequence[str],
+              haves: Sequence[str]) -> contextlib.AbstractContextManager[BinaryIO]:
+        """One bundle stream holding `wants` and what they need beyond `haves`."""
+        ...
+
+    def close(self) -> None:
+        ...
+
