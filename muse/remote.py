@@ -16,7 +16,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from .refs import RefUpdate
 
-__all__ = ["Capabilities", "RefResult", "Remote", "RefUpdate"]
+__all__ = ["Capabilities", "RefResult", "RefUpdate", "Remote"]
 
 
 @dataclass(frozen=True)
