@@ -14,14 +14,16 @@ verifies each item before yielding it, and holds at most one frame in memory.
 from __future__ import annotations
 
 import hashlib
+import queue
 import struct
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import msgpack
 
-from .errors import BundleError, CorruptObjectError, MuseError, UsageError
+from .errors import BundleError, CorruptObjectError, MissingObjectError, MuseError, UsageError
 from .frames import (
     DATA_CHUNK,
     HEADER,
@@ -47,8 +49,11 @@ PREAMBLE = MAGIC + struct.pack(">H", VERSION)
 OBJECT_START = struct.Struct(">32sQ")
 TRAILER = struct.Struct(">Q32s")
 KNOWN_CAPABILITIES = frozenset({"sha256"})
-MAX_COUNT = 1 << 32
+MAX_COUNT = 1 << 32          # objects, snapshots or commits in one bundle
+MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
+WRITE_BATCH = 4 << 20  # bytes handed to the writer thread at once
+WRITE_QUEUE = 4        # batches in flight: bounds the writer's memory
 
 Progress = Callable[[int], None]
 
@@ -99,24 +104,75 @@ class BundleSummary:
 
 
 class _HashingWriter:
+    """Hashes and writes the bundle's bytes on a worker thread, in order.
+
+    sha256 and file writes release the GIL, so while the worker seals and writes
+    one batch the caller reads and re-hashes the next objects: two cores, one
+    stream. The queue is bounded, so memory stays at a few batches.
+    """
+
     def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
         self.out = out
         self.hasher = hashlib.sha256()
         self.size = 0
         self.frames = 0
         self.progress = progress
+        self._batch: list[bytes | memoryview] = []
+        self._batch_bytes = 0
+        self._queue: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(WRITE_QUEUE)
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._drain, name="bundle-writer", daemon=True)
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                if self._error is None:
+                    for piece in batch:
+                        self.hasher.update(piece)
+                        self.out.write(piece)
+            except BaseException as exc:  # handed to the caller at its next flush
+                self._error = exc
+            finally:
+                self._queue.task_done()
 
     def write(self, data: bytes | memoryview) -> None:
-        self.hasher.update(data)
-        self.out.write(data)
+        self._batch.append(data)
+        self._batch_bytes += len(data)
         self.size += len(data)
         if self.progress is not None:
             self.progress(len(data))
+        if self._batch_bytes >= WRITE_BATCH:
+            self._hand_over()
 
     def frame(self, kind: int, payload: bytes | memoryview) -> None:
         self.write(encode_header(kind, len(payload)))
         self.write(payload)
         self.frames += 1
+
+    def _hand_over(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch = []
+            self._batch_bytes = 0
+
+    def digest(self) -> bytes:
+        """sha256 of everything written so far, once the worker has caught up."""
+        self._hand_over()
+        self._queue.join()
+        if self._error is not None:
+            raise self._error
+        return self.hasher.digest()
+
+    def close(self) -> None:
+        """Stop the worker; after this nothing more touches `out`."""
+        self._queue.put(None)
+        self._worker.join()
 
 
 @dataclass(frozen=True)
@@ -143,11 +199,14 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
     in_bundle = set(delta.commits)
     prerequisites = sorted({p for c in delta.commits for p in graph.commit(c).parents
                             if p not in in_bundle})
-    known: set[str] = set()
-    for oid in {*delta.boundary, *prerequisites}:
-        known.update(e.oid for e in _snapshot_of(graph, oid).entries)
+    # Only objects in the prerequisites' snapshots may be left out: a receiver is
+    # promised nothing else, so a bundle never relies on other excluded commits.
+    known: set[bytes] = set()
+    for oid in prerequisites:
+        known.update(raw_id for raw_id, _ in _stored_entries(graph.store,
+                                                             graph.commit(oid).snapshot))
     snapshots: list[str] = []
-    objects: dict[str, int] = {}
+    objects: dict[bytes, int] = {}
     seen_snapshots: set[str] = set()
     for oid in delta.commits:
         snap_id = graph.commit(oid).snapshot
@@ -155,14 +214,29 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        for entry in graph.store.read_snapshot(snap_id).entries:
-            if entry.oid not in known and entry.oid not in objects:
-                objects[entry.oid] = entry.size
-    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, list(objects.items()))
+        for raw_id, size in _stored_entries(graph.store, snap_id):
+            if raw_id not in known and raw_id not in objects:
+                objects[raw_id] = size
+    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots,
+                      [(raw_id.hex(), size) for raw_id, size in objects.items()])
 
 
-def _snapshot_of(graph: CommitGraph, commit_id: str) -> Snapshot:
-    return graph.store.read_snapshot(graph.commit(commit_id).snapshot)
+def _stored_entries(store: ObjectStore, snap_id: str) -> list[tuple[bytes, int]]:
+    """(raw id, size) per entry of a stored snapshot, without a strict re-decode.
+
+    The store re-hashes the bytes to their id, and a snapshot is validated when it
+    enters the store, so planning needs only the rows; the full decode of every
+    path is the slow part of bundling. Anything odd falls back to the strict decoder.
+    """
+    data = store.read(snap_id)
+    try:
+        value = msgpack.unpackb(data, raw=False)
+        rows = [(row[1], row[2]) for row in value[2]]
+        if value[0] == "snapshot" and all(len(raw) == 32 for raw, _ in rows):
+            return rows
+    except Exception:  # a damaged encoding: let the strict decoder say what is wrong
+        pass
+    return [(bytes.fromhex(e.oid), e.size) for e in decode_snapshot(data).entries]
 
 
 def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
@@ -176,23 +250,26 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
         object_bytes=plan.object_bytes, snapshots=len(plan.snapshots), commits=len(plan.commits),
     )
     w = _HashingWriter(out, progress)
-    w.write(PREAMBLE)
-    w.frame(KIND_HEADER, header.encode())
-    for oid, size in plan.objects:
-        _write_object(store, w, oid, size)
-    for snap_id in plan.snapshots:
-        w.frame(KIND_SNAPSHOT, store.read(snap_id))
-    signed = unsigned = 0
-    for oid in plan.commits:
-        raw = store.read(oid)
-        w.frame(KIND_COMMIT, raw)
-        if decode_commit(raw).is_signed:
-            signed += 1
-        else:
-            unsigned += 1
-    digest = w.hasher.digest()
-    w.frame(KIND_TRAILER, TRAILER.pack(w.frames, digest))
-    return BundleSummary(w.hasher.hexdigest(), header, w.size, plan.commits, signed, unsigned, 0)
+    try:
+        w.write(PREAMBLE)
+        w.frame(KIND_HEADER, header.encode())
+        for oid, size in plan.objects:
+            _write_object(store, w, oid, size)
+        for snap_id in plan.snapshots:
+            w.frame(KIND_SNAPSHOT, store.read(snap_id))
+        signed = unsigned = 0
+        for oid in plan.commits:
+            raw = store.read(oid)
+            w.frame(KIND_COMMIT, raw)
+            if decode_commit(raw).is_signed:
+                signed += 1
+            else:
+                unsigned += 1
+        w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
+        bundle_id = w.digest().hex()
+    finally:
+        w.close()
+    return BundleSummary(bundle_id, header, w.size, plan.commits, signed, unsigned, 0)
 
 
 def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int) -> None:
@@ -338,7 +415,7 @@ class BundleReader:
                     state.signed += 1
                 yield commit
             else:
-                raise BundleError(f"unexpected frame kind {kind!r} at byte {offset}")
+                raise BundleError(f"unexpected frame {_kind_name(kind)} at byte {offset}")
 
     def _object(self, state: _ReadState, payload: bytes) -> VerifiedObject:
         if len(payload) != OBJECT_START.size:
@@ -353,7 +430,7 @@ class BundleReader:
             kind, chunk, at = self._frame()
             if kind != KIND_DATA:
                 raise BundleError(f"object {oid} is cut short at byte {at}: "
-                                  f"{remaining} of {size} bytes missing")
+                                  f"{remaining} of {size} declared bytes missing")
             if len(chunk) > remaining:
                 raise BundleError(f"object {oid} has more bytes than its declared size")
             hasher.update(chunk)
@@ -388,16 +465,18 @@ class BundleReader:
 def _parse_header(payload: bytes) -> BundleHeader:
     try:
         value = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises several unrelated types on bad input
+        raise BundleError("bundle header is malformed: not a msgpack value") from None
+    try:
         caps = value["capabilities"]
-        mandatory = [str(c) for c in caps["mandatory"]]
-        optional = [str(c) for c in caps.get("optional", [])]
-        prerequisites = [_id(p) for p in value["prerequisites"]]
-        refs_list = value["refs"]
+        mandatory = _text_list(caps["mandatory"])
+        optional = _text_list(caps.get("optional", []))
+        prerequisites = [_id(p) for p in _list(value["prerequisites"])]
+        refs_list = _list(value["refs"])
         counts = value["counts"]
         numbers = [counts[k] for k in ("objects", "object_bytes", "snapshots", "commits")]
-    except (KeyError, TypeError, ValueError, AttributeError, msgpack.ExtraData,
-            msgpack.FormatError, msgpack.StackError):
-        raise BundleError("bundle header is malformed") from None
+    except (KeyError, TypeError, AttributeError, IndexError):
+        raise BundleError("bundle header is malformed: a required field is missing") from None
     unknown = [c for c in mandatory if c not in KNOWN_CAPABILITIES]
     if unknown:
         raise BundleError(f"bundle needs capabilities this Muse lacks: {', '.join(unknown)}",
@@ -405,9 +484,9 @@ def _parse_header(payload: bytes) -> BundleHeader:
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
         raise BundleError("bundle header has invalid counts")
     objects, object_bytes, snapshots, commits = numbers
-    if max(objects, snapshots, commits) > MAX_COUNT or object_bytes >= 1 << 63:
+    if max(objects, snapshots, commits) > MAX_COUNT or object_bytes > MAX_OBJECT_BYTES:
         raise BundleError("bundle header declares absurd counts")
-    if not isinstance(refs_list, list) or len(refs_list) > MAX_REFS:
+    if len(refs_list) > MAX_REFS:
         raise BundleError("bundle header has an invalid ref list")
     refs: dict[str, str] = {}
     for item in refs_list:
@@ -424,6 +503,24 @@ def _parse_header(payload: bytes) -> BundleHeader:
                         snapshots, commits)
 
 
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("not a list")
+    return value
+
+
+def _text_list(value: object) -> list[str]:
+    items = _list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise TypeError("not a list of text")
+    return items
+
+
+def _kind_name(kind: int) -> str:
+    """A frame kind as people read it: 'H', 'O'… or the byte value when unprintable."""
+    return repr(chr(kind)) if 0x21 <= kind < 0x7F else f"0x{kind:02x}"
+
+
 def _id(raw: object) -> str:
     if not isinstance(raw, bytes) or len(raw) != 32:
         raise BundleError("bundle holds a malformed object id")
@@ -437,6 +534,8 @@ class _ReadState:
         self.header = header
         self.store = store
         self.objects: dict[str, int] = {}
+        self.referenced: set[str] = set()  # objects some snapshot in the bundle names
+        self.outside: dict[str, int] = {}  # entries resolved in the receiver: id → size
         self.snapshots: set[str] = set()
         self.commits: set[str] = set()
         self.commit_order: list[str] = []
@@ -475,25 +574,38 @@ class _ReadState:
             raise BundleError(f"snapshot {oid}: {exc}") from None
         if oid in self.snapshots:
             raise BundleError(f"snapshot {oid} appears twice")
+        if len(self.snapshots) >= self.header.snapshots:
+            raise BundleError("bundle holds more snapshots than its header declares")
         for entry in snap.entries:
             size = self.objects.get(entry.oid)
             if size is None:
-                self._resolve_outside(oid, entry.path, entry.oid)
-            elif size != entry.size:
+                size = self._resolve_outside(oid, entry.path, entry.oid, entry.size)
+            else:
+                self.referenced.add(entry.oid)
+            if size is not None and size != entry.size:
                 raise BundleError(f"snapshot {oid}: {entry.path} says {entry.size} bytes "
                                   f"but the object has {size}")
         self.snapshots.add(oid)
         return VerifiedSnapshot(oid, len(payload), offset, snap)
 
-    def _resolve_outside(self, snap_id: str, path: str, oid: str) -> None:
+    def _resolve_outside(self, snap_id: str, path: str, oid: str, size: int) -> int | None:
+        """The size of an entry the bundle leaves out; None when no store can tell."""
         if self.store is None:
             if not self.prerequisites:
                 raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, "
                                   "which is neither in the bundle nor in a prerequisite")
             self.entries_outside += 1
-        elif not self.store.has(oid):
-            raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, which is "
-                              "neither in the bundle nor in this repository")
+            return None
+        known = self.outside.get(oid)
+        if known is None:
+            try:
+                known = self.store.size(oid)
+            except MissingObjectError:
+                raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, which is "
+                                  "neither in the bundle nor in this repository") from None
+            self.outside[oid] = known
+        self.entries_outside += 1
+        return known
 
     def commit(self, payload: bytes, offset: int) -> VerifiedCommit:
         self._enter(KIND_COMMIT, "commit")
@@ -504,13 +616,13 @@ class _ReadState:
             raise BundleError(f"commit {oid}: {exc}") from None
         if oid in self.commits:
             raise BundleError(f"commit {oid} appears twice")
+        if len(self.commits) >= self.header.commits:
+            raise BundleError("bundle holds more commits than its header declares")
         for parent in commit.parents:
             if parent not in self.commits and parent not in self.prerequisites:
                 raise BundleError(f"commit {oid}: parent {parent} is neither earlier in the "
                                   "bundle nor a prerequisite (missing, self-parented or cyclic)")
-        if commit.snapshot not in self.snapshots and not (
-            self.store is not None and self.store.has(commit.snapshot)
-        ):
+        if commit.snapshot not in self.snapshots:
             raise BundleError(f"commit {oid}: snapshot {commit.snapshot} is not in the bundle")
         self.commits.add(oid)
         self.commit_order.append(oid)
@@ -521,6 +633,10 @@ class _ReadState:
         actual = (len(self.objects), self.object_bytes, len(self.snapshots), len(self.commits))
         if actual != (h.objects, h.object_bytes, h.snapshots, h.commits):
             raise BundleError("bundle contents do not match the counts in its header")
+        stray = [oid for oid in self.objects if oid not in self.referenced]
+        if stray:
+            raise BundleError(f"object {stray[0]} is in no snapshot of the bundle "
+                              f"({len(stray)} such object{'s' if len(stray) != 1 else ''})")
         for name, oid in h.refs.items():
             if oid not in self.commits and oid not in self.prerequisites:
                 raise BundleError(f"ref {name} names {oid}, which the bundle does not carry")

@@ -10,6 +10,7 @@ value has exactly one id.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +34,13 @@ def hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{64}")
+
+
 def is_object_id(text: str) -> bool:
     """True for a full, lowercase hex object id."""
-    return (
-        isinstance(text, str)
-        and len(text) == ID_HEX_LEN
-        and all(c in "0123456789abcdef" for c in text)
-    )
+    # A regex, not a loop over characters: bundle readers call this per snapshot entry.
+    return isinstance(text, str) and _OBJECT_ID.fullmatch(text) is not None
 
 
 def id_to_bytes(oid: str) -> bytes:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from .errors import UnsafePathError
 
 REPO_DIR = ".muse"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _HINT = "rename the file, or list it in .museignore"
 
@@ -20,9 +23,8 @@ def validate_path(path: str) -> str:
         raise UnsafePathError("empty path", hint=_HINT)
     if path.startswith("/"):
         raise UnsafePathError(f"absolute path not allowed: {path!r}", hint=_HINT)
-    for ch in path:
-        if ord(ch) < 0x20 or ch == "\x7f":
-            raise UnsafePathError(f"control character in path: {path!r}", hint=_HINT)
+    if _CONTROL.search(path):  # a regex, not a per-character loop: called per bundle entry
+        raise UnsafePathError(f"control character in path: {path!r}", hint=_HINT)
     if "\\" in path:
         raise UnsafePathError(f"backslash in path: {path!r}", hint=_HINT)
     try:

@@ -108,12 +108,18 @@ class ObjectStore:
         self.objects_dir = muse_dir / "objects"
         self.packs_dir = muse_dir / "packs"
         self.tmp_dir = muse_dir / "tmp"
+        self._objects_name = str(self.objects_dir)
         self._packs: list[PackIndex] | None = None
 
     # -- lookup -------------------------------------------------------------
 
     def _loose_path(self, oid: str) -> Path:
         return self.objects_dir / oid[:2] / oid[2:]
+
+    def _loose_name(self, oid: str) -> str:
+        # A plain string join: bundling looks up thousands of objects, and pathlib
+        # object construction was a visible share of that.
+        return os.path.join(self._objects_name, oid[:2], oid[2:])
 
     @property
     def packs(self) -> list[PackIndex]:
@@ -132,7 +138,7 @@ class ObjectStore:
         return None
 
     def has(self, oid: str) -> bool:
-        return self._loose_path(oid).exists() or self._find_packed(oid) is not None
+        return os.path.exists(self._loose_name(oid)) or self._find_packed(oid) is not None
 
     def size(self, oid: str) -> int:
         loose = self._loose_path(oid)
@@ -171,7 +177,7 @@ class ObjectStore:
 
     def _raw_chunks(self, oid: str) -> Iterator[bytes]:
         try:
-            handle = open(self._loose_path(oid), "rb")  # noqa: SIM115 - closed below
+            handle = open(self._loose_name(oid), "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
             found = self._find_packed(oid)
             if found is None:
@@ -230,6 +236,22 @@ class ObjectStore:
                     yield fan + name
 
 
+SYNC_ALL_THRESHOLD = 32
+
+
+def _make_durable(paths: list[Path]) -> None:
+    """fsync a few files one by one; for many, one whole-system sync is far cheaper."""
+    if len(paths) > SYNC_ALL_THRESHOLD:
+        os.sync()
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 class ObjectBatch:
     """A group of loose writes made durable together (one sync) before they get their names."""
 
@@ -283,7 +305,7 @@ class ObjectBatch:
     def commit(self) -> None:
         """Make every pending object durable, then give each its final name."""
         if self._pending:
-            os.sync()  # one barrier for the whole batch instead of an fsync per file
+            _make_durable(list(self._pending.values()))
             fans = set()
             for oid, tmp in self._pending.items():
                 target = self.store._loose_path(oid)

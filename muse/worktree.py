@@ -46,8 +46,8 @@ def _fs_name(raw: str) -> str:
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
-        shown = os.fsencode(raw).decode("utf-8", "backslashreplace")
-        raise UnsafePathError(f"file name is not valid UTF-8: {shown!r}",
+        shown = repr(os.fsencode(raw))[1:]  # bytes repr: '\xff' once, not a doubled backslash
+        raise UnsafePathError(f"file name is not valid UTF-8: {shown}",
                               hint="rename the file, or list it in .museignore") from None
     return raw
 

@@ -1,29 +1,20 @@
-"""Shared fixtures: an isolated user config with a signing key, and ways to run `muse`."""
+"""Shared fixtures: an isolated user config with a signing key, and ways to run `muse`.
+
+Helpers (MuseRunner, Result, tree_state) live in tests/testkit.py: import them
+with `from tests.testkit import tree_state` (tests/ is a package, so that each
+conftest has its own module name).
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from muse.cli import cli
+from tests.testkit import MuseRunner, Result, tree_state
 
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+__all__ = ["MuseRunner", "Result", "tree_state"]
 
 
 @pytest.fixture
@@ -43,39 +34,6 @@ def muse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-class MuseRunner:
-    """Runs muse in-process (fast) or as a real subprocess (for kills and races)."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-
-    def __call__(self, *args: str, cwd: Path, input: bytes | None = None) -> Result:
-        runner = CliRunner()
-        old = Path.cwd()
-        os.chdir(cwd)
-        try:
-            res = runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-        finally:
-            os.chdir(old)
-        return Result(res.exit_code, res.stdout, res.stderr)
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["MUSE_CONFIG_DIR"] = str(self.home)
-        return env
-
-    def popen(self, *args: str, cwd: Path, **kw: object) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "muse", *args], cwd=cwd,
-                                env=self.env(), **kw)  # type: ignore[call-overload,no-any-return]
-
-    def proc(self, *args: str, cwd: Path, input: bytes | None = None,
-             timeout: float = 120) -> Result:
-        done = subprocess.run([sys.executable, "-m", "muse", *args], cwd=cwd, env=self.env(),
-                              input=input, capture_output=True, timeout=timeout)
-        return Result(done.returncode, done.stdout.decode(errors="replace"),
-                      done.stderr.decode(errors="replace"))
-
-
 @pytest.fixture
 def muse(muse_home: Path) -> MuseRunner:
     return MuseRunner(muse_home)
@@ -88,15 +46,3 @@ def repo_dir(tmp_path: Path, muse: MuseRunner) -> Iterator[Path]:
     path.mkdir()
     assert muse("init", cwd=path).exit_code == 0
     yield path
-
-
-def tree_state(path: Path) -> dict[str, bytes]:
-    """Every file under `path` (the .muse dir included) with its bytes: for "nothing changed"."""
-    state = {}
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            full = Path(dirpath) / name
-            if full.name == "index" and full.parent.name == ".muse":
-                continue  # the stat cache is advisory and may be refreshed by reads
-            state[str(full.relative_to(path))] = full.read_bytes()
-    return state

@@ -2,6 +2,273 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..errors import UsageError
+from .base import emit_json, open_repo, short
+
 COMMANDS: list[click.Command] = []
+
+
+def _command(command: click.Command) -> click.Command:
+    """Register a command with the CLI (muse/cli/__init__.py adds every one in COMMANDS)."""
+    COMMANDS.append(command)
+    return command
+
+
+def _subject(repo: Any, oid: str) -> str:
+    message = repo.graph.commit(oid).message
+    return message.splitlines()[0] if message else ""
+
+
+def _resolve(repo: Any, revision: str) -> str:
+    from ..revisions import resolve
+
+    return resolve(repo, revision)
+
+
+# -- branch -------------------------------------------------------------------------
+
+
+@_command
+@click.command()
+@click.argument("name", required=False)
+@click.argument("start", required=False)
+@click.option("-d", "--delete", is_flag=True, help="Delete branch NAME.")
+@click.option("-f", "--force", is_flag=True,
+              help="Move NAME if it exists; with -d, delete even if not merged.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def branch(name: str | None, start: str | None, delete: bool, force: bool,
+           as_json: bool) -> None:
+    """List branches, create NAME at START (default HEAD), or delete NAME with -d."""
+    from .. import branches
+
+    repo = open_repo()
+    if name is None:
+        if delete or start:
+            raise UsageError("which branch?", hint="give a NAME")
+        _list_refs(repo, branches.list_branches(repo), as_json, show_detached=True)
+        return
+    if as_json:
+        raise UsageError("--json only applies to listing branches")
+    if delete:
+        if start is not None:
+            raise UsageError("-d takes one branch name", hint="muse branch -d NAME")
+        gone = branches.delete_branch(repo, name, force=force)
+        click.echo(f"Deleted branch {name} (was {short(gone.old)})")
+        return
+    commit = _resolve(repo, start or "HEAD")
+    made = branches.create_branch(repo, name, commit, force=force, start_label=start or "HEAD")
+    verb = "Moved" if made.old is not None else "Created"
+    click.echo(f"{verb} branch {name} at {short(commit)}")
+
+
+def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool) -> None:
+    if as_json:
+        emit_json([{"name": r.name, "commit": r.commit, "current": r.current} for r in refs])
+        return
+    head = repo.head()
+    if show_detached and repo.current_branch() is None and head is not None:
+        click.echo(f"* (HEAD detached at {short(head)})")
+    for ref in refs:
+        marker = "*" if ref.current else " "
+        click.echo(f"{marker} {ref.name}")
+
+
+# -- tag ----------------------------------------------------------------------------
+
+
+@_command
+@click.command()
+@click.argument("name", required=False)
+@click.argument("revision", required=False)
+@click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
+@click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def tag(name: str | None, revision: str | None, delete: bool, force: bool,
+        as_json: bool) -> None:
+    """List tags, create tag NAME at REVISION (default HEAD), or delete NAME with -d."""
+    from .. import branches
+
+    repo = open_repo()
+    if name is None:
+        if delete or revision:
+            raise UsageError("which tag?", hint="give a NAME")
+        tags = branches.list_tags(repo)
+        if as_json:
+            emit_json([{"name": t.name, "commit": t.commit} for t in tags])
+        else:
+            for found in tags:
+                click.echo(found.name)
+        return
+    if as_json:
+        raise UsageError("--json only applies to listing tags")
+    if delete:
+        if revision is not None:
+            raise UsageError("-d takes one tag name", hint="muse tag -d NAME")
+        gone = branches.delete_tag(repo, name)
+        click.echo(f"Deleted tag {name} (was {short(gone.old)})")
+        return
+    commit = _resolve(repo, revision or "HEAD")
+    made = branches.create_tag(repo, name, commit, force=force)
+    verb = "Moved" if made.old is not None else "Created"
+    click.echo(f"{verb} tag {name} at {short(commit)}")
+
+
+# -- switch -------------------------------------------------------------------------
+
+
+@_command
+@click.command()
+@click.argument("target", required=False)
+@click.option("-c", "--create", "new_branch", metavar="NEW",
+              help="Create branch NEW at TARGET (default HEAD) and switch to it.")
+@click.option("--detach", is_flag=True, help="Detach HEAD at commit TARGET (default HEAD).")
+@click.option("-f", "--force", is_flag=True, help="Discard local changes that are in the way.")
+def switch(target: str | None, new_branch: str | None, detach: bool, force: bool) -> None:
+    """Switch to branch TARGET, bringing the working tree along.
+
+    Local changes to files that differ between the two commits block the
+    switch (unless --force); other local changes are carried across.
+    """
+    from .. import checkout
+
+    repo = open_repo()
+    if new_branch is not None and detach:
+        raise UsageError("-c and --detach cannot be combined")
+    if new_branch is not None:
+        start = _resolve(repo, target) if target else None
+        result = checkout.switch_new_branch(repo, new_branch, start, force=force,
+                                            start_label=target or "HEAD")
+    elif detach:
+        result = checkout.switch_detached(repo, _resolve(repo, target or "HEAD"), force=force)
+    elif target is None:
+        raise UsageError("switch to what?", hint="muse switch BRANCH, -c NEW, or --detach REV")
+    else:
+        _refuse_non_branch(repo, target)
+        result = checkout.switch_branch(repo, target, force=force)
+    _report_switch(repo, result)
+
+
+def _refuse_non_branch(repo: Any, target: str) -> None:
+    """A revision that is not a branch needs --detach, as in git."""
+    from ..refs import HEADS
+
+    if repo.refs.read(HEADS + target) is not None or not _names_a_commit(repo, target):
+        return
+    raise UsageError(f"{target!r} is not a branch",
+                     hint=f"use `muse switch --detach {target}` to look at that commit")
+
+
+def _names_a_commit(repo: Any, text: str) -> bool:
+    from ..errors import RevisionError
+
+    try:
+        _resolve(repo, text)
+    except RevisionError:
+        return False
+    return True
+
+
+def _report_switch(repo: Any, result: Any) -> None:
+    for path in result.carried:
+        click.echo(f"kept local change: {path}")
+    if result.unchanged:
+        click.echo(f"Already on '{result.branch}'")
+    elif result.branch is None:
+        click.echo(f"HEAD is now at {short(result.commit)} {_subject(repo, result.commit)} "
+                   "(detached)")
+    elif result.created:
+        click.echo(f"Switched to a new branch '{result.branch}'")
+    else:
+        click.echo(f"Switched to branch '{result.branch}'")
+
+
+# -- merge --------------------------------------------------------------------------
+
+
+@_command
+@click.command()
+@click.argument("revision", required=False)
+@click.option("--abort", is_flag=True, help="Give up the merge in progress; restore HEAD.")
+@click.option("--no-ff", is_flag=True, help="Make a merge commit even if fast-forward works.")
+@click.option("--ff-only", is_flag=True, help="Refuse unless a fast-forward is possible.")
+@click.option("-m", "--message", help="Merge commit message (default: Merge REV into BRANCH).")
+@click.option("--unsigned", is_flag=True, help="Do not sign the merge commit.")
+@click.pass_context
+def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff_only: bool,
+          message: str | None, unsigned: bool) -> None:
+    """Merge REVISION into the current branch.
+
+    Exit code 1 means the merge stopped with conflicts: see
+    docs/branching-and-merging.md for how to resolve them.
+    """
+    from .. import merge as merging
+
+    repo = open_repo()
+    if abort:
+        if revision or no_ff or ff_only or message:
+            raise UsageError("--abort takes no other arguments")
+        removed = merging.abort_merge(repo)
+        for side in removed:
+            click.echo(f"removed {side}")
+        click.echo(f"Merge aborted; HEAD is at {short(repo.head())}")
+        return
+    if revision is None:
+        raise UsageError("merge what?", hint="muse merge BRANCH (or --abort)")
+    if no_ff and ff_only:
+        raise UsageError("--no-ff and --ff-only cannot be combined")
+    ff = merging.FF_NEVER if no_ff else merging.FF_ONLY if ff_only else merging.FF_AUTO
+    other = _resolve(repo, revision)
+    outcome = merging.merge(repo, other, label=revision, ff=ff, message=message,
+                            sign=not unsigned)
+    if outcome.kind == "up-to-date":
+        click.echo("Already up to date.")
+    elif outcome.kind == "fast-forward":
+        click.echo(f"Fast-forward to {short(other)} {_subject(repo, other)}")
+    elif outcome.kind == "merged" and outcome.commit is not None:
+        where = repo.current_branch() or "detached HEAD"
+        signed = "signed" if outcome.commit.is_signed else "unsigned"
+        click.echo(f"[{where} {short(outcome.head)}] {outcome.commit.message.splitlines()[0]} "
+                   f"({signed})")
+    else:
+        _report_conflicts(outcome.conflicts)
+        ctx.exit(1)
+
+
+def _report_conflicts(records: list[Any]) -> None:
+    for record in records:
+        sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
+        click.echo(f"CONFLICT ({record.kind}): {record.path}{sides}")
+    click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
+    click.echo(
+        "hint: keep the version you want at each path, delete its ~theirs/~base files, "
+        "then run `muse commit -m MESSAGE`; or run `muse merge --abort`",
+        err=True,
+    )
+
+
+# -- reset --------------------------------------------------------------------------
+
+
+@_command
+@click.command()
+@click.argument("revision", required=False, default="HEAD")
+@click.option("--hard", is_flag=True, help="Make the tracked files match REVISION (required).")
+def reset(revision: str, hard: bool) -> None:
+    """Move the current branch to REVISION and make tracked files match it (--hard).
+
+    Untracked files are left alone; a merge in progress is given up.
+    """
+    from ..checkout import reset_hard
+
+    if not hard:
+        raise UsageError("only `muse reset --hard` is supported",
+                         hint="it discards local changes to tracked files; "
+                         "commit them first if you want to keep them")
+    repo = open_repo()
+    commit = _resolve(repo, revision)
+    reset_hard(repo, commit, revision)
+    click.echo(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")

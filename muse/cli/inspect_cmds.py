@@ -2,6 +2,305 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..errors import MissingObjectError, RevisionError, UsageError
+from .base import emit_json, open_repo, short
+from .repo_cmds import commit_record, echo_commit
+
+if TYPE_CHECKING:
+    from ..diff import FileDiff, Reader
+    from ..objects import Snapshot, SnapshotEntry
+    from ..repo import Repository
+
+_HEX = re.compile(r"^[0-9a-f]{4,64}$")
+KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
+
+
+# -- shared helpers -------------------------------------------------------------
+
+
+def _store_reader(repo: Repository) -> Reader:
+    return lambda entry: repo.store.read(entry.oid)
+
+
+def _worktree_reader(repo: Repository) -> Reader:
+    from ..diff import TEXT_CAP
+
+    root = repo.root
+    assert root is not None
+
+    def read(entry: SnapshotEntry) -> bytes:
+        # The file may have grown since it was scanned: never read past the text cap.
+        with open(root / entry.path, "rb") as handle:
+            return handle.read(TEXT_CAP + 1)
+
+    return read
+
+
+def _snapshot_of(repo: Repository, revision: str) -> tuple[str, Snapshot]:
+    from ..revisions import resolve
+
+    oid = resolve(repo, revision)
+    return oid, repo.store.read_snapshot(repo.graph.commit(oid).snapshot)
+
+
+def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool) -> None:
+    from ..diff import render_name_status, render_patch, render_stat
+
+    if name_status:
+        lines = render_name_status([fd.change for fd in diffs])
+    elif stat:
+        lines = render_stat(diffs)
+    else:
+        lines = render_patch(diffs)
+    for line in lines:
+        click.echo(line)
+
+
+def _diff_options(func: Any) -> Any:
+    func = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
+    func = click.option("--stat", is_flag=True, help="Per-file line counts and sizes.")(func)
+    func = click.option("--name-status", is_flag=True,
+                        help="Only a status letter (A/M/D) and path per file.")(func)
+    return func
+
+
+# -- show -----------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("revision", required=False, default="HEAD")
+@_diff_options
+def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
+    """Show a commit (default: HEAD) and what it changed against its first parent."""
+    from ..diff import diff_trees
+    from ..revisions import resolve
+
+    repo = open_repo()
+    oid = resolve(repo, revision)
+    commit = repo.graph.commit(oid)
+    new = repo.store.read_snapshot(commit.snapshot)
+    old = None
+    if commit.parents:
+        old = repo.store.read_snapshot(repo.graph.commit(commit.parents[0]).snapshot)
+    reader = _store_reader(repo)
+    diffs = diff_trees(old, new, reader, reader)
+    record = commit_record(oid, commit)
+    if as_json:
+        emit_json({"commit": record, "changes": [fd.as_dict() for fd in diffs]})
+        return
+    echo_commit(record)
+    _print_diffs(diffs, stat=stat, name_status=name_status)
+
+
+# -- diff -----------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("revisions", nargs=-1)
+@_diff_options
+def diff(revisions: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -> None:
+    """Show changes: working tree vs HEAD, working tree vs REV, or between two commits A B."""
+    from ..diff import diff_trees
+
+    if len(revisions) > 2:
+        raise UsageError("diff takes at most two revisions",
+                         hint="muse diff [REV] or muse diff A B")
+    repo = open_repo()
+    old: Snapshot | None
+    if len(revisions) == 2:
+        _, old = _snapshot_of(repo, revisions[0])
+        _, new = _snapshot_of(repo, revisions[1])
+        diffs = diff_trees(old, new, _store_reader(repo), _store_reader(repo))
+    else:
+        if revisions:
+            _, old = _snapshot_of(repo, revisions[0])
+        else:
+            old = repo.head_snapshot()
+        worktree = repo.worktree
+        new = worktree.snapshot()
+        worktree.cache.save()
+        diffs = diff_trees(old, new, _store_reader(repo), _worktree_reader(repo))
+    if as_json:
+        emit_json([fd.as_dict() for fd in diffs])
+        return
+    _print_diffs(diffs, stat=stat, name_status=name_status)
+
+
+# -- rev-parse --------------------------------------------------------------------
+
+
+@click.command("rev-parse")
+@click.argument("revisions", nargs=-1, required=True)
+@click.option("--short", "short_ids", is_flag=True, help="Print 12-digit abbreviations.")
+def rev_parse(revisions: tuple[str, ...], short_ids: bool) -> None:
+    """Print the full commit id each REVISION names."""
+    from ..revisions import resolve
+
+    repo = open_repo()
+    found = [resolve(repo, text) for text in revisions]  # all or nothing: resolve first
+    for oid in found:
+        click.echo(short(oid) if short_ids else oid)
+
+
+# -- cat-object -----------------------------------------------------------------------
+
+
+def _resolve_object(repo: Repository, text: str) -> str:
+    """An object id from a full id, an id prefix (any kind), `REV:path`, or a revision."""
+    from ..revisions import resolve, resolve_ref_name
+
+    if ":" in text:
+        rev, _, path = text.partition(":")
+        if not path.strip("/"):
+            return repo.graph.commit(resolve(repo, rev or "HEAD")).snapshot
+        _, snapshot = _snapshot_of(repo, rev or "HEAD")
+        entry = snapshot.as_dict().get(path.strip("/"))
+        if entry is None:
+            raise RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
+                                hint="see `muse show --name-status REV` for its files")
+        return entry.oid
+    if _HEX.match(text) and text not in ("HEAD",) and resolve_ref_name(repo, text) is None:
+        found = sorted(repo.store.ids_with_prefix(text))
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            shown = ", ".join(oid[:12] for oid in found[:5])
+            raise RevisionError(f"ambiguous object {text!r}: matches {shown}",
+                                hint="give more digits of the id")
+        raise RevisionError(f"unknown object {text!r}",
+                            hint="see `muse log --oneline` for what exists")
+    return resolve(repo, text)
+
+
+def object_type(repo: Repository, oid: str) -> str:
+    """'commit', 'snapshot' or 'blob', reading a big blob's first chunk only."""
+    from ..objects import object_kind
+
+    if repo.store.size(oid) > KIND_SNIFF_LIMIT:
+        return "blob"
+    first = next(iter(repo.store.iter_chunks(oid, verify=False)), b"")
+    if first[:1] not in (b"\x9b", b"\x93"):
+        return "blob"
+    return object_kind(repo.store.read(oid))
+
+
+def _snapshot_line(entry: SnapshotEntry) -> str:
+    mode = "100755" if entry.executable else "100644"
+    return f"{mode} {entry.oid} {entry.size:>10}\t{entry.path}"
+
+
+def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
+    from ..keys import signature_status
+    from ..objects import decode_snapshot
+
+    if kind == "snapshot":
+        snapshot = decode_snapshot(repo.store.read(oid))
+        if as_json:
+            emit_json({"type": "snapshot", "id": oid, "entries": [
+                {"path": e.path, "id": e.oid, "size": e.size, "executable": e.executable}
+                for e in snapshot.entries]})
+            return
+        for entry in snapshot.entries:
+            click.echo(_snapshot_line(entry))
+        return
+    commit = repo.graph.commit(oid)
+    if as_json:
+        emit_json({"type": "commit", **commit_record(oid, commit)})
+        return
+    click.echo(f"snapshot {commit.snapshot}")
+    for parent in commit.parents:
+        click.echo(f"parent {parent}")
+    click.echo(f"author {commit.author_name} <{commit.author_email}> {commit.timestamp} "
+               f"{commit.tz_offset_minutes:+d}")
+    if commit.signer is not None:
+        click.echo(f"signer {commit.signer.hex()}")
+    click.echo(f"signature {signature_status(commit)}")
+    click.echo("")
+    click.echo(commit.message)
+
+
+@click.command("cat-object")
+@click.argument("target")
+@click.option("-t", "show_type", is_flag=True, help="Print the object's type.")
+@click.option("-s", "show_size", is_flag=True, help="Print the object's size in bytes.")
+@click.option("-p", "pretty", is_flag=True,
+              help="Pretty-print commits and snapshots; blobs as raw bytes.")
+@click.option("--json", "as_json", is_flag=True, help="With -p: commits and snapshots as JSON.")
+def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
+               as_json: bool) -> None:
+    """Print a stored object: raw bytes by default (streamed), or its type, size, or a view.
+
+    TARGET is an object id (or a unique prefix), a revision, or REV:path.
+    """
+    if sum((show_type, show_size, pretty)) > 1:
+        raise UsageError("-t, -s and -p are exclusive")
+    repo = open_repo()
+    oid = _resolve_object(repo, target)
+    if not repo.store.has(oid):
+        raise MissingObjectError(f"object {oid} is missing",
+                                 hint="run `muse verify` to check the repository")
+    if show_size:
+        click.echo(str(repo.store.size(oid)))
+        return
+    if show_type:
+        click.echo(object_type(repo, oid))
+        return
+    if pretty:
+        kind = object_type(repo, oid)
+        if kind != "blob":
+            _pretty(repo, oid, kind, as_json)
+            return
+    out = sys.stdout.buffer
+    for chunk in repo.store.iter_chunks(oid):  # verified: raises at the end if damaged
+        out.write(chunk)
+    out.flush()
+
+
+# -- verify ---------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--require-signatures", is_flag=True,
+              help="Count unsigned commits as problems.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(require_signatures: bool, as_json: bool) -> None:
+    """Check the repository: every ref, commit, signature, snapshot and object (fsck).
+
+    Exit status 0 when nothing is wrong, 1 when problems were found.
+    """
+    from ..diff import human_size
+    from ..fsck import verify_repository
+
+    repo = open_repo()
+    report = verify_repository(repo, require_signatures=require_signatures)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(f"checked {report.refs} refs, {report.commits} commits, "
+                   f"{report.snapshots} snapshots, {report.objects} objects "
+                   f"({human_size(report.bytes)}), {report.unreachable_objects} unreachable "
+                   "objects")
+        click.echo(f"signatures: {report.signed_good} good, {report.signed_bad} bad, "
+                   f"{len(report.unsigned)} unsigned")
+        for oid in report.unsigned[:20]:
+            click.echo(f"unsigned: commit {oid}")
+        if len(report.unsigned) > 20:
+            click.echo(f"unsigned: … and {len(report.unsigned) - 20} more")
+        for problem in report.problems:
+            click.echo(f"problem: {problem.message}", err=True)
+        if report.ok:
+            click.echo("ok")
+        else:
+            count = len(report.problems)
+            click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+    if not report.ok:
+        click.get_current_context().exit(1)
+
+
+COMMANDS: list[click.Command] = [show, diff, rev_parse, cat_object, verify]

@@ -1,0 +1,277 @@
+"""What the bundle commands do, without the CLI: revision ranges in, refs applied out."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .bundle import BundlePlan, BundleSummary, Progress, plan_bundle, write_bundle
+from .changes import compare
+from .errors import ConflictError, NonFastForwardError, RevisionError, UsageError
+from .fsutil import atomic_writer
+from .objects import Snapshot
+from .receive import receive_bundle
+from .refs import HEADS, TAGS, RefUpdate
+from .repo import Repository
+from .revisions import resolve, resolve_ref_name
+
+_RANGE_HINT = "e.g. `main`, `v1..main`, `^v1 main`, or --all for every branch and tag"
+
+
+# -- create ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What `bundle create REV...` asked for: refs to carry, and the two sides of the range."""
+
+    refs: dict[str, str]
+    include: list[str]
+    exclude: list[str]
+
+
+def select_revisions(repo: Repository, revisions: Sequence[str], *,
+                     all_refs: bool = False) -> Selection:
+    """Parse git-like range arguments: `A`, `A..B`, `^A`, plus every branch and tag with --all."""
+    refs: dict[str, str] = {}
+    include: list[str] = []
+    exclude: list[str] = []
+    if all_refs:
+        for name, oid in {**repo.refs.list(HEADS), **repo.refs.list(TAGS)}.items():
+            refs[name] = oid
+            include.append(oid)
+    for text in revisions:
+        if "..." in text:
+            raise UsageError(f"symmetric ranges are not supported: {text!r}", hint=_RANGE_HINT)
+        if ".." in text:
+            left, right = text.split("..", 1)
+            exclude.append(resolve(repo, left or "HEAD"))
+            _positive(repo, right or "HEAD", refs, include)
+        elif text.startswith("^"):
+            exclude.append(resolve(repo, text[1:]))
+        else:
+            _positive(repo, text, refs, include)
+    if not include:
+        raise UsageError("no revision to put in the bundle", hint=_RANGE_HINT)
+    if not refs:
+        raise UsageError("none of the revisions names a branch or tag, so the bundle would "
+                         "carry no ref", hint=_RANGE_HINT)
+    return Selection(refs, include, exclude)
+
+
+def _positive(repo: Repository, text: str, refs: dict[str, str], include: list[str]) -> None:
+    oid = resolve(repo, text)
+    include.append(oid)
+    name = _ref_named_by(repo, text)
+    if name is not None:
+        refs[name] = oid
+
+
+def _ref_named_by(repo: Repository, text: str) -> str | None:
+    """The full ref a revision spells (HEAD → the current branch), or None for ids and `~N`."""
+    if text in ("HEAD", "@"):
+        target = repo.refs.head_target()
+        return target if target and repo.refs.read(target) is not None else None
+    try:
+        return resolve_ref_name(repo, text)
+    except RevisionError:
+        return None  # `resolve` already accepted it, so it is not an ambiguous ref
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    plan: BundlePlan
+    skipped_refs: list[str]  # asked for, but their commits are all on the excluded side
+
+
+def plan_create(repo: Repository, selection: Selection) -> CreatePlan:
+    """The bundle's contents; refuses an empty bundle before any file is touched."""
+    plan = plan_bundle(repo.graph, selection.refs, selection.include, selection.exclude)
+    if not plan.commits:
+        raise UsageError("refusing to create an empty bundle: the excluded side already has "
+                         "every commit asked for", hint=_RANGE_HINT)
+    carried = set(plan.commits)
+    kept = {name: oid for name, oid in plan.refs.items() if oid in carried}
+    skipped = sorted(set(plan.refs) - set(kept))
+    if not kept:
+        raise UsageError("refusing to create a bundle whose refs are all excluded",
+                         hint=_RANGE_HINT)
+    return CreatePlan(dataclasses.replace(plan, refs=kept), skipped)
+
+
+def write_bundle_file(repo: Repository, plan: BundlePlan, target: Path, *,
+                      progress: Progress | None = None) -> BundleSummary:
+    """Write to a temporary file beside `target`, renamed over it only once complete."""
+    with atomic_writer(target) as out:
+        summary = write_bundle(repo.store, plan, out, progress=progress)
+    return summary
+
+
+def write_bundle_stream(repo: Repository, plan: BundlePlan, out: BinaryIO, *,
+                        progress: Progress | None = None) -> BundleSummary:
+    summary = write_bundle(repo.store, plan, out, progress=progress)
+    out.flush()
+    return summary
+
+
+# -- unbundle --------------------------------------------------------------------------
+
+
+CREATED = "created"
+FAST_FORWARD = "fast-forward"
+FORCED = "forced"
+UP_TO_DATE = "up to date"
+
+
+@dataclass(frozen=True)
+class RefChange:
+    name: str
+    old: str | None
+    new: str
+    status: str  # created, fast-forward, forced, up to date
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "old": self.old, "new": self.new, "status": self.status}
+
+
+@dataclass(frozen=True)
+class Unbundled:
+    summary: BundleSummary
+    new_items: int
+    changes: list[RefChange]
+    worktree_updated: bool
+
+
+@dataclass
+class _TreeGuard:
+    """The checked-out branch's move, checked before the pack lands and applied after refs."""
+
+    old: Snapshot | None = None
+    current: Snapshot | None = None
+    new_commit: str | None = None
+
+
+def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
+             progress: Progress | None = None) -> Unbundled:
+    """Verify and store the bundle, then move its refs here in one all-or-nothing transaction.
+
+    Every refusal that can be known before the data lands (non-fast-forward, a
+    dirty working tree) happens before the pack is installed, so it changes nothing.
+    """
+    changes: list[RefChange] = []
+    guard = _TreeGuard()
+
+    def before_install(summary: BundleSummary, parents: Mapping[str, tuple[str, ...]]) -> None:
+        changes.extend(plan_ref_changes(repo, summary.header.refs, parents, force=force))
+        _guard_worktree(repo, changes, guard)
+
+    received = receive_bundle(repo.store, source, progress=progress,
+                              before_install=before_install)
+    new_snapshot = _check_untracked(repo, guard)
+    moving = [c for c in changes if c.status != UP_TO_DATE]
+    if moving:
+        repo.refs.transaction([RefUpdate(c.name, c.old, c.new) for c in moving],
+                              f"unbundle: {received.summary.bundle_id[:12]}")
+    if new_snapshot is not None:
+        repo.worktree.apply(guard.old, new_snapshot)
+    return Unbundled(received.summary, received.new_items, changes, new_snapshot is not None)
+
+
+def plan_ref_changes(repo: Repository, refs: Mapping[str, str],
+                     parents: Mapping[str, tuple[str, ...]], *, force: bool) -> list[RefChange]:
+    """How each bundle ref would move here; NonFastForwardError (nothing moved) if one may not."""
+    changes = []
+    refused = []
+    for name, new in sorted(refs.items()):
+        _check_ref_path(repo, name)
+        old = repo.refs.read(name)
+        if old == new:
+            status = UP_TO_DATE
+        elif old is None:
+            status = CREATED
+        elif _descends(repo, parents, old, new):
+            status = FAST_FORWARD
+        elif force:
+            status = FORCED
+        else:
+            refused.append(name)
+            continue
+        changes.append(RefChange(name, old, new, status))
+    if refused:
+        raise NonFastForwardError(
+            f"not a fast-forward: {', '.join(refused)} would lose commits; no ref was moved",
+            hint="use --force to overwrite them, or merge first",
+        )
+    return changes
+
+
+def _check_ref_path(repo: Repository, name: str) -> None:
+    """A ref file cannot be created where a directory (or file) of another ref stands."""
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        if (repo.muse_dir.joinpath(*parts[:i])).is_file():
+            raise ConflictError(f"cannot create ref {name}: {'/'.join(parts[:i])} exists")
+    if (repo.muse_dir / name).is_dir():
+        raise ConflictError(f"cannot create ref {name}: refs exist below it")
+
+
+def _descends(repo: Repository, parents: Mapping[str, tuple[str, ...]], old: str,
+              new: str) -> bool:
+    """True when `old` is an ancestor of `new`, walking the bundle's commits, then the store's."""
+    stack = [new]
+    seen: set[str] = set()
+    while stack:
+        oid = stack.pop()
+        if oid == old:
+            return True
+        if oid in seen:
+            continue
+        seen.add(oid)
+        found = parents.get(oid)
+        stack.extend(found if found is not None else repo.graph.commit(oid).parents)
+    return False
+
+
+def _guard_worktree(repo: Repository, changes: list[RefChange], guard: _TreeGuard) -> None:
+    """Refuse to move the checked-out branch over local changes to tracked files."""
+    if repo.is_bare:
+        return
+    target = repo.refs.head_target()
+    moving = next((c for c in changes if c.name == target and c.status != UP_TO_DATE), None)
+    if moving is None:
+        return
+    guard.old = repo.head_snapshot()
+    worktree = repo.worktree
+    guard.current = worktree.snapshot()
+    worktree.cache.save()
+    tracked = set(guard.old.as_dict()) if guard.old else set()
+    dirty = [c.path for c in compare(guard.old, guard.current) if c.path in tracked]
+    if dirty:
+        raise ConflictError(
+            f"the working tree has uncommitted changes to {len(dirty)} tracked "
+            f"file{'s' if len(dirty) != 1 else ''} (e.g. {dirty[0]}) and "
+            f"{moving.name} is checked out; nothing was changed",
+            hint="commit or undo those changes, then unbundle again",
+        )
+    guard.new_commit = moving.new
+
+
+def _check_untracked(repo: Repository, guard: _TreeGuard) -> Snapshot | None:
+    """The checked-out branch's new snapshot, once no untracked file would be overwritten."""
+    if guard.new_commit is None:
+        return None
+    new = repo.store.read_snapshot(repo.graph.commit(guard.new_commit).snapshot)
+    tracked = guard.old.as_dict() if guard.old else {}
+    on_disk = guard.current.as_dict() if guard.current else {}
+    clobbered = [entry.path for entry in new.entries
+                 if entry.path not in tracked and entry.path in on_disk
+                 and on_disk[entry.path].oid != entry.oid]
+    if clobbered:
+        raise ConflictError(
+            f"untracked files would be overwritten: {', '.join(clobbered[:5])}; no ref was moved",
+            hint="move them out of the way, then unbundle again",
+        )
+    return new

@@ -1,0 +1,216 @@
+"""Moving the working tree and HEAD between commits without losing uncommitted work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .branches import branch_ref_name, create_branch
+from .changes import compare
+from .errors import ConflictError, RevisionError
+from .merge_state import clear_state, require_no_merge, tracked_by_merge
+from .objects import Snapshot, SnapshotEntry
+from .repo import Repository
+
+SHOWN_PATHS = 10
+
+
+def _key(entry: SnapshotEntry | None) -> tuple[str, bool] | None:
+    """What makes two entries the same file: content and executable bit (not size)."""
+    return None if entry is None else (entry.oid, entry.executable)
+
+
+def restrict(snapshot: Snapshot | None, paths: Iterable[str]) -> Snapshot:
+    """The entries of `snapshot` at `paths` (still sorted, so still a valid snapshot)."""
+    wanted = set(paths)
+    entries = snapshot.entries if snapshot is not None else ()
+    return Snapshot(tuple(e for e in entries if e.path in wanted))
+
+
+def commit_snapshot(repo: Repository, commit: str) -> Snapshot:
+    return repo.store.read_snapshot(repo.graph.commit(commit).snapshot)
+
+
+def list_paths(items: list[str]) -> str:
+    shown = ", ".join(items[:SHOWN_PATHS])
+    more = len(items) - SHOWN_PATHS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot,
+                  work: Snapshot) -> list[str]:
+    """Uncommitted work that moving the tree from `head` to `target` would destroy.
+
+    Only paths that differ between `head` and `target` are touched. Such a path
+    is blocked when the working file differs from `head` (modified, deleted or
+    untracked) and is not already what `target` holds, or when something the
+    scan does not see (an ignored file, a symlink, a folder of untracked files)
+    stands where `target` writes a file. Each item reads "path (why)".
+    """
+    h = head.as_dict() if head is not None else {}
+    t, w = target.as_dict(), work.as_dict()
+    changed = [c.path for c in compare(head, target)]
+    removable = {p for p in changed if p not in t and _key(w.get(p)) == _key(h.get(p))}
+    blocked: dict[str, str] = {}
+    for path in changed:
+        mine = _key(w.get(path))
+        if mine not in (_key(h.get(path)), _key(t.get(path))):
+            blocked[path] = ("modified" if path in w else "deleted") if path in h else "untracked"
+        elif path in t and path not in w:
+            for obstacle in _obstacles(root, path, removable):
+                blocked.setdefault(obstacle, "untracked")
+    return [f"{path} ({why})" for path, why in sorted(blocked.items())]
+
+
+def _obstacles(root: Path, path: str, removable: set[str]) -> list[str]:
+    """On-disk things at or above `path` that writing a file there would delete."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        full = root / prefix
+        if full.is_symlink() or (full.exists() and not full.is_dir()):
+            return [] if prefix in removable else [prefix]
+    full = root / path
+    if full.is_symlink() or full.is_file():
+        return [path]
+    found = []
+    if full.is_dir():
+        for dirpath, dirs, files in os.walk(full):
+            links = [d for d in dirs if (Path(dirpath) / d).is_symlink()]
+            for name in [*files, *links]:
+                rel = (Path(dirpath) / name).relative_to(root).as_posix()
+                if rel not in removable:
+                    found.append(rel)
+    return found
+
+
+def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot) -> None:
+    """Rewrite only the paths that differ between the snapshots: local edits elsewhere stay."""
+    changed = {c.path for c in compare(head, target)}
+    repo.worktree.apply(restrict(head, changed), restrict(target, changed))
+
+
+def force_tree(repo: Repository, work: Snapshot, target: Snapshot, tracked: set[str]) -> None:
+    """Make every `tracked` path match `target`, discarding local edits; others stay."""
+    repo.worktree.apply(restrict(work, tracked | set(target.as_dict())), target)
+
+
+@dataclass
+class Checkout:
+    """A checked, not yet performed, move of the tree from HEAD to `commit`."""
+
+    repo: Repository
+    commit: str
+    head: Snapshot | None
+    target: Snapshot
+    work: Snapshot
+    force: bool
+    carried: list[str] = field(default_factory=list)
+
+    def run(self) -> None:
+        if self.force:
+            tracked = set(self.head.as_dict()) if self.head is not None else set()
+            force_tree(self.repo, self.work, self.target, tracked)
+        else:
+            move_tree(self.repo, self.head, self.target)
+
+
+def plan_checkout(repo: Repository, commit: str, *, force: bool, doing: str) -> Checkout:
+    """Check that moving to `commit` loses nothing (unless `force`); change nothing yet."""
+    head = repo.head_snapshot()
+    target = commit_snapshot(repo, commit)
+    work = repo.worktree.snapshot()
+    plan = Checkout(repo, commit, head, target, work, force)
+    if force:
+        return plan
+    blocked = blocked_paths(repo.worktree.root, head, target, work)
+    if blocked:
+        raise ConflictError(
+            f"cannot {doing}: it would overwrite local changes: {list_paths(blocked)}",
+            hint="commit them, move them out of the way, or use --force to discard them",
+        )
+    changed = {c.path for c in compare(head, target)}
+    plan.carried = [c.path for c in compare(head, work) if c.path not in changed]
+    return plan
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    """Where HEAD went: a branch (or None when detached), its commit, and what was kept."""
+
+    branch: str | None
+    commit: str | None
+    created: bool = False
+    unchanged: bool = False
+    carried: tuple[str, ...] = ()
+
+
+def switch_branch(repo: Repository, name: str, *, force: bool = False) -> SwitchResult:
+    """Point HEAD at branch NAME and bring the tree to its commit."""
+    require_no_merge(repo, "switch branches")
+    ref = branch_ref_name(name)
+    commit = repo.refs.read(ref)
+    if commit is None:
+        raise RevisionError(f"no branch named {name!r}",
+                            hint=f"create it with `muse switch -c {name}`, "
+                            "or use `muse switch --detach REV` for a commit")
+    if ref == repo.refs.head_target():
+        return SwitchResult(name, commit, unchanged=True)
+    plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
+    plan.run()
+    repo.refs.set_head(ref)
+    return SwitchResult(name, commit, carried=tuple(plan.carried))
+
+
+def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: bool = False,
+                      start_label: str = "HEAD") -> SwitchResult:
+    """Create branch NAME at `start` (default HEAD) and switch to it."""
+    require_no_merge(repo, "switch branches")
+    ref = branch_ref_name(name)
+    if repo.refs.read(ref) is not None:
+        raise ConflictError(f"a branch named {name!r} already exists",
+                            hint=f"switch to it with `muse switch {name}`, "
+                            f"or move it with `muse branch -f {name} REV`")
+    commit = start or repo.head()
+    if commit is None:
+        # Nothing to start from: the new branch is born with the first commit.
+        repo.refs.set_head(ref)
+        return SwitchResult(name, None, created=True)
+    plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
+    create_branch(repo, name, commit, start_label=start_label)
+    plan.run()
+    repo.refs.set_head(ref)
+    return SwitchResult(name, commit, created=True, carried=tuple(plan.carried))
+
+
+def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> SwitchResult:
+    """Detach HEAD at `commit` and bring the tree there."""
+    require_no_merge(repo, "switch")
+    plan = plan_checkout(repo, commit, force=force, doing=f"switch to {commit[:12]}")
+    plan.run()
+    repo.refs.set_head(commit)
+    return SwitchResult(None, commit, carried=tuple(plan.carried))
+
+
+def reset_hard(repo: Repository, commit: str, label: str) -> None:
+    """Move the current branch (or detached HEAD) to `commit`; make tracked files match it.
+
+    Tracked means in HEAD's or `commit`'s snapshot, or written by a merge in
+    progress; untracked files are left alone. Any merge state is cleared.
+    """
+    head = repo.head()
+    head_snap = repo.head_snapshot()
+    target = commit_snapshot(repo, commit)
+    work = repo.worktree.snapshot()
+    tracked = tracked_by_merge(repo)
+    if head_snap is not None:
+        tracked |= set(head_snap.as_dict())
+    branch = repo.refs.head_target()
+    if branch is None:
+        repo.refs.set_head(commit)
+    elif head != commit:
+        repo.refs.update(branch, head, commit, f"reset: moving to {label}")
+    force_tree(repo, work, target, tracked)
+    clear_state(repo)

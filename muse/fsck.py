@@ -1,0 +1,293 @@
+"""Checking a repository end to end: refs, commits, signatures, snapshots and every object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CorruptObjectError, MissingObjectError, MuseError, RepositoryError
+from .objects import Commit, Snapshot, decode_commit, decode_snapshot, is_object_id
+from .refs import check_ref_name
+from .repo import Repository
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: `subject` is the object id (or ref name) it is about."""
+
+    subject: str
+    kind: str  # "ref", "commit", "snapshot", "object", "signature"
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"subject": self.subject, "kind": self.kind, "message": self.message}
+
+
+@dataclass
+class Report:
+    """What `verify` looked at, and what it found wrong."""
+
+    refs: int = 0
+    commits: int = 0
+    snapshots: int = 0
+    objects: int = 0
+    bytes: int = 0
+    unreachable_objects: int = 0
+    signed_good: int = 0
+    signed_bad: int = 0
+    unsigned: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, subject: str, kind: str, message: str) -> None:
+        self.problems.append(Problem(subject, kind, message))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": {
+                "refs": self.refs,
+                "commits": self.commits,
+                "snapshots": self.snapshots,
+                "objects": self.objects,
+                "bytes": self.bytes,
+                "unreachable_objects": self.unreachable_objects,
+            },
+            "signatures": {"good": self.signed_good, "bad": self.signed_bad,
+                           "unsigned": len(self.unsigned)},
+            "unsigned_commits": self.unsigned,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _ref_files(repo: Repository) -> Iterator[str]:
+    """Every ref file name under refs/ (including ones too damaged to read)."""
+    base = repo.muse_dir / "refs"
+    for dirpath, _dirs, files in os.walk(base):
+        for name in sorted(files):
+            if name.endswith(".lock") or ".stale-" in name or name.startswith("."):
+                continue
+            yield (os.path.relpath(os.path.join(dirpath, name), repo.muse_dir)
+                   .replace(os.sep, "/"))
+
+
+def _collect_tips(repo: Repository, report: Report) -> dict[str, str]:
+    """Ref name (and HEAD) → commit id, recording damaged refs as problems."""
+    tips: dict[str, str] = {}
+    for name in sorted(_ref_files(repo)):
+        report.refs += 1
+        try:
+            value = repo.refs.read(name)
+        except RepositoryError as exc:
+            report.add(name, "ref", exc.message)
+            continue
+        if value is not None:
+            tips[name] = value
+    head_path = repo.muse_dir / "HEAD"
+    try:
+        text = head_path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        report.add("HEAD", "ref", f"HEAD cannot be read: {exc}")
+        return tips
+    if text.startswith("ref: "):
+        try:
+            check_ref_name(text[5:])
+        except MuseError:
+            report.add("HEAD", "ref", f"HEAD points at an invalid ref name {text[5:]!r}")
+    elif is_object_id(text):
+        tips["HEAD"] = text
+    else:
+        report.add("HEAD", "ref", f"HEAD is damaged: {text[:80]!r}")
+    return tips
+
+
+MAX_RECORD = 256 << 20  # no real commit or snapshot is this big; never load more than this
+
+
+def _read_verified(repo: Repository, oid: str, what: str) -> bytes:
+    """A commit's or snapshot's bytes, checked against its id (Missing/CorruptObjectError)."""
+    size = repo.store.size(oid)
+    if size > MAX_RECORD:
+        raise CorruptObjectError(f"{size} bytes is too large for a {what}")
+    try:
+        return b"".join(repo.store.iter_chunks(oid))
+    except OSError as exc:  # e.g. a pack file gone from under its index
+        raise CorruptObjectError(f"cannot be read: {exc}") from None
+
+
+def _corrupt_detail(exc: CorruptObjectError) -> str:
+    if exc.message.endswith("hash differently"):
+        return "its bytes hash to another id"
+    return exc.message
+
+
+def _load_packs(repo: Repository, report: Report) -> None:
+    """Open every pack index, reporting damaged ones; the rest stay usable for the check."""
+    from .store import PackIndex
+
+    usable = []
+    for idx in sorted(repo.store.packs_dir.glob("pack-*.idx")):
+        try:
+            usable.append(PackIndex(idx, idx.with_suffix(".bundle")))
+        except (CorruptObjectError, OSError) as exc:
+            report.add(f"packs/{idx.name}", "object", f"pack index {idx.name}: {exc}")
+    repo.store._packs = usable  # the store would otherwise re-raise on every lookup
+
+
+class _Checker:
+    def __init__(self, repo: Repository, report: Report, require_signatures: bool) -> None:
+        self.repo = repo
+        self.report = report
+        self.require_signatures = require_signatures
+        self.commits_seen: set[str] = set()
+        self.snapshots_seen: set[str] = set()
+        # object id → {declared size: the first snapshot entry declaring it}; almost
+        # always one size, but each distinct claim is checked against the real bytes.
+        self.objects: dict[str, dict[int, str]] = {}
+        self.checked_objects: set[str] = set()
+
+    def commits_from(self, tips: dict[str, str]) -> None:
+        stack: list[tuple[str, str]] = [(oid, f"ref {name}") for name, oid in tips.items()]
+        while stack:
+            oid, referrer = stack.pop()
+            if oid in self.commits_seen:
+                continue
+            self.commits_seen.add(oid)
+            commit = self.commit(oid, referrer)
+            if commit is None:
+                continue
+            for parent in commit.parents:
+                stack.append((parent, f"commit {oid}"))
+            if commit.snapshot not in self.snapshots_seen:
+                self.snapshots_seen.add(commit.snapshot)
+                self.snapshot(commit.snapshot, oid)
+
+    def commit(self, oid: str, referrer: str) -> Commit | None:
+        report = self.report
+        try:
+            data = _read_verified(self.repo, oid, "commit")
+        except MissingObjectError:
+            what = "parent" if referrer.startswith("commit") else "commit"
+            report.add(oid, "commit", f"{what} {oid} is missing (named by {referrer})")
+            return None
+        except CorruptObjectError as exc:
+            report.add(oid, "commit", f"commit {oid} is corrupt: {_corrupt_detail(exc)}")
+            return None
+        report.commits += 1
+        try:
+            commit = decode_commit(data)
+        except CorruptObjectError as exc:
+            report.add(oid, "commit", f"{oid} (named by {referrer}) is not a valid commit: "
+                                      f"{exc.message}")
+            return None
+        self.signature(oid, commit)
+        return commit
+
+    def signature(self, oid: str, commit: Commit) -> None:
+        from .keys import signature_status
+
+        status = signature_status(commit)
+        if status == "good":
+            self.report.signed_good += 1
+        elif status == "bad":
+            self.report.signed_bad += 1
+            self.report.add(oid, "signature", f"commit {oid} has a bad signature")
+        else:
+            self.report.unsigned.append(oid)
+            if self.require_signatures:
+                self.report.add(oid, "signature", f"commit {oid} is unsigned")
+
+    def snapshot(self, oid: str, commit_id: str) -> None:
+        report = self.report
+        try:
+            data = _read_verified(self.repo, oid, "snapshot")
+        except MissingObjectError:
+            report.add(oid, "snapshot", f"snapshot {oid} of commit {commit_id} is missing")
+            return
+        except CorruptObjectError as exc:
+            report.add(oid, "snapshot", f"snapshot {oid} is corrupt: {_corrupt_detail(exc)}")
+            return
+        report.snapshots += 1
+        try:
+            snapshot: Snapshot = decode_snapshot(data)
+        except CorruptObjectError as exc:
+            report.add(oid, "snapshot", f"snapshot {oid} of commit {commit_id} does not "
+                                        f"decode: {exc.message}")
+            return
+        for entry in snapshot.entries:
+            claims = self.objects.setdefault(entry.oid, {})
+            claims.setdefault(entry.size, f"{oid} ({entry.path})")
+
+    def blobs(self) -> None:
+        for oid, claims in sorted(self.objects.items()):
+            actual = self.hash_object(oid, f"file {next(iter(claims.values()))}")
+            if actual is None:
+                continue
+            for size, where in claims.items():
+                if size != actual:
+                    self.report.add(oid, "object", f"object {oid} has {actual} bytes but "
+                                                   f"snapshot {where} says {size}")
+
+    def hash_object(self, oid: str, where: str) -> int | None:
+        """Re-hash an object in chunks; its byte count, or None (problem recorded)."""
+        self.checked_objects.add(oid)
+        total = 0
+        try:
+            for chunk in self.repo.store.iter_chunks(oid):
+                total += len(chunk)
+        except MissingObjectError:
+            self.report.add(oid, "object", f"object {oid} is missing (for {where})")
+            return None
+        except CorruptObjectError as exc:
+            self.report.add(oid, "object",
+                            f"object {oid} is corrupt: {_corrupt_detail(exc)} (for {where})")
+            return None
+        except OSError as exc:
+            self.report.add(oid, "object", f"object {oid} cannot be read: {exc} (for {where})")
+            return None
+        self.report.objects += 1
+        self.report.bytes += total
+        return total
+
+    def unreachable(self) -> None:
+        """Stored objects no ref reaches are re-hashed too: damage anywhere is reported."""
+        store = self.repo.store
+        seen = self.checked_objects | self.commits_seen | self.snapshots_seen
+        loose = set(store.all_loose_ids())
+        packed = {oid for pack in store.packs for oid in pack.all_ids()}
+        for oid in sorted((loose | packed) - seen):
+            if not is_object_id(oid):
+                self.report.add(oid, "object", f"stray file objects/{oid[:2]}/{oid[2:]} is "
+                                               "not named by an object id")
+                continue
+            total = 0
+            try:
+                for chunk in store.iter_chunks(oid):
+                    total += len(chunk)
+            except CorruptObjectError as exc:
+                self.report.add(oid, "object", f"unreachable object {oid} is corrupt: "
+                                               f"{_corrupt_detail(exc)}")
+                continue
+            except OSError as exc:
+                self.report.add(oid, "object", f"unreachable object {oid} cannot be read: "
+                                               f"{exc}")
+                continue
+            self.report.unreachable_objects += 1
+            self.report.bytes += total
+
+
+def verify_repository(repo: Repository, *, require_signatures: bool = False) -> Report:
+    """Check everything reachable from every ref and HEAD, then every other stored object."""
+    report = Report()
+    _load_packs(repo, report)
+    tips = _collect_tips(repo, report)
+    checker = _Checker(repo, report, require_signatures)
+    checker.commits_from(tips)
+    checker.blobs()
+    checker.unreachable()
+    return report

@@ -1,0 +1,257 @@
+"""Merging another commit into HEAD: fast-forward, or a file-level three-way merge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .changes import compare
+from .checkout import (
+    blocked_paths,
+    commit_snapshot,
+    force_tree,
+    list_paths,
+    move_tree,
+    plan_checkout,
+)
+from .committing import pending_merge
+from .errors import ConflictError, NonFastForwardError, RepositoryError, UsageError
+from .merge_state import (
+    ConflictRecord,
+    clear_state,
+    require_no_merge,
+    tracked_by_merge,
+    write_state,
+)
+from .objects import Commit, Snapshot, SnapshotEntry
+from .repo import Repository
+
+FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
+
+
+def _key(entry: SnapshotEntry | None) -> tuple[str, bool] | None:
+    return None if entry is None else (entry.oid, entry.executable)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A path both sides changed differently; entries are None where a side has no file."""
+
+    path: str
+    kind: str
+    base: SnapshotEntry | None
+    ours: SnapshotEntry | None
+    theirs: SnapshotEntry | None
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """The merged tree (a conflicted path holds ours, or theirs if ours deleted it)."""
+
+    merged: dict[str, SnapshotEntry]
+    conflicts: list[Conflict]
+
+
+def _conflict_kind(base: SnapshotEntry | None, ours: SnapshotEntry | None,
+                   theirs: SnapshotEntry | None) -> str:
+    if base is None:
+        return "both-added"
+    if ours is None or theirs is None:
+        return "modify-delete"
+    return "both-modified"
+
+
+def three_way(base: Snapshot | None, ours: Snapshot, theirs: Snapshot) -> MergePlan:
+    """Merge per path: a side that did not change yields to the side that did."""
+    b = base.as_dict() if base is not None else {}
+    o, t = ours.as_dict(), theirs.as_dict()
+    merged: dict[str, SnapshotEntry] = {}
+    conflicts: list[Conflict] = []
+    for path in sorted(b.keys() | o.keys() | t.keys()):
+        eb, eo, et = b.get(path), o.get(path), t.get(path)
+        if _key(eo) == _key(et) or _key(eb) == _key(et):
+            chosen = eo
+        elif _key(eb) == _key(eo):
+            chosen = et
+        else:
+            conflicts.append(Conflict(path, _conflict_kind(eb, eo, et), eb, eo, et))
+            chosen = eo or et
+        if chosen is not None:
+            merged[path] = chosen
+    return MergePlan(merged, conflicts)
+
+
+def side_file_name(path: str, side: str, taken: Callable[[str], bool]) -> str:
+    """`dir/drums.mid` → `dir/drums~theirs.mid`: the extension stays last so apps open it."""
+    folder, _, name = path.rpartition("/")
+    stem, ext = os.path.splitext(name)
+    number = 1
+    while True:
+        label = side if number == 1 else f"{side}{number}"
+        candidate = f"{folder}/{stem}~{label}{ext}" if folder else f"{stem}~{label}{ext}"
+        if not taken(candidate):
+            return candidate
+        number += 1
+
+
+def conflict_layout(plan: MergePlan, on_disk: Callable[[str], bool],
+                    ) -> tuple[Snapshot, list[ConflictRecord]]:
+    """The tree to write for a conflicted merge (result plus side files) and its records."""
+    layout = dict(plan.merged)
+    records = []
+    for c in plan.conflicts:
+        sides = []
+        if c.ours is not None and c.theirs is not None:
+            sides.append(("theirs", c.theirs))  # when ours is gone, theirs is at the path
+        if c.base is not None:
+            sides.append(("base", c.base))
+        names = []
+        for side, entry in sides:
+            name = side_file_name(c.path, side, lambda p: p in layout or on_disk(p))
+            layout[name] = SnapshotEntry(name, entry.oid, entry.size, entry.executable)
+            names.append(name)
+        records.append(ConflictRecord(c.path, c.kind, _oid(c.base), _oid(c.ours),
+                                      _oid(c.theirs), names))
+    return Snapshot.from_entries(layout.values()), records
+
+
+def _oid(entry: SnapshotEntry | None) -> str | None:
+    return entry.oid if entry is not None else None
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What `merge` did: "up-to-date", "fast-forward", "merged" or "conflicts"."""
+
+    kind: str
+    head: str | None
+    commit: Commit | None = None
+    conflicts: list[ConflictRecord] = field(default_factory=list)
+
+
+def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
+          message: str | None = None, sign: bool = True) -> MergeOutcome:
+    """Merge commit `other` (named `label` in messages) into HEAD."""
+    require_no_merge(repo, "start a merge")
+    if message is not None and not message.strip():
+        raise UsageError("empty merge message", hint="pass one with -m MESSAGE, or omit -m")
+    head = repo.head()
+    if head is None:
+        return _merge_into_unborn(repo, other, label, ff)
+    if repo.graph.is_ancestor(other, head):
+        return MergeOutcome("up-to-date", head)
+    can_ff = repo.graph.is_ancestor(head, other)
+    if ff == FF_ONLY and not can_ff:
+        raise NonFastForwardError(f"cannot fast-forward to {label}: the histories have diverged",
+                                  hint="drop --ff-only to make a merge commit")
+    head_snap = repo.head_snapshot()
+    work = repo.worktree.snapshot()
+    _refuse_dirty(head_snap, work)
+    if can_ff and ff != FF_NEVER:
+        target = commit_snapshot(repo, other)
+        _refuse_obstacles(repo, head_snap, target, work)
+        _move_head(repo, head, other, f"merge {label}: fast-forward")
+        move_tree(repo, head_snap, target)
+        return MergeOutcome("fast-forward", other)
+    base = repo.graph.merge_base(head, other)
+    plan = three_way(commit_snapshot(repo, base) if base else None, head_snap or Snapshot(()),
+                     commit_snapshot(repo, other))
+    _refuse_file_folder_clash(plan)
+    if plan.conflicts:
+        return _stop_for_conflicts(repo, head, other, plan, head_snap, work)
+    text = message or f"Merge {label} into {repo.current_branch() or 'HEAD'}"
+    return _commit_merge(repo, head, other, plan, head_snap, work, text, sign, label)
+
+
+def _refuse_dirty(head_snap: Snapshot | None, work: Snapshot) -> None:
+    changes = [f"{c.path} ({c.status})" for c in compare(head_snap, work)]
+    if changes:
+        raise ConflictError(
+            f"cannot merge: the working tree has uncommitted changes: {list_paths(changes)}",
+            hint="commit them first (`muse commit -m MESSAGE`), "
+            "or discard them with `muse reset --hard`",
+        )
+
+
+def _refuse_file_folder_clash(plan: MergePlan) -> None:
+    """One side's file `x` and the other's `x/y` cannot both be in a tree: stop before writing."""
+    paths = set(plan.merged)
+    for path in sorted(paths):
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder in paths:
+                raise ConflictError(
+                    f"cannot merge: {folder!r} is a file on one side and a folder "
+                    f"(holding {path!r}) on the other",
+                    hint="rename one of them on one branch, commit, and merge again",
+                )
+
+
+def _refuse_obstacles(repo: Repository, head_snap: Snapshot | None, target: Snapshot,
+                      work: Snapshot) -> None:
+    assert repo.root is not None
+    blocked = blocked_paths(repo.root, head_snap, target, work)
+    if blocked:
+        raise ConflictError(f"cannot merge: it would overwrite files: {list_paths(blocked)}",
+                            hint="move them out of the way (or delete them) and retry")
+
+
+def _move_head(repo: Repository, old: str | None, new: str, why: str) -> None:
+    branch = repo.refs.head_target()
+    if branch is None:
+        repo.refs.set_head(new)
+    else:
+        repo.refs.update(branch, old, new, why)
+
+
+def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> MergeOutcome:
+    """A branch with no commits simply starts at `other` (local files are carried)."""
+    if ff == FF_NEVER:
+        raise RepositoryError(
+            f"cannot make a merge commit: branch {repo.current_branch()!r} has no commits yet",
+            hint=f"drop --no-ff to start the branch at {label}",
+        )
+    plan = plan_checkout(repo, other, force=False, doing=f"merge {label}")
+    _move_head(repo, None, other, f"merge {label}: initial")
+    plan.run()
+    return MergeOutcome("fast-forward", other)
+
+
+def _commit_merge(repo: Repository, head: str, other: str, plan: MergePlan,
+                  head_snap: Snapshot | None, work: Snapshot, message: str, sign: bool,
+                  label: str) -> MergeOutcome:
+    merged = Snapshot.from_entries(plan.merged.values())
+    _refuse_obstacles(repo, head_snap, merged, work)
+    commit = repo.make_commit(merged.id, [head, other], message, sign=sign)
+    # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo.
+    with repo.store.batch() as batch:
+        batch.add_bytes(merged.encode())
+        batch.add_bytes(commit.encode())
+    _move_head(repo, head, commit.id, f"merge {label}")
+    move_tree(repo, head_snap, merged)
+    return MergeOutcome("merged", commit.id, commit)
+
+
+def _stop_for_conflicts(repo: Repository, head: str, other: str, plan: MergePlan,
+                        head_snap: Snapshot | None, work: Snapshot) -> MergeOutcome:
+    root = repo.root
+    assert root is not None
+    layout, records = conflict_layout(plan, lambda p: os.path.lexists(root / p))
+    _refuse_obstacles(repo, head_snap, layout, work)
+    # State before files: if writing the tree fails midway, `--abort` still knows what to undo.
+    write_state(repo, other, records)
+    move_tree(repo, head_snap, layout)
+    return MergeOutcome("conflicts", head, None, records)
+
+
+def abort_merge(repo: Repository) -> list[str]:
+    """Put every file the merge touched back to HEAD; remove side files and merge state."""
+    if pending_merge(repo) is None:
+        raise RepositoryError("no merge in progress", hint="there is nothing to abort")
+    head_snap = repo.head_snapshot() or Snapshot(())
+    work = repo.worktree.snapshot()
+    tracked = tracked_by_merge(repo) | set(head_snap.as_dict())
+    force_tree(repo, work, head_snap, tracked)
+    return sorted(clear_state(repo))

@@ -1,0 +1,99 @@
+"""A merge in progress on disk: `.muse/MERGE_HEAD`, `.muse/MERGE_CONFLICTS` and side files.
+
+MERGE_CONFLICTS is a JSON list of records, one per conflicted path:
+    {"path", "kind", "base", "ours", "theirs", "side_files"}
+`kind` is "both-modified", "modify-delete" or "both-added"; base/ours/theirs are
+object ids or null; side_files are the `NAME~theirs.EXT` / `NAME~base.EXT` copies
+written next to the path, which must be gone before `muse commit` will record
+the merge (committing.unresolved_conflicts reads the same names).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict, dataclass
+
+from .committing import MERGE_CONFLICTS, MERGE_HEAD, pending_merge
+from .errors import RepositoryError
+from .fsutil import atomic_write_bytes
+from .objects import is_object_id
+from .paths import is_safe_path
+from .repo import Repository
+
+KINDS = ("both-modified", "modify-delete", "both-added")
+
+
+@dataclass(frozen=True)
+class ConflictRecord:
+    path: str
+    kind: str
+    base: str | None
+    ours: str | None
+    theirs: str | None
+    side_files: list[str]
+
+
+def write_state(repo: Repository, other: str, records: list[ConflictRecord]) -> None:
+    """Record the merge: conflicts first, MERGE_HEAD (the marker) last."""
+    payload = json.dumps([asdict(r) for r in records], indent=2).encode() + b"\n"
+    atomic_write_bytes(repo.merge_state_file(MERGE_CONFLICTS), payload)
+    atomic_write_bytes(repo.merge_state_file(MERGE_HEAD), other.encode() + b"\n")
+
+
+def read_records(repo: Repository) -> list[ConflictRecord]:
+    path = repo.merge_state_file(MERGE_CONFLICTS)
+    if not path.exists():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+        return [ConflictRecord(**row) for row in rows]
+    except (ValueError, TypeError) as exc:
+        raise RepositoryError(f"{path} is damaged: {exc}",
+                              hint="run `muse merge --abort` or `muse reset --hard`") from None
+
+
+def require_no_merge(repo: Repository, doing: str) -> None:
+    """Refuse `doing` while a merge waits to be committed or aborted."""
+    other = pending_merge(repo)
+    if other is not None:
+        raise RepositoryError(
+            f"cannot {doing}: a merge of {other[:12]} is in progress",
+            hint="resolve it and run `muse commit -m MESSAGE`, or run `muse merge --abort`",
+        )
+
+
+def clear_state(repo: Repository) -> list[str]:
+    """Delete the side files and both state files; return the side files removed.
+
+    Side files are copies of stored objects, so removing them loses nothing.
+    """
+    removed = []
+    if repo.root is not None:
+        for record in _records_if_readable(repo):
+            for side in record.side_files:
+                if not is_safe_path(side):
+                    continue  # a damaged record must never delete outside the tree
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    (repo.root / side).unlink()
+                    removed.append(side)
+    for name in (MERGE_CONFLICTS, MERGE_HEAD):
+        repo.merge_state_file(name).unlink(missing_ok=True)
+    return removed
+
+
+def _records_if_readable(repo: Repository) -> list[ConflictRecord]:
+    # Clearing must work even when the file is damaged: that is how one gets out.
+    try:
+        return read_records(repo)
+    except RepositoryError:
+        return []
+
+
+def tracked_by_merge(repo: Repository) -> set[str]:
+    """Paths a merge in progress may have written: the other side's whole snapshot."""
+    other = pending_merge(repo)
+    if other is None or not is_object_id(other) or not repo.store.has(other):
+        return set()
+    commit = repo.graph.commit(other)
+    return set(repo.store.read_snapshot(commit.snapshot).as_dict())

@@ -1,0 +1,71 @@
+"""Finding a remote driver by URL scheme through the `muse.remotes` entry-point group."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import cast
+
+from .errors import RemoteError
+from .remote import Remote
+
+GROUP = "muse.remotes"
+
+# Used when the installed metadata is stale (an editable install made before a
+# driver was declared): the built-in drivers must work regardless.
+BUILTIN: dict[str, str] = {"file": "remotes.fs:open_remote"}
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+Factory = Callable[[str], Remote]
+
+
+def scheme_of(url: str) -> str:
+    """`s3` for `s3://bucket/x`; `file` for `file://…` and for plain paths."""
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else "file"
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def known_schemes() -> list[str]:
+    return sorted({*BUILTIN, *_entry_points()})
+
+
+def _load(scheme: str) -> Factory | None:
+    ep = _entry_points().get(scheme)
+    target = ep.value if ep is not None else BUILTIN.get(scheme)
+    if target is None:
+        return None
+    try:
+        # Only the one driver asked for is imported: heavy libraries stay unloaded.
+        if ep is not None:
+            factory = ep.load()
+        else:
+            module_name, _, attr = target.partition(":")
+            factory = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        raise RemoteError(
+            f"the {scheme!r} remote driver cannot be loaded: {exc}",
+            hint=f"install the extra it needs, e.g. `pip install 'muse-vcs[{scheme}]'`",
+        ) from None
+    return cast(Factory, factory)
+
+
+def open_remote(url: str) -> Remote:
+    """The driver for `url`, opened; RemoteError (listing known schemes) when none fits."""
+    if not url:
+        raise RemoteError("empty remote URL")
+    scheme = scheme_of(url)
+    factory = _load(scheme)
+    if factory is None:
+        raise RemoteError(
+            f"unknown remote scheme {scheme!r} in {url}",
+            hint=f"known schemes: {', '.join(known_schemes())} "
+            "(a plain path means file); drivers register under the `muse.remotes` entry point",
+        )
+    return factory(url)

@@ -1,0 +1,341 @@
+"""Named remotes and upstreams in the repository config, and push refspecs resolved to refs.
+
+    [remote "origin"]  url = /srv/music/song          (`remote.origin.url`)
+    [branch "main"]    remote = origin                 (`branch.main.remote`)
+                       merge = refs/heads/main         (`branch.main.merge`)
+
+Remote-tracking refs live under `refs/remotes/NAME/`; removing or renaming a
+remote moves them with it, in one ref transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConflictError, RemoteError, RevisionError, UsageError
+from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
+from .repo import Repository
+
+DEFAULT_REMOTE = "origin"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a command talks to: a configured remote (`name`) or a bare URL (`name` None)."""
+
+    name: str | None
+    url: str
+
+
+# -- names and URLs --------------------------------------------------------------
+
+
+def check_remote_name(name: str) -> str:
+    """A remote name is one ref component: it becomes `refs/remotes/NAME/` and a config section."""
+    bad = (not name or "/" in name or '"' in name or name.startswith("-")
+           or name in ("HEAD", "@"))
+    if not bad:
+        try:
+            check_ref_name(f"{REMOTES}{name}/x")
+        except UsageError:
+            bad = True
+    if bad:
+        raise UsageError(f"invalid remote name {name!r}",
+                         hint="use one word such as origin or backup: no '/', spaces, "
+                         "'..', '~^:?*[\\\"', and no leading '.' or '-'")
+    return name
+
+
+def is_url(text: str) -> bool:
+    """Whether a command-line word names a location rather than a configured remote."""
+    return bool(_SCHEME.match(text)) or "/" in text or text in (".", "..") or text.startswith("~")
+
+
+def normalise_url(url: str, base: Path | None = None) -> str:
+    """Plain paths become absolute (so the config means the same from any directory)."""
+    if not url or "\n" in url:
+        raise UsageError(f"invalid remote URL {url!r}")
+    if _SCHEME.match(url):
+        return url
+    path = Path(url).expanduser()
+    return str(path if path.is_absolute() else ((base or Path.cwd()) / path).resolve())
+
+
+def url_basename(url: str) -> str:
+    """The directory `clone URL` creates by default: the last path component, minus `.muse`."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    tail = tail.split("?", 1)[0]
+    if tail.endswith(".muse") and len(tail) > len(".muse"):
+        tail = tail[: -len(".muse")]
+    if tail in ("", ".", ".."):
+        raise UsageError(f"cannot guess a directory name from {url!r}",
+                         hint="name one: muse clone URL DIR")
+    return tail
+
+
+# -- the configured remotes ---------------------------------------------------------
+
+
+def list_remotes(repo: Repository) -> list[RemoteInfo]:
+    found = []
+    for name in sorted(repo.config.sections("remote")):
+        url = repo.config.get(f"remote.{name}.url")
+        if url is not None:
+            found.append(RemoteInfo(name, url))
+    return found
+
+
+def _unknown(repo: Repository, name: str) -> RemoteError:
+    names = [r.name for r in list_remotes(repo)]
+    hint = (f"known remotes: {', '.join(names)}" if names
+            else "no remotes are configured; add one with `muse remote add NAME URL`")
+    return RemoteError(f"no remote named {name!r}", hint=hint)
+
+
+def remote_url(repo: Repository, name: str) -> str:
+    url = repo.config.get(f"remote.{name}.url")
+    if url is None:
+        raise _unknown(repo, name)
+    return url
+
+
+def resolve_remote(repo: Repository, word: str) -> Location:
+    """A configured remote by name, else a word that reads as a URL or path."""
+    url = repo.config.get(f"remote.{word}.url")
+    if url is not None:
+        return Location(word, url)
+    if is_url(word):
+        return Location(None, normalise_url(word))
+    raise _unknown(repo, word)
+
+
+def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
+    check_remote_name(name)
+    if repo.config.get(f"remote.{name}.url") is not None:
+        raise ConflictError(f"a remote named {name!r} already exists",
+                            hint=f"change its URL with `muse config remote.{name}.url URL`, "
+                            f"or remove it with `muse remote remove {name}`")
+    url = normalise_url(url)
+    repo.config.set(f"remote.{name}.url", url)
+    return RemoteInfo(name, url)
+
+
+def tracking_refs(repo: Repository, name: str) -> dict[str, str]:
+    return repo.refs.list(f"{REMOTES}{name}/")
+
+
+def remove_remote(repo: Repository, name: str) -> list[str]:
+    """Drop the remote's config, its tracking refs, and upstreams that named it."""
+    remote_url(repo, name)
+    refs = tracking_refs(repo, name)
+    if refs:
+        repo.refs.transaction([RefUpdate(ref, oid, None) for ref, oid in refs.items()],
+                              f"remote: removed {name}")
+    for branch in branches_tracking(repo, name):
+        repo.config.unset(f"branch.{branch}.remote")
+        repo.config.unset(f"branch.{branch}.merge")
+    repo.config.remove_section(f"remote.{name}")
+    return sorted(refs)
+
+
+def rename_remote(repo: Repository, old: str, new: str) -> list[str]:
+    """Move the config section, the tracking refs (one transaction) and upstreams to `new`."""
+    remote_url(repo, old)
+    check_remote_name(new)
+    if repo.config.get(f"remote.{new}.url") is not None or tracking_refs(repo, new):
+        raise ConflictError(f"a remote named {new!r} already exists",
+                            hint=f"remove it first with `muse remote remove {new}`")
+    refs = tracking_refs(repo, old)
+    moves = [RefUpdate(ref, oid, None) for ref, oid in refs.items()]
+    moves += [RefUpdate(REMOTES + new + ref[len(REMOTES + old):], None, oid)
+              for ref, oid in refs.items()]
+    if moves:
+        repo.refs.transaction(moves, f"remote: renamed {old} to {new}")
+    for key, value in _section_items(repo, f"remote.{old}"):
+        repo.config.set(f"remote.{new}.{key}", value)
+    for branch in branches_tracking(repo, old):
+        repo.config.set(f"branch.{branch}.remote", new)
+    repo.config.remove_section(f"remote.{old}")
+    return sorted(refs)
+
+
+def _section_items(repo: Repository, prefix: str) -> list[tuple[str, str]]:
+    start = prefix + "."
+    # `remote.a.b.url` belongs to remote "a.b", not to remote "a": options have no dots.
+    return [(key[len(start):], value) for key, value in repo.config.items()
+            if key.startswith(start) and "." not in key[len(start):]]
+
+
+# -- upstreams ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    remote: str
+    merge: str  # the branch's full ref name on the remote, e.g. refs/heads/main
+
+    @property
+    def branch(self) -> str:
+        return self.merge[len(HEADS):] if self.merge.startswith(HEADS) else self.merge
+
+    def tracking_ref(self) -> str:
+        return f"{REMOTES}{self.remote}/{self.branch}"
+
+
+def upstream(repo: Repository, branch: str) -> Upstream | None:
+    remote = repo.config.get(f"branch.{branch}.remote")
+    merge = repo.config.get(f"branch.{branch}.merge")
+    if not remote or not merge:
+        return None
+    return Upstream(remote, merge)
+
+
+def set_upstream(repo: Repository, branch: str, remote: str, merge: str) -> Upstream:
+    check_remote_name(remote)
+    repo.config.set(f"branch.{branch}.remote", remote)
+    repo.config.set(f"branch.{branch}.merge", check_ref_name(merge))
+    return Upstream(remote, merge)
+
+
+def branches_tracking(repo: Repository, remote: str) -> list[str]:
+    return sorted(b for b in repo.config.sections("branch")
+                  if repo.config.get(f"branch.{b}.remote") == remote)
+
+
+def default_remote(repo: Repository) -> str:
+    """The current branch's upstream remote, else `origin`."""
+    branch = repo.current_branch()
+    up = upstream(repo, branch) if branch else None
+    return up.remote if up else DEFAULT_REMOTE
+
+
+# -- push refspecs -----------------------------------------------------------------------
+
+
+def _local_ref(repo: Repository, word: str) -> str:
+    """`main` → refs/heads/main, `v1` → refs/tags/v1, `HEAD` → the current branch."""
+    if word in ("HEAD", "@"):
+        target = repo.refs.head_target()
+        if target is None:
+            raise UsageError("HEAD is detached: there is no branch to push",
+                             hint="name what to push: muse push REMOTE BRANCH")
+        word = target
+    full = word.startswith("refs/")
+    for ref in [check_ref_name(word)] if full else [HEADS + word, TAGS + word]:
+        if repo.refs.read(ref) is not None:
+            return ref
+    raise RevisionError(f"no local branch or tag named {word!r} to push",
+                        hint="see `muse branch` and `muse tag`; a new branch needs a commit")
+
+
+def _remote_name_for(src: str, dst: str) -> str:
+    if dst.startswith("refs/"):
+        return check_ref_name(dst)
+    kind = TAGS if src.startswith(TAGS) else HEADS
+    return check_ref_name(kind + dst)
+
+
+def _deleted_ref(dst: str, remote_refs: Callable[[], dict[str, str]]) -> str:
+    if dst.startswith("refs/"):
+        return check_ref_name(dst)
+    refs = remote_refs()
+    for ref in (HEADS + dst, TAGS + dst):
+        if ref in refs:
+            return ref
+    raise RevisionError(f"the remote has no branch or tag named {dst!r} to delete",
+                        hint="see `muse ls-remote REMOTE` for what it has")
+
+
+def parse_refspec(repo: Repository, spec: str,
+                  remote_refs: Callable[[], dict[str, str]]) -> tuple[str | None, str]:
+    """One push refspec → (local ref or None to delete, remote ref).
+
+    `main`, `main:other`, `refs/tags/v1`, `v1` (a tag), `:gone` (delete). The
+    remote's refs are asked for only to learn what kind of ref `:gone` is.
+    """
+    if spec.startswith("+"):
+        raise UsageError(f"per-ref forcing ({spec!r}) is not supported",
+                         hint="use --force to allow non-fast-forward updates")
+    src, sep, dst = spec.partition(":")
+    if sep and not dst:
+        raise UsageError(f"invalid refspec {spec!r}: nothing after ':'",
+                         hint="write SRC:DST, or :DST to delete DST on the remote")
+    if not src:
+        if not sep:
+            raise UsageError("empty refspec")
+        return None, _deleted_ref(dst, remote_refs)
+    local = _local_ref(repo, src)
+    return local, _remote_name_for(local, dst or local)
+
+
+def all_branches(repo: Repository) -> list[tuple[str | None, str]]:
+    return [(ref, ref) for ref in repo.refs.list(HEADS)]
+
+
+def all_tags(repo: Repository) -> list[tuple[str | None, str]]:
+    return [(ref, ref) for ref in repo.refs.list(TAGS)]
+
+
+def default_refspec(repo: Repository, remote: str | None) -> tuple[str | None, str]:
+    """The current branch, to its upstream branch when it tracks `remote`, else its own name."""
+    target = repo.refs.head_target()
+    if target is None:
+        raise UsageError("HEAD is detached: there is no branch to push",
+                         hint="name what to push: muse push REMOTE BRANCH")
+    branch = target[len(HEADS):]
+    if repo.refs.read(target) is None:
+        raise RevisionError(f"branch {branch!r} has no commits yet: nothing to push",
+                            hint="make a commit first with `muse commit -m MESSAGE`")
+    up = upstream(repo, branch)
+    if up is not None and remote is not None and up.remote == remote:
+        return target, up.merge
+    return target, target
+
+
+
+# -- pull ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Integration:
+    """What pull did to the current branch: "up-to-date", "fast-forward" or "diverged"."""
+
+    kind: str
+    old: str | None
+    new: str | None
+
+
+def fast_forward(repo: Repository, target: str, label: str) -> Integration:
+    """Move the current branch and its tree to `target` if that loses no commits.
+
+    Local edits survive unless the update rewrites those very paths (then nothing
+    changes and ConflictError names them). "diverged" changes nothing either.
+    """
+    from .checkout import plan_checkout
+    from .merge_state import require_no_merge
+
+    require_no_merge(repo, "pull")
+    branch = repo.refs.head_target()
+    if branch is None:
+        raise UsageError("HEAD is detached: there is no branch to pull into",
+                         hint="switch to a branch first (`muse switch NAME`)")
+    head = repo.head()
+    if head == target or (head is not None and repo.graph.is_ancestor(target, head)):
+        return Integration("up-to-date", head, head)
+    if head is not None and not repo.graph.is_ancestor(head, target):
+        return Integration("diverged", head, target)
+    plan = plan_checkout(repo, target, force=False, doing=f"fast-forward to {label}")
+    # The ref first, by CAS: a concurrent commit is detected before any file is written.
+    repo.refs.update(branch, head, target, f"pull: fast-forward to {label}")
+    plan.run()
+    return Integration("fast-forward", head, target)

@@ -1,0 +1,445 @@
+"""The transfer engine: push, fetch and clone over any `Remote`, written once for every driver."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, cast
+
+from .bundle import plan_bundle, write_bundle
+from .errors import (
+    MuseError,
+    NonFastForwardError,
+    RefConflictError,
+    RemoteError,
+    UsageError,
+)
+from .objects import is_object_id
+from .receive import receive_bundle
+from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
+from .remote import Remote
+from .repo import Repository
+
+__all__ = [
+    "FetchReport",
+    "PushConflictError",
+    "PushNonFastForwardError",
+    "PushReport",
+    "RefOutcome",
+    "TransferProgress",
+    "clone",
+    "fetch",
+    "push",
+    "remote_name_for_url",
+    "tracking_ref",
+]
+
+
+class TransferProgress(Protocol):
+    def phase(self, name: str, total: int | None) -> None: ...  # "bundling", "uploading", …
+    def advance(self, n: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RefOutcome:
+    name: str
+    old: str | None
+    new: str | None
+    status: str  # "up-to-date" | "created" | "fast-forward" | "forced" | "deleted" | "rejected"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PushReport:
+    refs: list[RefOutcome]
+    commits: int
+    objects: int
+    bundle_bytes: int
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    refs: list[RefOutcome]  # the local refs this fetch changed (tracking refs, new tags)
+    commits: int
+    bundle_bytes: int
+
+
+class PushNonFastForwardError(NonFastForwardError):
+    """Refused before sending anything; `refs` has every ref's outcome (some "rejected")."""
+
+    def __init__(self, message: str, *, hint: str | None, refs: list[RefOutcome]) -> None:
+        super().__init__(message, hint=hint)
+        self.refs = refs
+
+
+class PushConflictError(RefConflictError):
+    """The remote refused the updates (a concurrent push moved a ref); nothing moved there."""
+
+    def __init__(self, message: str, *, hint: str | None, refs: list[RefOutcome]) -> None:
+        super().__init__(message, hint=hint)
+        self.refs = refs
+
+
+class _NoProgress:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class _ProgressReader:
+    """A read-only file wrapper reporting bytes read (how an upload's progress is seen)."""
+
+    def __init__(self, inner: BinaryIO, advance: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        if data:
+            self._advance(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def tracking_ref(remote_name: str, ref: str) -> str | None:
+    """`refs/remotes/origin/main` for `refs/heads/main`; None for refs that are not branches."""
+    if not ref.startswith(HEADS):
+        return None
+    return check_ref_name(f"{REMOTES}{remote_name}/{ref[len(HEADS):]}")
+
+
+def remote_name_for_url(repo: Repository, url: str) -> str | None:
+    """The configured remote (`remote.NAME.url`) whose URL is `url`, if exactly one is."""
+    names = [n for n in repo.config.sections("remote") if repo.config.get(f"remote.{n}.url") == url]
+    return names[0] if len(names) == 1 else None
+
+
+def _short(oid: str | None) -> str:
+    return oid[:12] if oid else "(none)"
+
+
+# -- push ------------------------------------------------------------------------
+
+
+def _resolve_source(repo: Repository, local: str) -> str:
+    value = repo.refs.read(check_ref_name(local)) if local.startswith("refs/") else None
+    if value is None and is_object_id(local) and repo.store.has(local):
+        value = local
+    if value is None:
+        raise UsageError(f"nothing to push: {local} does not exist here",
+                         hint="name an existing branch or tag (e.g. refs/heads/main)")
+    return value
+
+
+def _classify(repo: Repository, name: str, old: str | None, new: str | None,
+              force: bool) -> RefOutcome:
+    if old == new:
+        return RefOutcome(name, old, new, "up-to-date")
+    if new is None:
+        return RefOutcome(name, old, new, "deleted")
+    if old is None:
+        return RefOutcome(name, old, new, "created")
+    if name.startswith(TAGS):
+        reason = "tag already exists on the remote"
+    elif not repo.store.has(old):
+        reason = "fetch first: the remote has commits this repository lacks"
+    elif repo.graph.is_ancestor(old, new):
+        return RefOutcome(name, old, new, "fast-forward")
+    else:
+        reason = "non-fast-forward: the remote has commits not in yours"
+    if force:
+        return RefOutcome(name, old, new, "forced")
+    return RefOutcome(name, old, new, "rejected", reason)
+
+
+def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]], *,
+         force: bool = False, dry_run: bool = False, progress: TransferProgress | None = None,
+         remote_name: str | None = None) -> PushReport:
+    """Send one bundle of what the remote lacks and move its refs by CAS, all or none.
+
+    `refspecs` are (local full ref name or None to delete, remote full ref name).
+    `remote_name` names the tracking refs to update; default: the configured
+    remote whose URL is `remote.url` (no tracking update when there is none).
+    """
+    progress = progress or _NoProgress()
+    if not refspecs:
+        raise UsageError("nothing to push: no refs named")
+    targets = [check_ref_name(dst) for _, dst in refspecs]
+    if len(set(targets)) != len(targets):
+        raise UsageError("a remote ref appears twice in one push")
+    wanted = [(None if src is None else _resolve_source(repo, src), dst)
+              for src, dst in refspecs]
+
+    remote_refs = remote.list_refs()
+    outcomes: list[RefOutcome] = []
+    for new, dst in wanted:
+        old = remote_refs.get(dst)
+        if new is None and old is None:
+            raise UsageError(f"cannot delete {dst}: the remote has no such ref")
+        outcomes.append(_classify(repo, dst, old, new, force))
+    rejected = [o for o in outcomes if o.status == "rejected"]
+    if rejected:
+        names = ", ".join(o.name for o in rejected)
+        raise PushNonFastForwardError(
+            f"push refused, would drop commits on the remote: {names} ({rejected[0].reason})",
+            hint="fetch (or pull) and merge first, or push with --force to overwrite",
+            refs=outcomes,
+        )
+    changes = [o for o in outcomes if o.status != "up-to-date"]
+    if not changes:
+        return PushReport(outcomes, 0, 0, 0, dry_run)
+
+    caps = remote.capabilities()
+    if len(changes) > 1 and not caps.atomic_multi_ref:
+        raise RemoteError(f"{remote.url} cannot move several refs atomically",
+                          hint="push one ref at a time")
+    include = sorted({o.new for o in changes if o.new is not None})
+    # Everything a remote ref names is on the remote with its whole closure (no ghost
+    # refs), so every one of them we also have bounds the walk: O(new commits).
+    exclude = sorted({v for v in remote_refs.values() if repo.store.has(v)})
+    plan = plan_bundle(repo.graph, {o.name: o.new for o in changes if o.new is not None},
+                       include, exclude) if include else None
+    commits = len(plan.commits) if plan is not None else 0
+    objects = len(plan.objects) if plan is not None else 0
+    if dry_run:
+        return PushReport(outcomes, commits, objects, 0, True)
+
+    updates = [RefUpdate(o.name, o.old, o.new) for o in changes]
+    bundle_bytes = 0
+    with contextlib.ExitStack() as stack:
+        bundle: BinaryIO | None = None
+        if plan is not None and plan.commits:
+            tmp = repo.store.new_tmp_file(".bundle")
+            stack.callback(_unlink, tmp)
+            progress.phase("bundling", plan.object_bytes)
+            with open(tmp, "wb") as out:
+                summary = write_bundle(repo.store, plan, out, progress=progress.advance)
+            bundle_bytes = summary.size
+            if caps.max_bundle_bytes is not None and bundle_bytes > caps.max_bundle_bytes:
+                raise RemoteError(
+                    f"push of {bundle_bytes} bytes exceeds {remote.url}'s limit of "
+                    f"{caps.max_bundle_bytes} bytes", hint="push fewer commits at a time")
+            handle = stack.enter_context(open(tmp, "rb"))
+            progress.phase("uploading", bundle_bytes)
+            bundle = cast(BinaryIO, _ProgressReader(handle, progress.advance))
+        else:
+            progress.phase("updating refs", None)
+        results = remote.push(bundle, updates)
+        progress.finish()
+
+    by_name = {r.name: r for r in results}
+    refused = [u for u in updates if u.name not in by_name or not by_name[u.name].ok]
+    if refused:
+        final = [o if o.name not in {u.name for u in refused} else
+                 RefOutcome(o.name, o.old, o.new, "rejected",
+                            (by_name[o.name].reason if o.name in by_name else None) or "stale")
+                 for o in outcomes]
+        names = ", ".join(u.name for u in refused)
+        raise PushConflictError(
+            f"push refused: the remote moved {names} since it was read; nothing was changed",
+            hint="fetch first (or pull), then push again", refs=final)
+
+    name = remote_name or remote_name_for_url(repo, remote.url)
+    if name is not None:
+        _update_tracking(repo, name, {o.name: o.new for o in changes}, "push")
+    return PushReport(outcomes, commits, objects, bundle_bytes, False)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _update_tracking(repo: Repository, remote_name: str, values: dict[str, str | None],
+                     why: str) -> list[RefOutcome]:
+    """Force the tracking refs of `remote_name` to `values` (remote ref → commit or None)."""
+    pending: list[tuple[str, str | None]] = []
+    for ref, new in values.items():
+        tracking = tracking_ref(remote_name, ref)
+        if tracking is not None:
+            pending.append((tracking, new))
+    outcomes: list[RefOutcome] = []
+    if not pending:
+        return outcomes
+    # Tracking refs are a cache of what the remote said: read, then CAS; a concurrent
+    # fetch that moved one in between means we retry with what it wrote.
+    for _attempt in range(3):
+        updates: list[RefUpdate] = []
+        outcomes = []
+        for tracking, new in pending:
+            old = repo.refs.read(tracking)
+            if old == new:
+                continue
+            updates.append(RefUpdate(tracking, old, new))
+            outcomes.append(RefOutcome(tracking, old, new, _move_status(repo, old, new)))
+        if not updates:
+            return []
+        try:
+            repo.refs.transaction(updates, f"{why}: {remote_name}")
+            return outcomes
+        except RefConflictError:
+            continue
+    raise RefConflictError(f"tracking refs of {remote_name} keep moving",
+                           hint="another command is fetching; retry")
+
+
+def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
+    if new is None:
+        return "deleted"
+    if old is None:
+        return "created"
+    if repo.store.has(old) and repo.graph.is_ancestor(old, new):
+        return "fast-forward"
+    return "forced"
+
+
+# -- fetch -----------------------------------------------------------------------
+
+
+def fetch(repo: Repository, remote: Remote, remote_name: str, *,
+          progress: TransferProgress | None = None) -> FetchReport:
+    """Receive what the remote's branches and tags have that we lack; update tracking refs."""
+    progress = progress or _NoProgress()
+    tracking_ref(remote_name, HEADS + "x")  # the remote name must make valid ref names
+    remote_refs = remote.list_refs()
+    heads = {n: v for n, v in remote_refs.items() if n.startswith(HEADS)}
+    tags = {n: v for n, v in remote_refs.items() if n.startswith(TAGS)}
+    for name, value in {**heads, **tags}.items():
+        check_ref_name(name)
+        if not is_object_id(value):
+            raise RemoteError(f"{remote.url} lists ref {name} with a malformed id {value[:80]!r}")
+    wants = sorted({v for v in (*heads.values(), *tags.values()) if not repo.store.has(v)})
+    commits = bundle_bytes = 0
+    if wants:
+        haves = sorted(set(repo.refs.list("refs/").values()))
+        progress.phase("receiving", None)
+        with remote.fetch(wants, haves) as stream:
+            received = receive_bundle(repo.store, stream, progress=progress.advance)
+        progress.finish()
+        commits = len(received.summary.commits)
+        bundle_bytes = received.summary.size
+        missing = [w for w in wants if not repo.store.has(w)]
+        if missing:
+            raise RemoteError(f"{remote.url} did not send commit {missing[0]} that its refs name",
+                              hint="the remote is damaged or misbehaving; nothing was changed")
+    outcomes = _update_tracking(repo, remote_name, dict(heads), "fetch")
+    outcomes.extend(_create_tags(repo, tags))
+    return FetchReport(outcomes, commits, bundle_bytes)
+
+
+def _create_tags(repo: Repository, tags: dict[str, str]) -> list[RefOutcome]:
+    updates: list[RefUpdate] = []
+    outcomes: list[RefOutcome] = []
+    for name, value in sorted(tags.items()):
+        local = repo.refs.read(name)
+        if local is None:
+            updates.append(RefUpdate(name, None, value))
+            outcomes.append(RefOutcome(name, None, value, "created"))
+        elif local != value:
+            outcomes.append(RefOutcome(name, local, value, "rejected",
+                                       "would clobber an existing tag"))
+    if updates:
+        with contextlib.suppress(RefConflictError):
+            # A tag created here meanwhile wins: tags are never overwritten by a fetch.
+            repo.refs.transaction(updates, "fetch: new tags")
+            return outcomes
+        return [o for o in outcomes if o.status == "rejected"]
+    return outcomes
+
+
+# -- clone -----------------------------------------------------------------------
+
+
+def _default_branch(heads: dict[str, str]) -> str | None:
+    if HEADS + "main" in heads:
+        return "main"
+    return sorted(heads)[0][len(HEADS):] if heads else None
+
+
+def _normalize_url(url: str) -> str:
+    from .remote_registry import scheme_of
+
+    if scheme_of(url) == "file" and not url.startswith("file://"):
+        return str(Path(url).expanduser().resolve())
+    return url
+
+
+def clone(url: str, dest: Path, *, remote_name: str = "origin",
+          progress: TransferProgress | None = None, remote: Remote | None = None) -> Repository:
+    """A new repository at `dest` with everything the remote has, on its default branch.
+
+    `remote` overrides connecting to `url` (tests and callers that wrap drivers).
+    On any failure, everything this call created is removed again.
+    """
+    dest = Path(dest)
+    existed = dest.exists()
+    if existed and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"destination {dest} already exists and is not an empty directory",
+                         hint="choose a new directory name")
+    tracking_ref(remote_name, HEADS + "x")
+    url = _normalize_url(url)
+    owned = remote is None
+    try:
+        if remote is None:
+            from .remote_wrappers import connect
+
+            remote = connect(url)
+        repo = Repository.init(dest)
+        repo.config.set(f"remote.{remote_name}.url", url)
+        fetch(repo, remote, remote_name, progress=progress)
+        heads = {n[len(f"{REMOTES}{remote_name}/"):]: v
+                 for n, v in repo.refs.list(f"{REMOTES}{remote_name}/").items()}
+        branch = _default_branch({HEADS + n: v for n, v in heads.items()})
+        if branch is not None:
+            ref = HEADS + branch
+            repo.refs.update(ref, None, heads[branch], f"clone: from {url}")
+            repo.refs.set_head(ref)
+            repo.config.set(f"branch.{branch}.remote", remote_name)
+            repo.config.set(f"branch.{branch}.merge", ref)
+            snapshot = repo.store.read_snapshot(repo.graph.commit(heads[branch]).snapshot)
+            if progress is not None:
+                progress.phase("checking out", len(snapshot.entries))
+            repo.worktree.apply(None, snapshot)
+            if progress is not None:
+                progress.finish()
+        return repo
+    except BaseException:
+        _remove_created(dest, existed)
+        raise
+    finally:
+        if owned and remote is not None:
+            with contextlib.suppress(MuseError, OSError):
+                remote.close()
+
+
+def _remove_created(dest: Path, existed: bool) -> None:
+    if not existed:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    # The directory was empty before: empty it again, keep the directory itself.
+    if dest.is_dir():
+        for child in list(dest.iterdir()):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(child)

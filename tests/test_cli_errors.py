@@ -1,0 +1,152 @@
+"""User mistakes get one clear line, a hint and the documented exit code — and change nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.testkit import MuseRunner, tree_state
+
+OUTSIDE_COMMANDS = [
+    ("status",), ("commit", "-m", "x"), ("log",), ("diff",), ("show",), ("verify",),
+    ("rev-parse", "HEAD"), ("cat-object", "HEAD"), ("diff", "HEAD", "HEAD~1"),
+]
+
+
+@pytest.mark.parametrize("args", OUTSIDE_COMMANDS)
+def test_commands_outside_a_repository(muse: MuseRunner, tmp_path: Path,
+                                       args: tuple[str, ...]) -> None:
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    (outside / "song.mid").write_bytes(b"MThd")
+    before = tree_state(outside)
+    res = muse(*args, cwd=outside)
+    assert res.exit_code == 3
+    assert res.stderr.startswith(f"error: not a Muse repository (or any parent up to /): "
+                                 f"{outside.resolve()}")
+    assert "hint: run `muse init`" in res.stderr
+    assert "Traceback" not in res.output
+    assert tree_state(outside) == before
+    assert not (outside / ".muse").exists()
+
+
+def test_outside_a_repository_in_a_real_process(muse: MuseRunner, tmp_path: Path) -> None:
+    res = muse.proc("status", cwd=tmp_path)
+    assert res.exit_code == 3 and "not a Muse repository" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.fixture
+def committed(muse: MuseRunner, repo_dir: Path) -> Path:
+    (repo_dir / "song.mid").write_bytes(b"MThd one")
+    assert muse("commit", "-m", "one", cwd=repo_dir).exit_code == 0
+    return repo_dir
+
+
+@pytest.mark.parametrize("args, message", [
+    (("log", "nope"), "unknown revision 'nope'"),
+    (("show", "nope"), "unknown revision 'nope'"),
+    (("diff", "nope"), "unknown revision 'nope'"),
+    (("diff", "HEAD", "nope"), "unknown revision 'nope'"),
+    (("rev-parse", "nope"), "unknown revision 'nope'"),
+    (("cat-object", "nope"), "unknown revision 'nope'"),
+    (("cat-object", "HEAD:absent.wav"), "'absent.wav' is not in HEAD"),
+    (("cat-object", "ffff"), "unknown object 'ffff'"),
+    (("show", "HEAD~5"), "goes past the first commit"),
+    (("log", "HEAD^2"), "has no parent number 2"),
+    (("diff", "a", "b", "c"), "diff takes at most two revisions"),
+    (("cat-object", "-t", "-s", "HEAD"), "-t, -s and -p are exclusive"),
+])
+def test_bad_revisions_exit_2_and_change_nothing(muse: MuseRunner, committed: Path,
+                                                 args: tuple[str, ...], message: str) -> None:
+    before = tree_state(committed)
+    res = muse(*args, cwd=committed)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error: ") and message in res.stderr.splitlines()[0]
+    assert res.stdout == ""
+    assert tree_state(committed) == before
+
+
+def test_unborn_branch_revisions(muse: MuseRunner, repo_dir: Path) -> None:
+    before = tree_state(repo_dir)
+    for args in (("show",), ("rev-parse", "HEAD"), ("diff", "HEAD")):
+        res = muse(*args, cwd=repo_dir)
+        assert res.exit_code == 2
+        assert "HEAD does not point at a commit yet" in res.stderr
+        assert "hint: make the first commit" in res.stderr
+    assert tree_state(repo_dir) == before
+    log = muse("log", cwd=repo_dir)
+    assert log.exit_code == 0 and "no commits yet" in log.stdout
+    assert json.loads(muse("log", "--json", cwd=repo_dir).stdout) == []
+
+
+def test_init_twice_refused(muse: MuseRunner, committed: Path) -> None:
+    before = tree_state(committed)
+    res = muse("init", cwd=committed)
+    assert res.exit_code == 3 and "already exists" in res.stderr
+    assert tree_state(committed) == before
+
+
+def test_bad_branch_name_at_init(muse: MuseRunner, tmp_path: Path) -> None:
+    res = muse("init", "-b", "bad..name", cwd=tmp_path)
+    assert res.exit_code == 2 and "invalid ref name" in res.stderr
+    assert not (tmp_path / ".muse").exists()
+
+
+def test_missing_object_on_read_is_integrity_error(muse: MuseRunner, committed: Path) -> None:
+    blob = muse("cat-object", "-p", "HEAD:", cwd=committed).stdout.split()[1]
+    (committed / ".muse/objects" / blob[:2] / blob[2:]).unlink()
+    before = tree_state(committed)
+    res = muse("cat-object", blob, cwd=committed)
+    assert res.exit_code == 2 and "unknown object" in res.stderr  # no longer stored at all
+    res = muse("diff", cwd=committed)  # the tree matches HEAD: nothing needs the blob
+    assert res.exit_code == 0
+    (committed / "song.mid").write_bytes(b"MThd two")
+    res = muse("diff", cwd=committed)
+    assert res.exit_code == 5
+    assert f"error: object {blob} is missing" in res.stderr
+    assert tree_state(committed) == {**before, "song.mid": b"MThd two"}
+
+
+def test_corrupt_object_on_read_is_integrity_error(muse: MuseRunner, committed: Path) -> None:
+    blob = muse("cat-object", "-p", "HEAD:", cwd=committed).stdout.split()[1]
+    (committed / ".muse/objects" / blob[:2] / blob[2:]).write_bytes(b"MThd 0ne")
+    res = muse("cat-object", "HEAD:song.mid", cwd=committed)
+    assert res.exit_code == 5
+    assert f"error: object {blob} is corrupt" in res.stderr
+    assert "hint: run `muse verify`" in res.stderr
+
+
+def test_unknown_command_and_option(muse: MuseRunner, committed: Path) -> None:
+    assert muse("frobnicate", cwd=committed).exit_code == 2
+    res = muse("verify", "--no-such-flag", cwd=committed)
+    assert res.exit_code == 2 and "No such option" in res.stderr
+
+
+LIGHT_IMPORT_CHECK = """
+import sys
+from muse.cli import cli
+for args in (["--help"], ["status"]):
+    try:
+        cli.main(args, prog_name="muse", standalone_mode=False)
+    except SystemExit:
+        pass
+heavy = sorted(m for m in sys.modules
+               if m.split(".")[0] in ("boto3", "botocore", "psycopg", "httpx"))
+print("HEAVY=" + ",".join(heavy))
+print("STATUS_OK=" + str("muse.worktree" in sys.modules))
+"""
+
+
+def test_help_and_status_stay_light(muse: MuseRunner, committed: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", LIGHT_IMPORT_CHECK], cwd=committed,
+                          env=muse.env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: muse" in done.stdout  # --help really ran
+    assert "nothing to commit" in done.stdout  # and so did status
+    assert "HEAVY=\n" in done.stdout, done.stdout
+    assert "STATUS_OK=True" in done.stdout

@@ -1,0 +1,162 @@
+"""Refs: compare-and-swap, all-or-nothing transactions, HEAD, and lock recovery."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from muse.errors import RefConflictError, RepositoryError, UsageError
+from muse.lockfile import locked
+from muse.refs import RefStore, RefUpdate, branch_ref, check_ref_name
+
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+@pytest.fixture
+def refs(tmp_path: Path) -> RefStore:
+    root = tmp_path / ".muse"
+    (root / "refs/heads").mkdir(parents=True)
+    (root / "HEAD").write_text("ref: refs/heads/main\n")
+    return RefStore(root)
+
+
+def test_create_update_delete_with_cas(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    assert refs.read("refs/heads/main") == A
+    assert refs.head_commit() == A
+    refs.update("refs/heads/main", A, B, "move")
+    assert refs.read("refs/heads/main") == B
+    refs.update("refs/heads/main", B, None, "delete")
+    assert refs.read("refs/heads/main") is None
+    log = list(refs.reflog("refs/heads/main"))
+    assert [(old, new) for old, new, _, _ in log] == [(None, A), (A, B), (B, None)]
+    assert [msg for *_, msg in log] == ["create", "move", "delete"]
+
+
+def test_cas_conflict_changes_nothing(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    with pytest.raises(RefConflictError, match="expected bbbbbbbbbbbb, found aaaaaaaaaaaa") as e:
+        refs.update("refs/heads/main", B, C, "stale")
+    assert e.value.exit_code == 4
+    with pytest.raises(RefConflictError, match="expected \\(none\\)"):
+        refs.update("refs/heads/main", None, C, "create again")
+    assert refs.read("refs/heads/main") == A
+    assert len(list(refs.reflog("refs/heads/main"))) == 1
+    assert not list(refs.root.rglob("*.lock"))
+
+
+def test_transaction_is_all_or_nothing(refs: RefStore) -> None:
+    refs.transaction([RefUpdate("refs/heads/x", None, A), RefUpdate("refs/tags/v1", None, B)],
+                     "both")
+    before = refs.list()
+    with pytest.raises(RefConflictError, match="refs/tags/v1"):
+        refs.transaction([
+            RefUpdate("refs/heads/x", A, C),       # would succeed alone
+            RefUpdate("refs/heads/new", None, C),  # would succeed alone
+            RefUpdate("refs/tags/v1", A, C),       # stale expectation
+        ], "partial?")
+    assert refs.list() == before
+    assert refs.read("refs/heads/new") is None
+    with pytest.raises(UsageError, match="twice"):
+        refs.transaction([RefUpdate("refs/heads/x", A, B), RefUpdate("refs/heads/x", A, C)],
+                         "dup")
+
+
+def test_list_by_prefix_sorted(refs: RefStore) -> None:
+    for name in ("refs/heads/b", "refs/heads/a", "refs/tags/t", "refs/remotes/origin/main"):
+        refs.update(name, None, A, "x")
+    assert list(refs.list()) == ["refs/heads/a", "refs/heads/b", "refs/remotes/origin/main",
+                                 "refs/tags/t"]
+    assert list(refs.list("refs/heads/")) == ["refs/heads/a", "refs/heads/b"]
+
+
+def test_damaged_ref_and_head_are_reported(refs: RefStore) -> None:
+    (refs.root / "refs/heads/main").write_text("not an id\n")
+    with pytest.raises(RepositoryError, match="ref refs/heads/main is damaged"):
+        refs.read("refs/heads/main")
+    (refs.root / "HEAD").write_text("garbage\n")
+    with pytest.raises(RepositoryError, match="HEAD is damaged"):
+        refs.head_commit()
+
+
+def test_set_head_detached_and_symbolic(refs: RefStore) -> None:
+    refs.set_head(A)
+    assert refs.head_target() is None and refs.head_commit() == A
+    refs.set_head("refs/heads/dev")
+    assert refs.head_target() == "refs/heads/dev"
+    assert refs.head_commit() is None
+
+
+@pytest.mark.parametrize("name", [
+    "refs/heads/a..b", "refs/heads/a b", "refs/heads/a~1", "refs/heads/a^", "refs/heads/a:b",
+    "refs/heads/a?", "refs/heads/a*", "refs/heads/a[", "refs/heads/a\\b", "refs/heads/x.lock",
+    "refs/heads/.hidden", "refs/heads/", "refs/heads//x", "heads/main", "refs/heads/a@{1}",
+    "refs/heads/ctl\x01",
+])
+def test_bad_ref_names_refused(name: str) -> None:
+    with pytest.raises(UsageError, match="invalid ref name"):
+        check_ref_name(name)
+
+
+def test_good_ref_names() -> None:
+    assert branch_ref("feature/drums-v2") == "refs/heads/feature/drums-v2"
+    assert check_ref_name("refs/remotes/origin/main") == "refs/remotes/origin/main"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_lock_of_dead_holder_is_broken(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    lock = refs.root / "refs/heads/main.lock"
+    lock.write_text(f"{_dead_pid()} {socket.gethostname()} {time.time():.3f}\n")
+    refs.update("refs/heads/main", A, B, "after crash")
+    assert refs.read("refs/heads/main") == B
+    assert not lock.exists()
+    assert not list(lock.parent.glob("*.stale-*"))
+
+
+def test_lock_older_than_lease_is_broken(refs: RefStore, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    lock = refs.root / "refs/heads/main.lock"
+    lock.write_text(f"1 some-other-host {time.time():.3f}\n")
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    refs.update("refs/heads/main", None, A, "create")
+    assert refs.read("refs/heads/main") == A
+
+
+def test_live_lock_is_respected(refs: RefStore) -> None:
+    lock = refs.root / "refs/heads/main.lock"
+    lock.write_text(f"{os.getpid()} {socket.gethostname()} {time.time():.3f}\n")
+    with pytest.raises(RefConflictError, match="locked by another Muse process"), \
+            locked(lock, what="ref refs/heads/main", wait=0.2):
+        pass
+    assert lock.exists()  # not ours to remove
+    lock.unlink()
+
+
+def test_lock_waits_for_release(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    order: list[str] = []
+    with locked(lock, what="x"):
+        def other() -> None:
+            with locked(lock, what="x", wait=5):
+                order.append("other")
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(0.1)
+        order.append("first")
+    thread.join(5)
+    assert order == ["first", "other"]
+    assert not lock.exists()

@@ -1,0 +1,129 @@
+"""`muse reset --hard`: move the branch (or detached HEAD) and make tracked files match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.branching_support import commit, head_file, is_executable, read, ref, repo, write
+from tests.testkit import tree_state
+
+
+@pytest.fixture
+def history(muse, repo_dir: Path) -> dict[str, str]:
+    write(repo_dir, "song.mid", "v1")
+    write(repo_dir, "render.sh", "#!/bin/sh\n", executable=True)
+    first = commit(muse, repo_dir, "first")
+    write(repo_dir, "song.mid", "v2")
+    write(repo_dir, "stems/bass.wav", "bass")
+    (repo_dir / "render.sh").chmod(0o644)
+    second = commit(muse, repo_dir, "second")
+    return {"first": first, "second": second}
+
+
+def test_reset_hard_moves_branch_and_tracked_files(muse, repo_dir, history):
+    write(repo_dir, "song.mid", "unsaved edit")
+    write(repo_dir, "scratch.txt", "untracked")
+    result = muse("reset", "--hard", "HEAD~1", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert f"HEAD is now at {history['first'][:12]} first" in result.stdout
+    assert ref(repo_dir, "refs/heads/main") == history["first"]
+    assert head_file(repo_dir) == "ref: refs/heads/main"
+    assert read(repo_dir, "song.mid") == "v1"
+    assert not (repo_dir / "stems").exists()
+    assert is_executable(repo_dir / "render.sh")
+    assert read(repo_dir, "scratch.txt") == "untracked"  # untracked files are left alone
+    assert muse("status", "--short", cwd=repo_dir).stdout == "A scratch.txt\n"
+    reflog = list(repo(repo_dir).refs.reflog("refs/heads/main"))
+    assert reflog[-1][:2] == (history["second"], history["first"])
+    assert "reset: moving to HEAD~1" in reflog[-1][3]
+
+
+def test_reset_hard_forward_again(muse, repo_dir, history):
+    assert muse("reset", "--hard", history["first"], cwd=repo_dir).exit_code == 0
+    assert muse("reset", "--hard", history["second"][:8], cwd=repo_dir).exit_code == 0
+    assert read(repo_dir, "stems/bass.wav") == "bass"
+    assert not is_executable(repo_dir / "render.sh")
+    assert muse("status", "--short", cwd=repo_dir).stdout == ""
+
+
+def test_reset_hard_defaults_to_head_and_discards_edits(muse, repo_dir, history):
+    write(repo_dir, "song.mid", "unsaved")
+    (repo_dir / "stems/bass.wav").unlink()
+    result = muse("reset", "--hard", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert read(repo_dir, "song.mid") == "v2"
+    assert read(repo_dir, "stems/bass.wav") == "bass"
+    assert ref(repo_dir, "refs/heads/main") == history["second"]
+
+
+def test_reset_hard_on_detached_head(muse, repo_dir, history):
+    assert muse("switch", "--detach", "HEAD", cwd=repo_dir).exit_code == 0
+    assert muse("reset", "--hard", "HEAD~1", cwd=repo_dir).exit_code == 0
+    assert head_file(repo_dir) == history["first"]
+    assert ref(repo_dir, "refs/heads/main") == history["second"]
+    assert read(repo_dir, "song.mid") == "v1"
+
+
+def test_reset_hard_clears_a_merge_in_progress(muse, repo_dir, history):
+    assert muse("switch", "-c", "feature", "HEAD~1", cwd=repo_dir).exit_code == 0
+    write(repo_dir, "song.mid", "feature take")
+    write(repo_dir, "keys.wav", "keys")
+    commit(muse, repo_dir, "feature")
+    assert muse("switch", "main", cwd=repo_dir).exit_code == 0
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
+    assert (repo_dir / "song~theirs.mid").exists()
+    assert (repo_dir / "keys.wav").exists()
+    result = muse("reset", "--hard", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert not (repo_dir / ".muse/MERGE_HEAD").exists()
+    assert not (repo_dir / ".muse/MERGE_CONFLICTS").exists()
+    assert not (repo_dir / "song~theirs.mid").exists()
+    assert not (repo_dir / "song~base.mid").exists()
+    assert not (repo_dir / "keys.wav").exists()  # written by the merge, so tracked by it
+    assert read(repo_dir, "song.mid") == "v2"
+    assert muse("status", "--short", cwd=repo_dir).stdout == ""
+
+
+def test_reset_on_unborn_branch_starts_it(muse, repo_dir, history):
+    (repo_dir / ".muse/HEAD").write_text("ref: refs/heads/fresh\n")
+    result = muse("reset", "--hard", history["first"], cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert ref(repo_dir, "refs/heads/fresh") == history["first"]
+    assert read(repo_dir, "song.mid") == "v1"
+
+
+def test_reset_unknown_revision(muse, repo_dir, history):
+    write(repo_dir, "song.mid", "unsaved")
+    before = tree_state(repo_dir)
+    result = muse("reset", "--hard", "nosuch", cwd=repo_dir)
+    assert result.exit_code == 2
+    assert "unknown revision 'nosuch'" in result.stderr
+    assert tree_state(repo_dir) == before
+
+
+def test_reset_ambiguous_revision(muse, repo_dir, history):
+    assert muse("branch", "take", "HEAD~1", cwd=repo_dir).exit_code == 0
+    assert muse("tag", "take", cwd=repo_dir).exit_code == 0
+    before = tree_state(repo_dir)
+    result = muse("reset", "--hard", "take", cwd=repo_dir)
+    assert result.exit_code == 2
+    assert "ambiguous name 'take'" in result.stderr
+    assert tree_state(repo_dir) == before
+
+
+def test_reset_past_the_first_commit(muse, repo_dir, history):
+    before = tree_state(repo_dir)
+    result = muse("reset", "--hard", "HEAD~5", cwd=repo_dir)
+    assert result.exit_code == 2
+    assert "goes past the first commit" in result.stderr
+    assert tree_state(repo_dir) == before
+
+
+def test_reset_without_hard_is_refused(muse, repo_dir, history):
+    before = tree_state(repo_dir)
+    result = muse("reset", "HEAD~1", cwd=repo_dir)
+    assert result.exit_code == 2
+    assert "only `muse reset --hard` is supported" in result.stderr
+    assert tree_state(repo_dir) == before
