@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 import msgpack
 
+from .bundle_snapshots import SnapshotChecker
 from .errors import BundleError, CorruptObjectError, MissingObjectError, MuseError, UsageError
 from .frames import (
     DATA_CHUNK,
@@ -97,7 +98,7 @@ class BundleSummary:
     commits: list[str]
     signatures_good: int
     unsigned: int
-    entries_outside: int  # snapshot entries resolved in the receiver, not in the bundle
+    entries_outside: int  # distinct objects snapshots name that the bundle leaves out
 
 
 # -- writing -------------------------------------------------------------------
@@ -201,12 +202,11 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
                             if p not in in_bundle})
     # Only objects in the prerequisites' snapshots may be left out: a receiver is
     # promised nothing else, so a bundle never relies on other excluded commits.
-    known: set[bytes] = set()
+    sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
     for oid in prerequisites:
-        known.update(raw_id for raw_id, _ in _stored_entries(graph.store,
-                                                             graph.commit(oid).snapshot))
+        for row in _stored_rows(graph.store, graph.commit(oid).snapshot):
+            sizes[row[1]] = _KNOWN
     snapshots: list[str] = []
-    objects: dict[bytes, int] = {}
     seen_snapshots: set[str] = set()
     for oid in delta.commits:
         snap_id = graph.commit(oid).snapshot
@@ -214,29 +214,34 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        for raw_id, size in _stored_entries(graph.store, snap_id):
-            if raw_id not in known and raw_id not in objects:
-                objects[raw_id] = size
-    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots,
-                      [(raw_id.hex(), size) for raw_id, size in objects.items()])
+        for _path, raw_id, size, _exec in _stored_rows(graph.store, snap_id):
+            if raw_id not in sizes:
+                sizes[raw_id] = size
+    objects = [(raw_id.hex(), size) for raw_id, size in sizes.items() if size != _KNOWN]
+    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects)
 
 
-def _stored_entries(store: ObjectStore, snap_id: str) -> list[tuple[bytes, int]]:
-    """(raw id, size) per entry of a stored snapshot, without a strict re-decode.
+_KNOWN = -1
 
-    The store re-hashes the bytes to their id, and a snapshot is validated when it
-    enters the store, so planning needs only the rows; the full decode of every
-    path is the slow part of bundling. Anything odd falls back to the strict decoder.
+
+def _stored_rows(store: ObjectStore, snap_id: str) -> list[list[Any]]:
+    """A stored snapshot's rows `[path, raw id, size, executable]`, without a strict decode.
+
+    The store re-hashes the bytes to their id, and every snapshot was validated
+    when it entered the store, so planning only needs the rows; re-validating
+    every path was most of the time `bundle create` took. Anything odd falls
+    back to the strict decoder, which says what is wrong.
     """
     data = store.read(snap_id)
     try:
-        value = msgpack.unpackb(data, raw=False)
-        rows = [(row[1], row[2]) for row in value[2]]
-        if value[0] == "snapshot" and all(len(raw) == 32 for raw, _ in rows):
+        value = msgpack.unpackb(data, raw=True)
+        if value[0] == b"snapshot" and isinstance(value[2], list):
+            rows: list[list[Any]] = value[2]
             return rows
-    except Exception:  # a damaged encoding: let the strict decoder say what is wrong
+    except Exception:  # a damaged encoding: let the strict decoder report it
         pass
-    return [(bytes.fromhex(e.oid), e.size) for e in decode_snapshot(data).entries]
+    return [[e.path, bytes.fromhex(e.oid), e.size, e.executable]
+            for e in decode_snapshot(data).entries]
 
 
 def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
@@ -300,7 +305,12 @@ class VerifiedSnapshot:
     oid: str
     size: int
     offset: int  # of its frame
-    snapshot: Snapshot
+    encoding: bytes = field(repr=False)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The decoded snapshot (decoded on demand: the reader checks rows without it)."""
+        return decode_snapshot(self.encoding)
 
 
 @dataclass(frozen=True)
@@ -422,7 +432,7 @@ class BundleReader:
             raise BundleError("malformed object frame")
         raw_id, size = OBJECT_START.unpack(payload)
         oid = raw_id.hex()
-        state.begin_object(oid, size)
+        state.begin_object(raw_id, size)
         hasher = hashlib.sha256()
         offset = self.position
         remaining = size
@@ -437,7 +447,7 @@ class BundleReader:
             remaining -= len(chunk)
         if hasher.hexdigest() != oid:
             raise BundleError(f"object {oid}: its bytes do not match its id")
-        state.objects[oid] = size
+        state.objects[raw_id] = size
         return VerifiedObject(oid, size, offset)
 
     def _trailer(self, state: _ReadState, payload: bytes) -> None:
@@ -528,21 +538,25 @@ def _id(raw: object) -> str:
 
 
 class _ReadState:
-    """What the reader has verified so far, to check each later item against."""
+    """What the reader has verified so far, to check each later item against.
+
+    Object ids are kept as raw 32-byte digests: snapshots carry them that way,
+    and a bundle's snapshots name hundreds of thousands of entries.
+    """
 
     def __init__(self, header: BundleHeader, store: ObjectStore | None) -> None:
         self.header = header
         self.store = store
-        self.objects: dict[str, int] = {}
-        self.referenced: set[str] = set()  # objects some snapshot in the bundle names
-        self.outside: dict[str, int] = {}  # entries resolved in the receiver: id → size
+        self.objects: dict[bytes, int] = {}
+        self.referenced: set[bytes] = set()  # objects some snapshot in the bundle names
+        self.outside: dict[bytes, int | None] = {}  # left to the receiver: id → size if known
+        self.checker = SnapshotChecker()
         self.snapshots: set[str] = set()
         self.commits: set[str] = set()
         self.commit_order: list[str] = []
         self.prerequisites = set(header.prerequisites)
         self.signed = 0
         self.unsigned = 0
-        self.entries_outside = 0
         self.object_bytes = 0
         self.phase = KIND_OBJECT
         if store is not None:
@@ -551,16 +565,20 @@ class _ReadState:
                     raise BundleError(f"this repository lacks prerequisite commit {oid}",
                                       hint="fetch the history the bundle builds on first")
 
+    @property
+    def entries_outside(self) -> int:
+        return len(self.outside)
+
     def _enter(self, phase: int, what: str) -> None:
         order = (KIND_OBJECT, KIND_SNAPSHOT, KIND_COMMIT)
         if order.index(phase) < order.index(self.phase):
             raise BundleError(f"{what} out of order: objects, snapshots, then commits")
         self.phase = phase
 
-    def begin_object(self, oid: str, size: int) -> None:
+    def begin_object(self, raw_id: bytes, size: int) -> None:
         self._enter(KIND_OBJECT, "object")
-        if oid in self.objects:
-            raise BundleError(f"object {oid} appears twice")
+        if raw_id in self.objects:
+            raise BundleError(f"object {raw_id.hex()} appears twice")
         self.object_bytes += size
         if len(self.objects) >= self.header.objects or self.object_bytes > self.header.object_bytes:
             raise BundleError("bundle holds more object data than its header declares")
@@ -569,42 +587,43 @@ class _ReadState:
         self._enter(KIND_SNAPSHOT, "snapshot")
         oid = hashlib.sha256(payload).hexdigest()
         try:
-            snap = decode_snapshot(payload)
+            fresh = self.checker.rows(payload)
         except CorruptObjectError as exc:
             raise BundleError(f"snapshot {oid}: {exc}") from None
         if oid in self.snapshots:
             raise BundleError(f"snapshot {oid} appears twice")
         if len(self.snapshots) >= self.header.snapshots:
             raise BundleError("bundle holds more snapshots than its header declares")
-        for entry in snap.entries:
-            size = self.objects.get(entry.oid)
-            if size is None:
-                size = self._resolve_outside(oid, entry.path, entry.oid, entry.size)
+        objects = self.objects
+        for path, raw_id, size, _executable in fresh:
+            have = objects.get(raw_id)
+            if have is None:
+                have = self._resolve_outside(oid, path, raw_id)
             else:
-                self.referenced.add(entry.oid)
-            if size is not None and size != entry.size:
-                raise BundleError(f"snapshot {oid}: {entry.path} says {entry.size} bytes "
-                                  f"but the object has {size}")
+                self.referenced.add(raw_id)
+            if have is not None and have != size:
+                raise BundleError(f"snapshot {oid}: {path} says {size} bytes "
+                                  f"but the object has {have}")
         self.snapshots.add(oid)
-        return VerifiedSnapshot(oid, len(payload), offset, snap)
+        return VerifiedSnapshot(oid, len(payload), offset, payload)
 
-    def _resolve_outside(self, snap_id: str, path: str, oid: str, size: int) -> int | None:
-        """The size of an entry the bundle leaves out; None when no store can tell."""
+    def _resolve_outside(self, snap_id: str, path: str, raw_id: bytes) -> int | None:
+        """The size of an object the bundle leaves out; None when no store can tell."""
+        if raw_id in self.outside:
+            return self.outside[raw_id]
+        oid = raw_id.hex()
+        known: int | None = None
         if self.store is None:
             if not self.prerequisites:
                 raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, "
                                   "which is neither in the bundle nor in a prerequisite")
-            self.entries_outside += 1
-            return None
-        known = self.outside.get(oid)
-        if known is None:
+        else:
             try:
                 known = self.store.size(oid)
             except MissingObjectError:
                 raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, which is "
                                   "neither in the bundle nor in this repository") from None
-            self.outside[oid] = known
-        self.entries_outside += 1
+        self.outside[raw_id] = known
         return known
 
     def commit(self, payload: bytes, offset: int) -> VerifiedCommit:
@@ -633,9 +652,9 @@ class _ReadState:
         actual = (len(self.objects), self.object_bytes, len(self.snapshots), len(self.commits))
         if actual != (h.objects, h.object_bytes, h.snapshots, h.commits):
             raise BundleError("bundle contents do not match the counts in its header")
-        stray = [oid for oid in self.objects if oid not in self.referenced]
+        stray = [raw_id for raw_id in self.objects if raw_id not in self.referenced]
         if stray:
-            raise BundleError(f"object {stray[0]} is in no snapshot of the bundle "
+            raise BundleError(f"object {stray[0].hex()} is in no snapshot of the bundle "
                               f"({len(stray)} such object{'s' if len(stray) != 1 else ''})")
         for name, oid in h.refs.items():
             if oid not in self.commits and oid not in self.prerequisites:

@@ -125,7 +125,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
     value = _strict_unpack(data, "snapshot")
     if not (isinstance(value, list) and len(value) == 3 and value[0] == SNAPSHOT_TAG):
         raise CorruptObjectError("not a snapshot encoding")
-    if value[1] != FORMAT_VERSION:
+    if type(value[1]) is not int or value[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported snapshot version {value[1]!r}")
     if not isinstance(value[2], list):
         raise CorruptObjectError("snapshot entries are not a list")
@@ -194,7 +194,7 @@ def decode_commit(data: bytes) -> Commit:
     v = _strict_unpack(data, "commit")
     if not (isinstance(v, list) and len(v) == 11 and v[0] == COMMIT_TAG):
         raise CorruptObjectError("not a commit encoding")
-    if v[1] != FORMAT_VERSION:
+    if type(v[1]) is not int or v[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported commit version {v[1]!r}")
     if not isinstance(v[3], list):
         raise CorruptObjectError("commit parents are not a list")

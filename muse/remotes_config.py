@@ -46,7 +46,9 @@ def check_remote_name(name: str) -> str:
            or name in ("HEAD", "@"))
     if not bad:
         try:
+            # Both as a folder of tracking refs and as a name of its own (`x.lock`).
             check_ref_name(f"{REMOTES}{name}/x")
+            check_ref_name(REMOTES + name)
         except UsageError:
             bad = True
     if bad:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from branching_support import commit, write
+from tests.branching_support import commit, write
 
 
 def bare(muse: Any, where: Path, name: str = "remote.muse") -> Path:

@@ -219,3 +219,11 @@ def test_snapshot_refuses_unsafe_entry_when_built() -> None:
         Snapshot.from_entries([SnapshotEntry("../escape", OID_A, 1)])
     with pytest.raises(CorruptObjectError, match="duplicate"):
         Snapshot.from_entries([SnapshotEntry("a", OID_A, 1), SnapshotEntry("a", OID_B, 1)])
+
+
+def test_boolean_version_is_not_version_one() -> None:
+    # msgpack `true` decodes to True, and True == 1 in Python: must still be refused.
+    with pytest.raises(CorruptObjectError, match="unsupported snapshot version"):
+        decode_snapshot(canonical_pack(["snapshot", True, []]))
+    with pytest.raises(CorruptObjectError, match="unsupported commit version"):
+        decode_commit(canonical_pack(_fields(version=True)))

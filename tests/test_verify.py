@@ -269,3 +269,13 @@ def test_damaged_pack_index_is_reported_and_the_rest_checked(
     assert "pack index pack-test.idx" in err and "checksum" in err
     assert "2 commits, 2 snapshots, 3 objects" in out  # loose history still fully checked
     assert "1 problem found" in err
+
+
+def test_verify_runs_in_a_bare_repository(muse: MuseRunner, tmp_path: Path) -> None:
+    bare = tmp_path / "store.muse"
+    assert muse("init", "--bare", str(bare), cwd=tmp_path).exit_code == 0
+    code, out, _ = run_verify(muse, bare)
+    assert code == 0 and "checked 0 refs" in out
+    (bare / "refs/heads/main").write_text("junk\n")
+    code, _, err = run_verify(muse, bare)
+    assert code == 1 and "ref refs/heads/main is damaged" in err

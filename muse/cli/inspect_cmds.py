@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -265,6 +266,21 @@ def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
 # -- verify ---------------------------------------------------------------------------
 
 
+def _open_repo_or_bare() -> Repository:
+    """The repository around the current directory, or the bare one it is (a remote's store)."""
+    from ..errors import RepositoryError
+    from ..repo import Repository
+
+    try:
+        found: Repository = open_repo()
+        return found
+    except RepositoryError:
+        here = Path.cwd()
+        if (here / "HEAD").is_file() and (here / "objects").is_dir():
+            return Repository.open_bare(here)
+        raise
+
+
 @click.command()
 @click.option("--require-signatures", is_flag=True,
               help="Count unsigned commits as problems.")
@@ -277,8 +293,7 @@ def verify(require_signatures: bool, as_json: bool) -> None:
     from ..diff import human_size
     from ..fsck import verify_repository
 
-    repo = open_repo()
-    report = verify_repository(repo, require_signatures=require_signatures)
+    report = verify_repository(_open_repo_or_bare(), require_signatures=require_signatures)
     if as_json:
         emit_json(report.as_dict())
     else:
