@@ -14,6 +14,7 @@ verifies each item before yielding it, and holds at most one frame in memory.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import struct
 import threading
@@ -53,8 +54,10 @@ KNOWN_CAPABILITIES = frozenset({"sha256"})
 MAX_COUNT = 1 << 32          # objects, snapshots or commits in one bundle
 MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
+PLAN_CACHE_BYTES = 32 << 20  # snapshot and commit encodings a plan keeps for writing
 WRITE_BATCH = 4 << 20  # bytes handed to the writer thread at once
 WRITE_QUEUE = 4        # batches in flight: bounds the writer's memory
+_IOV_MAX = 512         # pieces per writev (POSIX guarantees at least 16; Linux allows 1024)
 
 Progress = Callable[[int], None]
 
@@ -122,6 +125,7 @@ class _HashingWriter:
         self._batch_bytes = 0
         self._queue: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(WRITE_QUEUE)
         self._error: BaseException | None = None
+        self._fd = _raw_fd(out)
         self._worker = threading.Thread(target=self._drain, name="bundle-writer", daemon=True)
         self._worker.start()
 
@@ -134,11 +138,18 @@ class _HashingWriter:
                 if self._error is None:
                     for piece in batch:
                         self.hasher.update(piece)
-                        self.out.write(piece)
+                    self._write_batch(batch)
             except BaseException as exc:  # handed to the caller at its next flush
                 self._error = exc
             finally:
                 self._queue.task_done()
+
+    def _write_batch(self, batch: list[bytes | memoryview]) -> None:
+        """One gathered write per batch, not a syscall per frame (small objects, small frames)."""
+        if self._fd is None:
+            self.out.write(b"".join(batch))
+        else:
+            write_gathered(self._fd, batch)
 
     def write(self, data: bytes | memoryview) -> None:
         self._batch.append(data)
@@ -176,6 +187,34 @@ class _HashingWriter:
         self._worker.join()
 
 
+def _raw_fd(out: BinaryIO) -> int | None:
+    """The descriptor behind `out` (flushed), for gathered writes; None for in-memory files."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+    out.flush()
+    return fd
+
+
+def write_gathered(fd: int, pieces: list[bytes | memoryview]) -> None:
+    """os.writev every piece in order, resuming after short writes (pipes give those)."""
+    pending = [p for p in pieces if len(p)]
+    start = 0
+    while start < len(pending):
+        written = os.writev(fd, pending[start : start + _IOV_MAX])
+        if written <= 0:
+            raise OSError("write made no progress")
+        while written:
+            size = len(pending[start])
+            if written >= size:
+                written -= size
+                start += 1
+            else:
+                pending[start] = memoryview(pending[start])[written:]
+                written = 0
+
+
 @dataclass(frozen=True)
 class BundlePlan:
     """What a bundle will carry: computed from refs before anything is written."""
@@ -185,6 +224,9 @@ class BundlePlan:
     prerequisites: list[str]
     snapshots: list[str]
     objects: list[tuple[str, int]]
+    # Verified encodings of snapshots and commits read while planning, kept (up to
+    # PLAN_CACHE_BYTES) so writing does not read and hash them a second time.
+    encodings: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def object_bytes(self) -> int:
@@ -204,27 +246,38 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
     for oid in prerequisites:
-        for row in _stored_rows(graph.store, graph.commit(oid).snapshot):
+        for row in _stored_rows(graph.store, graph.commit(oid).snapshot)[1]:
             sizes[row[1]] = _KNOWN
     snapshots: list[str] = []
     seen_snapshots: set[str] = set()
+    encodings: dict[str, bytes] = {}
+    budget = PLAN_CACHE_BYTES
     for oid in delta.commits:
+        # A decoded commit re-encodes to its stored bytes: decoding is canonical-only.
+        encoding = graph.commit(oid).encode()
+        if budget >= len(encoding):
+            encodings[oid] = encoding
+            budget -= len(encoding)
         snap_id = graph.commit(oid).snapshot
         if snap_id in seen_snapshots:
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        for _path, raw_id, size, _exec in _stored_rows(graph.store, snap_id):
+        data, rows = _stored_rows(graph.store, snap_id)
+        if budget >= len(data):
+            encodings[snap_id] = data
+            budget -= len(data)
+        for _path, raw_id, size, _exec in rows:
             if raw_id not in sizes:
                 sizes[raw_id] = size
     objects = [(raw_id.hex(), size) for raw_id, size in sizes.items() if size != _KNOWN]
-    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects)
+    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects, encodings)
 
 
 _KNOWN = -1
 
 
-def _stored_rows(store: ObjectStore, snap_id: str) -> list[list[Any]]:
+def _stored_rows(store: ObjectStore, snap_id: str) -> tuple[bytes, list[list[Any]]]:
     """A stored snapshot's rows `[path, raw id, size, executable]`, without a strict decode.
 
     The store re-hashes the bytes to their id, and every snapshot was validated
@@ -237,11 +290,11 @@ def _stored_rows(store: ObjectStore, snap_id: str) -> list[list[Any]]:
         value = msgpack.unpackb(data, raw=True)
         if value[0] == b"snapshot" and isinstance(value[2], list):
             rows: list[list[Any]] = value[2]
-            return rows
+            return data, rows
     except Exception:  # a damaged encoding: let the strict decoder report it
         pass
-    return [[e.path, bytes.fromhex(e.oid), e.size, e.executable]
-            for e in decode_snapshot(data).entries]
+    return data, [[e.path, bytes.fromhex(e.oid), e.size, e.executable]
+                  for e in decode_snapshot(data).entries]
 
 
 def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
@@ -261,10 +314,10 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
         for oid, size in plan.objects:
             _write_object(store, w, oid, size)
         for snap_id in plan.snapshots:
-            w.frame(KIND_SNAPSHOT, store.read(snap_id))
+            w.frame(KIND_SNAPSHOT, plan.encodings.get(snap_id) or store.read(snap_id))
         signed = unsigned = 0
         for oid in plan.commits:
-            raw = store.read(oid)
+            raw = plan.encodings.get(oid) or store.read(oid)
             w.frame(KIND_COMMIT, raw)
             if decode_commit(raw).is_signed:
                 signed += 1

@@ -10,10 +10,16 @@ from typing import BinaryIO
 
 from .bundle import BundlePlan, BundleSummary, Progress, plan_bundle, write_bundle
 from .changes import compare
-from .errors import ConflictError, NonFastForwardError, RevisionError, UsageError
+from .errors import (
+    ConflictError,
+    MuseError,
+    NonFastForwardError,
+    RevisionError,
+    UsageError,
+)
 from .fsutil import atomic_writer
 from .objects import Snapshot
-from .receive import receive_bundle
+from .receive import Pending, receive_bundle
 from .refs import HEADS, TAGS, RefUpdate
 from .repo import Repository
 from .revisions import resolve, resolve_ref_name
@@ -104,16 +110,29 @@ def plan_create(repo: Repository, selection: Selection) -> CreatePlan:
 
 def write_bundle_file(repo: Repository, plan: BundlePlan, target: Path, *,
                       progress: Progress | None = None) -> BundleSummary:
-    """Write to a temporary file beside `target`, renamed over it only once complete."""
-    with atomic_writer(target) as out:
-        summary = write_bundle(repo.store, plan, out, progress=progress)
+    """Write to a temporary file beside `target`, renamed over it only once complete.
+
+    No fsync, as git does not for its bundles: the file is an export, and a bundle
+    torn by a crash fails its trailer check; it can never pass for a good one.
+    """
+    try:
+        with atomic_writer(target, durable=False) as out:
+            summary = write_bundle(repo.store, plan, out, progress=progress)
+    except OSError as exc:
+        raise MuseError(f"cannot write bundle {target}: {exc.strerror or exc}",
+                        hint="nothing was written; check the path and free space") from None
     return summary
 
 
 def write_bundle_stream(repo: Repository, plan: BundlePlan, out: BinaryIO, *,
                         progress: Progress | None = None) -> BundleSummary:
-    summary = write_bundle(repo.store, plan, out, progress=progress)
-    out.flush()
+    try:
+        summary = write_bundle(repo.store, plan, out, progress=progress)
+        out.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: the CLI's boundary treats that as a quiet exit
+    except OSError as exc:
+        raise MuseError(f"cannot write the bundle: {exc.strerror or exc}") from None
     return summary
 
 
@@ -146,38 +165,39 @@ class Unbundled:
 
 
 @dataclass
-class _TreeGuard:
-    """The checked-out branch's move, checked before the pack lands and applied after refs."""
+class _TreeMove:
+    """The checked-out branch's move: checked before the pack lands, applied after the refs."""
 
-    old: Snapshot | None = None
-    current: Snapshot | None = None
-    new_commit: str | None = None
+    old: Snapshot | None
+    new: Snapshot
 
 
 def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
              progress: Progress | None = None) -> Unbundled:
     """Verify and store the bundle, then move its refs here in one all-or-nothing transaction.
 
-    Every refusal that can be known before the data lands (non-fast-forward, a
-    dirty working tree) happens before the pack is installed, so it changes nothing.
+    Every refusal (a bad bundle, a non-fast-forward, local changes in the way)
+    happens before the pack is installed, so it leaves the repository unchanged.
     """
     changes: list[RefChange] = []
-    guard = _TreeGuard()
+    moves: list[_TreeMove] = []
 
-    def before_install(summary: BundleSummary, parents: Mapping[str, tuple[str, ...]]) -> None:
-        changes.extend(plan_ref_changes(repo, summary.header.refs, parents, force=force))
-        _guard_worktree(repo, changes, guard)
+    def before_install(pending: Pending) -> None:
+        changes.extend(plan_ref_changes(repo, pending.summary.header.refs, pending.parents,
+                                        force=force))
+        move = _check_worktree(repo, changes, pending)
+        if move is not None:
+            moves.append(move)
 
     received = receive_bundle(repo.store, source, progress=progress,
                               before_install=before_install)
-    new_snapshot = _check_untracked(repo, guard)
     moving = [c for c in changes if c.status != UP_TO_DATE]
     if moving:
         repo.refs.transaction([RefUpdate(c.name, c.old, c.new) for c in moving],
                               f"unbundle: {received.summary.bundle_id[:12]}")
-    if new_snapshot is not None:
-        repo.worktree.apply(guard.old, new_snapshot)
-    return Unbundled(received.summary, received.new_items, changes, new_snapshot is not None)
+    for move in moves:
+        repo.worktree.apply(move.old, move.new)
+    return Unbundled(received.summary, received.new_items, changes, bool(moves))
 
 
 def plan_ref_changes(repo: Repository, refs: Mapping[str, str],
@@ -235,20 +255,21 @@ def _descends(repo: Repository, parents: Mapping[str, tuple[str, ...]], old: str
     return False
 
 
-def _guard_worktree(repo: Repository, changes: list[RefChange], guard: _TreeGuard) -> None:
-    """Refuse to move the checked-out branch over local changes to tracked files."""
+def _check_worktree(repo: Repository, changes: list[RefChange],
+                    pending: Pending) -> _TreeMove | None:
+    """How the working tree must move, or ConflictError if local work is in the way."""
     if repo.is_bare:
-        return
+        return None
     target = repo.refs.head_target()
     moving = next((c for c in changes if c.name == target and c.status != UP_TO_DATE), None)
     if moving is None:
-        return
-    guard.old = repo.head_snapshot()
+        return None
+    old = repo.head_snapshot()
     worktree = repo.worktree
-    guard.current = worktree.snapshot()
+    current = worktree.snapshot()
     worktree.cache.save()
-    tracked = set(guard.old.as_dict()) if guard.old else set()
-    dirty = [c.path for c in compare(guard.old, guard.current) if c.path in tracked]
+    tracked = old.as_dict() if old else {}
+    dirty = [c.path for c in compare(old, current) if c.path in tracked]
     if dirty:
         raise ConflictError(
             f"the working tree has uncommitted changes to {len(dirty)} tracked "
@@ -256,22 +277,15 @@ def _guard_worktree(repo: Repository, changes: list[RefChange], guard: _TreeGuar
             f"{moving.name} is checked out; nothing was changed",
             hint="commit or undo those changes, then unbundle again",
         )
-    guard.new_commit = moving.new
-
-
-def _check_untracked(repo: Repository, guard: _TreeGuard) -> Snapshot | None:
-    """The checked-out branch's new snapshot, once no untracked file would be overwritten."""
-    if guard.new_commit is None:
-        return None
-    new = repo.store.read_snapshot(repo.graph.commit(guard.new_commit).snapshot)
-    tracked = guard.old.as_dict() if guard.old else {}
-    on_disk = guard.current.as_dict() if guard.current else {}
+    new = pending.snapshot_of(moving.new)
+    on_disk = current.as_dict()
     clobbered = [entry.path for entry in new.entries
                  if entry.path not in tracked and entry.path in on_disk
                  and on_disk[entry.path].oid != entry.oid]
     if clobbered:
         raise ConflictError(
-            f"untracked files would be overwritten: {', '.join(clobbered[:5])}; no ref was moved",
+            f"untracked files would be overwritten: {', '.join(clobbered[:5])}; "
+            "nothing was changed",
             hint="move them out of the way, then unbundle again",
         )
-    return new
+    return _TreeMove(old, new)

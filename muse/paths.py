@@ -10,6 +10,7 @@ REPO_DIR = ".muse"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _HINT = "rename the file, or list it in .museignore"
+_SUSPECT_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def validate_path(path: str) -> str:
@@ -19,6 +20,25 @@ def validate_path(path: str) -> str:
     Safe means no NUL or other control characters, no backslash (a separator
     elsewhere), no `.muse` component in any letter case, and valid UTF-8.
     """
+    if _plainly_safe(path):
+        return path
+    return _validate_slowly(path)
+
+
+def _plainly_safe(path: str) -> bool:
+    """The fast check that clears almost every real path (status validates thousands)."""
+    if not isinstance(path, str) or not path or path[0] == "/" or _SUSPECT_CHARS.search(path):
+        return False
+    if not path.isascii():
+        return False
+    parts = path.split("/")
+    if "" in parts or "." in parts or ".." in parts:
+        return False
+    return REPO_DIR not in path.lower()
+
+
+def _validate_slowly(path: str) -> str:
+    """Find what is wrong with `path` and say so precisely."""
     if not isinstance(path, str) or path == "":
         raise UnsafePathError("empty path", hint=_HINT)
     if path.startswith("/"):

@@ -8,16 +8,16 @@ bundle leaves nothing behind. Refs are the caller's business, and come last.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit
+from .errors import CorruptObjectError
+from .frames import read_stored
+from .objects import Snapshot, decode_snapshot, hash_bytes
 from .store import ObjectStore, PackEntry
-
-# Called once the whole bundle has verified and before the pack is installed, with
-# the summary and each carried commit's parents; raising here installs nothing.
-BeforeInstall = Callable[[BundleSummary, Mapping[str, tuple[str, ...]]], None]
 
 
 @dataclass(frozen=True)
@@ -26,28 +26,63 @@ class Received:
     new_items: int  # objects, snapshots and commits the store did not have before
 
 
+class Pending:
+    """A bundle that has verified but is not installed yet: what a last check may look at."""
+
+    def __init__(self, summary: BundleSummary, store: ObjectStore, pack: Path,
+                 entries: dict[str, PackEntry], commits: dict[str, tuple[str, ...]],
+                 snapshots: dict[str, str]) -> None:
+        self.summary = summary
+        self.parents = commits      # each carried commit's parents
+        self._snapshots = snapshots  # each carried commit's snapshot id
+        self._store = store
+        self._pack = pack
+        self._entries = entries
+
+    def snapshot_of(self, commit_id: str) -> Snapshot:
+        """The snapshot of a commit in the bundle or already in the store."""
+        snap_id = self._snapshots.get(commit_id)
+        if snap_id is None:
+            snap_id = self._store.read_commit(commit_id).snapshot
+        entry = self._entries.get(snap_id)
+        if entry is None:
+            return self._store.read_snapshot(snap_id)
+        with open(self._pack, "rb") as handle:
+            data = b"".join(read_stored(handle, entry.offset, entry.size))
+        if hash_bytes(data) != snap_id:
+            raise CorruptObjectError(f"snapshot {snap_id} changed on disk while receiving")
+        return decode_snapshot(data)
+
+
+# Called once the whole bundle has verified and before the pack is installed;
+# raising here installs nothing.
+BeforeInstall = Callable[[Pending], None]
+
+
 def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress | None = None,
                    require_signatures: bool = False,
                    before_install: BeforeInstall | None = None) -> Received:
     """Verify the bundle in `source` against `store` and install it as a pack."""
     tmp = store.new_tmp_file(".bundle")
     try:
-        entries: list[PackEntry] = []
+        entries: dict[str, PackEntry] = {}
         parents: dict[str, tuple[str, ...]] = {}
+        snapshots: dict[str, str] = {}
         with open(tmp, "wb") as pack:
             reader = BundleReader(source, store=store, sink=pack.write, progress=progress,
                                   require_signatures=require_signatures)
             for item in reader.items():
                 if isinstance(item, VerifiedCommit):
                     parents[item.oid] = item.commit.parents
-                if not store.has(item.oid):
-                    entries.append(PackEntry(item.oid, item.offset, item.size))
+                    snapshots[item.oid] = item.commit.snapshot
+                if item.oid not in entries and not store.has(item.oid):
+                    entries[item.oid] = PackEntry(item.oid, item.offset, item.size)
         summary = reader.summary
         assert summary is not None
         if before_install is not None:
-            before_install(summary, parents)
+            before_install(Pending(summary, store, tmp, entries, parents, snapshots))
         if entries:
-            store.add_pack(tmp, entries, summary.bundle_id)
+            store.add_pack(tmp, list(entries.values()), summary.bundle_id)
         return Received(summary, len(entries))
     finally:
         with contextlib.suppress(FileNotFoundError):

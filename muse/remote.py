@@ -26,6 +26,7 @@ class Capabilities:
     atomic_multi_ref: bool = True        # a multi-ref push lands all-or-nothing
     max_bundle_bytes: int | None = None  # refuse larger pushes before uploading
     server_verifies: bool = True         # the remote re-hashes what it stores
+    writable: bool = True                # False: fetch only (a bundle file, a mirror)
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,23 @@ class Remote(Protocol):
     def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
         """Store `bundle` (if any) durably, then apply every update by CAS, all or none.
 
-        MUST verify the bundle completely before any update becomes visible; MUST
-        NOT move a ref unless every update's `old` still holds; on refusal returns
-        a result per ref with `ok=False` and changes no ref.
+        MUST verify the bundle completely, and store it durably, before any update
+        becomes visible; MUST refuse (raise) an update whose `new` commit is neither
+        in the bundle nor already stored; MUST NOT move a ref unless every update's
+        `old` still holds; on refusal returns a result per ref with `ok=False` and
+        changes no ref. An update whose ref already holds `new` succeeds without a
+        change, so re-sending a push whose reply was lost is safe (idempotent).
         """
         ...
 
     def fetch(self, wants: Sequence[str],
               haves: Sequence[str]) -> contextlib.AbstractContextManager[BinaryIO]:
-        """One bundle stream holding `wants` and what they need beyond `haves`."""
+        """One bundle stream holding `wants` and what they need beyond `haves`.
+
+        `wants` are commit ids the remote's refs name; `haves` are the client's ref
+        tips (the remote ignores those it does not know). The receiver verifies the
+        stream in full, so a remote cannot make a client store anything false.
+        """
         ...
 
     def close(self) -> None:

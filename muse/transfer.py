@@ -209,6 +209,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
         return PushReport(outcomes, 0, 0, 0, dry_run)
 
     caps = remote.capabilities()
+    if not caps.writable:
+        raise RemoteError(f"{remote.url} is read-only: it can be fetched from, not pushed to")
     if len(changes) > 1 and not caps.atomic_multi_ref:
         raise RemoteError(f"{remote.url} cannot move several refs atomically",
                           hint="push one ref at a time")
@@ -420,6 +422,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
                 progress.phase("checking out", len(snapshot.entries))
             repo.worktree.apply(None, snapshot)
             if progress is not None:
+                progress.advance(len(snapshot.entries))
                 progress.finish()
         return repo
     except BaseException:

@@ -21,7 +21,7 @@ class BundleFileRemote:
         self.url = url if url is not None else str(path)
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(atomic_multi_ref=False, max_bundle_bytes=0, server_verifies=False)
+        return Capabilities(atomic_multi_ref=False, server_verifies=False, writable=False)
 
     def list_refs(self) -> dict[str, str]:
         try:

@@ -112,8 +112,10 @@ class Crafted:
                   "object_bytes": sum(len(o) for o in self.objects),
                   "snapshots": len(self.snapshots), "commits": len(self.commits)}
         counts.update(self.header_overrides or {})
-        body = frame(KIND_HEADER, header(refs=self.refs, prerequisites=self.prerequisites,
-                                         mandatory=self.mandatory, **counts))
+        body = frame(KIND_HEADER, header(
+            refs=self.refs, prerequisites=self.prerequisites, mandatory=self.mandatory,
+            objects=counts["objects"], object_bytes=counts["object_bytes"],
+            snapshots=counts["snapshots"], commits=counts["commits"]))
         for data in self.objects:
             body += object_frames(data)
         for enc in self.snapshots:

@@ -274,11 +274,10 @@ def test_untracked_file_in_the_way(src: tuple[Path, list[str]], muse: MuseRunner
     create_json(muse, root, tmp_path / "ff.bundle", f"{ids[-1]}..main")
     (dest / "new.txt").write_text("my untracked file")
     (dest / "other.txt").write_text("untouched")
-    refs_before = (dest / ".muse/refs/heads/main").read_text()
+    before = tree_state(dest)
     out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
     assert out.exit_code == 4 and "untracked files would be overwritten: new.txt" in out.stderr
-    assert (dest / ".muse/refs/heads/main").read_text() == refs_before
-    assert (dest / "new.txt").read_text() == "my untracked file"
+    assert tree_state(dest) == before  # not even the verified pack was kept
     (dest / "new.txt").unlink()
     assert muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest).exit_code == 0
     assert (dest / "new.txt").read_text() == "theirs"
@@ -414,3 +413,43 @@ def test_hostile_contents_with_valid_trailers(muse: MuseRunner, tmp_path: Path,
     # Absurd counts in the header.
     refused(muse, dest, seal(frame(KIND_HEADER, header(objects=1 << 50))), tmp_path,
             "bundle header declares absurd counts")
+
+
+def test_list_heads_reads_only_the_header(src: tuple[Path, list[str]], muse: MuseRunner,
+                                          tmp_path: Path) -> None:
+    root, ids = src
+    tag(root, "v1", ids[0])
+    target = tmp_path / "inc.bundle"
+    create_json(muse, root, target, "v1..main")
+    header_frame = parse_frames(target.read_bytes())[0]
+    cut = tmp_path / "header-only.bundle"
+    cut.write_bytes(target.read_bytes()[: header_frame.end])  # everything else missing
+    out = muse("bundle", "list-heads", str(cut), "--json", cwd=tmp_path)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["refs"] == {"refs/heads/main": ids[-1]}
+    assert data["prerequisites"] == [ids[0]]
+    assert data["capabilities"] == {"mandatory": ["sha256"], "optional": []}
+    assert data["counts"]["commits"] == 2
+    text = muse("bundle", "list-heads", str(cut), cwd=tmp_path).stdout
+    assert text == f"{ids[-1]} refs/heads/main\nprerequisite {ids[0]}\n"
+    assert muse("bundle", "verify", str(cut), cwd=tmp_path).exit_code == 5
+
+
+def test_unbundle_stores_one_pack_and_no_loose_objects(
+        src: tuple[Path, list[str]], muse: MuseRunner, tmp_path: Path) -> None:
+    root, _ = src
+    target = tmp_path / "all.bundle"
+    made = create_json(muse, root, target, "main")
+    dest = fresh_repo(muse, tmp_path / "dest")
+    assert muse("bundle", "unbundle", str(target), cwd=dest).exit_code == 0
+    packs = sorted(p.name for p in (dest / ".muse" / "packs").iterdir())
+    assert packs == [f"pack-{made['bundle_id']}.bundle", f"pack-{made['bundle_id']}.idx"]
+    assert (dest / ".muse" / "packs" / packs[0]).read_bytes() == target.read_bytes()
+    loose = [p for p in (dest / ".muse" / "objects").rglob("*") if p.is_file()]
+    assert loose == []
+
+
+def test_missing_bundle_file_is_a_usage_error(repo_dir: Path, muse: MuseRunner) -> None:
+    out = muse("bundle", "verify", "no-such.bundle", cwd=repo_dir)
+    assert out.exit_code == 2 and "cannot open bundle no-such.bundle" in out.stderr

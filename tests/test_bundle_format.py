@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -384,3 +385,82 @@ def test_rejection_is_a_muse_error_with_exit_code_5() -> None:
     with pytest.raises(MuseError) as info:
         BundleReader(io.BytesIO(b"garbage!!!!")).read_header()
     assert info.value.exit_code == 5
+
+
+class _FailingOut(io.BytesIO):
+    """An output that fails after a few bytes, as a full disk does."""
+
+    def write(self, data: Any) -> int:
+        if self.tell() > 2000:
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+def test_write_failure_surfaces_and_stops_the_writer(source: Repository) -> None:
+    import threading
+
+    from muse.bundle import write_bundle
+
+    big = bytes(range(256)) * 40_000  # ~10 MB: several batches
+    ids = [commit_files(source, {"big.wav": big, "small.txt": b"s"}, "big")]
+    plan = plan_bundle(source.graph, {"refs/heads/main": ids[0]}, ids, [])
+    with pytest.raises(OSError, match="No space left"):
+        write_bundle(source.store, plan, _FailingOut())
+    assert not any(t.name == "bundle-writer" for t in threading.enumerate())
+
+
+def test_cli_reports_unwritable_target(source: Repository, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from muse.cli import cli
+
+    history(source)
+    assert source.root is not None
+    monkeypatch.chdir(source.root)
+    (tmp_path / "afile").write_text("not a directory")
+    target = tmp_path / "afile" / "x.bundle"
+    out = CliRunner().invoke(cli, ["bundle", "create", str(target), "main"])
+    assert out.exit_code == 1
+    assert f"error: cannot write bundle {target}" in out.stderr
+    assert "Traceback" not in out.output
+
+
+def test_gathered_writes_survive_short_writes_on_a_pipe() -> None:
+    import os
+    import threading
+
+    from muse.bundle import write_gathered
+
+    pieces: list[bytes | memoryview] = [bytes([i % 251]) * (i * 997 % 70_000)
+                                        for i in range(700)]
+    expected = b"".join(pieces)  # far more than a pipe buffer: writev returns short
+    read_fd, write_fd = os.pipe()
+    got = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_fd, 4096):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    write_gathered(write_fd, pieces)
+    os.close(write_fd)
+    reader.join()
+    os.close(read_fd)
+    assert bytes(got) == expected
+
+
+def test_every_single_byte_flip_of_a_small_bundle_is_refused(source: Repository,
+                                                             tmp_path: Path) -> None:
+    ids = [commit_files(source, {"a.mid": b"MThd", "b.txt": b"b\n"}, "tiny, signed")]
+    data, _ = bundle_bytes(source, ids)  # about 700 bytes: every one of them is flipped
+    dest = make_repo(tmp_path / "dest")
+    before = tree_state(dest.muse_dir)
+    for pos in range(len(data)):
+        damaged = bytearray(data)
+        damaged[pos] ^= 0x80
+        with pytest.raises(BundleError):
+            receive_bundle(dest.store, io.BytesIO(bytes(damaged)))
+    assert tree_state(dest.muse_dir) == before
+    assert receive_bundle(dest.store, io.BytesIO(data)).summary.commits == ids[:1]

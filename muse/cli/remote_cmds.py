@@ -260,7 +260,7 @@ def _push_refspecs(repo: Any, location: Any, specs: tuple[str, ...], push_all: b
     return wanted
 
 
-def _push_json(location: Any, report: Any, refs: list[Any]) -> dict[str, Any]:
+def _push_json(location: Any, report: Any, refs: list[Any], dry_run: bool) -> dict[str, Any]:
     return {
         "remote": location.name,
         "url": location.url,
@@ -268,7 +268,7 @@ def _push_json(location: Any, report: Any, refs: list[Any]) -> dict[str, Any]:
         "commits": report.commits if report else 0,
         "objects": report.objects if report else 0,
         "bytes": report.bundle_bytes if report else 0,
-        "dry_run": report.dry_run if report else False,
+        "dry_run": dry_run,
     }
 
 
@@ -332,19 +332,19 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
                 report = push_refs(repo, connection(), wanted, force=force, dry_run=dry_run,
                                    progress=progress, remote_name=location.name)
         except (PushNonFastForwardError, PushConflictError) as exc:
-            _show_push(location, None, exc.refs, sources, as_json)
+            _show_push(location, None, exc.refs, sources, as_json, dry_run)
             if isinstance(exc, PushNonFastForwardError):
                 exc.hint = PUSH_REJECTED_HINT
             raise
-    _show_push(location, report, report.refs, sources, as_json)
+    _show_push(location, report, report.refs, sources, as_json, dry_run)
     if set_upstream and not dry_run:
         _set_upstreams(repo, location.name, wanted, as_json)
 
 
 def _show_push(location: Any, report: Any, refs: list[Any], sources: dict[str, str | None],
-               as_json: bool) -> None:
+               as_json: bool, dry_run: bool) -> None:
     if as_json:
-        emit_json(_push_json(location, report, refs))
+        emit_json(_push_json(location, report, refs, dry_run))
         return
 
     def label(o: Any) -> str:
@@ -470,12 +470,10 @@ def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_
     rewrites those files (then nothing changes). Exit 1: the merge stopped with
     conflicts; exit 4: refused (diverged without --merge, or local edits in the way).
     """
-    from ..errors import NonFastForwardError, RepositoryError, RevisionError
+    from ..errors import NonFastForwardError, RevisionError
     from ..remotes_config import fast_forward
 
     repo = open_repo()
-    if repo.is_bare:
-        raise RepositoryError("this is a bare repository: it has no branch to pull into")
     location, theirs = _pull_source(repo, remote_word, branch)
     report, fetched = _fetch_one(repo, location, as_json)
     tracking = f"refs/remotes/{location.name}/{theirs}"

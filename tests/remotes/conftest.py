@@ -9,7 +9,7 @@ import pytest
 
 from muse.remote import Remote
 from muse.repo import Repository
-from tests.remotes.remote_support import Hook
+from tests.remotes.remote_support import Hook, tree_state
 
 # Adding a driver to the conformance suite: write its harness below and name it here.
 DRIVERS = ["fs"]
@@ -35,12 +35,14 @@ class FsHarness:
 
     def open_code(self) -> str:
         """Python source that defines `remote` (using a `hook` defined before it) in a child."""
-        return f"from remotes.fs import FsRemote\nremote = FsRemote({str(self.path)!r}, hook=hook)\n"
+        return ("from remotes.fs import FsRemote\n"
+                f"remote = FsRemote({str(self.path)!r}, hook=hook)\n")
+
+    def lock_is_held(self) -> bool:
+        return (self.path / "refs.lock").exists()
 
     def state(self) -> dict[str, bytes]:
         """Every byte the remote stores (for "nothing changed")."""
-        from conftest import tree_state
-
         return tree_state(self.path)
 
 

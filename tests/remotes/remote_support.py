@@ -1,4 +1,4 @@
-"""Helpers for the remote tests: build repositories, commit, and check a remote has no ghost refs."""
+"""Helpers for the remote tests: build repositories, commit, check a remote has no ghost refs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from muse.refs import RefUpdate
 from muse.remote import Capabilities, RefResult, Remote
 from muse.repo import Repository
 from muse.transfer import fetch
+from tests.testkit import tree_state
+
+__all__ = ["tree_state"]
 
 Hook = Callable[[str], None]
 
@@ -161,3 +164,4 @@ def files_of(root: Path) -> dict[str, bytes]:
             full = Path(dirpath) / name
             out[str(full.relative_to(root))] = full.read_bytes()
     return out
+

@@ -1,0 +1,201 @@
+"""Driver lookup by scheme (entry points, lazily) and the wrappers `connect()` composes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from muse import remote_registry
+from muse.errors import RemoteError, TransientRemoteError
+from muse.refs import RefUpdate
+from muse.remote import Capabilities, RefResult, Remote
+from muse.remote_registry import known_schemes, open_remote, scheme_of
+from muse.remote_wrappers import CountingRemote, RetryingRemote, connect
+from muse.repo import Repository
+from remotes.fs import FsRemote
+
+
+class Flaky:
+    """A fake driver failing transiently `failures` times per method, then answering."""
+
+    def __init__(self, failures: int, error: type[Exception] = TransientRemoteError) -> None:
+        self.url = "flaky://x"
+        self.failures = failures
+        self.error = error
+        self.calls: Counter[str] = Counter()
+        self.seen_bundles: list[bytes] = []
+
+    def _maybe_fail(self, method: str) -> None:
+        self.calls[method] += 1
+        if self.calls[method] <= self.failures:
+            raise self.error(f"{method} failed")
+
+    def capabilities(self) -> Capabilities:
+        self._maybe_fail("capabilities")
+        return Capabilities()
+
+    def list_refs(self) -> dict[str, str]:
+        self._maybe_fail("list_refs")
+        return {"refs/heads/main": "ab" * 32}
+
+    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+        assert bundle is not None
+        self.seen_bundles.append(bundle.read())  # a failed attempt consumed the stream
+        self._maybe_fail("push")
+        return [RefResult(u.name, u.old, u.new, True) for u in updates]
+
+    @contextlib.contextmanager
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[BinaryIO]:
+        self._maybe_fail("fetch")
+        yield io.BytesIO(b"stream")
+
+    def close(self) -> None:
+        self.calls["close"] += 1
+
+
+def test_scheme_of() -> None:
+    assert scheme_of("/srv/song") == "file"
+    assert scheme_of("../song") == "file"
+    assert scheme_of("file:///srv/song") == "file"
+    assert scheme_of("S3://bucket/x") == "s3"
+    assert scheme_of("hub+https://h/x") == "hub+https"
+
+
+def test_paths_and_file_urls_open_the_filesystem_driver(tmp_path: Path) -> None:
+    assert isinstance(open_remote(str(tmp_path)), FsRemote)
+    remote = open_remote(f"file://{tmp_path}")
+    assert isinstance(remote, FsRemote) and remote.root == tmp_path
+
+
+def test_the_builtin_fallback_works_with_stale_entry_points(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(remote_registry, "_entry_points", lambda: {})
+    assert isinstance(open_remote(str(tmp_path)), FsRemote)
+    assert known_schemes() == ["file"]
+
+
+def _install_fake_distribution(site: Path, entry: str) -> None:
+    dist = site / "muse_fake_driver-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: muse-fake-driver\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[muse.remotes]\n{entry}\n")
+
+
+def test_a_third_party_driver_is_found_through_its_entry_point(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    _install_fake_distribution(site, "mem = muse_fake_driver:open_remote")
+    (site / "muse_fake_driver.py").write_text(textwrap.dedent("""
+        class MemRemote:
+            def __init__(self, url):
+                self.url = url
+        def open_remote(url):
+            return MemRemote(url)
+    """))
+    monkeypatch.syspath_prepend(str(site))
+    assert "mem" in known_schemes()
+    remote = open_remote("mem://song")
+    assert type(remote).__name__ == "MemRemote" and remote.url == "mem://song"
+    sys.modules.pop("muse_fake_driver", None)
+
+
+def test_a_driver_whose_library_is_missing_says_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    _install_fake_distribution(site, "gone = muse_no_such_module_xyz:open_remote")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(RemoteError) as caught:
+        open_remote("gone://x")
+    assert "cannot be loaded" in caught.value.message
+    assert caught.value.hint is not None and "pip install" in caught.value.hint
+
+
+def test_drivers_load_lazily() -> None:
+    code = ("import sys, muse.transfer, muse.remote_wrappers, muse.remote_registry\n"
+            "print('remotes.fs' in sys.modules)\n"
+            "muse.remote_registry.open_remote('/tmp')\n"
+            "print('remotes.fs' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_retrying_backs_off_exponentially_with_jitter_and_gives_up() -> None:
+    sleeps: list[float] = []
+    flaky = Flaky(failures=10)
+    retrying = RetryingRemote(flaky, attempts=4, base_delay=0.5, sleep=sleeps.append,
+                              rand=lambda: 1.0)
+    with pytest.raises(TransientRemoteError):
+        retrying.list_refs()
+    assert flaky.calls["list_refs"] == 4
+    assert sleeps == [0.5, 1.0, 2.0]
+    half = RetryingRemote(Flaky(failures=1), sleep=sleeps.append, rand=lambda: 0.5,
+                          base_delay=1.0)
+    assert half.list_refs()
+    assert sleeps[-1] == 0.5  # full jitter: a random share of the capped delay
+
+
+def test_retrying_caps_the_delay() -> None:
+    sleeps: list[float] = []
+    retrying = RetryingRemote(Flaky(failures=20), attempts=10, base_delay=1.0, max_delay=3.0,
+                              sleep=sleeps.append, rand=lambda: 1.0)
+    with pytest.raises(TransientRemoteError):
+        retrying.capabilities()
+    assert max(sleeps) == 3.0
+
+
+def test_only_transient_errors_are_retried() -> None:
+    flaky = Flaky(failures=1, error=RemoteError)
+    with pytest.raises(RemoteError):
+        RetryingRemote(flaky, sleep=lambda s: None).list_refs()
+    assert flaky.calls["list_refs"] == 1
+
+
+def test_a_retried_push_sends_the_whole_bundle_again() -> None:
+    flaky = Flaky(failures=2)
+    retrying = RetryingRemote(flaky, attempts=3, sleep=lambda s: None)
+    bundle = io.BytesIO(b"HEADER" + b"bundle bytes")
+    bundle.seek(6)  # the bundle starts where the caller's stream is
+    results = retrying.push(bundle, [RefUpdate("refs/heads/main", None, "cd" * 32)])
+    assert [r.ok for r in results] == [True]
+    assert flaky.seen_bundles == [b"bundle bytes"] * 3
+
+
+def test_a_fetch_is_retried_until_the_stream_opens() -> None:
+    flaky = Flaky(failures=1)
+    with RetryingRemote(flaky, sleep=lambda s: None).fetch(["ab" * 32], []) as stream:
+        assert stream.read() == b"stream"
+    assert flaky.calls["fetch"] == 2
+
+
+def test_counting_counts_each_call() -> None:
+    seen: list[str] = []
+    counted = CountingRemote(Flaky(failures=0), on_call=seen.append)
+    counted.list_refs()
+    counted.list_refs()
+    counted.capabilities()
+    with counted.fetch([], []):
+        pass
+    assert counted.counts == Counter({"list_refs": 2, "capabilities": 1, "fetch": 1})
+    assert seen == ["list_refs", "list_refs", "capabilities", "fetch"]
+
+
+def test_connect_assembles_counting_inside_retrying(tmp_path: Path) -> None:
+    Repository.init(tmp_path / "r", bare=True)
+    trace: Counter[str] = Counter()
+    remote: Remote = connect(str(tmp_path / "r"), trace=trace)
+    assert isinstance(remote, RetryingRemote)
+    assert isinstance(remote.inner, CountingRemote)
+    assert isinstance(remote.inner.inner, FsRemote)
+    assert remote.list_refs() == {}
+    assert trace == Counter({"list_refs": 1})
+    assert isinstance(connect(str(tmp_path / "r"), retries=1), FsRemote)
