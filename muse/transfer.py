@@ -18,6 +18,7 @@ from .errors import (
     RemoteError,
     UsageError,
 )
+from .graph import reachability_delta
 from .objects import is_object_id
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
@@ -140,6 +141,30 @@ def _short(oid: str | None) -> str:
 # -- push ------------------------------------------------------------------------
 
 
+def _descends(repo: Repository, old: str, new: str) -> bool:
+    """Is `old` an ancestor of `new`? Usually O(commits between)."""
+    # The boundary walk never calls a commit new that the other side reaches, so an
+    # empty delta proves ancestry cheaply. With equal or skewed timestamps it may
+    # list too much, so "not empty" is settled by the exact walk (a refusal's cost).
+    if not reachability_delta(repo.graph, [old], [new]).commits:
+        return True
+    return repo.graph.is_ancestor(old, new)
+
+
+def _remote_refs(remote: Remote) -> dict[str, str]:
+    """The remote's refs, checked: a misbehaving remote is a RemoteError, not a crash here."""
+    refs = remote.list_refs()
+    for name, value in refs.items():
+        try:
+            check_ref_name(name)
+        except UsageError:
+            raise RemoteError(f"{remote.url} lists an invalid ref name {name!r}") from None
+        if not isinstance(value, str) or not is_object_id(value):
+            raise RemoteError(f"{remote.url} lists ref {name} with a malformed id "
+                              f"{str(value)[:80]!r}")
+    return refs
+
+
 def _resolve_source(repo: Repository, local: str) -> str:
     value = repo.refs.read(check_ref_name(local)) if local.startswith("refs/") else None
     if value is None and is_object_id(local) and repo.store.has(local):
@@ -162,7 +187,7 @@ def _classify(repo: Repository, name: str, old: str | None, new: str | None,
         reason = "tag already exists on the remote"
     elif not repo.store.has(old):
         reason = "fetch first: the remote has commits this repository lacks"
-    elif repo.graph.is_ancestor(old, new):
+    elif _descends(repo, old, new):
         return RefOutcome(name, old, new, "fast-forward")
     else:
         reason = "non-fast-forward: the remote has commits not in yours"
@@ -189,7 +214,7 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     wanted = [(None if src is None else _resolve_source(repo, src), dst)
               for src, dst in refspecs]
 
-    remote_refs = remote.list_refs()
+    remote_refs = _remote_refs(remote)
     outcomes: list[RefOutcome] = []
     for new, dst in wanted:
         old = remote_refs.get(dst)
@@ -205,7 +230,11 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
             refs=outcomes,
         )
     changes = [o for o in outcomes if o.status != "up-to-date"]
+    name = remote_name or remote_name_for_url(repo, remote.url)
     if not changes:
+        if name is not None and not dry_run:
+            # Someone else may have pushed the same commits: the tracking refs catch up.
+            _update_tracking(repo, name, {o.name: o.new for o in outcomes}, "push")
         return PushReport(outcomes, 0, 0, 0, dry_run)
 
     caps = remote.capabilities()
@@ -260,9 +289,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
             f"push refused: the remote moved {names} since it was read; nothing was changed",
             hint="fetch first (or pull), then push again", refs=final)
 
-    name = remote_name or remote_name_for_url(repo, remote.url)
     if name is not None:
-        _update_tracking(repo, name, {o.name: o.new for o in changes}, "push")
+        _update_tracking(repo, name, {o.name: o.new for o in outcomes}, "push")
     return PushReport(outcomes, commits, objects, bundle_bytes, False)
 
 
@@ -309,7 +337,7 @@ def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
         return "deleted"
     if old is None:
         return "created"
-    if repo.store.has(old) and repo.graph.is_ancestor(old, new):
+    if repo.store.has(old) and repo.store.has(new) and _descends(repo, old, new):
         return "fast-forward"
     return "forced"
 
@@ -322,13 +350,9 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
     """Receive what the remote's branches and tags have that we lack; update tracking refs."""
     progress = progress or _NoProgress()
     tracking_ref(remote_name, HEADS + "x")  # the remote name must make valid ref names
-    remote_refs = remote.list_refs()
+    remote_refs = _remote_refs(remote)
     heads = {n: v for n, v in remote_refs.items() if n.startswith(HEADS)}
     tags = {n: v for n, v in remote_refs.items() if n.startswith(TAGS)}
-    for name, value in {**heads, **tags}.items():
-        check_ref_name(name)
-        if not is_object_id(value):
-            raise RemoteError(f"{remote.url} lists ref {name} with a malformed id {value[:80]!r}")
     wants = sorted({v for v in (*heads.values(), *tags.values()) if not repo.store.has(v)})
     commits = bundle_bytes = 0
     if wants:

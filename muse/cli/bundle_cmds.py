@@ -186,7 +186,7 @@ def verify(file: Path, as_json: bool) -> None:
                  else "not checked (outside a repository)")
         click.echo(f"  prerequisites {where}; {summary.entries_outside} snapshot entries "
                    "rely on them")
-    click.echo(f"  bundle id {summary.bundle_id}")
+    click.echo(f"  bundle id {summary.bundle_id} ({_human(summary.size)}, checksum ok)")
 
 
 @bundle.command("list-heads")

@@ -272,6 +272,27 @@ def test_incremental_push_reads_only_new_history(tmp_path: Path, remote: Remote)
     assert len(set(reads)) <= 3  # the new commit and its parent, never the 60 before
 
 
+def test_a_fast_forward_over_same_second_commits_is_recognised(tmp_path: Path,
+                                                               remote: Remote) -> None:
+    """Commits made within one second tie on timestamp: ancestry must not depend on it."""
+    repo = new_repo(tmp_path / "ties")
+    snap = repo.store.read_snapshot(
+        repo.graph.commit(commit_files(repo, {"a": b"a"}, "base")).snapshot)
+    head = repo.head()
+    assert head is not None
+    chain = [head]
+    with repo.store.batch() as batch:
+        for i in range(12):
+            made = repo.make_commit(snap.id, [chain[-1]], f"tie {i}", timestamp=1_700_000_000)
+            batch.add_bytes(made.encode())
+            chain.append(made.id)
+    push(repo, remote, [(chain[1], MAIN)])
+    repo.refs.update(MAIN, head, chain[-1], "test")
+    report = push_main(repo, remote)
+    assert [o.status for o in report.refs] == ["fast-forward"]  # type: ignore[attr-defined]
+    assert report.commits == 11  # type: ignore[attr-defined]
+
+
 # -- concurrency ----------------------------------------------------------------------------
 
 RACE_WORKER = """
