@@ -49,6 +49,8 @@ class Repository:
             muse_dir = candidate / REPO_DIR
             if (muse_dir / "HEAD").is_file():
                 return cls(muse_dir, candidate)
+            if _is_bare(candidate):
+                return cls(candidate, None)
         raise RepositoryError(
             f"not a Muse repository (or any parent up to /): {here}",
             hint="run `muse init` to create one here, or cd into a repository",
@@ -143,6 +145,13 @@ class Repository:
 
             commit = sign_commit(commit)
         return commit
+
+
+def _is_bare(path: Path) -> bool:
+    """A bare repository: the `.muse` layout itself, marked core.bare in its config."""
+    if not ((path / "HEAD").is_file() and (path / "objects").is_dir()):
+        return False
+    return ConfigFile(path / "config").get("core.bare") == "true"
 
 
 def _local_tz_minutes(when: int) -> int:

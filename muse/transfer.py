@@ -214,6 +214,10 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     wanted = [(None if src is None else _resolve_source(repo, src), dst)
               for src, dst in refspecs]
 
+    caps = remote.capabilities()
+    if not caps.writable:
+        raise RemoteError(f"{remote.url} is read-only: it can be fetched from, not pushed to",
+                          hint="push to a bare repository (`muse init --bare DIR`)")
     remote_refs = _remote_refs(remote)
     outcomes: list[RefOutcome] = []
     for new, dst in wanted:
@@ -237,9 +241,6 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
             _update_tracking(repo, name, {o.name: o.new for o in outcomes}, "push")
         return PushReport(outcomes, 0, 0, 0, dry_run)
 
-    caps = remote.capabilities()
-    if not caps.writable:
-        raise RemoteError(f"{remote.url} is read-only: it can be fetched from, not pushed to")
     if len(changes) > 1 and not caps.atomic_multi_ref:
         raise RemoteError(f"{remote.url} cannot move several refs atomically",
                           hint="push one ref at a time")

@@ -1,14 +1,12 @@
-"""The filesystem remote: a bare Muse repository whose refs live in one CAS-updated document.
+"""The filesystem remote: a bare Muse repository whose refs live in one CAS-updated document."""
 
-    DIR/HEAD, config, objects/, packs/…   a bare repository (`muse init --bare DIR`)
-    DIR/packs/pack-ID.bundle + .idx       each received push, verified, kept whole
-    DIR/refs.json                         every ref, one JSON document (see FORMAT)
-    DIR/refs.lock                         held while refs.json is compared and swapped
-
-A push stores and syncs its pack first, then takes the lock, checks every old
-value, and renames a new refs.json into place: a ref never names missing data.
-docs/remote-protocol.md describes the layout and the rules.
-"""
+# Layout (docs/remote-protocol.md has the rules):
+#     DIR/HEAD, config, objects/, packs/…   a bare repository (`muse init --bare DIR`)
+#     DIR/packs/pack-ID.bundle + .idx       each received push, verified, kept whole
+#     DIR/refs.json                         every ref, one JSON document (see FORMAT)
+#     DIR/refs.lock                         held while refs.json is compared and swapped
+# A push stores and syncs its pack first, then takes the lock, checks every old
+# value, and renames a new refs.json into place: a ref never names missing data.
 
 from __future__ import annotations
 
@@ -35,10 +33,10 @@ from muse.errors import (
     UsageError,
 )
 from muse.fsutil import atomic_write_bytes
-from muse.lockfile import locked
+from muse.lockfile import WAIT_SECONDS, locked
 from muse.objects import is_object_id
 from muse.receive import receive_bundle
-from muse.refs import RefUpdate, check_ref_name
+from muse.refs import HEADS, TAGS, RefUpdate, check_ref_name
 from muse.remote import Capabilities, RefResult, Remote
 from muse.repo import Repository
 
@@ -129,10 +127,12 @@ def _clash(name: str, names: set[str]) -> str | None:
 class FsRemote:
     """A filesystem remote at `root`; every method opens the directory afresh (no caches)."""
 
-    def __init__(self, root: Path, *, url: str | None = None, hook: Hook | None = None) -> None:
+    def __init__(self, root: Path, *, url: str | None = None, hook: Hook | None = None,
+                 lock_wait: float = WAIT_SECONDS) -> None:
         self.root = Path(root).absolute()
         self.url = url if url is not None else str(self.root)
         self._hook: Hook = hook or (lambda point: None)
+        self._lock_wait = lock_wait
 
     # -- the edge: OSError in, RemoteError out ---------------------------------
 
@@ -180,10 +180,12 @@ class FsRemote:
         if not root.is_dir():
             raise RemoteError(f"{root} is a file, not a Muse remote",
                               hint="a remote is a directory made by `muse init --bare`")
-        if (root / ".muse").is_dir():
-            raise RemoteError(f"{root} is a working repository, not a bare remote",
-                              hint=f"push to a bare repository (`muse init --bare DIR`); "
-                              f"to fetch from this one, use {root / '.muse'}")
+        if (root / ".muse" / "HEAD").is_file():
+            if create:
+                raise RemoteError(f"{root} is a working repository, not a bare remote: "
+                                  "it can be fetched and cloned from, not pushed to",
+                                  hint="push to a bare repository (`muse init --bare DIR`)")
+            return Repository(root / ".muse", root)
         names = [n for n in os.listdir(root) if not n.startswith(INIT_LOCK)]
         if names and INIT_LOCK not in os.listdir(root):
             raise RemoteError(f"{root} is not a Muse remote (it holds other files)",
@@ -198,6 +200,13 @@ class FsRemote:
                     Repository.init(root, bare=True)
         return Repository(root, None)
 
+    def _refs_of(self, repo: Repository) -> dict[str, str]:
+        if not repo.is_bare:
+            # A working repository read as a source: its own branches and tags.
+            return {n: v for n, v in repo.refs.list().items()
+                    if n.startswith((HEADS, TAGS))}
+        return self._read_refs()
+
     def _read_refs(self) -> dict[str, str]:
         path = self.root / REFS_DOC
         try:
@@ -209,11 +218,15 @@ class FsRemote:
     # -- the protocol ---------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(atomic_multi_ref=True, max_bundle_bytes=None, server_verifies=True)
+        with self._edge():
+            working = (self.root / ".muse" / "HEAD").is_file()
+        return Capabilities(atomic_multi_ref=True, max_bundle_bytes=None, server_verifies=True,
+                            writable=not working)
 
     def list_refs(self) -> dict[str, str]:
         with self._edge():
-            return self._read_refs() if self._open() is not None else {}
+            repo = self._open()
+            return self._refs_of(repo) if repo is not None else {}
 
     def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
         updates = list(updates)
@@ -231,7 +244,8 @@ class FsRemote:
                                       "in the bundle nor on the remote; nothing was changed")
             self._hook("received")
             try:
-                with locked(self.root / REFS_LOCK, what=f"remote {self.url}"):
+                with locked(self.root / REFS_LOCK, what=f"remote {self.url}",
+                            wait=self._lock_wait):
                     self._hook("locked")
                     return self._swap(updates)
             except RefConflictError as exc:
@@ -280,7 +294,8 @@ class FsRemote:
             if not plan.commits:
                 raise RemoteError(f"nothing to fetch from {self.url}: you have everything asked")
             carried = set(plan.commits)
-            plan = replace(plan, refs={n: v for n, v in self._read_refs().items() if v in carried})
+            plan = replace(plan, refs={n: v for n, v in self._refs_of(repo).items()
+                                       if v in carried})
             # A temporary file (not memory) holds the bundle: bounded by the largest frame.
             out = tempfile.TemporaryFile()  # noqa: SIM115 - yielded, closed below
             try:

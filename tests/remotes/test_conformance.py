@@ -225,7 +225,7 @@ def test_pushing_what_the_remote_has_uploads_nothing(seeded: Repository, remote:
     report = push_main(seeded, counted)
     assert [o.status for o in report.refs] == ["up-to-date"]  # type: ignore[attr-defined]
     assert report.bundle_bytes == 0  # type: ignore[attr-defined]
-    assert counted.counts == Counter({"list_refs": 1})
+    assert counted.counts == Counter({"capabilities": 1, "list_refs": 1})
 
 
 def test_dry_run_reports_without_uploading(seeded: Repository, remote: Remote,
@@ -324,6 +324,7 @@ def test_eight_processes_race_to_push_one_branch(tmp_path: Path, seeded: Reposit
     clones = [clone(remote_url, tmp_path / f"w{i}") for i in range(workers)]
     code = RACE_WORKER.format(open_code=harness.open_code())  # type: ignore[attr-defined]
     landed: list[str] = []
+    errors: Counter[str] = Counter()
     for round_no in range(3):
         base = remote.list_refs()[MAIN]
         tips = []
@@ -349,6 +350,7 @@ def test_eight_processes_race_to_push_one_branch(tmp_path: Path, seeded: Reposit
             assert proc.returncode == 0, err.decode()
             outcomes.append(json.loads(out))
         winners = [i for i, o in enumerate(outcomes) if o["won"]]
+        errors.update(o["error"] for o in outcomes if not o["won"])
         assert len(winners) == 1, outcomes  # same base for all: exactly one fast-forward
         assert remote.list_refs()[MAIN] == tips[winners[0]]
         landed.append(tips[winners[0]])
@@ -368,6 +370,10 @@ def test_eight_processes_race_to_push_one_branch(tmp_path: Path, seeded: Reposit
         fetch(probe, remote, "origin")
         reachable = set(probe.graph.walk([tip]))
         assert set(landed) <= reachable  # no landed commit was ever lost
+
+    # Losers that read the refs before the winner landed passed the client's check:
+    # the remote's compare-and-swap is what stopped them.
+    assert errors["PushConflictError"] > 0, errors
 
     # Every loser's work lands after catching up, one after another.
     for repo in clones:
@@ -535,3 +541,15 @@ def test_a_remote_that_lies_about_its_refs_is_refused(tmp_path: Path, seeded: Re
 def test_conflict_errors_share_the_exit_code() -> None:
     assert issubclass(PushConflictError, ConflictError)
     assert PushConflictError("x", hint=None, refs=[]).exit_code == 4
+
+
+def test_cloning_an_empty_remote_gives_an_empty_repository(tmp_path: Path, remote: Remote,
+                                                           remote_url: str) -> None:
+    repo = clone(remote_url, tmp_path / "empty-clone")
+    assert repo.head() is None and repo.refs.list() == {}
+    assert repo.config.get("remote.origin.url") == remote_url
+    # …and the first push from it creates the branch.
+    commit_files(repo, {"first.mid": b"MThd"}, "first")
+    push_main(repo, remote)
+    assert remote.list_refs() == {MAIN: repo.head()}
+    assert repo.refs.read("refs/remotes/origin/main") == repo.head()

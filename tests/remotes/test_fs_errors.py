@@ -85,13 +85,22 @@ def test_a_directory_of_other_files_is_not_a_muse_remote(tmp_path: Path,
     assert tree_state(other) == before
 
 
-def test_a_working_repository_is_not_a_bare_remote(tmp_path: Path, local: Repository) -> None:
+def test_a_working_repository_can_be_cloned_but_not_pushed_to(tmp_path: Path,
+                                                              local: Repository) -> None:
     other = new_repo(tmp_path / "other")
+    commit_files(other, {"theirs.mid": b"theirs"}, "theirs")
     assert other.root is not None
     before = tree_state(other.root)
-    with pytest.raises(RemoteError, match="working repository, not a bare remote"):
+    with pytest.raises(RemoteError, match="read-only") as caught:
         _push(local, str(other.root))
+    assert caught.value.exit_code == 6
+    with pytest.raises(RemoteError, match="working repository, not a bare remote"):
+        FsRemote(other.root).push(None, [])
     assert tree_state(other.root) == before
+    assert FsRemote(other.root).list_refs() == {MAIN: other.head()}
+    copy = clone(str(other.root), tmp_path / "copy")
+    assert copy.head() == other.head()
+    assert tree_state(other.root) == before  # reading a working repository changes nothing
 
 
 def test_an_empty_directory_becomes_a_remote_on_first_push(tmp_path: Path,
