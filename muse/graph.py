@@ -90,43 +90,80 @@ def reachability_delta(graph: CommitGraph, include: Iterable[str], exclude: Iter
 
     Walks both sides newest first together and stops once every commit left in
     the queue is known to be reachable from `exclude` (git's "everybody is
-    uninteresting" rule).
+    uninteresting" rule) and is strictly older than every commit taken as new:
+    an older commit cannot reach a newer one, but one made in the same second
+    can. A commit found to be old after it was walked as new passes that on to
+    every ancestor already walked. The result is exact whenever clocks never go
+    backwards; with clock skew it may hold commits the receiver has, never less.
     """
-    exclude = [oid for oid in exclude if graph.store.has(oid)]
-    uninteresting: set[str] = set()
-    interesting: list[str] = []
-    seen: set[str] = set()
-    heap: list[tuple[int, int, str, bool]] = []
-    counter = 0
+    return _DeltaWalk(graph).run(list(include), [o for o in exclude if graph.store.has(o)])
 
-    def push(oid: str, bad: bool) -> None:
-        nonlocal counter
-        if bad:
-            uninteresting.add(oid)
-        if oid in seen:
+
+class _DeltaWalk:
+    """The state of one reachability-delta walk (see `reachability_delta`)."""
+
+    def __init__(self, graph: CommitGraph) -> None:
+        self.graph = graph
+        self.uninteresting: set[str] = set()
+        self.seen: set[str] = set()
+        self.processed: list[str] = []
+        self.processed_set: set[str] = set()
+        self.heap: list[tuple[int, int, str]] = []
+        self.counter = 0
+        self.oldest_new = 1 << 62
+
+    def _settled(self) -> bool:
+        """True when nothing left in the queue can still turn out to be new, or reach new."""
+        newest_left = -self.heap[0][0]
+        if newest_left >= self.oldest_new:
+            return False
+        return all(item[2] in self.uninteresting for item in self.heap)
+
+    def run(self, include: list[str], exclude: list[str]) -> Delta:
+        for oid in exclude:
+            self.mark_uninteresting(oid)
+        for oid in include:
+            self.enqueue(oid)
+        boundary: list[str] = []
+        while self.heap and not self._settled():
+            oid = heapq.heappop(self.heap)[2]
+            self.processed.append(oid)
+            self.processed_set.add(oid)
+            bad = oid in self.uninteresting
+            if bad:
+                boundary.append(oid)
+            else:
+                self.oldest_new = min(self.oldest_new, self.graph.commit(oid).timestamp)
+            for parent in self.graph.commit(oid).parents:
+                if bad:
+                    self.mark_uninteresting(parent)
+                else:
+                    self.enqueue(parent)
+        boundary.extend(item[2] for item in self.heap)
+        commits = [oid for oid in self.processed if oid not in self.uninteresting]
+        return Delta(commits=topological_order(self.graph, commits),
+                     boundary=sorted(set(boundary)))
+
+    def enqueue(self, oid: str) -> None:
+        if oid in self.seen:
             return
-        seen.add(oid)
-        counter += 1
-        heapq.heappush(heap, (-graph.commit(oid).timestamp, counter, oid, bad))
+        self.seen.add(oid)
+        self.counter += 1
+        heapq.heappush(self.heap, (-self.graph.commit(oid).timestamp, self.counter, oid))
 
-    for oid in exclude:
-        push(oid, True)
-    for oid in include:
-        push(oid, False)
-    boundary: list[str] = []
-    while heap and not all(item[2] in uninteresting for item in heap):
-        _, _, oid, _ = heapq.heappop(heap)
-        bad = oid in uninteresting
-        if bad:
-            boundary.append(oid)
-        else:
-            interesting.append(oid)
-        for parent in graph.commit(oid).parents:
-            push(parent, bad)
-    boundary.extend(item[2] for item in heap)
-    # An interesting commit found to be uninteresting later (reached by both sides).
-    commits = [oid for oid in interesting if oid not in uninteresting]
-    return Delta(commits=topological_order(graph, commits), boundary=sorted(set(boundary)))
+    def mark_uninteresting(self, start: str) -> None:
+        """Mark `start` reachable from the excluded side, and every walked ancestor with it."""
+        stack = [start]
+        while stack:
+            oid = stack.pop()
+            if oid in self.uninteresting:
+                continue
+            self.uninteresting.add(oid)
+            if oid in self.processed_set:
+                # Already expanded as new history: its parents must learn they are old too.
+                stack.extend(self.graph.commit(oid).parents)
+            else:
+                self.enqueue(oid)
 
 
 def topological_order(graph: CommitGraph, commits: Iterable[str]) -> list[str]:

@@ -257,6 +257,9 @@ def test_incremental_push_reads_only_new_history(tmp_path: Path, remote: Remote)
     for i in range(60):
         commit_files(repo, {"take.txt": f"take {i}".encode()}, f"take {i}")
     push_main(repo, remote)
+    # A second later, as real work is: commits sharing a second with the remote's
+    # tip are legitimately walked (they could reach it), the older history is not.
+    time.sleep(1.1)
     commit_files(repo, {"take.txt": b"final"}, "final")
     reads: list[str] = []
     original = repo.graph.commit
