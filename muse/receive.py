@@ -1,13 +1,16 @@
 """Receiving a bundle into a store: verify all of it, then keep it whole as a pack.
 
-The bundle is copied to a temporary file while it is read and verified; only
-when the trailer checks out is it renamed into `packs/` with its index. A bad
-bundle leaves nothing behind. Refs are the caller's business, and come last.
+The bundle is copied to a temporary file while it is read and verified (or,
+when it already is a file on the same filesystem, hard-linked there and read
+in place: a local push then writes its bytes once, not twice); only when the
+trailer checks out is it renamed into `packs/` with its index. A bad bundle
+leaves nothing behind. Refs are the caller's business, and come last.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +71,10 @@ def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress |
         entries: dict[str, PackEntry] = {}
         parents: dict[str, tuple[str, ...]] = {}
         snapshots: dict[str, str] = {}
-        with open(tmp, "wb") as pack:
-            reader = BundleReader(source, store=store, sink=pack.write, progress=progress,
+        adopted = _adopt_file(source, tmp)
+        with contextlib.ExitStack() as stack:
+            sink = None if adopted else stack.enter_context(open(tmp, "wb")).write
+            reader = BundleReader(source, store=store, sink=sink, progress=progress,
                                   require_signatures=require_signatures)
             for item in reader.items():
                 if isinstance(item, VerifiedCommit):
@@ -87,3 +92,22 @@ def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress |
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _adopt_file(source: BinaryIO, tmp: Path) -> bool:
+    """Hard-link `source` to `tmp` when it is a whole regular file read from its start.
+
+    The link shares the inode, so the bytes verified are the bytes installed;
+    any other case (a pipe, a socket, another filesystem) falls back to copying.
+    """
+    name = getattr(source, "name", None)
+    if not isinstance(name, str):
+        return False
+    try:
+        if source.tell() != 0 or not os.path.isfile(name):
+            return False
+        tmp.unlink()
+        os.link(name, tmp)
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
