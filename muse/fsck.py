@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import CorruptObjectError, MissingObjectError, MuseError, RepositoryError
@@ -128,15 +129,10 @@ def _corrupt_detail(exc: CorruptObjectError) -> str:
 
 def _load_packs(repo: Repository, report: Report) -> None:
     """Open every pack index, reporting damaged ones; the rest stay usable for the check."""
-    from .store import PackIndex
+    def damaged(idx: Path, exc: Exception) -> None:
+        report.add(f"packs/{idx.name}", "object", f"pack index {idx.name}: {exc}")
 
-    usable = []
-    for idx in sorted(repo.store.packs_dir.glob("pack-*.idx")):
-        try:
-            usable.append(PackIndex(idx, idx.with_suffix(".bundle")))
-        except (CorruptObjectError, OSError) as exc:
-            report.add(f"packs/{idx.name}", "object", f"pack index {idx.name}: {exc}")
-    repo.store._packs = usable  # the store would otherwise re-raise on every lookup
+    repo.store.load_packs(on_damaged=damaged)
 
 
 class _Checker:

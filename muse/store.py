@@ -20,7 +20,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -124,11 +124,23 @@ class ObjectStore:
     @property
     def packs(self) -> list[PackIndex]:
         if self._packs is None:
-            self._packs = []
-            if self.packs_dir.is_dir():
-                for idx in sorted(self.packs_dir.glob("pack-*.idx")):
-                    self._packs.append(PackIndex(idx, idx.with_suffix(".bundle")))
+            self.load_packs()
+        assert self._packs is not None
         return self._packs
+
+    def load_packs(self, on_damaged: Callable[[Path, Exception], None] | None = None) -> None:
+        """(Re)open every pack index. A damaged one raises, or with `on_damaged` is reported
+        there and left out, so the rest of the store stays readable (what `verify` needs)."""
+        packs = []
+        if self.packs_dir.is_dir():
+            for idx in sorted(self.packs_dir.glob("pack-*.idx")):
+                try:
+                    packs.append(PackIndex(idx, idx.with_suffix(".bundle")))
+                except (CorruptObjectError, OSError) as exc:
+                    if on_damaged is None:
+                        raise
+                    on_damaged(idx, exc)
+        self._packs = packs
 
     def _find_packed(self, oid: str) -> tuple[PackIndex, PackEntry] | None:
         for pack in self.packs:

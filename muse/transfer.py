@@ -230,7 +230,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
         names = ", ".join(o.name for o in rejected)
         raise PushNonFastForwardError(
             f"push refused, would drop commits on the remote: {names} ({rejected[0].reason})",
-            hint="fetch (or pull) and merge first, or push with --force to overwrite",
+            hint="fetch first (`muse pull` to bring in their commits), "
+            "or --force to overwrite the remote",
             refs=outcomes,
         )
     changes = [o for o in outcomes if o.status != "up-to-date"]

@@ -16,10 +16,6 @@ from .base import emit_json, open_repo, short
 COMMANDS: list[click.Command] = []
 C = TypeVar("C", bound=click.Command)
 
-PUSH_REJECTED_HINT = ("fetch first (`muse pull` to bring in their commits), "
-                      "or --force to overwrite the remote")
-
-
 def _command(command: C) -> C:
     """Register a command with the CLI (muse/cli/__init__.py adds every one in COMMANDS)."""
     COMMANDS.append(command)
@@ -333,8 +329,6 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
                                    progress=progress, remote_name=location.name)
         except (PushNonFastForwardError, PushConflictError) as exc:
             _show_push(location, None, exc.refs, sources, as_json, dry_run)
-            if isinstance(exc, PushNonFastForwardError):
-                exc.hint = PUSH_REJECTED_HINT
             raise
     _show_push(location, report, report.refs, sources, as_json, dry_run)
     if set_upstream and not dry_run:
