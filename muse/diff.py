@@ -9,6 +9,7 @@ from typing import Any
 
 from .changes import Change, compare
 from .objects import Snapshot, SnapshotEntry
+from .units import human_size, signed_size
 
 TEXT_SNIFF = 8192
 TEXT_CAP = 1 << 20  # above this either side is shown as binary: keeps memory and output bounded
@@ -16,25 +17,6 @@ CONTEXT_LINES = 3
 
 Reader = Callable[[SnapshotEntry], bytes]
 """Returns the bytes of one side's file (from the store, or from the working tree)."""
-
-
-def human_size(n: int) -> str:
-    """Decimal units as people read them: `812 B`, `1.2 MB`, `102 KB`."""
-    value = float(abs(n))
-    units = ["B", "KB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while value >= 1000 and i < len(units) - 1:
-        value /= 1000
-        i += 1
-    sign = "-" if n < 0 else ""
-    if i == 0:
-        return f"{sign}{int(value)} B"
-    text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
-    return f"{sign}{text} {units[i]}"
-
-
-def signed_size(n: int) -> str:
-    return ("+" if n >= 0 else "") + human_size(n)
 
 
 def looks_like_text(data: bytes) -> bool:

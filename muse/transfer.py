@@ -27,6 +27,7 @@ from .repo import Repository
 
 __all__ = [
     "FetchReport",
+    "NoProgress",
     "PushConflictError",
     "PushNonFastForwardError",
     "PushReport",
@@ -87,7 +88,9 @@ class PushConflictError(RefConflictError):
         self.refs = refs
 
 
-class _NoProgress:
+class NoProgress:
+    """The TransferProgress that shows nothing: logs, pipes, --json and library callers."""
+
     def phase(self, name: str, total: int | None) -> None:
         pass
 
@@ -205,7 +208,7 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     `remote_name` names the tracking refs to update; default: the configured
     remote whose URL is `remote.url` (no tracking update when there is none).
     """
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     if not refspecs:
         raise UsageError("nothing to push: no refs named")
     targets = [check_ref_name(dst) for _, dst in refspecs]
@@ -350,7 +353,7 @@ def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
 def fetch(repo: Repository, remote: Remote, remote_name: str, *,
           progress: TransferProgress | None = None) -> FetchReport:
     """Receive what the remote's branches and tags have that we lack; update tracking refs."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     tracking_ref(remote_name, HEADS + "x")  # the remote name must make valid ref names
     remote_refs = _remote_refs(remote)
     heads = {n: v for n, v in remote_refs.items() if n.startswith(HEADS)}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from muse.diff import TEXT_CAP, human_size, looks_like_text, signed_size
+from muse.diff import TEXT_CAP, looks_like_text
+from muse.units import human_size, signed_size
 from tests.testkit import MuseRunner, tree_state
 
 

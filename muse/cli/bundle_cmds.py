@@ -11,19 +11,11 @@ from typing import Any, BinaryIO
 
 import click
 
+from ..units import human_size
 from .base import emit_json, open_repo, short
 
 _FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
@@ -121,8 +113,8 @@ def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool
     for name in created.skipped_refs:
         click.echo(f"warning: {name} left out: its commit is on the excluded side", err=True)
     click.echo(f"bundle {file}: {data['commits']} commits, {data['objects']} objects "
-               f"({_human(summary.header.object_bytes)}), {len(data['refs'])} refs, "
-               f"{len(data['prerequisites'])} prerequisites, {_human(summary.size)}", err=err)
+               f"({human_size(summary.header.object_bytes)}), {len(data['refs'])} refs, "
+               f"{len(data['prerequisites'])} prerequisites, {human_size(summary.size)}", err=err)
     click.echo(f"bundle id {summary.bundle_id}", err=err)
 
 
@@ -177,7 +169,7 @@ def verify(file: Path, as_json: bool) -> None:
         emit_json(data)
         return
     click.echo(f"{file}: ok")
-    click.echo(f"  {header.objects} objects ({_human(header.object_bytes)}), "
+    click.echo(f"  {header.objects} objects ({human_size(header.object_bytes)}), "
                f"{header.snapshots} snapshots, {header.commits} commits re-hashed")
     click.echo(f"  signatures: {summary.signatures_good} good, {summary.unsigned} unsigned")
     click.echo(f"  {len(header.refs)} refs, {len(header.prerequisites)} prerequisites")
@@ -186,7 +178,7 @@ def verify(file: Path, as_json: bool) -> None:
                  else "not checked (outside a repository)")
         click.echo(f"  prerequisites {where}; {summary.entries_outside} snapshot entries "
                    "rely on them")
-    click.echo(f"  bundle id {summary.bundle_id} ({_human(summary.size)}, checksum ok)")
+    click.echo(f"  bundle id {summary.bundle_id} ({human_size(summary.size)}, checksum ok)")
 
 
 @bundle.command("list-heads")
@@ -237,7 +229,7 @@ def unbundle(file: Path, force: bool, as_json: bool) -> None:
         })
         return
     click.echo(f"received {len(summary.commits)} commits, {summary.header.objects} objects "
-               f"({_human(summary.size)}); {done.new_items} new items")
+               f"({human_size(summary.size)}); {done.new_items} new items")
     for change in done.changes:
         if change.old is None or change.status == "up to date":
             arrow = short(change.new)

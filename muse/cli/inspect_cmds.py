@@ -290,8 +290,8 @@ def verify(require_signatures: bool, as_json: bool) -> None:
 
     Exit status 0 when nothing is wrong, 1 when problems were found.
     """
-    from ..diff import human_size
     from ..fsck import verify_repository
+    from ..units import human_size
 
     report = verify_repository(_open_repo_or_bare(), require_signatures=require_signatures)
     if as_json:

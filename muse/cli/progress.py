@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TextIO
 
+from ..transfer import NoProgress as SilentProgress
+
 # Phases the engine counts in items rather than bytes (everything else is bytes).
 COUNT_UNITS = {"checking out": "files"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -28,17 +30,8 @@ def should_show(*, as_json: bool, stream: TextIO, env: Mapping[str, str]) -> boo
         return False
 
 
-class NoProgress:
-    """The TransferProgress for logs, pipes and --json: does nothing."""
-
-    def phase(self, name: str, total: int | None) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
+class NoProgress(SilentProgress):
+    """The TransferProgress for logs, pipes and --json, usable as a context manager."""
 
     def close(self) -> None:
         pass

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import MuseError, UsageError
+from ..units import human_size
 from .base import emit_json, open_repo, short
 
 COMMANDS: list[click.Command] = []
@@ -46,15 +47,6 @@ def _display(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 def _plural(n: int, word: str) -> str:
@@ -356,7 +348,7 @@ def _show_push(location: Any, report: Any, refs: list[Any], sources: dict[str, s
                    f"{_plural(report.objects, 'object')} (dry run: nothing was sent)")
     else:
         click.echo(f"Pushed {_plural(report.commits, 'commit')}, "
-                   f"{_plural(report.objects, 'object')} ({_size(report.bundle_bytes)})")
+                   f"{_plural(report.objects, 'object')} ({human_size(report.bundle_bytes)})")
 
 
 # -- fetch ----------------------------------------------------------------------------
@@ -395,7 +387,7 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
     _echo_outcomes(report.refs, label)
     if report.commits:
         click.echo(f"Received {_plural(report.commits, 'commit')} "
-                   f"({_size(report.bundle_bytes)})")
+                   f"({human_size(report.bundle_bytes)})")
 
 
 @_command
