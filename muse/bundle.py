@@ -298,8 +298,12 @@ def _stored_rows(store: ObjectStore, snap_id: str) -> tuple[bytes, list[list[Any
 
 
 def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
-                 progress: Progress | None = None) -> BundleSummary:
-    """Stream `plan` into `out` as one bundle; every object is re-hashed as it is read."""
+                 progress: Progress | None = None, verify_objects: bool = True) -> BundleSummary:
+    """Stream `plan` into `out` as one bundle, re-hashing every object as it is read.
+
+    `verify_objects=False` skips that re-hash, for a receiver known to re-hash
+    every object itself and refuse the bundle on a mismatch (a verifying remote).
+    """
     if not plan.commits:
         raise UsageError("refusing to create an empty bundle: the receiver has everything",
                          hint="check the revision range (e.g. v1..main) or use --all")
@@ -312,7 +316,7 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
         w.write(PREAMBLE)
         w.frame(KIND_HEADER, header.encode())
         for oid, size in plan.objects:
-            _write_object(store, w, oid, size)
+            _write_object(store, w, oid, size, verify_objects)
         for snap_id in plan.snapshots:
             w.frame(KIND_SNAPSHOT, plan.encodings.get(snap_id) or store.read(snap_id))
         signed = unsigned = 0
@@ -330,10 +334,11 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
     return BundleSummary(bundle_id, header, w.size, plan.commits, signed, unsigned, 0)
 
 
-def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int) -> None:
+def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int,
+                  verify: bool) -> None:
     w.frame(KIND_OBJECT, OBJECT_START.pack(bytes.fromhex(oid), size))
     written = 0
-    for chunk in store.iter_chunks(oid):
+    for chunk in store.iter_chunks(oid, verify=verify):
         view = memoryview(chunk)
         for start in range(0, len(view), DATA_CHUNK):
             piece = view[start : start + DATA_CHUNK]

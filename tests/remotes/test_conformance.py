@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import pytest
 from muse.errors import (
     BundleError,
     ConflictError,
+    MuseError,
     NonFastForwardError,
     RefConflictError,
     TransientRemoteError,
@@ -527,6 +529,22 @@ def test_a_bad_bundle_from_a_hostile_remote_changes_nothing(
     with pytest.raises(BundleError):
         clone(remote_url, tmp_path / "fresh", remote=hostile)
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_damaged_local_object_never_reaches_the_remote(tmp_path: Path, seeded: Repository,
+                                                        remote: Remote,
+                                                        harness: object) -> None:
+    # A verifying remote re-hashes what it receives; for any other the writer re-hashes.
+    take = blob(91, 40_000)
+    commit_files(seeded, {"take2.wav": take}, "second take")
+    loose = seeded.store.objects_dir / (oid := hashlib.sha256(take).hexdigest())[:2] / oid[2:]
+    os.chmod(loose, 0o644)
+    loose.write_bytes(_flip_middle(take))
+    before = harness.state()  # type: ignore[attr-defined]
+    with pytest.raises(MuseError) as caught:
+        push_main(seeded, remote)
+    assert oid in caught.value.message
+    assert harness.state() == before  # type: ignore[attr-defined]
 
 
 def test_a_remote_that_lies_about_its_refs_is_refused(tmp_path: Path, seeded: Repository,
