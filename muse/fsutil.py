@@ -10,6 +10,24 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any thread.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+UMASK = _read_umask()
+# Stored objects, packs and their indexes never change once named: read-only,
+# readable by whoever the umask lets in (a remote on a shared drive serves a team).
+STORED_MODE = 0o444 & ~UMASK
+
+
+def masked(mode: int) -> int:
+    """`mode` as the user's umask allows it, as a plain open() would create it."""
+    return mode & ~UMASK
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename inside `directory` durable."""
     fd = os.open(directory, os.O_RDONLY)
@@ -24,7 +42,8 @@ def atomic_writer(target: Path, *, mode: int = 0o644, tmp_dir: Path | None = Non
                   durable: bool = True) -> Iterator[BinaryIO]:
     """Yield a file to write; on clean exit it atomically replaces `target`.
 
-    On any exception the temporary file is removed and `target` is untouched.
+    The file gets `mode` less the umask. On any exception the temporary file is
+    removed and `target` is untouched.
     """
     directory = tmp_dir or target.parent
     directory.mkdir(parents=True, exist_ok=True)
@@ -36,7 +55,7 @@ def atomic_writer(target: Path, *, mode: int = 0o644, tmp_dir: Path | None = Non
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, masked(mode))
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
         if durable:

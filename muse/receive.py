@@ -95,13 +95,15 @@ def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress |
 
 
 def _adopt_file(source: BinaryIO, tmp: Path) -> bool:
-    """Hard-link `source` to `tmp` when it is a whole regular file read from its start.
+    """Hard-link `source` to `tmp` when it is a disposable regular file read from its start.
 
-    The link shares the inode, so the bytes verified are the bytes installed;
-    any other case (a pipe, a socket, another filesystem) falls back to copying.
+    The link shares the inode, so the bytes verified are the bytes installed.
+    Only a file marked `disposable` (a sender's private temporary file, never
+    written again) may be shared: a user's bundle file could be rewritten in
+    place later. Any other case (a pipe, another filesystem) is copied.
     """
     name = getattr(source, "name", None)
-    if not isinstance(name, str):
+    if getattr(source, "disposable", False) is not True or not isinstance(name, (str, Path)):
         return False
     try:
         if source.tell() != 0 or not os.path.isfile(name):

@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from .errors import CorruptObjectError, MissingObjectError
 from .frames import read_stored
-from .fsutil import atomic_writer, fsync_dir
+from .fsutil import STORED_MODE, atomic_writer, fsync_dir
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes
 
 READ_CHUNK = 1 << 20
@@ -229,10 +229,11 @@ class ObjectStore:
         """Install a verified pack (moved from `pack_file`) and its index, durably."""
         self.packs_dir.mkdir(parents=True, exist_ok=True)
         target = self.packs_dir / f"pack-{pack_id}.bundle"
-        with open(pack_file, "rb+") as handle:
+        with open(pack_file, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(pack_file, STORED_MODE)
         os.replace(pack_file, target)
-        with atomic_writer(self.packs_dir / f"pack-{pack_id}.idx") as out:
+        with atomic_writer(self.packs_dir / f"pack-{pack_id}.idx", mode=STORED_MODE) as out:
             out.write(encode_pack_index(entries))
         fsync_dir(self.packs_dir)
         self._packs = None
@@ -326,6 +327,7 @@ class ObjectBatch:
             for oid, tmp in self._pending.items():
                 target = self.store._loose_path(oid)
                 target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, STORED_MODE)
                 os.replace(tmp, target)
                 fans.add(target.parent)
             for fan in fans:

@@ -104,6 +104,10 @@ class NoProgress:
 class _ProgressReader:
     """A read-only file wrapper reporting bytes read (how an upload's progress is seen)."""
 
+    # The push's own temporary bundle: a receiver on the same filesystem may keep
+    # it by hard link instead of copying (`muse.receive`); nothing writes it again.
+    disposable = True
+
     def __init__(self, inner: BinaryIO, advance: Callable[[int], None]) -> None:
         self._inner = inner
         self._advance = advance

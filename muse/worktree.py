@@ -19,7 +19,7 @@ from typing import Any
 import msgpack
 
 from .errors import UnsafePathError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, masked
 from .ignore import IgnoreRules
 from .objects import Snapshot, SnapshotEntry
 from .paths import REPO_DIR, validate_path
@@ -185,7 +185,7 @@ class WorkTree:
         tmp = target.with_name(f".{target.name}.muse-tmp")
         with open(tmp, "wb") as out:
             self.store.copy_to(entry.oid, out)
-        os.chmod(tmp, 0o755 if entry.executable else 0o644)
+        os.chmod(tmp, masked(0o755 if entry.executable else 0o644))
         os.replace(tmp, target)
         st = target.stat()
         state = FileState(entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,

@@ -1,4 +1,4 @@
-"""Receiving a bundle as a pack: adopted by hard link from a file, copied from a stream."""
+"""Receiving a bundle as a pack: a sender's temporary file adopted by hard link, else copied."""
 
 from __future__ import annotations
 
@@ -29,17 +29,40 @@ def _pack(repo_root: Path, bundle_id: str) -> Path:
     return repo_root / ".muse" / "packs" / f"pack-{bundle_id}.bundle"
 
 
-def test_a_bundle_file_is_adopted_by_hard_link(tmp_path: Path,
-                                               bundle_file: tuple[Path, bytes, str]) -> None:
+class _Disposable(io.FileIO):
+    """A sender's private temporary bundle, as the transfer engine marks it."""
+
+    disposable = True
+
+
+def test_a_disposable_bundle_file_is_adopted_by_hard_link(
+        tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:
     path, data, bundle_id = bundle_file
     target = make_repo(tmp_path / "target")
-    with open(path, "rb") as handle:
-        received = receive_bundle(target.store, handle)
+    with _Disposable(path, "rb") as handle:
+        received = receive_bundle(target.store, handle)  # type: ignore[arg-type]
     pack = _pack(tmp_path / "target", bundle_id)
     assert received.summary.bundle_id == bundle_id
     assert pack.stat().st_ino == path.stat().st_ino  # one write for a local push, not two
     assert pack.read_bytes() == data
     assert os.listdir(tmp_path / "target" / ".muse" / "tmp") == []
+
+
+def test_a_users_bundle_file_is_copied_and_left_as_it_was(
+        tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:
+    # Sharing its inode would let a later in-place rewrite of the user's file
+    # (cp over it, an editor, rsync --inplace) damage the repository's pack.
+    path, data, bundle_id = bundle_file
+    os.chmod(path, 0o640)
+    target = make_repo(tmp_path / "target")
+    with open(path, "rb") as handle:
+        receive_bundle(target.store, handle)
+    pack = _pack(tmp_path / "target", bundle_id)
+    assert pack.stat().st_ino != path.stat().st_ino
+    assert path.stat().st_mode & 0o777 == 0o640
+    with open(path, "r+b") as rewrite:
+        rewrite.write(b"overwritten in place")
+    assert pack.read_bytes() == data
 
 
 def test_a_stream_is_copied(tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:

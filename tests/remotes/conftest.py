@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,18 @@ class FsHarness:
 
     def lock_is_held(self) -> bool:
         return (self.path / "refs.lock").exists()
+
+    def damage(self, content: bytes) -> None:
+        """Flip one byte of the stored object holding `content` (as a failing disk would)."""
+        sample = content[:64]
+        for pack in (self.path / "packs").glob("*.bundle"):
+            data = pack.read_bytes()
+            at = data.find(sample)
+            if at >= 0:
+                os.chmod(pack, 0o644)
+                pack.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
+                return
+        raise AssertionError("no pack holds that content")
 
     def state(self) -> dict[str, bytes]:
         """Every byte the remote stores (for "nothing changed")."""

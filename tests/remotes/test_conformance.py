@@ -547,6 +547,25 @@ def test_a_damaged_local_object_never_reaches_the_remote(tmp_path: Path, seeded:
     assert harness.state() == before  # type: ignore[attr-defined]
 
 
+def test_a_damaged_object_on_the_remote_is_refused_on_clone_and_fetch(
+        tmp_path: Path, seeded: Repository, remote: Remote, remote_url: str,
+        harness: object) -> None:
+    local = clone(remote_url, tmp_path / "local")
+    assert local.root is not None
+    take = blob(92, 60_000)
+    commit_files(seeded, {"take3.wav": take}, "third take")
+    push_main(seeded, remote)
+    harness.damage(take)  # type: ignore[attr-defined]
+    before = tree_state(local.root)
+    with pytest.raises(BundleError) as caught:
+        fetch(local, remote, "origin")
+    assert hashlib.sha256(take).hexdigest() in caught.value.message
+    assert tree_state(local.root) == before
+    with pytest.raises(BundleError):
+        clone(remote_url, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
 def test_a_remote_that_lies_about_its_refs_is_refused(tmp_path: Path, seeded: Repository,
                                                       remote: Remote, remote_url: str) -> None:
     local = clone(remote_url, tmp_path / "local")
