@@ -16,7 +16,9 @@
     │   └── BundleError                        a bundle is malformed, truncated or tampered with
     ├── RemoteError                   exit 6   a remote is unknown, unreachable or misbehaving
     │   └── TransientRemoteError               may succeed if retried
-    └── ConfigError                   exit 7   missing identity, missing key, bad config value
+    ├── ConfigError                   exit 7   missing identity, missing key, bad config value
+    └── SystemRefusedError            exit 8   the system refused: disk full, permission denied,
+                                               read-only filesystem, I/O error
 
 Exit code 0 is success; 1 also means "problems found" (`verify`, merge conflicts);
 70 is an internal bug (the CLI prints a traceback only then). Drivers translate
@@ -25,6 +27,8 @@ tree into one line on stderr, a hint, and the exit code.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class MuseError(Exception):
@@ -99,6 +103,33 @@ class TransientRemoteError(RemoteError):
 
 class ConfigError(MuseError):
     exit_code = 7
+
+
+class SystemRefusedError(MuseError):
+    exit_code = 8
+
+
+# OS errors that say something about the user's machine, not about Muse: the CLI
+# reports them in one line. Any other OSError escaping a command is a bug.
+_SYSTEM_HINTS = {
+    errno.ENOSPC: "free some space and run it again; nothing half-written was kept",
+    errno.EDQUOT: "your disk quota is full: free some space and run it again",
+    errno.EACCES: "check the permissions of that path",
+    errno.EPERM: "check the permissions of that path",
+    errno.EROFS: "the filesystem is mounted read-only",
+    errno.EIO: "the disk reported an I/O error; check it before retrying",
+    errno.EMFILE: "too many open files: raise the limit (`ulimit -n`) and retry",
+    errno.ENFILE: "the system has too many open files; retry later",
+}
+
+
+def system_refusal(exc: OSError) -> SystemRefusedError | None:
+    """The one-line error for an OSError the user's system caused; None for anything else."""
+    hint = _SYSTEM_HINTS.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = f": {exc.filename}" if exc.filename else ""
+    return SystemRefusedError(f"{exc.strerror or exc}{where}", hint=hint)
 
 
 INTERNAL_ERROR_EXIT = 70

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +152,50 @@ def test_help_and_status_stay_light(muse: MuseRunner, committed: Path) -> None:
     assert "nothing to commit" in done.stdout  # and so did status
     assert "HEAVY=\n" in done.stdout, done.stdout
     assert "STATUS_OK=True" in done.stdout
+
+
+def _disk_fills_after(files: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: the disk is full once `files` new objects have been written."""
+    from muse.store import ObjectBatch
+
+    real = ObjectBatch.add_stream
+    written = []
+
+    def add_stream(self: ObjectBatch, source: object) -> tuple[str, int]:
+        if len(written) >= files:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/fake/.muse/tmp/object")
+        written.append(source)
+        return real(self, source)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ObjectBatch, "add_stream", add_stream)
+
+
+def test_a_full_disk_during_commit_is_one_line_and_changes_nothing(
+        muse: MuseRunner, committed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(5):
+        (committed / f"stem{i}.wav").write_bytes(os.urandom(3000))
+    before = tree_state(committed)
+    _disk_fills_after(2, monkeypatch)
+    res = muse("commit", "-m", "five stems", cwd=committed)
+    assert res.exit_code == 8
+    assert res.stderr.splitlines() == [
+        "error: No space left on device: /fake/.muse/tmp/object",
+        "hint: free some space and run it again; nothing half-written was kept",
+    ]
+    assert tree_state(committed) == before  # no object, no ref, no leftovers in tmp/
+    monkeypatch.undo()
+    assert muse("verify", cwd=committed).exit_code == 0
+
+
+def test_an_unexpected_os_error_is_reported_as_a_bug(
+        muse: MuseRunner, committed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from muse.store import ObjectBatch
+
+    def add_stream(self: ObjectBatch, source: object) -> tuple[str, int]:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    (committed / "new.wav").write_bytes(b"RIFF")
+    monkeypatch.setattr(ObjectBatch, "add_stream", add_stream)
+    res = muse("commit", "-m", "x", cwd=committed)
+    assert res.exit_code == 70
+    assert "internal error (this is a bug" in res.stderr and "Traceback" in res.stderr

@@ -16,7 +16,8 @@ def cli() -> None:
     """Muse: version control for music sessions, stems and code.
 
     Exit codes: 0 ok; 1 problems found; 2 usage; 3 repository; 4 conflict;
-    5 integrity; 6 remote; 7 config; 70 internal error (docs/exit-codes.md).
+    5 integrity; 6 remote; 7 config; 8 system refused (disk full, permissions);
+    70 internal error (docs/exit-codes.md).
     """
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import INTERNAL_ERROR_EXIT, MuseError
+from ..errors import INTERNAL_ERROR_EXIT, MuseError, system_refusal
 
 
 class MuseGroup(click.Group):
@@ -31,10 +31,21 @@ class MuseGroup(click.Group):
             # Output piped into `head` and closed: not an error worth a traceback.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
+        except OSError as exc:
+            refusal = system_refusal(exc)
+            if refusal is None:
+                _internal_error()
+                ctx.exit(INTERNAL_ERROR_EXIT)
+            report_error(refusal)
+            ctx.exit(refusal.exit_code)
         except Exception:
-            click.echo("muse: internal error (this is a bug; please report it):", err=True)
-            traceback.print_exc()
+            _internal_error()
             ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+def _internal_error() -> None:
+    click.echo("muse: internal error (this is a bug; please report it):", err=True)
+    traceback.print_exc()
 
 
 def report_error(exc: MuseError) -> None:
