@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .repo import Repository
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)$")
-_HEX = re.compile(r"^[0-9a-f]{4,64}$")
+ID_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
 MIN_ABBREV = 4
 
 _HINT = "see `muse log --oneline` and `muse branch` for what exists"
@@ -29,6 +29,23 @@ def resolve_ref_name(repo: Repository, name: str) -> str | None:
         raise RevisionError(f"ambiguous name {name!r}: it is {' and '.join(matches)}",
                             hint="spell out the one you mean, e.g. refs/heads/" + name)
     return matches[0] if matches else None
+
+
+def abbreviated_object(repo: Repository, text: str, *, commits_only: bool) -> str | None:
+    """The one stored id (a commit's, or any object's) that `text` abbreviates; None if none.
+
+    Several matches are a RevisionError listing them: an abbreviation never guesses.
+    """
+    if not ID_PREFIX.match(text):
+        return None
+    found = repo.store.ids_with_prefix(text)
+    candidates = sorted(oid for oid in found if not commits_only or _is_commit(repo, oid))
+    if len(candidates) > 1:
+        shown = ", ".join(c[:12] for c in candidates[:5])
+        noun = "revision" if commits_only else "object"
+        raise RevisionError(f"ambiguous {noun} {text!r}: matches {shown}",
+                            hint="give more digits of the id")
+    return candidates[0] if candidates else None
 
 
 def _is_commit(repo: Repository, oid: str) -> bool:
@@ -47,7 +64,7 @@ def _resolve_base(repo: Repository, text: str) -> str:
         return head
     ref = resolve_ref_name(repo, text)
     if ref is not None:
-        if _HEX.match(text) and repo.store.ids_with_prefix(text):
+        if ID_PREFIX.match(text) and repo.store.ids_with_prefix(text):
             raise RevisionError(f"ambiguous revision {text!r}: a ref and an object id prefix",
                                 hint="use refs/... for the ref, or more digits for the id")
         value = repo.refs.read(ref)
@@ -57,16 +74,10 @@ def _resolve_base(repo: Repository, text: str) -> str:
         if not repo.store.has(text):
             raise RevisionError(f"unknown revision {text!r}: no such object", hint=_HINT)
         return text
-    if _HEX.match(text):
-        found = repo.store.ids_with_prefix(text)
-        candidates = sorted(oid for oid in found if _is_commit(repo, oid))
-        if len(candidates) == 1:
-            return candidates[0]
-        if len(candidates) > 1:
-            shown = ", ".join(c[:12] for c in candidates[:5])
-            raise RevisionError(f"ambiguous revision {text!r}: matches {shown}",
-                                hint="give more digits of the id")
-    raise RevisionError(f"unknown revision {text!r}", hint=_HINT)
+    found = abbreviated_object(repo, text, commits_only=True)
+    if found is None:
+        raise RevisionError(f"unknown revision {text!r}", hint=_HINT)
+    return found
 
 
 def resolve(repo: Repository, text: str) -> str:

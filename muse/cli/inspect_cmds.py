@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from ..objects import Snapshot, SnapshotEntry
     from ..repo import Repository
 
-_HEX = re.compile(r"^[0-9a-f]{4,64}$")
 KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
 
 
@@ -154,7 +152,7 @@ def rev_parse(revisions: tuple[str, ...], short_ids: bool) -> None:
 
 def _resolve_object(repo: Repository, text: str) -> str:
     """An object id from a full id, an id prefix (any kind), `REV:path`, or a revision."""
-    from ..revisions import resolve, resolve_ref_name
+    from ..revisions import ID_PREFIX, abbreviated_object, resolve, resolve_ref_name
 
     if ":" in text:
         rev, _, path = text.partition(":")
@@ -166,16 +164,12 @@ def _resolve_object(repo: Repository, text: str) -> str:
             raise RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
                                 hint="see `muse show --name-status REV` for its files")
         return entry.oid
-    if _HEX.match(text) and text not in ("HEAD",) and resolve_ref_name(repo, text) is None:
-        found = sorted(repo.store.ids_with_prefix(text))
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            shown = ", ".join(oid[:12] for oid in found[:5])
-            raise RevisionError(f"ambiguous object {text!r}: matches {shown}",
-                                hint="give more digits of the id")
-        raise RevisionError(f"unknown object {text!r}",
-                            hint="see `muse log --oneline` for what exists")
+    if ID_PREFIX.match(text) and resolve_ref_name(repo, text) is None:
+        found = abbreviated_object(repo, text, commits_only=False)
+        if found is None:
+            raise RevisionError(f"unknown object {text!r}",
+                                hint="see `muse log --oneline` for what exists")
+        return found
     return resolve(repo, text)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from muse.remote import Remote
 from muse.repo import Repository
-from tests.remotes.remote_support import Hook, tree_state
+from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 
 # Adding a driver to the conformance suite: write its harness below and name it here.
 DRIVERS = ["fs"]
@@ -67,6 +67,14 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> 
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
     return HARNESSES[request.param](base)
+
+
+@pytest.fixture
+def local(tmp_path: Path, muse_home: Path) -> Repository:
+    """A working repository with one commit, for the driver-specific tests."""
+    repo = new_repo(tmp_path / "local")
+    commit_files(repo, {"song.mid": b"MThd-verse"}, "first")
+    return repo
 
 
 @pytest.fixture

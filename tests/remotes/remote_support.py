@@ -19,6 +19,7 @@ from tests.testkit import tree_state
 __all__ = ["tree_state"]
 
 Hook = Callable[[str], None]
+MAIN = "refs/heads/main"
 
 
 def new_repo(path: Path) -> Repository:

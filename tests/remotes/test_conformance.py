@@ -28,6 +28,7 @@ from muse.remote_wrappers import CountingRemote, RetryingRemote
 from muse.repo import Repository
 from muse.transfer import PushConflictError, PushNonFastForwardError, clone, fetch, push
 from tests.remotes.remote_support import (
+    MAIN,
     HostileRemote,
     StaleView,
     assert_no_ghost_refs,
@@ -39,8 +40,6 @@ from tests.remotes.remote_support import (
     new_repo,
     tree_state,
 )
-
-MAIN = "refs/heads/main"
 
 
 def push_main(repo: Repository, remote: Remote, **kw: object) -> object:

@@ -20,16 +20,7 @@ from muse.repo import Repository
 from muse.transfer import clone, push
 from remotes.bundlefile import BundleFileRemote
 from remotes.fs import FsRemote, encode_refs_doc
-from tests.remotes.remote_support import commit_files, new_repo, tree_state
-
-MAIN = "refs/heads/main"
-
-
-@pytest.fixture
-def local(tmp_path: Path, muse_home: Path) -> Repository:
-    repo = new_repo(tmp_path / "local")
-    commit_files(repo, {"song.mid": b"MThd-verse"}, "first")
-    return repo
+from tests.remotes.remote_support import MAIN, commit_files, new_repo, tree_state
 
 
 def _push(repo: Repository, url: str) -> object:

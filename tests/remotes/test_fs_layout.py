@@ -18,16 +18,12 @@ from muse.refs import RefUpdate
 from muse.repo import Repository
 from muse.transfer import push
 from remotes.fs import FsRemote
-from tests.remotes.remote_support import assert_no_ghost_refs, commit_files, new_repo, tree_state
-
-MAIN = "refs/heads/main"
-
-
-@pytest.fixture
-def local(tmp_path: Path, muse_home: Path) -> Repository:
-    repo = new_repo(tmp_path / "local")
-    commit_files(repo, {"song.mid": b"MThd-verse"}, "first")
-    return repo
+from tests.remotes.remote_support import (
+    MAIN,
+    assert_no_ghost_refs,
+    commit_files,
+    tree_state,
+)
 
 
 def test_the_refs_document_matches_its_documented_format(tmp_path: Path,
