@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.branching_support import commit, head_file, ref, write
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 
 @pytest.fixture
@@ -65,12 +65,9 @@ def test_branch_with_slash_and_detached_listing(muse, repo_dir, two_commits):
 def test_existing_branch_is_refused_without_force(muse, repo_dir, two_commits):
     first, _ = two_commits
     assert muse("branch", "drums", first, cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("branch", "drums", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "branch", "drums", exit_code=4)
     assert "a branch named 'drums' already exists" in result.stderr
     assert "-f" in result.stderr
-    assert tree_state(repo_dir) == before
     assert ref(repo_dir, "refs/heads/drums") == first
 
 
@@ -84,24 +81,18 @@ def test_force_moves_an_existing_branch(muse, repo_dir, two_commits):
 
 
 def test_force_refuses_to_move_the_current_branch(muse, repo_dir, two_commits):
-    before = tree_state(repo_dir)
-    result = muse("branch", "-f", "main", "HEAD~1", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "branch", "-f", "main", "HEAD~1", exit_code=4)
     assert "cannot force-move the current branch 'main'" in result.stderr
     assert "reset --hard" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 @pytest.mark.parametrize("name", ["bad..name", "has space", "a~1", ".hidden", "HEAD", "@",
                                   "x.lock", "a//b", "trailing/", "col:on", "-dash", "q?"])
 def test_invalid_branch_names_are_refused(muse, repo_dir, two_commits, name):
-    before = tree_state(repo_dir)
-    result = muse("branch", "--", name, cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "branch", "--", name, exit_code=2)
     assert f"invalid branch name {name!r}" in result.stderr
     assert "hint:" in result.stderr
     assert "Traceback" not in result.output
-    assert tree_state(repo_dir) == before
 
 
 def test_branch_that_would_be_a_folder_of_another_is_refused(muse, repo_dir, two_commits):
@@ -120,30 +111,21 @@ def test_branch_that_would_be_a_folder_of_another_is_refused(muse, repo_dir, two
 
 
 def test_unknown_start_revision_is_refused(muse, repo_dir, two_commits):
-    before = tree_state(repo_dir)
-    result = muse("branch", "drums", "nosuchthing", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "branch", "drums", "nosuchthing", exit_code=2)
     assert "unknown revision 'nosuchthing'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_ambiguous_start_revision_is_refused(muse, repo_dir, two_commits):
     first, _ = two_commits
     assert muse("branch", "take", first, cwd=repo_dir).exit_code == 0
     assert muse("tag", "take", cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("branch", "drums", "take", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "branch", "drums", "take", exit_code=2)
     assert "ambiguous name 'take'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_branch_on_unborn_head_needs_a_commit(muse, repo_dir):
-    before = tree_state(repo_dir)
-    result = muse("branch", "drums", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "branch", "drums", exit_code=2)
     assert "HEAD does not point at a commit yet" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 # -- deleting -------------------------------------------------------------------------
@@ -160,15 +142,10 @@ def test_delete_merged_branch(muse, repo_dir, two_commits):
 
 
 def test_deleting_the_current_branch_is_refused(muse, repo_dir, two_commits):
-    before = tree_state(repo_dir)
-    result = muse("branch", "-d", "main", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "branch", "-d", "main", exit_code=4)
     assert "cannot delete the current branch 'main'" in result.stderr
     assert "switch" in result.stderr
-    assert tree_state(repo_dir) == before
-    forced = muse("branch", "-d", "-f", "main", cwd=repo_dir)
-    assert forced.exit_code == 4
-    assert tree_state(repo_dir) == before
+    changes_nothing(muse, repo_dir, "branch", "-d", "-f", "main", exit_code=4)
 
 
 def test_deleting_an_unmerged_branch_needs_force(muse, repo_dir, two_commits):
@@ -176,11 +153,8 @@ def test_deleting_an_unmerged_branch_needs_force(muse, repo_dir, two_commits):
     write(repo_dir, "idea.wav", "riff")
     idea = commit(muse, repo_dir, "idea")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("branch", "-d", "idea", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "branch", "-d", "idea", exit_code=4)
     assert "branch 'idea' is not merged into HEAD" in result.stderr
-    assert tree_state(repo_dir) == before
     forced = muse("branch", "-d", "-f", "idea", cwd=repo_dir)
     assert forced.exit_code == 0
     assert f"was {idea[:12]}" in forced.stdout
@@ -188,11 +162,8 @@ def test_deleting_an_unmerged_branch_needs_force(muse, repo_dir, two_commits):
 
 
 def test_deleting_an_unknown_branch(muse, repo_dir, two_commits):
-    before = tree_state(repo_dir)
-    result = muse("branch", "-d", "ghost", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "branch", "-d", "ghost", exit_code=2)
     assert "no branch named 'ghost'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 # -- tags -----------------------------------------------------------------------------
@@ -215,11 +186,8 @@ def test_tag_create_list_json_and_delete(muse, repo_dir, two_commits):
 def test_existing_tag_refused_unless_forced(muse, repo_dir, two_commits):
     first, second = two_commits
     assert muse("tag", "v1", first, cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("tag", "v1", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "tag", "v1", exit_code=4)
     assert "a tag named 'v1' already exists" in result.stderr
-    assert tree_state(repo_dir) == before
     assert muse("tag", "-f", "v1", cwd=repo_dir).exit_code == 0
     assert ref(repo_dir, "refs/tags/v1") == second
 

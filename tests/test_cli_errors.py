@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testkit import MuseRunner, tree_state
+from tests.testkit import MuseRunner, changes_nothing, tree_state
 
 OUTSIDE_COMMANDS = [
     ("status",), ("commit", "-m", "x"), ("log",), ("diff",), ("show",), ("verify",),
@@ -25,14 +25,11 @@ def test_commands_outside_a_repository(muse: MuseRunner, tmp_path: Path,
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
     (outside / "song.mid").write_bytes(b"MThd")
-    before = tree_state(outside)
-    res = muse(*args, cwd=outside)
-    assert res.exit_code == 3
+    res = changes_nothing(muse, outside, *args, exit_code=3)
     assert res.stderr.startswith(f"error: not a Muse repository (or any parent up to /): "
                                  f"{outside.resolve()}")
     assert "hint: run `muse init`" in res.stderr
     assert "Traceback" not in res.output
-    assert tree_state(outside) == before
     assert not (outside / ".muse").exists()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.branching_support import commit, read, ref, repo, write
 from tests.remote_support import bare, clone_of, ok, published
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 # -- clone -------------------------------------------------------------------------------
 
@@ -57,12 +57,10 @@ def test_clone_refuses_a_non_empty_destination(muse, repo_dir, tmp_path):
     dest = tmp_path / "taken"
     dest.mkdir()
     (dest / "mine.txt").write_text("keep me")
-    before = tree_state(dest)
-    result = muse("clone", str(remote), str(dest), cwd=tmp_path)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, tmp_path, "clone", str(remote), str(dest), exit_code=2,
+                             root=dest)
     assert f"error: destination {dest} already exists and is not an empty directory" \
         in result.stderr
-    assert tree_state(dest) == before
 
 
 def test_clone_refuses_a_bad_remote_name(muse, repo_dir, tmp_path):
@@ -120,12 +118,9 @@ def test_fetch_json_and_all(muse, repo_dir, tmp_path):
 
 def test_fetch_needs_a_name_not_a_url(muse, repo_dir, tmp_path):
     remote, _ = published(muse, repo_dir, tmp_path)
-    before = tree_state(repo_dir)
-    result = muse("fetch", str(remote), cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "fetch", str(remote), exit_code=2)
     assert "error: fetch needs a configured remote, not a bare URL" in result.stderr
     assert f"muse remote add NAME {remote}" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 # -- pull -------------------------------------------------------------------------------------
@@ -174,12 +169,9 @@ def test_pull_refuses_when_the_update_would_overwrite_local_edits(muse, repo_dir
     _advance_remote(muse, remote, tmp_path)
     write(repo_dir, "song.mid", "my local verse")
     ok(muse("fetch", cwd=repo_dir))  # so that the refusal itself changes nothing at all
-    before = tree_state(repo_dir)
-    result = muse("pull", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "pull", exit_code=4)
     assert "it would overwrite local changes: song.mid (modified)" in result.stderr
     assert "hint:" in result.stderr
-    assert tree_state(repo_dir) == before
     assert repo(repo_dir).head() == head
 
 
@@ -189,13 +181,10 @@ def test_pull_refuses_diverged_history_without_merge(muse, repo_dir, tmp_path):
     write(repo_dir, "drums.mid", "boom")
     ours = commit(muse, repo_dir, "drums")
     ok(muse("fetch", cwd=repo_dir))
-    before = tree_state(repo_dir)
-    result = muse("pull", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "pull", exit_code=4)
     assert "error: cannot fast-forward main to origin/main: the histories have diverged" \
         in result.stderr
     assert "muse pull --merge" in result.stderr
-    assert tree_state(repo_dir) == before
     assert repo(repo_dir).head() == ours
 
 
@@ -264,11 +253,8 @@ def test_pull_named_remote_and_branch(muse, repo_dir, tmp_path):
 def test_pull_on_a_detached_head_is_refused(muse, repo_dir, tmp_path):
     _, head = published(muse, repo_dir, tmp_path)
     ok(muse("switch", "--detach", head, cwd=repo_dir))
-    before = tree_state(repo_dir)
-    result = muse("pull", "origin", "main", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "pull", "origin", "main", exit_code=2)
     assert "error: HEAD is detached: there is no branch to pull into" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_pull_into_a_fresh_repository_starts_the_branch(muse, repo_dir, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from muse.objects import hash_bytes
 from muse.repo import Repository
-from tests.testkit import MuseRunner, tree_state
+from tests.testkit import MuseRunner, changes_nothing, tree_state
 
 
 def write(root: Path, rel: str, data: bytes | str = b"x") -> Path:
@@ -140,12 +140,9 @@ def test_unsigned_requires_flag_without_key(muse: MuseRunner, repo_dir: Path,
     for key in (muse.home / "keys").iterdir():
         key.unlink()
     write(repo_dir, "a", "1")
-    before = tree_state(repo_dir)
-    res = muse("commit", "-m", "no key", cwd=repo_dir)
-    assert res.exit_code == 7
+    res = changes_nothing(muse, repo_dir, "commit", "-m", "no key", exit_code=7)
     assert "error: no signing key" in res.stderr
     assert "--unsigned" in res.stderr and "muse keys generate" in res.stderr
-    assert tree_state(repo_dir) == before
     ok = muse("commit", "-m", "no key", "--unsigned", cwd=repo_dir)
     assert ok.exit_code == 0 and "(unsigned)" in ok.stdout
 
@@ -169,12 +166,9 @@ def test_unstorable_names_refused_naming_the_file(muse: MuseRunner, repo_dir: Pa
                                                   name: str, shown: str) -> None:
     write(repo_dir, "good.txt", "fine")
     write(repo_dir, f"sub/{name}", "bad name")
-    before = tree_state(repo_dir)
-    res = muse("commit", "-m", "bad", cwd=repo_dir)
-    assert res.exit_code == 2
+    res = changes_nothing(muse, repo_dir, "commit", "-m", "bad", exit_code=2)
     assert shown in res.stderr and repr(f"sub/{name}") in res.stderr
     assert "hint: rename the file, or list it in .museignore" in res.stderr
-    assert tree_state(repo_dir) == before
     assert not list((repo_dir / ".muse/objects").rglob("*"))
     # Ignoring it lets the commit go through.
     write(repo_dir, ".museignore", "sub/\n")
@@ -185,11 +179,8 @@ def test_invalid_utf8_name_refused(muse: MuseRunner, repo_dir: Path) -> None:
     write(repo_dir, "good.txt", "fine")
     with open(os.path.join(os.fsencode(repo_dir), b"bad\xffname.wav"), "wb") as handle:
         handle.write(b"data")
-    before = tree_state(repo_dir)
-    res = muse("commit", "-m", "bad", cwd=repo_dir)
-    assert res.exit_code == 2
+    res = changes_nothing(muse, repo_dir, "commit", "-m", "bad", exit_code=2)
     assert "not valid UTF-8" in res.stderr and "bad\\xffname.wav" in res.stderr
-    assert tree_state(repo_dir) == before
     assert not list((repo_dir / ".muse/objects").rglob("*"))
     status = muse("status", cwd=repo_dir)
     assert status.exit_code == 2 and "bad\\xffname.wav" in status.stderr

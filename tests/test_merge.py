@@ -20,7 +20,7 @@ from tests.branching_support import (
     repo,
     write,
 )
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -74,11 +74,8 @@ def test_fast_forward_moves_the_branch_without_a_commit(muse, repo_dir):
 
 def test_already_up_to_date(muse, repo_dir):
     ids = diverged(muse, repo_dir)
-    before = tree_state(repo_dir)
-    result = muse("merge", ids["base"][:12], cwd=repo_dir)
-    assert result.exit_code == 0
+    result = changes_nothing(muse, repo_dir, "merge", ids["base"][:12], exit_code=0)
     assert "Already up to date." in result.stdout
-    assert tree_state(repo_dir) == before
 
 
 def test_no_ff_makes_a_merge_commit(muse, repo_dir):
@@ -98,11 +95,8 @@ def test_no_ff_makes_a_merge_commit(muse, repo_dir):
 
 def test_ff_only_refuses_diverged_history(muse, repo_dir):
     diverged(muse, repo_dir)
-    before = tree_state(repo_dir)
-    result = muse("merge", "--ff-only", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "merge", "--ff-only", "feature", exit_code=4)
     assert "cannot fast-forward to feature" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_into_unborn_branch_starts_it(muse, repo_dir):
@@ -304,11 +298,8 @@ def test_abort_restores_everything(muse, repo_dir):
 
 def test_abort_without_a_merge(muse, repo_dir):
     diverged(muse, repo_dir)
-    before = tree_state(repo_dir)
-    result = muse("merge", "--abort", cwd=repo_dir)
-    assert result.exit_code == 3
+    result = changes_nothing(muse, repo_dir, "merge", "--abort", exit_code=3)
     assert "no merge in progress" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 # -- refusals ------------------------------------------------------------------------
@@ -318,13 +309,10 @@ def test_merge_refuses_a_dirty_tree(muse, repo_dir):
     diverged(muse, repo_dir)
     write(repo_dir, "song.mid", "unsaved")
     write(repo_dir, "idea.txt", "untracked")
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=4)
     assert "cannot merge: the working tree has uncommitted changes: " \
            "idea.txt (added), song.mid (modified)" in result.stderr
     assert "hint:" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_refuses_an_ignored_file_in_the_way(muse, repo_dir):
@@ -332,50 +320,35 @@ def test_merge_refuses_an_ignored_file_in_the_way(muse, repo_dir):
     write(repo_dir, ".museignore", "*.wav\n")
     commit(muse, repo_dir, "ignore wav")
     write(repo_dir, "bass.wav", "my ignored bounce")
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=4)
     assert "bass.wav (untracked)" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_refused_while_a_merge_is_in_progress(muse, repo_dir):
     _conflicting(muse, repo_dir)
     assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 3
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=3)
     assert "cannot start a merge: a merge of" in result.stderr
     assert "merge --abort" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_unknown_revision(muse, repo_dir):
     diverged(muse, repo_dir)
-    before = tree_state(repo_dir)
-    result = muse("merge", "nosuch", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "merge", "nosuch", exit_code=2)
     assert "unknown revision 'nosuch'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_ambiguous_revision(muse, repo_dir):
     ids = diverged(muse, repo_dir)
     assert muse("tag", "feature", ids["base"], cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=2)
     assert "ambiguous name 'feature'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_refuses_empty_message(muse, repo_dir):
     diverged(muse, repo_dir)
-    before = tree_state(repo_dir)
-    result = muse("merge", "-m", "  ", "feature", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "merge", "-m", "  ", "feature", exit_code=2)
     assert "empty merge message" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_detached_merge_moves_head(muse, repo_dir):
@@ -441,11 +414,8 @@ def test_file_on_one_side_folder_on_the_other_is_refused(muse, repo_dir):
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
     write(repo_dir, "takes", "a file named takes")
     commit(muse, repo_dir, "file")
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=4)
     assert "'takes' is a file on one side and a folder" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_merge_without_a_signing_key_changes_nothing(muse, repo_dir):
@@ -455,11 +425,8 @@ def test_merge_without_a_signing_key_changes_nothing(muse, repo_dir):
 
     diverged(muse, repo_dir)
     shutil.rmtree(keys_dir())
-    before = tree_state(repo_dir)
-    result = muse("merge", "feature", cwd=repo_dir)
-    assert result.exit_code == 7
+    result = changes_nothing(muse, repo_dir, "merge", "feature", exit_code=7)
     assert "no signing key" in result.stderr
-    assert tree_state(repo_dir) == before
     assert muse("merge", "--unsigned", "feature", cwd=repo_dir).exit_code == 0
 
 

@@ -14,7 +14,7 @@ import pytest
 from muse.cli.progress import NoProgress, RichProgress, ci_enabled, make_progress, should_show
 from tests.branching_support import commit, ref, repo, write
 from tests.remote_support import bare, clone_of, ok, published, remote_refs
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 PUSH_KEYS = ["remote", "url", "refs", "commits", "objects", "bytes", "dry_run"]
 
@@ -210,11 +210,8 @@ def test_deleting_what_the_remote_lacks_is_refused(muse, repo_dir, tmp_path, two
     remote = bare(muse, tmp_path)
     ok(muse("remote", "add", "origin", str(remote), cwd=repo_dir))
     ok(muse("push", cwd=repo_dir))
-    before = tree_state(remote)
-    result = muse("push", "origin", ":nothing", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "push", "origin", ":nothing", exit_code=2, root=remote)
     assert "error: the remote has no branch or tag named 'nothing' to delete" in result.stderr
-    assert tree_state(remote) == before
 
 
 def test_tags_pushes_every_tag_and_all_every_branch(muse, repo_dir, tmp_path, two_commits):

@@ -11,7 +11,7 @@ import pytest
 from muse.errors import RemoteError, RepositoryError
 from tests.branching_support import commit, ref, repo, write
 from tests.remote_support import bare, ok, published
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 # -- add / list / remove / rename ---------------------------------------------------------
 
@@ -35,22 +35,16 @@ def test_add_stores_a_relative_path_as_absolute(muse, repo_dir, tmp_path):
 
 def test_add_refuses_an_existing_name_and_changes_nothing(muse, repo_dir):
     ok(muse("remote", "add", "origin", "/srv/a", cwd=repo_dir))
-    before = tree_state(repo_dir)
-    result = muse("remote", "add", "origin", "/srv/other", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "remote", "add", "origin", "/srv/other", exit_code=4)
     assert "error: a remote named 'origin' already exists" in result.stderr
     assert "hint:" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 @pytest.mark.parametrize("name", ["a/b", "..x", ".hidden", "has space", "-x", "x.lock",
                                   "a:b", 'q"uote', "HEAD"])
 def test_add_refuses_a_name_that_cannot_be_a_ref_component(muse, repo_dir, name):
-    before = tree_state(repo_dir)
-    result = muse("remote", "add", "--", name, "/srv/a", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "remote", "add", "--", name, "/srv/a", exit_code=2)
     assert f"error: invalid remote name {name!r}" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_remove_drops_config_tracking_refs_and_upstream(muse, repo_dir, tmp_path):
@@ -96,11 +90,8 @@ def test_rename_moves_config_tracking_refs_and_upstream(muse, repo_dir, tmp_path
 def test_rename_refuses_an_existing_target_and_changes_nothing(muse, repo_dir, tmp_path):
     published(muse, repo_dir, tmp_path)
     ok(muse("remote", "add", "backup", "/srv/b", cwd=repo_dir))
-    before = tree_state(repo_dir)
-    result = muse("remote", "rename", "origin", "backup", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "remote", "rename", "origin", "backup", exit_code=4)
     assert "error: a remote named 'backup' already exists" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_remote_commands_need_a_repository(muse, tmp_path):
@@ -297,12 +288,9 @@ def test_unknown_remote_name_is_refused_before_anything_happens(muse, repo_dir, 
 def test_no_remote_configured_says_how_to_add_one(muse, repo_dir):
     write(repo_dir, "a.mid", "x")
     commit(muse, repo_dir, "one")
-    before = tree_state(repo_dir)
-    result = muse("push", cwd=repo_dir)
-    assert result.exit_code == 6
+    result = changes_nothing(muse, repo_dir, "push", exit_code=6)
     assert "error: no remote named 'origin'" in result.stderr
     assert "muse remote add NAME URL" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_permission_denied_on_the_remote_is_a_remote_error(muse, repo_dir, tmp_path,

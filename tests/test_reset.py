@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.branching_support import commit, head_file, is_executable, read, ref, repo, write
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing
 
 
 @pytest.fixture
@@ -96,34 +96,22 @@ def test_reset_on_unborn_branch_starts_it(muse, repo_dir, history):
 
 def test_reset_unknown_revision(muse, repo_dir, history):
     write(repo_dir, "song.mid", "unsaved")
-    before = tree_state(repo_dir)
-    result = muse("reset", "--hard", "nosuch", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "reset", "--hard", "nosuch", exit_code=2)
     assert "unknown revision 'nosuch'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_reset_ambiguous_revision(muse, repo_dir, history):
     assert muse("branch", "take", "HEAD~1", cwd=repo_dir).exit_code == 0
     assert muse("tag", "take", cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("reset", "--hard", "take", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "reset", "--hard", "take", exit_code=2)
     assert "ambiguous name 'take'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_reset_past_the_first_commit(muse, repo_dir, history):
-    before = tree_state(repo_dir)
-    result = muse("reset", "--hard", "HEAD~5", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "reset", "--hard", "HEAD~5", exit_code=2)
     assert "goes past the first commit" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_reset_without_hard_is_refused(muse, repo_dir, history):
-    before = tree_state(repo_dir)
-    result = muse("reset", "HEAD~1", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "reset", "HEAD~1", exit_code=2)
     assert "only `muse reset --hard` is supported" in result.stderr
-    assert tree_state(repo_dir) == before

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.branching_support import commit, head_file, is_executable, read, ref, write
-from tests.testkit import tree_state
+from tests.testkit import changes_nothing, tree_state
 
 
 @pytest.fixture
@@ -43,11 +43,8 @@ def test_switch_moves_head_and_files(muse, repo_dir, branches):
 
 
 def test_switch_to_current_branch_is_a_no_op(muse, repo_dir, branches):
-    before = tree_state(repo_dir)
-    result = muse("switch", "main", cwd=repo_dir)
-    assert result.exit_code == 0
+    result = changes_nothing(muse, repo_dir, "switch", "main", exit_code=0)
     assert "Already on 'main'" in result.stdout
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_create_at_head_and_at_start(muse, repo_dir, branches):
@@ -73,11 +70,8 @@ def test_switch_create_on_unborn_head_renames_the_future_branch(muse, repo_dir):
 
 
 def test_switch_create_refuses_existing_branch(muse, repo_dir, branches):
-    before = tree_state(repo_dir)
-    result = muse("switch", "-c", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "switch", "-c", "feature", exit_code=4)
     assert "a branch named 'feature' already exists" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_detach(muse, repo_dir, branches):
@@ -111,13 +105,10 @@ def test_switch_carries_an_unrelated_deletion(muse, repo_dir, branches):
 
 def test_switch_refuses_to_overwrite_a_modified_file(muse, repo_dir, branches):
     write(repo_dir, "song.mid", "unsaved take")
-    before = tree_state(repo_dir)
-    result = muse("switch", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "switch", "feature", exit_code=4)
     assert "cannot switch to 'feature': it would overwrite local changes: " \
            "song.mid (modified)" in result.stderr
     assert "--force" in result.stderr
-    assert tree_state(repo_dir) == before
     assert head_file(repo_dir) == "ref: refs/heads/main"
 
 
@@ -135,22 +126,16 @@ def test_switch_refuses_when_a_changed_file_was_deleted(muse, repo_dir, branches
 
 def test_switch_refuses_an_untracked_file_in_the_way(muse, repo_dir, branches):
     write(repo_dir, "stems/stem.wav", "my own recording")
-    before = tree_state(repo_dir)
-    result = muse("switch", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "switch", "feature", exit_code=4)
     assert "stems/stem.wav (untracked)" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_refuses_an_ignored_file_in_the_way(muse, repo_dir, branches):
     write(repo_dir, ".museignore", "*.wav\n")
     commit(muse, repo_dir, "ignore wavs")
     write(repo_dir, "stems/stem.wav", "ignored but precious")
-    before = tree_state(repo_dir)
-    result = muse("switch", "feature", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "switch", "feature", exit_code=4)
     assert "stems/stem.wav (untracked)" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_refuses_an_untracked_folder_where_a_file_goes(muse, repo_dir, branches):
@@ -161,11 +146,8 @@ def test_switch_refuses_an_untracked_folder_where_a_file_goes(muse, repo_dir, br
     commit(muse, repo_dir, "file take")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
     write(repo_dir, "take/vocals.wav", "a folder named take")
-    before = tree_state(repo_dir)
-    result = muse("switch", "has-file", cwd=repo_dir)
-    assert result.exit_code == 4
+    result = changes_nothing(muse, repo_dir, "switch", "has-file", exit_code=4)
     assert "take/vocals.wav (untracked)" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_allows_an_identical_untracked_file(muse, repo_dir, branches):
@@ -198,58 +180,40 @@ def test_switch_restores_the_executable_bit(muse, repo_dir, branches):
 
 
 def test_switch_to_unknown_branch(muse, repo_dir, branches):
-    before = tree_state(repo_dir)
-    result = muse("switch", "ghost", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "switch", "ghost", exit_code=2)
     assert "no branch named 'ghost'" in result.stderr
     assert "switch -c ghost" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_to_a_commit_needs_detach(muse, repo_dir, branches):
-    before = tree_state(repo_dir)
-    result = muse("switch", branches["feature"][:10], cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "switch", branches["feature"][:10], exit_code=2)
     assert "is not a branch" in result.stderr
     assert "--detach" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 @pytest.mark.parametrize("args", [("--detach", "nosuch"), ("-c", "new", "nosuch")])
 def test_switch_unknown_revision(muse, repo_dir, branches, args):
-    before = tree_state(repo_dir)
-    result = muse("switch", *args, cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "switch", *args, exit_code=2)
     assert "unknown revision 'nosuch'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 @pytest.mark.parametrize("args", [("--detach", "take"), ("-c", "new", "take")])
 def test_switch_ambiguous_revision(muse, repo_dir, branches, args):
     assert muse("branch", "take", "feature", cwd=repo_dir).exit_code == 0
     assert muse("tag", "take", "main", cwd=repo_dir).exit_code == 0
-    before = tree_state(repo_dir)
-    result = muse("switch", *args, cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "switch", *args, exit_code=2)
     assert "ambiguous name 'take'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_invalid_new_branch_name(muse, repo_dir, branches):
-    before = tree_state(repo_dir)
-    result = muse("switch", "-c", "no..dots", cwd=repo_dir)
-    assert result.exit_code == 2
+    result = changes_nothing(muse, repo_dir, "switch", "-c", "no..dots", exit_code=2)
     assert "invalid branch name 'no..dots'" in result.stderr
-    assert tree_state(repo_dir) == before
 
 
 def test_switch_refused_during_a_merge(muse, repo_dir, branches):
     write(repo_dir, "song.mid", "song v3 (main)")
     commit(muse, repo_dir, "conflicting")
     assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
-    before = tree_state(repo_dir)
-    result = muse("switch", "feature", cwd=repo_dir)
-    assert result.exit_code == 3
+    result = changes_nothing(muse, repo_dir, "switch", "feature", exit_code=3)
     assert "a merge of" in result.stderr
     assert "merge --abort" in result.stderr
-    assert tree_state(repo_dir) == before

@@ -67,3 +67,16 @@ def tree_state(path: Path) -> dict[str, bytes]:
                 continue  # the stat cache is advisory and may be refreshed by reads
             state[str(full.relative_to(path))] = full.read_bytes()
     return state
+
+
+def changes_nothing(muse: MuseRunner, cwd: Path, *args: str, exit_code: int,
+                    root: Path | None = None) -> Result:
+    """Run `muse ARGS` in `cwd`: it must exit with `exit_code`, print no traceback and
+    leave every byte under `root` (default `cwd`) as it was. Returns the result."""
+    watched = root or cwd
+    before = tree_state(watched)
+    result = muse(*args, cwd=cwd)
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output
+    assert tree_state(watched) == before
+    return result
