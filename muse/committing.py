@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from .errors import ConflictError, UsageError
+from .merge_state import end_merge, pending_merge, unresolved_conflicts
 from .objects import Commit
-from .refs import HEADS
 from .repo import Repository
-
-MERGE_HEAD = "MERGE_HEAD"
-MERGE_CONFLICTS = "MERGE_CONFLICTS"
-
-
-def pending_merge(repo: Repository) -> str | None:
-    """The other parent of a merge in progress, or None."""
-    path = repo.merge_state_file(MERGE_HEAD)
-    return path.read_text().strip() if path.exists() else None
-
-
-def unresolved_conflicts(repo: Repository) -> list[str]:
-    """Conflict side files (`*~theirs*` / `*~base*`) of a merge that are still on disk."""
-    path = repo.merge_state_file(MERGE_CONFLICTS)
-    if not path.exists() or repo.root is None:
-        return []
-    records = json.loads(path.read_text())
-    left = []
-    for record in records:
-        for side_file in record.get("side_files", []):
-            if (repo.root / side_file).exists():
-                left.append(side_file)
-    return left
 
 
 def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
@@ -60,15 +35,10 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
         batch.add_bytes(commit.encode())
     worktree.cache.save()
     target = repo.refs.head_target()
-    summary = f"commit: {message.splitlines()[0] if message.strip() else ''}"
+    summary = f"commit: {message.splitlines()[0]}"
     if target is not None:
         repo.refs.update(target, head, commit.id, summary)
     else:
         repo.refs.set_head(commit.id)
-    for name in (MERGE_HEAD, MERGE_CONFLICTS):
-        repo.merge_state_file(name).unlink(missing_ok=True)
+    end_merge(repo)
     return commit
-
-
-def branch_name_of(ref: str | None) -> str | None:
-    return ref[len(HEADS):] if ref and ref.startswith(HEADS) else None

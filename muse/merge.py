@@ -15,11 +15,11 @@ from .checkout import (
     move_tree,
     plan_checkout,
 )
-from .committing import pending_merge
 from .errors import ConflictError, NonFastForwardError, RepositoryError, UsageError
 from .merge_state import (
     ConflictRecord,
     clear_state,
+    pending_merge,
     require_no_merge,
     tracked_by_merge,
     write_state,

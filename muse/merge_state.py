@@ -5,7 +5,7 @@ MERGE_CONFLICTS is a JSON list of records, one per conflicted path:
 `kind` is "both-modified", "modify-delete" or "both-added"; base/ours/theirs are
 object ids or null; side_files are the `NAME~theirs.EXT` / `NAME~base.EXT` copies
 written next to the path, which must be gone before `muse commit` will record
-the merge (committing.unresolved_conflicts reads the same names).
+the merge (`unresolved_conflicts`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import contextlib
 import json
 from dataclasses import asdict, dataclass
 
-from .committing import MERGE_CONFLICTS, MERGE_HEAD, pending_merge
 from .errors import RepositoryError
 from .fsutil import atomic_write_bytes
 from .objects import is_object_id
@@ -22,6 +21,8 @@ from .paths import is_safe_path
 from .repo import Repository
 
 KINDS = ("both-modified", "modify-delete", "both-added")
+MERGE_HEAD = "MERGE_HEAD"
+MERGE_CONFLICTS = "MERGE_CONFLICTS"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class ConflictRecord:
     ours: str | None
     theirs: str | None
     side_files: list[str]
+
+
+def pending_merge(repo: Repository) -> str | None:
+    """The other parent of a merge in progress, or None."""
+    path = repo.merge_state_file(MERGE_HEAD)
+    return path.read_text().strip() if path.exists() else None
 
 
 def write_state(repo: Repository, other: str, records: list[ConflictRecord]) -> None:
@@ -51,6 +58,15 @@ def read_records(repo: Repository) -> list[ConflictRecord]:
     except (ValueError, TypeError) as exc:
         raise RepositoryError(f"{path} is damaged: {exc}",
                               hint="run `muse merge --abort` or `muse reset --hard`") from None
+
+
+def unresolved_conflicts(repo: Repository) -> list[str]:
+    """Conflict side files (`*~theirs*` / `*~base*`) of a merge that are still on disk."""
+    if repo.root is None:
+        return []
+    root = repo.root
+    return [side for record in read_records(repo) for side in record.side_files
+            if (root / side).exists()]
 
 
 def require_no_merge(repo: Repository, doing: str) -> None:
@@ -77,9 +93,14 @@ def clear_state(repo: Repository) -> list[str]:
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     (repo.root / side).unlink()
                     removed.append(side)
+    end_merge(repo)
+    return removed
+
+
+def end_merge(repo: Repository) -> None:
+    """Forget the merge: the conflict records first, the MERGE_HEAD marker last."""
     for name in (MERGE_CONFLICTS, MERGE_HEAD):
         repo.merge_state_file(name).unlink(missing_ok=True)
-    return removed
 
 
 def _records_if_readable(repo: Repository) -> list[ConflictRecord]:

@@ -296,6 +296,18 @@ def test_abort_restores_everything(muse, repo_dir):
     assert muse("status", "--short", cwd=repo_dir).stdout == ""
 
 
+@pytest.mark.parametrize("args", [("status",), ("commit", "-m", "resolved")])
+def test_a_damaged_conflict_record_is_one_line_and_abort_still_works(muse, repo_dir, args):
+    _conflicting(muse, repo_dir)
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
+    write(repo_dir, ".muse/MERGE_CONFLICTS", "{not json")
+    result = changes_nothing(muse, repo_dir, *args, exit_code=3)
+    assert "MERGE_CONFLICTS is damaged" in result.stderr
+    assert "merge --abort" in result.stderr
+    assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
+    assert _state_files(repo_dir) == (False, False)
+
+
 def test_abort_without_a_merge(muse, repo_dir):
     diverged(muse, repo_dir)
     result = changes_nothing(muse, repo_dir, "merge", "--abort", exit_code=3)

@@ -29,7 +29,7 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
 
 def _status_data(repo: Any) -> dict[str, Any]:
     from ..changes import compare
-    from ..committing import pending_merge, unresolved_conflicts
+    from ..merge_state import pending_merge, unresolved_conflicts
 
     worktree = repo.worktree
     current = worktree.snapshot()
