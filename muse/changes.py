@@ -28,6 +28,11 @@ class Change:
         return self.status[0].upper()
 
 
+def file_key(entry: SnapshotEntry | None) -> tuple[str, bool] | None:
+    """What makes two entries the same file: content and executable bit (not size)."""
+    return None if entry is None else (entry.oid, entry.executable)
+
+
 def compare(old: Snapshot | None, new: Snapshot | None) -> list[Change]:
     """Every path that differs (content or executable bit), sorted by path."""
     old_map = old.as_dict() if old else {}
@@ -35,6 +40,10 @@ def compare(old: Snapshot | None, new: Snapshot | None) -> list[Change]:
     changes = []
     for path in sorted(old_map.keys() | new_map.keys()):
         a, b = old_map.get(path), new_map.get(path)
-        if a is None or b is None or a.oid != b.oid or a.executable != b.executable:
+        if file_key(a) != file_key(b):
             changes.append(Change(path, a, b))
     return changes
+
+
+def changed_paths(old: Snapshot | None, new: Snapshot | None) -> list[str]:
+    return [c.path for c in compare(old, new)]

@@ -8,18 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .branches import branch_ref_name, create_branch
-from .changes import compare
+from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
 from .merge_state import clear_state, require_no_merge, tracked_by_merge
-from .objects import Snapshot, SnapshotEntry
+from .objects import Snapshot
 from .repo import Repository
 
 SHOWN_PATHS = 10
-
-
-def _key(entry: SnapshotEntry | None) -> tuple[str, bool] | None:
-    """What makes two entries the same file: content and executable bit (not size)."""
-    return None if entry is None else (entry.oid, entry.executable)
 
 
 def restrict(snapshot: Snapshot | None, paths: Iterable[str]) -> Snapshot:
@@ -29,21 +24,18 @@ def restrict(snapshot: Snapshot | None, paths: Iterable[str]) -> Snapshot:
     return Snapshot(tuple(e for e in entries if e.path in wanted))
 
 
-def commit_snapshot(repo: Repository, commit: str) -> Snapshot:
-    return repo.store.read_snapshot(repo.graph.commit(commit).snapshot)
-
-
 def list_paths(items: list[str]) -> str:
     shown = ", ".join(items[:SHOWN_PATHS])
     more = len(items) - SHOWN_PATHS
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot,
-                  work: Snapshot) -> list[str]:
+def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot, work: Snapshot,
+                  changed: list[str]) -> list[str]:
     """Uncommitted work that moving the tree from `head` to `target` would destroy.
 
-    Only paths that differ between `head` and `target` are touched. Such a path
+    Only the `changed` paths (those differing between `head` and `target`,
+    see `changes.changed_paths`) are touched. Such a path
     is blocked when the working file differs from `head` (modified, deleted or
     untracked) and is not already what `target` holds, or when something the
     scan does not see (an ignored file, a symlink, a folder of untracked files)
@@ -51,12 +43,11 @@ def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot,
     """
     h = head.as_dict() if head is not None else {}
     t, w = target.as_dict(), work.as_dict()
-    changed = [c.path for c in compare(head, target)]
-    removable = {p for p in changed if p not in t and _key(w.get(p)) == _key(h.get(p))}
+    removable = {p for p in changed if p not in t and file_key(w.get(p)) == file_key(h.get(p))}
     blocked: dict[str, str] = {}
     for path in changed:
-        mine = _key(w.get(path))
-        if mine not in (_key(h.get(path)), _key(t.get(path))):
+        mine = file_key(w.get(path))
+        if mine not in (file_key(h.get(path)), file_key(t.get(path))):
             blocked[path] = ("modified" if path in w else "deleted") if path in h else "untracked"
         elif path in t and path not in w:
             for obstacle in _obstacles(root, path, removable):
@@ -86,9 +77,9 @@ def _obstacles(root: Path, path: str, removable: set[str]) -> list[str]:
     return found
 
 
-def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot) -> None:
-    """Rewrite only the paths that differ between the snapshots: local edits elsewhere stay."""
-    changed = {c.path for c in compare(head, target)}
+def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot,
+              changed: list[str]) -> None:
+    """Rewrite only the `changed` paths (head vs target): local edits elsewhere stay."""
     repo.worktree.apply(restrict(head, changed), restrict(target, changed))
 
 
@@ -107,6 +98,7 @@ class Checkout:
     target: Snapshot
     work: Snapshot
     force: bool
+    changed: list[str]
     carried: list[str] = field(default_factory=list)
 
     def run(self) -> None:
@@ -114,25 +106,26 @@ class Checkout:
             tracked = set(self.head.as_dict()) if self.head is not None else set()
             force_tree(self.repo, self.work, self.target, tracked)
         else:
-            move_tree(self.repo, self.head, self.target)
+            move_tree(self.repo, self.head, self.target, self.changed)
 
 
 def plan_checkout(repo: Repository, commit: str, *, force: bool, doing: str) -> Checkout:
     """Check that moving to `commit` loses nothing (unless `force`); change nothing yet."""
     head = repo.head_snapshot()
-    target = commit_snapshot(repo, commit)
+    target = repo.commit_snapshot(commit)
     work = repo.worktree.snapshot()
-    plan = Checkout(repo, commit, head, target, work, force)
+    changed = changed_paths(head, target)
+    plan = Checkout(repo, commit, head, target, work, force, changed)
     if force:
         return plan
-    blocked = blocked_paths(repo.worktree.root, head, target, work)
+    blocked = blocked_paths(repo.worktree.root, head, target, work, changed)
     if blocked:
         raise ConflictError(
             f"cannot {doing}: it would overwrite local changes: {list_paths(blocked)}",
             hint="commit them, move them out of the way, or use --force to discard them",
         )
-    changed = {c.path for c in compare(head, target)}
-    plan.carried = [c.path for c in compare(head, work) if c.path not in changed]
+    moved = set(changed)
+    plan.carried = [c.path for c in compare(head, work) if c.path not in moved]
     return plan
 
 
@@ -201,16 +194,13 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
     progress; untracked files are left alone. Any merge state is cleared.
     """
     head = repo.head()
-    head_snap = repo.head_snapshot()
-    target = commit_snapshot(repo, commit)
+    head_snap = repo.commit_snapshot(head) if head is not None else None
+    target = repo.commit_snapshot(commit)
     work = repo.worktree.snapshot()
     tracked = tracked_by_merge(repo)
     if head_snap is not None:
         tracked |= set(head_snap.as_dict())
-    branch = repo.refs.head_target()
-    if branch is None:
-        repo.refs.set_head(commit)
-    elif head != commit:
-        repo.refs.update(branch, head, commit, f"reset: moving to {label}")
+    if head != commit:
+        repo.move_head(head, commit, f"reset: moving to {label}")
     force_tree(repo, work, target, tracked)
     clear_state(repo)

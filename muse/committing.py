@@ -34,11 +34,6 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
         batch.add_bytes(snapshot.encode())
         batch.add_bytes(commit.encode())
     worktree.cache.save()
-    target = repo.refs.head_target()
-    summary = f"commit: {message.splitlines()[0]}"
-    if target is not None:
-        repo.refs.update(target, head, commit.id, summary)
-    else:
-        repo.refs.set_head(commit.id)
+    repo.move_head(head, commit.id, f"commit: {message.splitlines()[0]}")
     end_merge(repo)
     return commit

@@ -6,10 +6,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .changes import compare
+from .changes import changed_paths, compare, file_key
 from .checkout import (
     blocked_paths,
-    commit_snapshot,
     force_tree,
     list_paths,
     move_tree,
@@ -28,10 +27,6 @@ from .objects import Commit, Snapshot, SnapshotEntry
 from .repo import Repository
 
 FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
-
-
-def _key(entry: SnapshotEntry | None) -> tuple[str, bool] | None:
-    return None if entry is None else (entry.oid, entry.executable)
 
 
 @dataclass(frozen=True)
@@ -70,9 +65,9 @@ def three_way(base: Snapshot | None, ours: Snapshot, theirs: Snapshot) -> MergeP
     conflicts: list[Conflict] = []
     for path in sorted(b.keys() | o.keys() | t.keys()):
         eb, eo, et = b.get(path), o.get(path), t.get(path)
-        if _key(eo) == _key(et) or _key(eb) == _key(et):
+        if file_key(eo) == file_key(et) or file_key(eb) == file_key(et):
             chosen = eo
-        elif _key(eb) == _key(eo):
+        elif file_key(eb) == file_key(eo):
             chosen = et
         else:
             conflicts.append(Conflict(path, _conflict_kind(eb, eo, et), eb, eo, et))
@@ -149,14 +144,14 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
     work = repo.worktree.snapshot()
     _refuse_dirty(head_snap, work)
     if can_ff and ff != FF_NEVER:
-        target = commit_snapshot(repo, other)
-        _refuse_obstacles(repo, head_snap, target, work)
-        _move_head(repo, head, other, f"merge {label}: fast-forward")
-        move_tree(repo, head_snap, target)
+        target = repo.commit_snapshot(other)
+        changed = _refuse_obstacles(repo, head_snap, target, work)
+        repo.move_head(head, other, f"merge {label}: fast-forward")
+        move_tree(repo, head_snap, target, changed)
         return MergeOutcome("fast-forward", other)
     base = repo.graph.merge_base(head, other)
-    plan = three_way(commit_snapshot(repo, base) if base else None, head_snap or Snapshot(()),
-                     commit_snapshot(repo, other))
+    plan = three_way(repo.commit_snapshot(base) if base else None, head_snap or Snapshot(()),
+                     repo.commit_snapshot(other))
     _refuse_file_folder_clash(plan)
     if plan.conflicts:
         return _stop_for_conflicts(repo, head, other, plan, head_snap, work)
@@ -190,20 +185,15 @@ def _refuse_file_folder_clash(plan: MergePlan) -> None:
 
 
 def _refuse_obstacles(repo: Repository, head_snap: Snapshot | None, target: Snapshot,
-                      work: Snapshot) -> None:
+                      work: Snapshot) -> list[str]:
+    """Refuse if moving the tree to `target` would destroy files; else the paths it moves."""
     assert repo.root is not None
-    blocked = blocked_paths(repo.root, head_snap, target, work)
+    changed = changed_paths(head_snap, target)
+    blocked = blocked_paths(repo.root, head_snap, target, work, changed)
     if blocked:
         raise ConflictError(f"cannot merge: it would overwrite files: {list_paths(blocked)}",
                             hint="move them out of the way (or delete them) and retry")
-
-
-def _move_head(repo: Repository, old: str | None, new: str, why: str) -> None:
-    branch = repo.refs.head_target()
-    if branch is None:
-        repo.refs.set_head(new)
-    else:
-        repo.refs.update(branch, old, new, why)
+    return changed
 
 
 def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> MergeOutcome:
@@ -214,7 +204,7 @@ def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> Mer
             hint=f"drop --no-ff to start the branch at {label}",
         )
     plan = plan_checkout(repo, other, force=False, doing=f"merge {label}")
-    _move_head(repo, None, other, f"merge {label}: initial")
+    repo.move_head(None, other, f"merge {label}: initial")
     plan.run()
     return MergeOutcome("fast-forward", other)
 
@@ -223,14 +213,14 @@ def _commit_merge(repo: Repository, head: str, other: str, plan: MergePlan,
                   head_snap: Snapshot | None, work: Snapshot, message: str, sign: bool,
                   label: str) -> MergeOutcome:
     merged = Snapshot.from_entries(plan.merged.values())
-    _refuse_obstacles(repo, head_snap, merged, work)
+    changed = _refuse_obstacles(repo, head_snap, merged, work)
     commit = repo.make_commit(merged.id, [head, other], message, sign=sign)
     # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo.
     with repo.store.batch() as batch:
         batch.add_bytes(merged.encode())
         batch.add_bytes(commit.encode())
-    _move_head(repo, head, commit.id, f"merge {label}")
-    move_tree(repo, head_snap, merged)
+    repo.move_head(head, commit.id, f"merge {label}")
+    move_tree(repo, head_snap, merged, changed)
     return MergeOutcome("merged", commit.id, commit)
 
 
@@ -239,10 +229,10 @@ def _stop_for_conflicts(repo: Repository, head: str, other: str, plan: MergePlan
     root = repo.root
     assert root is not None
     layout, records = conflict_layout(plan, lambda p: os.path.lexists(root / p))
-    _refuse_obstacles(repo, head_snap, layout, work)
+    changed = _refuse_obstacles(repo, head_snap, layout, work)
     # State before files: if writing the tree fails midway, `--abort` still knows what to undo.
     write_state(repo, other, records)
-    move_tree(repo, head_snap, layout)
+    move_tree(repo, head_snap, layout, changed)
     return MergeOutcome("conflicts", head, None, records)
 
 

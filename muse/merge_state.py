@@ -116,5 +116,4 @@ def tracked_by_merge(repo: Repository) -> set[str]:
     other = pending_merge(repo)
     if other is None or not is_object_id(other) or not repo.store.has(other):
         return set()
-    commit = repo.graph.commit(other)
-    return set(repo.store.read_snapshot(commit.snapshot).as_dict())
+    return set(repo.commit_snapshot(other).as_dict())

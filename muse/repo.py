@@ -103,9 +103,18 @@ class Repository:
 
     def head_snapshot(self) -> Snapshot | None:
         head = self.head()
-        if head is None:
-            return None
-        return self.store.read_snapshot(self.graph.commit(head).snapshot)
+        return None if head is None else self.commit_snapshot(head)
+
+    def commit_snapshot(self, commit: str) -> Snapshot:
+        return self.store.read_snapshot(self.graph.commit(commit).snapshot)
+
+    def move_head(self, old: str | None, new: str, message: str) -> None:
+        """Move the current branch from `old` to `new` by CAS, or a detached HEAD to `new`."""
+        branch = self.refs.head_target()
+        if branch is None:
+            self.refs.set_head(new)
+        else:
+            self.refs.update(branch, old, new, message)
 
     def config_value(self, key: str) -> str | None:
         return self.config.get(key) or user_config().get(key)

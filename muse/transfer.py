@@ -453,7 +453,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
             repo.refs.set_head(ref)
             repo.config.set(f"branch.{branch}.remote", remote_name)
             repo.config.set(f"branch.{branch}.merge", ref)
-            snapshot = repo.store.read_snapshot(repo.graph.commit(heads[branch]).snapshot)
+            snapshot = repo.commit_snapshot(heads[branch])
             if progress is not None:
                 progress.phase("checking out", len(snapshot.entries))
             repo.worktree.apply(None, snapshot)

@@ -45,7 +45,7 @@ def _snapshot_of(repo: Repository, revision: str) -> tuple[str, Snapshot]:
     from ..revisions import resolve
 
     oid = resolve(repo, revision)
-    return oid, repo.store.read_snapshot(repo.graph.commit(oid).snapshot)
+    return oid, repo.commit_snapshot(oid)
 
 
 def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool) -> None:
@@ -86,7 +86,7 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
     new = repo.store.read_snapshot(commit.snapshot)
     old = None
     if commit.parents:
-        old = repo.store.read_snapshot(repo.graph.commit(commit.parents[0]).snapshot)
+        old = repo.commit_snapshot(commit.parents[0])
     reader = _store_reader(repo)
     diffs = diff_trees(old, new, reader, reader)
     record = commit_record(oid, commit)
