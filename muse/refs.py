@@ -56,10 +56,6 @@ def branch_ref(name: str) -> str:
     return check_ref_name(HEADS + name)
 
 
-def tag_ref(name: str) -> str:
-    return check_ref_name(TAGS + name)
-
-
 @dataclass(frozen=True)
 class RefUpdate:
     """Move `name` from `old` to `new`; None as `old`: must not exist; None as `new`: delete."""

@@ -21,7 +21,7 @@ import msgpack
 from .errors import UnsafePathError
 from .fsutil import atomic_write_bytes, masked
 from .ignore import IgnoreRules
-from .objects import Snapshot, SnapshotEntry
+from .objects import Snapshot, SnapshotEntry, is_object_id
 from .paths import REPO_DIR, validate_path
 from .store import READ_CHUNK, ObjectBatch, ObjectStore
 
@@ -66,9 +66,12 @@ def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
                 name = entry.name
                 rel = f"{rel_dir}/{name}" if rel_dir else name
                 if entry.is_dir(follow_symlinks=False):
-                    if rel == REPO_DIR or rules.ignored(_fs_name(rel), is_dir=True):
+                    if rel == REPO_DIR:
                         continue
-                    validate_path(_fs_name(rel))
+                    text = _fs_name(rel)
+                    if rules.ignored(text, is_dir=True):
+                        continue
+                    validate_path(text)
                     stack.append(rel)
                 elif entry.is_file(follow_symlinks=False):
                     if rules.ignored(_fs_name(rel)):
@@ -101,7 +104,9 @@ class StatCache:
             raw = msgpack.unpackb(path.read_bytes(), raw=False)
             if raw[0] == CACHE_VERSION:
                 self.written_ns = raw[1]
-                self.entries = {p: (v[0], v[1]) for p, v in raw[2].items()}
+                # A damaged cache must never put a malformed id into a snapshot.
+                self.entries = {p: (v[0], v[1]) for p, v in raw[2].items()
+                                if is_object_id(v[1])}
         except (FileNotFoundError, ValueError, TypeError, IndexError, KeyError,
                 msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
             self.entries = {}
@@ -170,10 +175,12 @@ class WorkTree:
                     oid = hash_file(full)
                 # Size from the stat taken before reading: if the file changed while we
                 # read it, the key will not match next time and it is re-hashed.
-            self.cache.remember(state, oid)
+                self.cache.remember(state, oid)
             entries.append(SnapshotEntry(path, oid, state.size, state.executable))
         self.cache.retain(set(states))
-        return Snapshot.from_entries(entries)
+        # Already valid: scan() validated every path (unique, as dict keys), ids are
+        # hashes or cache entries checked on load, sizes come from stat.
+        return Snapshot(tuple(sorted(entries, key=lambda e: e.path)))
 
     # -- writing snapshots into the tree --------------------------------------
 
@@ -214,9 +221,7 @@ class WorkTree:
             if path not in new_map:
                 self.remove_entry(path)
         for path, entry in new_map.items():
-            before = old_map.get(path)
-            on_disk = (self.root / path).exists()
-            if before != entry or not on_disk:
+            if old_map.get(path) != entry or not (self.root / path).exists():
                 self.write_entry(entry)
         self.cache.save()
 
@@ -233,13 +238,3 @@ def _clear_obstacles(root: Path, path: str) -> None:
         import shutil
 
         shutil.rmtree(target)
-
-
-def file_oid(state: FileState, root: Path, cache: StatCache) -> str:
-    """The id of a working file, from the cache when its metadata is unchanged."""
-    oid = cache.lookup(state)
-    if oid is None:
-        oid = hash_file(root / state.path)
-        cache.remember(state, oid)
-    return oid
-

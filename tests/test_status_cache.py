@@ -60,3 +60,22 @@ def test_status_reads_no_file_of_an_unchanged_tree(muse: MuseRunner, repo_dir: P
     opened, status = _opened_by_status(muse, repo_dir)
     assert opened == ["stems/part3/take10.wav"]
     assert [c["path"] for c in status["changes"]] == ["stems/part3/take10.wav"]
+
+
+def test_a_damaged_cache_entry_is_ignored_not_trusted(muse: MuseRunner, repo_dir: Path) -> None:
+    import msgpack
+
+    take = repo_dir / "take.wav"
+    take.write_bytes(os.urandom(512))
+    past = time.time() - 60
+    os.utime(take, (past, past))
+    assert muse("commit", "-m", "take", cwd=repo_dir).exit_code == 0
+    index = repo_dir / ".muse" / "index"
+    version, written, entries = msgpack.unpackb(index.read_bytes(), raw=False)
+    key, _ = entries["take.wav"]
+    entries["take.wav"] = [key, "not-an-object-id"]  # the key still matches the file
+    index.write_bytes(msgpack.packb([version, written, entries], use_bin_type=True))
+
+    opened, status = _opened_by_status(muse, repo_dir)
+    assert opened == ["take.wav"]  # re-hashed instead of trusting the damaged id
+    assert status["changes"] == []
