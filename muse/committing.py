@@ -34,6 +34,6 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
         batch.add_bytes(snapshot.encode())
         batch.add_bytes(commit.encode())
     worktree.cache.save()
-    repo.move_head(head, commit.id, f"commit: {message.splitlines()[0]}")
+    repo.move_head(head, commit.id, f"commit: {commit.subject}")
     end_merge(repo)
     return commit

@@ -185,6 +185,11 @@ class Commit:
         return hash_bytes(self.encode())
 
     @property
+    def subject(self) -> str:
+        """The message's first line, as one-line listings show it."""
+        return self.message.splitlines()[0] if self.message else ""
+
+    @property
     def is_signed(self) -> bool:
         return self.signer is not None and self.signature is not None
 

@@ -52,10 +52,6 @@ def check_ref_name(name: str) -> str:
     return name
 
 
-def branch_ref(name: str) -> str:
-    return check_ref_name(HEADS + name)
-
-
 @dataclass(frozen=True)
 class RefUpdate:
     """Move `name` from `old` to `new`; None as `old`: must not exist; None as `new`: delete."""

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .errors import CorruptObjectError, MissingObjectError, RevisionError
-from .objects import is_object_id, object_kind
+from .objects import is_object_id
 from .refs import HEADS, REMOTES, TAGS
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def abbreviated_object(repo: Repository, text: str, *, commits_only: bool) -> st
 
 def _is_commit(repo: Repository, oid: str) -> bool:
     try:
-        return object_kind(repo.store.read(oid)) == "commit"
+        return repo.store.kind(oid) == "commit"
     except (MissingObjectError, CorruptObjectError):
         return False
 

@@ -28,9 +28,10 @@ from typing import BinaryIO
 from .errors import CorruptObjectError, MissingObjectError
 from .frames import read_stored
 from .fsutil import STORED_MODE, atomic_writer, fsync_dir
-from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes
+from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
 
 READ_CHUNK = 1 << 20
+KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
 IDX_MAGIC = b"MUSEIDX1"
 IDX_ROW = struct.Struct(">32sQQ")
 
@@ -205,6 +206,15 @@ class ObjectStore:
                 yield chunk
         finally:
             os.close(fd)
+
+    def kind(self, oid: str) -> str:
+        """'commit', 'snapshot' or 'blob'; a blob is told by its first bytes, not read whole."""
+        if self.size(oid) > KIND_SNIFF_LIMIT:
+            return "blob"
+        first = next(iter(self.iter_chunks(oid, verify=False)), b"")
+        if first[:1] not in (b"\x9b", b"\x93"):  # msgpack arrays of 11 and 3 items
+            return "blob"
+        return object_kind(self.read(oid))
 
     def read(self, oid: str) -> bytes:
         """The whole object, verified. Meant for commits, snapshots and small blobs."""

@@ -90,9 +90,10 @@ def test_init_twice_refused(muse: MuseRunner, committed: Path) -> None:
     assert tree_state(committed) == before
 
 
-def test_bad_branch_name_at_init(muse: MuseRunner, tmp_path: Path) -> None:
-    res = muse("init", "-b", "bad..name", cwd=tmp_path)
-    assert res.exit_code == 2 and "invalid ref name" in res.stderr
+@pytest.mark.parametrize("name", ["bad..name", "HEAD", "@", "-x"])
+def test_bad_branch_name_at_init(muse: MuseRunner, tmp_path: Path, name: str) -> None:
+    res = muse("init", "-b", name, cwd=tmp_path)
+    assert res.exit_code == 2 and f"invalid branch name {name!r}" in res.stderr
     assert not (tmp_path / ".muse").exists()
 
 

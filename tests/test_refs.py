@@ -14,7 +14,7 @@ import pytest
 
 from muse.errors import RefConflictError, RepositoryError, UsageError
 from muse.lockfile import locked
-from muse.refs import RefStore, RefUpdate, branch_ref, check_ref_name
+from muse.refs import RefStore, RefUpdate, check_ref_name
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -106,7 +106,7 @@ def test_bad_ref_names_refused(name: str) -> None:
 
 
 def test_good_ref_names() -> None:
-    assert branch_ref("feature/drums-v2") == "refs/heads/feature/drums-v2"
+    assert check_ref_name("refs/heads/feature/drums-v2") == "refs/heads/feature/drums-v2"
     assert check_ref_name("refs/remotes/origin/main") == "refs/remotes/origin/main"
 
 

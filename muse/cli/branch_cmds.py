@@ -19,8 +19,7 @@ def _command(command: click.Command) -> click.Command:
 
 
 def _subject(repo: Any, oid: str) -> str:
-    message = repo.graph.commit(oid).message
-    return message.splitlines()[0] if message else ""
+    return str(repo.graph.commit(oid).subject)
 
 
 def _resolve(repo: Any, revision: str) -> str:
@@ -231,7 +230,7 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     elif outcome.kind == "merged" and outcome.commit is not None:
         where = repo.current_branch() or "detached HEAD"
         signed = "signed" if outcome.commit.is_signed else "unsigned"
-        click.echo(f"[{where} {short(outcome.head)}] {outcome.commit.message.splitlines()[0]} "
+        click.echo(f"[{where} {short(outcome.head)}] {outcome.commit.subject} "
                    f"({signed})")
     else:
         _report_conflicts(outcome.conflicts)

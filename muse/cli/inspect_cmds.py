@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ..objects import Snapshot, SnapshotEntry
     from ..repo import Repository
 
-KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
 
 
 # -- shared helpers -------------------------------------------------------------
@@ -173,21 +172,10 @@ def _resolve_object(repo: Repository, text: str) -> str:
     return resolve(repo, text)
 
 
-def object_type(repo: Repository, oid: str) -> str:
-    """'commit', 'snapshot' or 'blob', reading a big blob's first chunk only."""
-    from ..objects import object_kind
-
-    if repo.store.size(oid) > KIND_SNIFF_LIMIT:
-        return "blob"
-    first = next(iter(repo.store.iter_chunks(oid, verify=False)), b"")
-    if first[:1] not in (b"\x9b", b"\x93"):
-        return "blob"
-    return object_kind(repo.store.read(oid))
-
-
 def _snapshot_line(entry: SnapshotEntry) -> str:
-    mode = "100755" if entry.executable else "100644"
-    return f"{mode} {entry.oid} {entry.size:>10}\t{entry.path}"
+    from ..diff import mode_of
+
+    return f"{mode_of(entry)} {entry.oid} {entry.size:>10}\t{entry.path}"
 
 
 def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
@@ -244,10 +232,10 @@ def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
         click.echo(str(repo.store.size(oid)))
         return
     if show_type:
-        click.echo(object_type(repo, oid))
+        click.echo(repo.store.kind(oid))
         return
     if pretty:
-        kind = object_type(repo, oid)
+        kind = repo.store.kind(oid)
         if kind != "blob":
             _pretty(repo, oid, kind, as_json)
             return

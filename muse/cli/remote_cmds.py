@@ -508,7 +508,7 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
         click.echo(f"Fast-forward {short(result['old'])}..{short(result['new'])} to {label}")
     elif kind == "merged":
         click.echo(f"Merged {label}: {short(result['new'])} "
-                   f"{repo.graph.commit(result['new']).message.splitlines()[0]}")
+                   f"{repo.graph.commit(result['new']).subject}")
     else:
         for c in result["conflicts"]:
             sides = f" (see {', '.join(c['side_files'])})" if c["side_files"] else ""

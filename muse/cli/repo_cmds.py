@@ -18,10 +18,10 @@ from .base import emit_json, open_repo, short
               help="Name of the first branch.")
 def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
     """Create an empty repository in DIRECTORY (default: here)."""
-    from ..refs import branch_ref
+    from ..branches import branch_ref_name
     from ..repo import Repository
 
-    branch_ref(initial_branch)
+    branch_ref_name(initial_branch)  # the same rule as `muse branch`
     repo = Repository.init(directory or Path.cwd(), bare=bare, branch=initial_branch)
     kind = "bare repository" if bare else "repository"
     click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
@@ -87,7 +87,7 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
-    click.echo(f"[{where} {short(made.id)}] {message.splitlines()[0]} ({signed})")
+    click.echo(f"[{where} {short(made.id)}] {made.subject} ({signed})")
 
 
 def format_time(timestamp: int, tz_minutes: int) -> str:
@@ -156,8 +156,7 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
             break
         commit = repo.graph.commit(oid)
         if oneline and not as_json:
-            subject = commit.message.splitlines()[0] if commit.message else ""
-            click.echo(f"{short(oid)} {subject}")
+            click.echo(f"{short(oid)} {commit.subject}")
             continue
         record = commit_record(oid, commit)
         if as_json:
