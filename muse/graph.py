@@ -52,8 +52,36 @@ class CommitGraph:
             oid = parents[0] if parents else None
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        """True when `ancestor` is `descendant` or reachable from it."""
-        return any(oid == ancestor for oid in self.walk([descendant]))
+        """True when `ancestor` is `descendant` or reachable from it; usually O(commits between).
+
+        The delta walk never calls a commit new that the other side reaches, so an
+        empty delta proves ancestry cheaply. With equal or skewed timestamps it may
+        list too much, so "not empty" is settled by the exhaustive walk.
+        """
+        if ancestor == descendant or not reachability_delta(self, [ancestor], [descendant]).commits:
+            return True
+        return self._reaches(descendant, ancestor)
+
+    def relation(self, a: str, b: str) -> str:
+        """"same", "behind" (a is an ancestor of b), "ahead" (b of a) or "diverged".
+
+        Both cheap delta walks run before any exhaustive one, so whichever way the
+        answer falls it usually costs O(commits between), not O(history).
+        """
+        if a == b:
+            return "same"
+        if not reachability_delta(self, [a], [b]).commits:
+            return "behind"
+        if not reachability_delta(self, [b], [a]).commits:
+            return "ahead"
+        if self._reaches(b, a):
+            return "behind"
+        if self._reaches(a, b):
+            return "ahead"
+        return "diverged"
+
+    def _reaches(self, start: str, target: str) -> bool:
+        return any(oid == target for oid in self.walk([start]))
 
     def merge_bases(self, a: str, b: str) -> list[str]:
         """Best common ancestors of `a` and `b` (none of them an ancestor of another)."""

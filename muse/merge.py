@@ -134,9 +134,10 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
     head = repo.head()
     if head is None:
         return _merge_into_unborn(repo, other, label, ff)
-    if repo.graph.is_ancestor(other, head):
+    relation = repo.graph.relation(head, other)
+    if relation in ("same", "ahead"):
         return MergeOutcome("up-to-date", head)
-    can_ff = repo.graph.is_ancestor(head, other)
+    can_ff = relation == "behind"
     if ff == FF_ONLY and not can_ff:
         raise NonFastForwardError(f"cannot fast-forward to {label}: the histories have diverged",
                                   hint="drop --ff-only to make a merge commit")

@@ -332,9 +332,10 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
         raise UsageError("HEAD is detached: there is no branch to pull into",
                          hint="switch to a branch first (`muse switch NAME`)")
     head = repo.head()
-    if head == target or (head is not None and repo.graph.is_ancestor(target, head)):
+    relation = "behind" if head is None else repo.graph.relation(head, target)
+    if relation in ("same", "ahead"):
         return Integration("up-to-date", head, head)
-    if head is not None and not repo.graph.is_ancestor(head, target):
+    if relation == "diverged":
         return Integration("diverged", head, target)
     plan = plan_checkout(repo, target, force=False, doing=f"fast-forward to {label}")
     # The ref first, by CAS: a concurrent commit is detected before any file is written.

@@ -18,7 +18,6 @@ from .errors import (
     RemoteError,
     UsageError,
 )
-from .graph import reachability_delta
 from .objects import is_object_id
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
@@ -141,21 +140,7 @@ def remote_name_for_url(repo: Repository, url: str) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-def _short(oid: str | None) -> str:
-    return oid[:12] if oid else "(none)"
-
-
 # -- push ------------------------------------------------------------------------
-
-
-def _descends(repo: Repository, old: str, new: str) -> bool:
-    """Is `old` an ancestor of `new`? Usually O(commits between)."""
-    # The boundary walk never calls a commit new that the other side reaches, so an
-    # empty delta proves ancestry cheaply. With equal or skewed timestamps it may
-    # list too much, so "not empty" is settled by the exact walk (a refusal's cost).
-    if not reachability_delta(repo.graph, [old], [new]).commits:
-        return True
-    return repo.graph.is_ancestor(old, new)
 
 
 def _remote_refs(remote: Remote) -> dict[str, str]:
@@ -194,7 +179,7 @@ def _classify(repo: Repository, name: str, old: str | None, new: str | None,
         reason = "tag already exists on the remote"
     elif not repo.store.has(old):
         reason = "fetch first: the remote has commits this repository lacks"
-    elif _descends(repo, old, new):
+    elif repo.graph.is_ancestor(old, new):
         return RefOutcome(name, old, new, "fast-forward")
     else:
         reason = "non-fast-forward: the remote has commits not in yours"
@@ -349,7 +334,7 @@ def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
         return "deleted"
     if old is None:
         return "created"
-    if repo.store.has(old) and repo.store.has(new) and _descends(repo, old, new):
+    if repo.store.has(old) and repo.store.has(new) and repo.graph.is_ancestor(old, new):
         return "fast-forward"
     return "forced"
 

@@ -133,3 +133,33 @@ def test_merge_base_of_diverged_branches(tmp_path: Path) -> None:
     graph = history.repo.graph
     assert graph.merge_bases(left, right) == [base]
     assert graph.is_ancestor(base, left) and not graph.is_ancestor(left, right)
+
+
+@pytest.mark.parametrize(("seed", "skew"), [(4, 0), (5, 0), (6, 5), (7, 30)])
+def test_ancestry_and_relation_match_the_exhaustive_answer(tmp_path: Path, seed: int,
+                                                           skew: int) -> None:
+    # Under skew the delta shortcut is inconclusive, and the exhaustive walk must decide.
+    history = random_history(tmp_path / "h", seed, skew=skew)
+    graph = history.repo.graph
+    rng = random.Random(seed)
+    expected_names = {(True, True): "same", (True, False): "behind",
+                      (False, True): "ahead", (False, False): "diverged"}
+    for _ in range(150):
+        a, b = rng.choice(history.commits), rng.choice(history.commits)
+        a_in_b, b_in_a = a in history.ancestors(b), b in history.ancestors(a)
+        assert graph.is_ancestor(a, b) == a_in_b
+        assert graph.relation(a, b) == expected_names[(a_in_b, b_in_a)]
+
+
+def test_a_fast_forward_check_reads_only_the_commits_between(tmp_path: Path) -> None:
+    history = History(tmp_path / "h")
+    tip = history.add([], 1_000_000)
+    for i in range(1, 400):
+        tip = history.add([tip], 1_000_000 + i)
+    old = tip
+    for i in range(3):
+        tip = history.add([tip], 2_000_000 + i)
+    history.repo.graph._cache.clear()
+    assert history.repo.graph.relation(old, tip) == "behind"
+    assert history.repo.graph.relation(tip, old) == "ahead"
+    assert len(history.repo.graph._cache) <= 10  # not the 400 commits of older history

@@ -215,11 +215,9 @@ def _relation(repo: Any, local: str | None, theirs: str | None) -> str:
         return "up to date"
     if not repo.store.has(theirs):
         return "remote has new commits (fetch to compare)"
-    if repo.graph.is_ancestor(theirs, local):
-        return "ahead: push will fast-forward"
-    if repo.graph.is_ancestor(local, theirs):
-        return "behind: pull will fast-forward"
-    return "diverged"
+    return {"ahead": "ahead: push will fast-forward",
+            "behind": "behind: pull will fast-forward"}.get(
+        repo.graph.relation(local, theirs), "diverged")
 
 
 # -- push -----------------------------------------------------------------------------
