@@ -17,14 +17,14 @@ GROUP = "muse.remotes"
 # driver was declared): the built-in drivers must work regardless.
 BUILTIN: dict[str, str] = {"file": "remotes.fs:open_remote"}
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 Factory = Callable[[str], Remote]
 
 
 def scheme_of(url: str) -> str:
     """`s3` for `s3://bucket/x`; `file` for `file://…` and for plain paths."""
-    match = _SCHEME.match(url)
+    match = URL_SCHEME.match(url)
     return match.group(1).lower() if match else "file"
 
 

@@ -10,17 +10,16 @@ remote moves them with it, in one ref transaction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
+from .remote_registry import URL_SCHEME
 from .repo import Repository
 
 DEFAULT_REMOTE = "origin"
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,15 @@ def check_remote_name(name: str) -> str:
 
 def is_url(text: str) -> bool:
     """Whether a command-line word names a location rather than a configured remote."""
-    return bool(_SCHEME.match(text)) or "/" in text or text in (".", "..") or text.startswith("~")
+    return (bool(URL_SCHEME.match(text)) or "/" in text or text in (".", "..")
+            or text.startswith("~"))
 
 
 def normalise_url(url: str, base: Path | None = None) -> str:
     """Plain paths become absolute (so the config means the same from any directory)."""
     if not url or "\n" in url:
         raise UsageError(f"invalid remote URL {url!r}")
-    if _SCHEME.match(url):
+    if URL_SCHEME.match(url):
         return url
     path = Path(url).expanduser()
     return str(path if path.is_absolute() else ((base or Path.cwd()) / path).resolve())
@@ -132,8 +132,13 @@ def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
     return RemoteInfo(name, url)
 
 
+def tracking_prefix(name: str) -> str:
+    """Where remote NAME's branches are kept here: `refs/remotes/NAME/`."""
+    return f"{REMOTES}{name}/"
+
+
 def tracking_refs(repo: Repository, name: str) -> dict[str, str]:
-    return repo.refs.list(f"{REMOTES}{name}/")
+    return repo.refs.list(tracking_prefix(name))
 
 
 def remove_remote(repo: Repository, name: str) -> list[str]:
@@ -189,9 +194,6 @@ class Upstream:
     @property
     def branch(self) -> str:
         return self.merge[len(HEADS):] if self.merge.startswith(HEADS) else self.merge
-
-    def tracking_ref(self) -> str:
-        return f"{REMOTES}{self.remote}/{self.branch}"
 
 
 def upstream(repo: Repository, branch: str) -> Upstream | None:

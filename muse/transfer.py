@@ -22,6 +22,7 @@ from .objects import is_object_id
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import Remote
+from .remotes_config import check_remote_name, normalise_url
 from .repo import Repository
 
 __all__ = [
@@ -277,7 +278,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     by_name = {r.name: r for r in results}
     refused = [u for u in updates if u.name not in by_name or not by_name[u.name].ok]
     if refused:
-        final = [o if o.name not in {u.name for u in refused} else
+        refused_names = {u.name for u in refused}
+        final = [o if o.name not in refused_names else
                  RefOutcome(o.name, o.old, o.new, "rejected",
                             (by_name[o.name].reason if o.name in by_name else None) or "stale")
                  for o in outcomes]
@@ -297,32 +299,26 @@ def _unlink(path: Path) -> None:
 
 
 def _update_tracking(repo: Repository, remote_name: str, values: dict[str, str | None],
-                     why: str) -> list[RefOutcome]:
-    """Force the tracking refs of `remote_name` to `values` (remote ref → commit or None)."""
+                     why: str) -> list[RefUpdate]:
+    """Force the tracking refs of `remote_name` to `values` (remote ref → commit or None);
+    return the moves made."""
     pending: list[tuple[str, str | None]] = []
     for ref, new in values.items():
         tracking = tracking_ref(remote_name, ref)
         if tracking is not None:
             pending.append((tracking, new))
-    outcomes: list[RefOutcome] = []
     if not pending:
-        return outcomes
+        return []
     # Tracking refs are a cache of what the remote said: read, then CAS; a concurrent
     # fetch that moved one in between means we retry with what it wrote.
     for _attempt in range(3):
-        updates: list[RefUpdate] = []
-        outcomes = []
-        for tracking, new in pending:
-            old = repo.refs.read(tracking)
-            if old == new:
-                continue
-            updates.append(RefUpdate(tracking, old, new))
-            outcomes.append(RefOutcome(tracking, old, new, _move_status(repo, old, new)))
+        updates = [RefUpdate(tracking, old, new) for tracking, new in pending
+                   if (old := repo.refs.read(tracking)) != new]
         if not updates:
             return []
         try:
             repo.refs.transaction(updates, f"{why}: {remote_name}")
-            return outcomes
+            return updates
         except RefConflictError:
             continue
     raise RefConflictError(f"tracking refs of {remote_name} keep moving",
@@ -346,7 +342,7 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
           progress: TransferProgress | None = None) -> FetchReport:
     """Receive what the remote's branches and tags have that we lack; update tracking refs."""
     progress = progress or NoProgress()
-    tracking_ref(remote_name, HEADS + "x")  # the remote name must make valid ref names
+    check_remote_name(remote_name)
     remote_refs = _remote_refs(remote)
     heads = {n: v for n, v in remote_refs.items() if n.startswith(HEADS)}
     tags = {n: v for n, v in remote_refs.items() if n.startswith(TAGS)}
@@ -364,7 +360,9 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
         if missing:
             raise RemoteError(f"{remote.url} did not send commit {missing[0]} that its refs name",
                               hint="the remote is damaged or misbehaving; nothing was changed")
-    outcomes = _update_tracking(repo, remote_name, dict(heads), "fetch")
+    # Only fetch reports how each tracking ref moved (a push's report is its own refs).
+    outcomes = [RefOutcome(u.name, u.old, u.new, _move_status(repo, u.old, u.new))
+                for u in _update_tracking(repo, remote_name, dict(heads), "fetch")]
     outcomes.extend(_create_tags(repo, tags))
     return FetchReport(outcomes, commits, bundle_bytes)
 
@@ -398,14 +396,6 @@ def _default_branch(heads: dict[str, str]) -> str | None:
     return sorted(heads)[0][len(HEADS):] if heads else None
 
 
-def _normalize_url(url: str) -> str:
-    from .remote_registry import scheme_of
-
-    if scheme_of(url) == "file" and not url.startswith("file://"):
-        return str(Path(url).expanduser().resolve())
-    return url
-
-
 def clone(url: str, dest: Path, *, remote_name: str = "origin",
           progress: TransferProgress | None = None, remote: Remote | None = None) -> Repository:
     """A new repository at `dest` with everything the remote has, on its default branch.
@@ -418,8 +408,8 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
     if existed and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"destination {dest} already exists and is not an empty directory",
                          hint="choose a new directory name")
-    tracking_ref(remote_name, HEADS + "x")
-    url = _normalize_url(url)
+    check_remote_name(remote_name)
+    url = normalise_url(url)
     owned = remote is None
     try:
         if remote is None:

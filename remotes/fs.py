@@ -266,8 +266,9 @@ class FsRemote:
                 proposed.pop(u.name, None)
             else:
                 proposed[u.name] = u.new
+        names = set(proposed)
         for u in updates:
-            other = _clash(u.name, set(proposed)) if u.new is not None else None
+            other = _clash(u.name, names) if u.new is not None else None
             if other is not None and u.name not in refused:
                 refused[u.name] = f"rejected: {u.name} clashes with existing ref {other}"
         if refused:

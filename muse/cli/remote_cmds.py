@@ -176,9 +176,9 @@ def remote_show(name: str, as_json: bool) -> None:
 
 def _show_data(repo: Any, name: str, url: str, remote_refs: dict[str, str]) -> dict[str, Any]:
     from ..refs import HEADS, TAGS
-    from ..remotes_config import tracking_refs, upstream
+    from ..remotes_config import branches_tracking, tracking_prefix, tracking_refs, upstream
 
-    prefix = f"refs/remotes/{name}/"
+    prefix = tracking_prefix(name)
     tracked = tracking_refs(repo, name)
     branches = []
     for ref, oid in remote_refs.items():
@@ -196,9 +196,9 @@ def _show_data(repo: Any, name: str, url: str, remote_refs: dict[str, str]) -> d
     tags = [{"name": ref[len(TAGS):], "id": oid} for ref, oid in remote_refs.items()
             if ref.startswith(TAGS)]
     upstreams = []
-    for branch in sorted(repo.config.sections("branch")):
+    for branch in branches_tracking(repo, name):
         up = upstream(repo, branch)
-        if up is None or up.remote != name:
+        if up is None:
             continue
         status = _relation(repo, repo.refs.read(HEADS + branch), remote_refs.get(up.merge))
         upstreams.append({"branch": branch, "merge": _display(up.merge), "status": status})
@@ -308,8 +308,15 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
                 conn.append(stack.enter_context(_connected(location.url)))
             return conn[0]
 
-        wanted = _push_refspecs(repo, location, refspecs, push_all, tags,
-                                lambda: connection().list_refs())
+        listed: list[dict[str, str]] = []
+
+        def remote_refs() -> dict[str, str]:
+            # Asked once however many `:name` deletions need it.
+            if not listed:
+                listed.append(connection().list_refs())
+            return listed[0]
+
+        wanted = _push_refspecs(repo, location, refspecs, push_all, tags, remote_refs)
         if not wanted:
             raise UsageError("nothing to push: there are no branches or tags to send")
         sources = {dst: src for src, dst in wanted}
@@ -376,8 +383,10 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
         click.echo(f"{name}: up to date")
         return
 
+    from ..remotes_config import tracking_prefix
+
     def label(o: Any) -> str:
-        prefix = f"refs/remotes/{name}/"
+        prefix = tracking_prefix(name)
         theirs = o.name[len(prefix):] if o.name.startswith(prefix) else _display(o.name)
         return f"{theirs} -> {_display(o.name)}"
 
@@ -455,12 +464,12 @@ def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_
     conflicts; exit 4: refused (diverged without --merge, or local edits in the way).
     """
     from ..errors import NonFastForwardError, RevisionError
-    from ..remotes_config import fast_forward
+    from ..remotes_config import fast_forward, tracking_prefix
 
     repo = open_repo()
     location, theirs = _pull_source(repo, remote_word, branch)
     report, fetched = _fetch_one(repo, location, as_json)
-    tracking = f"refs/remotes/{location.name}/{theirs}"
+    tracking = tracking_prefix(location.name) + theirs
     label = f"{location.name}/{theirs}"
     target = repo.refs.read(tracking)
     if target is None:
