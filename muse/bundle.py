@@ -40,8 +40,16 @@ from .frames import (
     encode_header,
 )
 from .graph import CommitGraph, reachability_delta
-from .keys import verify_commit_signature
-from .objects import Commit, Snapshot, decode_commit, decode_snapshot
+from .keys import signature_status
+from .objects import (
+    Commit,
+    Snapshot,
+    canonical_pack,
+    decode_commit,
+    decode_snapshot,
+    hash_bytes,
+    id_from_bytes,
+)
 from .refs import check_ref_name
 from .store import ObjectStore
 
@@ -74,7 +82,7 @@ class BundleHeader:
     commits: int = 0
 
     def encode(self) -> bytes:
-        packed: bytes = msgpack.packb(
+        return canonical_pack(
             {
                 "capabilities": {"mandatory": self.mandatory, "optional": self.optional},
                 "prerequisites": [bytes.fromhex(p) for p in self.prerequisites],
@@ -86,9 +94,7 @@ class BundleHeader:
                     "commits": self.commits,
                 },
             },
-            use_bin_type=True,
         )
-        return packed
 
 
 @dataclass(frozen=True)
@@ -224,6 +230,7 @@ class BundlePlan:
     prerequisites: list[str]
     snapshots: list[str]
     objects: list[tuple[str, int]]
+    signed: int  # how many of `commits` carry a signature (the summary reports it)
     # Verified encodings of snapshots and commits read while planning, kept (up to
     # PLAN_CACHE_BYTES) so writing does not read and hash them a second time.
     encodings: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
@@ -271,7 +278,9 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
             if raw_id not in sizes:
                 sizes[raw_id] = size
     objects = [(raw_id.hex(), size) for raw_id, size in sizes.items() if size != _KNOWN]
-    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects, encodings)
+    signed = sum(graph.commit(oid).is_signed for oid in delta.commits)
+    return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects, signed,
+                      encodings)
 
 
 _KNOWN = -1
@@ -319,19 +328,14 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
             _write_object(store, w, oid, size, verify_objects)
         for snap_id in plan.snapshots:
             w.frame(KIND_SNAPSHOT, plan.encodings.get(snap_id) or store.read(snap_id))
-        signed = unsigned = 0
         for oid in plan.commits:
-            raw = plan.encodings.get(oid) or store.read(oid)
-            w.frame(KIND_COMMIT, raw)
-            if decode_commit(raw).is_signed:
-                signed += 1
-            else:
-                unsigned += 1
+            w.frame(KIND_COMMIT, plan.encodings.get(oid) or store.read(oid))
         w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
         bundle_id = w.digest().hex()
     finally:
         w.close()
-    return BundleSummary(bundle_id, header, w.size, plan.commits, signed, unsigned, 0)
+    return BundleSummary(bundle_id, header, w.size, plan.commits, plan.signed,
+                         len(plan.commits) - plan.signed, 0)
 
 
 def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int,
@@ -473,9 +477,10 @@ class BundleReader:
                 yield state.snapshot(payload, offset)
             elif kind == KIND_COMMIT:
                 commit = state.commit(payload, offset)
-                if not verify_commit_signature(commit.commit):
-                    if commit.commit.is_signed:
-                        raise BundleError(f"commit {commit.oid} has a bad signature")
+                status = signature_status(commit.commit)
+                if status == "bad":
+                    raise BundleError(f"commit {commit.oid} has a bad signature")
+                if status == "unsigned":
                     if self.require_signatures:
                         raise BundleError(f"commit {commit.oid} is unsigned")
                     state.unsigned += 1
@@ -589,10 +594,11 @@ def _kind_name(kind: int) -> str:
     return repr(chr(kind)) if 0x21 <= kind < 0x7F else f"0x{kind:02x}"
 
 
-def _id(raw: object) -> str:
-    if not isinstance(raw, bytes) or len(raw) != 32:
-        raise BundleError("bundle holds a malformed object id")
-    return raw.hex()
+def _id(raw: Any) -> str:
+    try:
+        return id_from_bytes(raw)
+    except CorruptObjectError:
+        raise BundleError("bundle holds a malformed object id") from None
 
 
 class _ReadState:
@@ -643,7 +649,7 @@ class _ReadState:
 
     def snapshot(self, payload: bytes, offset: int) -> VerifiedSnapshot:
         self._enter(KIND_SNAPSHOT, "snapshot")
-        oid = hashlib.sha256(payload).hexdigest()
+        oid = hash_bytes(payload)
         try:
             fresh = self.checker.rows(payload)
         except CorruptObjectError as exc:
@@ -686,7 +692,7 @@ class _ReadState:
 
     def commit(self, payload: bytes, offset: int) -> VerifiedCommit:
         self._enter(KIND_COMMIT, "commit")
-        oid = hashlib.sha256(payload).hexdigest()
+        oid = hash_bytes(payload)
         try:
             commit = decode_commit(payload)
         except CorruptObjectError as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,21 +64,10 @@ class Report:
         }
 
 
-def _ref_files(repo: Repository) -> Iterator[str]:
-    """Every ref file name under refs/ (including ones too damaged to read)."""
-    base = repo.muse_dir / "refs"
-    for dirpath, _dirs, files in os.walk(base):
-        for name in sorted(files):
-            if name.endswith(".lock") or ".stale-" in name or name.startswith("."):
-                continue
-            yield (os.path.relpath(os.path.join(dirpath, name), repo.muse_dir)
-                   .replace(os.sep, "/"))
-
-
 def _collect_tips(repo: Repository, report: Report) -> dict[str, str]:
     """Ref name (and HEAD) → commit id, recording damaged refs as problems."""
     tips: dict[str, str] = {}
-    for name in sorted(_ref_files(repo)):
+    for name in repo.refs.names():  # damaged ones too: they are reported, not skipped
         report.refs += 1
         try:
             value = repo.refs.read(name)
@@ -116,7 +103,7 @@ def _read_verified(repo: Repository, oid: str, what: str) -> bytes:
     if size > MAX_RECORD:
         raise CorruptObjectError(f"{size} bytes is too large for a {what}")
     try:
-        return b"".join(repo.store.iter_chunks(oid))
+        return repo.store.read(oid)
     except OSError as exc:  # e.g. a pack file gone from under its index
         raise CorruptObjectError(f"cannot be read: {exc}") from None
 
@@ -232,19 +219,12 @@ class _Checker:
     def hash_object(self, oid: str, where: str) -> int | None:
         """Re-hash an object in chunks; its byte count, or None (problem recorded)."""
         self.checked_objects.add(oid)
-        total = 0
-        try:
-            for chunk in self.repo.store.iter_chunks(oid):
-                total += len(chunk)
-        except MissingObjectError:
+        total = _rehash(self.repo, oid)
+        if isinstance(total, MissingObjectError):
             self.report.add(oid, "object", f"object {oid} is missing (for {where})")
             return None
-        except CorruptObjectError as exc:
-            self.report.add(oid, "object",
-                            f"object {oid} is corrupt: {_corrupt_detail(exc)} (for {where})")
-            return None
-        except OSError as exc:
-            self.report.add(oid, "object", f"object {oid} cannot be read: {exc} (for {where})")
+        if isinstance(total, Exception):
+            self.report.add(oid, "object", f"object {oid} {_failure(total)} (for {where})")
             return None
         self.report.objects += 1
         self.report.bytes += total
@@ -261,20 +241,29 @@ class _Checker:
                 self.report.add(oid, "object", f"stray file objects/{oid[:2]}/{oid[2:]} is "
                                                "not named by an object id")
                 continue
-            total = 0
-            try:
-                for chunk in store.iter_chunks(oid):
-                    total += len(chunk)
-            except CorruptObjectError as exc:
-                self.report.add(oid, "object", f"unreachable object {oid} is corrupt: "
-                                               f"{_corrupt_detail(exc)}")
-                continue
-            except OSError as exc:
-                self.report.add(oid, "object", f"unreachable object {oid} cannot be read: "
-                                               f"{exc}")
+            total = _rehash(self.repo, oid)
+            if isinstance(total, Exception):
+                self.report.add(oid, "object", f"unreachable object {oid} {_failure(total)}")
                 continue
             self.report.unreachable_objects += 1
             self.report.bytes += total
+
+
+def _rehash(repo: Repository, oid: str) -> int | MuseError | OSError:
+    """Re-hash a stored object in chunks: its byte count, or why it failed."""
+    total = 0
+    try:
+        for chunk in repo.store.iter_chunks(oid):
+            total += len(chunk)
+    except (MuseError, OSError) as exc:
+        return exc
+    return total
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, CorruptObjectError):
+        return f"is corrupt: {_corrupt_detail(exc)}"
+    return f"cannot be read: {exc}"
 
 
 def verify_repository(repo: Repository, *, require_signatures: bool = False) -> Report:

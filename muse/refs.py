@@ -77,22 +77,25 @@ class RefStore:
             raise RepositoryError(f"ref {name} is damaged: {value[:80]!r}")
         return value
 
-    def list(self, prefix: str = "refs/") -> dict[str, str]:
-        """Every ref under `prefix`, sorted by name."""
+    def names(self, prefix: str = "refs/") -> list[str]:
+        """Every ref file's name under `prefix`, sorted, without reading (or judging) it."""
         base = self.root / prefix.rstrip("/")
-        found: dict[str, str] = {}
-        if not base.is_dir():
-            return found
+        found = []
         for dirpath, _dirs, files in os.walk(base):
             for filename in files:
                 if filename.endswith(".lock") or ".stale-" in filename or filename.startswith("."):
-                    continue
-                full = Path(dirpath) / filename
-                name = full.relative_to(self.root).as_posix()
-                value = self.read(name)
-                if value is not None:
-                    found[name] = value
-        return dict(sorted(found.items()))
+                    continue  # lock files and the leftovers of lock recovery
+                found.append((Path(dirpath) / filename).relative_to(self.root).as_posix())
+        return sorted(found)
+
+    def list(self, prefix: str = "refs/") -> dict[str, str]:
+        """Every ref under `prefix`, sorted by name."""
+        found: dict[str, str] = {}
+        for name in self.names(prefix):
+            value = self.read(name)
+            if value is not None:
+                found[name] = value
+        return found
 
     # -- HEAD ---------------------------------------------------------------
 

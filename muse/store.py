@@ -67,8 +67,9 @@ class PackIndex:
     def __len__(self) -> int:
         return self._count
 
-    def find(self, oid: str) -> PackEntry | None:
-        raw = bytes.fromhex(oid)
+    def find(self, oid: str, raw: bytes | None = None) -> PackEntry | None:
+        """Where `oid` is in this pack; `raw` (its bytes) saves converting it per pack."""
+        raw = raw if raw is not None else bytes.fromhex(oid)
         i = bisect.bisect_left(self._ids, raw)
         if i < self._count and self._ids[i] == raw:
             _, offset, size = IDX_ROW.unpack_from(self._rows, i * 48)
@@ -144,8 +145,9 @@ class ObjectStore:
         self._packs = packs
 
     def _find_packed(self, oid: str) -> tuple[PackIndex, PackEntry] | None:
+        raw = bytes.fromhex(oid)
         for pack in self.packs:
-            entry = pack.find(oid)
+            entry = pack.find(oid, raw)
             if entry is not None:
                 return pack, entry
         return None
@@ -154,9 +156,8 @@ class ObjectStore:
         return os.path.exists(self._loose_name(oid)) or self._find_packed(oid) is not None
 
     def size(self, oid: str) -> int:
-        loose = self._loose_path(oid)
         try:
-            return loose.stat().st_size
+            return os.stat(self._loose_name(oid)).st_size
         except FileNotFoundError:
             pass
         found = self._find_packed(oid)

@@ -60,8 +60,9 @@ def open_repo() -> Any:
     return Repository.find()
 
 
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=False))
+def emit_json(value: Any, *, err: bool = False) -> None:
+    """Indented JSON; on stderr with `err` (when stdout carries data, as `bundle create -`)."""
+    click.echo(json.dumps(value, indent=2, sort_keys=False), err=err)
 
 
 def short(oid: str | None, n: int = 12) -> str:

@@ -108,7 +108,7 @@ def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool
     # With the bundle on stdout, the report goes to stderr so the stream stays clean.
     err = to_stdout
     if as_json:
-        click.echo(_json_text(data), err=err)
+        emit_json(data, err=err)
         return
     for name in created.skipped_refs:
         click.echo(f"warning: {name} left out: its commit is on the excluded side", err=True)
@@ -116,12 +116,6 @@ def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool
                f"({human_size(summary.header.object_bytes)}), {len(data['refs'])} refs, "
                f"{len(data['prerequisites'])} prerequisites, {human_size(summary.size)}", err=err)
     click.echo(f"bundle id {summary.bundle_id}", err=err)
-
-
-def _json_text(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2)
 
 
 def _store_here() -> Any:
