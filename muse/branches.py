@@ -52,16 +52,14 @@ def tag_ref_name(name: str) -> str:
 
 def _check_no_folder_clash(repo: Repository, ref: str, kind: str) -> None:
     """Refs are files, so `a` and `a/b` cannot both exist: refuse before touching disk."""
-    parts = ref.split("/")
-    hint = f"a {kind} name cannot also be a folder of other {kind} names"
-    for i in range(3, len(parts)):
-        prefix = "/".join(parts[:i])
-        if repo.refs.read(prefix) is not None:
-            raise UsageError(f"{kind} {ref.split('/', 2)[2]!r} clashes with existing "
-                             f"{kind} {prefix.split('/', 2)[2]!r}", hint=hint)
-    if (repo.muse_dir / ref).is_dir():
-        raise UsageError(f"{kind} {ref.split('/', 2)[2]!r} clashes with existing "
-                         f"names under {ref.split('/', 2)[2]}/", hint=hint)
+    other = repo.refs.clash(ref)
+    if other is None:
+        return
+    short = ref.split("/", 2)[2]
+    what = (f"names under {short}/" if other == ref + "/"
+            else f"{kind} {other.split('/', 2)[-1]!r}")
+    raise UsageError(f"{kind} {short!r} clashes with existing {what}",
+                     hint=f"a {kind} name cannot also be a folder of other {kind} names")
 
 
 def _list(repo: Repository, prefix: str) -> list[NamedRef]:

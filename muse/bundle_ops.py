@@ -230,12 +230,10 @@ def plan_ref_changes(repo: Repository, refs: Mapping[str, str],
 
 def _check_ref_path(repo: Repository, name: str) -> None:
     """A ref file cannot be created where a directory (or file) of another ref stands."""
-    parts = name.split("/")
-    for i in range(1, len(parts)):
-        if (repo.muse_dir.joinpath(*parts[:i])).is_file():
-            raise ConflictError(f"cannot create ref {name}: {'/'.join(parts[:i])} exists")
-    if (repo.muse_dir / name).is_dir():
-        raise ConflictError(f"cannot create ref {name}: refs exist below it")
+    other = repo.refs.clash(name)
+    if other is not None:
+        what = "refs exist below it" if other == name + "/" else f"{other} exists"
+        raise ConflictError(f"cannot create ref {name}: {what}")
 
 
 def _descends(repo: Repository, parents: Mapping[str, tuple[str, ...]], old: str,

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RefConflictError, RepositoryError, UsageError
+from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
 from .objects import is_object_id
@@ -126,6 +126,16 @@ class RefStore:
     def update(self, name: str, old: str | None, new: str | None, message: str) -> None:
         self.transaction([RefUpdate(name, old, new)], message)
 
+    def clash(self, name: str) -> str | None:
+        """What keeps ref `name` from being created, as refs are files: a ref standing at
+        one of its folders (that ref's name), or refs below `name` (`name/`); else None."""
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if self._path(prefix).is_file():
+                return prefix
+        return name + "/" if self._path(name).is_dir() else None
+
     def transaction(self, updates: Sequence[RefUpdate], message: str) -> None:
         """Apply every update or none: all expected old values must still hold."""
         names = [u.name for u in updates]
@@ -133,6 +143,11 @@ class RefStore:
             raise UsageError("a ref appears twice in one update")
         for name in names:
             check_ref_name(name)
+        for u in updates:
+            other = self.clash(u.name) if u.new is not None else None
+            if other is not None:
+                raise ConflictError(f"cannot create ref {u.name}: {other} is in the way",
+                                    hint="a ref name cannot also be a folder of other refs")
         with contextlib.ExitStack() as stack:
             for name in sorted(names):
                 lock = self._path(name + ".lock")

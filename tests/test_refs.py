@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from muse.errors import RefConflictError, RepositoryError, UsageError
+from muse.errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from muse.lockfile import locked
 from muse.refs import RefStore, RefUpdate, check_ref_name
+from tests.testkit import tree_state
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -50,6 +51,24 @@ def test_cas_conflict_changes_nothing(refs: RefStore) -> None:
     assert refs.read("refs/heads/main") == A
     assert len(list(refs.reflog("refs/heads/main"))) == 1
     assert not list(refs.root.rglob("*.lock"))
+
+
+@pytest.mark.parametrize(("existing", "wanted", "in_the_way"), [
+    ("refs/remotes/origin/takes", "refs/remotes/origin/takes/drums", "refs/remotes/origin/takes"),
+    ("refs/remotes/origin/takes/drums", "refs/remotes/origin/takes", "refs/remotes/origin/takes/"),
+])
+def test_a_ref_cannot_be_created_where_another_is_a_folder(
+        refs: RefStore, existing: str, wanted: str, in_the_way: str) -> None:
+    refs.update(existing, None, A, "create")
+    assert refs.clash(wanted) == in_the_way
+    before = tree_state(refs.root)
+    with pytest.raises(ConflictError, match=f"cannot create ref {wanted}: {in_the_way} is in "
+                                            "the way") as caught:
+        refs.transaction([RefUpdate("refs/heads/other", None, B),
+                          RefUpdate(wanted, None, B)], "fetch")
+    assert caught.value.exit_code == 4
+    assert tree_state(refs.root) == before  # not even the unrelated ref of the same update
+    assert refs.clash("refs/heads/free") is None
 
 
 def test_transaction_is_all_or_nothing(refs: RefStore) -> None:
