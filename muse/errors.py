@@ -20,6 +20,10 @@
     └── SystemRefusedError            exit 8   the system refused: disk full, permission denied,
                                                read-only filesystem, I/O error
 
+Every class also has a stable machine-readable `code` (`usage`, `ref-moved`,
+`bad-bundle`, …; docs/exit-codes.md lists them): `--json` output and the hub's
+HTTP error bodies carry it, and an instance may refine it (`not-a-commit`).
+
 Exit code 0 is success; 1 also means "problems found" (`verify`, merge conflicts);
 70 is an internal bug (the CLI prints a traceback only then). Drivers translate
 their libraries' exceptions into this tree at their edge; the CLI translates this
@@ -35,11 +39,15 @@ class MuseError(Exception):
     """Base of every error Muse raises on purpose."""
 
     exit_code = 1
+    code = "error"  # stable, machine-readable: --json output and the hub's error bodies
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if code is not None:
+            self.code = code  # a more specific code than the class's (e.g. "not-a-commit")
 
     def __str__(self) -> str:
         return self.message
@@ -47,66 +55,73 @@ class MuseError(Exception):
 
 class UsageError(MuseError):
     exit_code = 2
+    code = "usage"
 
 
 class UnsafePathError(UsageError):
-    pass
+    code = "unsafe-path"
 
 
 class RevisionError(UsageError):
-    pass
+    code = "bad-revision"
 
 
 class RepositoryError(MuseError):
     exit_code = 3
+    code = "repository"
 
 
 class ConflictError(MuseError):
     exit_code = 4
+    code = "conflict"
 
 
 class RefConflictError(ConflictError):
-    pass
+    code = "ref-moved"
 
 
 class NonFastForwardError(ConflictError):
-    pass
+    code = "non-fast-forward"
 
 
 class IntegrityError(MuseError):
     exit_code = 5
+    code = "integrity"
 
 
 class CorruptObjectError(IntegrityError):
-    pass
+    code = "corrupt-object"
 
 
 class MissingObjectError(IntegrityError):
-    pass
+    code = "missing-object"
 
 
 class SignatureError(IntegrityError):
-    pass
+    code = "bad-signature"
 
 
 class BundleError(IntegrityError):
-    pass
+    code = "bad-bundle"
 
 
 class RemoteError(MuseError):
     exit_code = 6
+    code = "remote"
 
 
 class TransientRemoteError(RemoteError):
-    pass
+    code = "remote-unavailable"
 
 
 class ConfigError(MuseError):
     exit_code = 7
+    code = "config"
 
 
 class SystemRefusedError(MuseError):
     exit_code = 8
+    code = "system-refused"
 
 
 # OS errors that say something about the user's machine, not about Muse: the CLI

@@ -10,13 +10,100 @@ rules, including the write ordering that makes ghost refs impossible.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, cast, runtime_checkable
 
 from .refs import RefUpdate
 
-__all__ = ["Capabilities", "RefResult", "RefUpdate", "Remote"]
+__all__ = [
+    "Capabilities",
+    "IncomingBundle",
+    "OutgoingBundle",
+    "RefResult",
+    "RefUpdate",
+    "Remote",
+    "RemoteOptions",
+]
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """How to open a driver beyond its URL: credentials, timeouts, per-remote settings.
+
+    `settings` holds the remote's own config keys without the `remote.NAME.`
+    prefix (`endpoint`, `region`, `path-style`, …); a driver reads what it knows.
+    """
+
+    token: str | None = None
+    timeout: float = 30.0
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutgoingBundle:
+    """A bundle ready to send: a file on disk whose size and sha256 (= bundle id) are known.
+
+    Knowing them before the upload lets a driver pick a content-addressed key, a
+    checksum header or a multipart upload. `disposable` marks the sender's own
+    temporary file, which nothing writes again: a receiver on the same
+    filesystem may keep it by hard link instead of copying it.
+    """
+
+    path: Path
+    size: int
+    sha256: str
+    disposable: bool = False
+    progress: Callable[[int], None] | None = field(default=None, compare=False)
+
+    def open(self) -> BinaryIO:
+        """The bundle's bytes from the start; reading them advances `progress`."""
+        handle = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+        if self.progress is None:
+            return handle
+        return cast(BinaryIO, _CountingReader(handle, self.progress))
+
+
+@dataclass(frozen=True)
+class IncomingBundle:
+    """One bundle of a fetch answer, opened only when the engine is ready to receive it.
+
+    `requires` (its prerequisites) and `provides` (its commits), when the driver
+    knows them, let the engine receive several bundles in dependency order.
+    """
+
+    label: str
+    opener: Callable[[], contextlib.AbstractContextManager[BinaryIO]] = field(compare=False)
+    size: int | None = None
+    requires: frozenset[str] = frozenset()
+    provides: frozenset[str] = frozenset()
+
+    def open(self) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self.opener()
+
+
+class _CountingReader:
+    """A read-only file wrapper reporting bytes read (how an upload's progress is seen)."""
+
+    def __init__(self, inner: BinaryIO, advance: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        if data:
+            self._advance(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> _CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.close()
 
 
 @dataclass(frozen=True)
@@ -54,7 +141,8 @@ class Remote(Protocol):
         """Every ref the remote has (`refs/heads/…`, `refs/tags/…`) → commit id."""
         ...
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
         """Store `bundle` (if any) durably, then apply every update by CAS, all or none.
 
         MUST verify the bundle completely, and store it durably, before any update
@@ -66,13 +154,13 @@ class Remote(Protocol):
         """
         ...
 
-    def fetch(self, wants: Sequence[str],
-              haves: Sequence[str]) -> contextlib.AbstractContextManager[BinaryIO]:
-        """One bundle stream holding `wants` and what they need beyond `haves`.
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
+        """Bundles holding `wants` and what they need beyond `haves` (one or several).
 
         `wants` are commit ids the remote's refs name; `haves` are the client's ref
-        tips (the remote ignores those it does not know). The receiver verifies the
-        stream in full, so a remote cannot make a client store anything false.
+        tips (the remote ignores those it does not know). A remote may answer with
+        the packs it stores, as they are. The receiver verifies every stream in
+        full, so a remote cannot make a client store anything false.
         """
         ...
 
