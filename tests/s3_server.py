@@ -1,0 +1,153 @@
+"""A real S3 server for the tests: SeaweedFS (`weed mini`) on loopback, in a temporary dir.
+
+`S3Server.start` binds every SeaweedFS component to 127.0.0.1 on ports picked
+free, configures one S3 identity (MUSE_TEST_S3_ACCESS_KEY / MUSE_TEST_S3_SECRET_KEY,
+with defaults), waits until S3 answers, and `stop` ends that one process by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+GRPC_OFFSET = 10000  # SeaweedFS's admin worker dials the admin port plus this, whatever is set
+
+
+def find_weed() -> str | None:
+    """The `weed` binary: beside this Python (a venv's bin/), else on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("weed")
+
+
+def _free_port(taken: set[int]) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((HOST, 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken and port + GRPC_OFFSET < 65536 and _is_free(port + GRPC_OFFSET):
+            taken.update({port, port + GRPC_OFFSET})
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class S3Server:
+    """One running `weed mini`, its S3 endpoint and the credentials it accepts."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: str
+    access_key: str
+    secret_key: str
+    log: Path
+
+    @classmethod
+    def start(cls, weed: str, base: Path) -> S3Server:
+        access = os.environ.get("MUSE_TEST_S3_ACCESS_KEY", "muse-test")
+        secret = os.environ.get("MUSE_TEST_S3_SECRET_KEY", "muse-test-secret")
+        (base / "data").mkdir(parents=True)
+        identities = {"identities": [{"name": "muse-tests", "credentials": [
+            {"accessKey": access, "secretKey": secret}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+        config = base / "s3.json"
+        config.write_text(json.dumps(identities), "utf-8")
+        taken: set[int] = set()
+        ports = {name: _free_port(taken) for name in
+                 ("master", "volume", "filer", "s3", "admin")}
+        args = [weed, "mini", f"-dir={base / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
+                "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}"]
+        for name, port in ports.items():
+            args += [f"-{name}.port={port}", f"-{name}.port.grpc={port + GRPC_OFFSET}"]
+        log = base / "weed.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, cwd=base,
+                                       start_new_session=True)
+        server = cls(process, f"http://{HOST}:{ports['s3']}", access, secret, log)
+        try:
+            server._wait_until_ready()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def client(self, **config: Any) -> Any:
+        """A boto3 client for this server (path-style, its credentials)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=self.access_key,
+                            aws_secret_access_key=self.secret_key,
+                            config=Config(**{"s3": {"addressing_style": "path"},
+                                             "retries": {"mode": "standard",
+                                                         "max_attempts": 3}, **config}))
+
+    def new_bucket(self) -> str:
+        name = f"muse-{uuid.uuid4().hex[:20]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def _wait_until_ready(self) -> None:
+        client = self.client(connect_timeout=1, read_timeout=2,
+                             retries={"mode": "standard", "max_attempts": 1})
+        deadline = time.monotonic() + START_TIMEOUT
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {self.process.returncode}: "
+                                   f"{self.tail()}")
+            try:
+                # A bucket round trip proves the whole chain (S3 → filer → volume) works.
+                probe = f"muse-ready-{uuid.uuid4().hex[:8]}"
+                client.create_bucket(Bucket=probe)
+                client.put_object(Bucket=probe, Key="ready", Body=b"ok")
+                client.delete_object(Bucket=probe, Key="ready")
+                client.delete_bucket(Bucket=probe)
+                return
+            except Exception as exc:  # not ready yet: refused, 5xx, no volume yet
+                last = exc
+                time.sleep(0.2)
+        raise RuntimeError(f"weed mini did not answer within {START_TIMEOUT:.0f}s "
+                           f"({last}): {self.tail()}")
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log.read_text("utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """End this server's process (by its PID), politely first."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT)
