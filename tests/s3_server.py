@@ -27,7 +27,10 @@ GRPC_OFFSET = 10000  # SeaweedFS's admin worker dials the admin port plus this, 
 
 
 def find_weed() -> str | None:
-    """The `weed` binary: beside this Python (a venv's bin/), else on PATH."""
+    """The `weed` binary: $MUSE_TEST_WEED, else beside this Python (a venv's bin/), else PATH."""
+    chosen = os.environ.get("MUSE_TEST_WEED")
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
     beside = Path(sys.executable).parent / "weed"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)

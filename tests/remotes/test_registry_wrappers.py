@@ -80,7 +80,7 @@ def test_the_builtin_fallback_works_with_stale_entry_points(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remote_registry, "_entry_points", lambda: {})
     assert isinstance(open_remote(str(tmp_path)), FsRemote)
-    assert known_schemes() == ["file"]
+    assert known_schemes() == ["file", "s3"]
 
 
 def _install_fake_distribution(site: Path, entry: str) -> None:
