@@ -299,10 +299,10 @@ def test_permission_denied_on_the_remote_is_a_remote_error(muse, repo_dir, tmp_p
     remote, _ = published(muse, repo_dir, tmp_path)
     import remotes.fs
 
-    def denied(self: object) -> dict[str, str]:
-        raise PermissionError(13, "Permission denied", str(remote / "refs.json"))
+    def denied(self: object, key: str) -> None:
+        raise PermissionError(13, "Permission denied", str(remote / key))
 
-    monkeypatch.setattr(remotes.fs.FsRemote, "_read_refs", denied)
+    monkeypatch.setattr(remotes.fs.DirBucket, "get", denied)
     before = _snapshot(repo_dir, remote)
     for command in (["push", "origin", "main", "--force"], ["fetch"], ["ls-remote"]):
         result = muse(*command, cwd=repo_dir)
