@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -24,11 +24,12 @@ from muse.errors import (
     TransientRemoteError,
 )
 from muse.refs import RefUpdate
-from muse.remote import Remote
+from muse.remote import IncomingBundle, Remote, dependency_order
 from muse.remote_wrappers import CountingRemote, RetryingRemote
 from muse.repo import Repository
 from muse.transfer import (
     PushConflictError,
+    PushNameClashError,
     PushNonFastForwardError,
     PushReport,
     clone,
@@ -301,6 +302,89 @@ def test_a_fast_forward_over_same_second_commits_is_recognised(tmp_path: Path,
     report = push_main(repo, remote)
     assert [o.status for o in report.refs] == ["fast-forward"]
     assert report.commits == 11
+
+
+def test_a_ref_naming_a_blob_or_a_tag_naming_a_snapshot_is_refused(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    head = seeded.head()
+    assert head is not None
+    snapshot_id = seeded.graph.commit(head).snapshot
+    blob_id = hashlib.sha256(blob(2, 700)).hexdigest()  # song.mid: stored on the remote
+    before, refs = harness.state(), remote.list_refs()
+    for name, target, kind in (("refs/heads/broken", blob_id, "blob"),
+                               ("refs/tags/broken", snapshot_id, "snapshot")):
+        counted = CountingRemote(remote)
+        with pytest.raises(MuseError) as caught:
+            push(seeded, counted, [(target, name)])
+        assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
+        assert f"is a {kind}, not a commit" in caught.value.message
+        assert counted.counts["push"] == 0  # refused before anything was sent
+        # A client that skips that check meets the same refusal at the remote.
+        with pytest.raises(MuseError) as caught:
+            remote.push(None, [RefUpdate(name, None, target)])
+        assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
+    # A bundle carrying a new blob, with a ref set to that blob: refused, nothing stored.
+    take = blob(93, 5000)
+    tip = commit_files(seeded, {"take4.wav": take}, "fourth take")
+    bundle = write_push_bundle(seeded, tmp_path / "blob.bundle", tip, head)
+    with pytest.raises(MuseError, match="a blob, not a commit") as caught:
+        remote.push(bundle, [RefUpdate("refs/heads/broken", None,
+                                       hashlib.sha256(take).hexdigest())])
+    assert caught.value.exit_code == 5
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+def test_a_name_clashing_with_a_remote_ref_is_not_a_race(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    head = seeded.head()
+    push(seeded, remote, [(MAIN, "refs/heads/band")])
+    before, refs = harness.state(), remote.list_refs()
+    counted = CountingRemote(remote)
+    with pytest.raises(PushNameClashError) as caught:
+        push(seeded, counted, [(MAIN, "refs/heads/band/drums")])
+    error = caught.value
+    assert error.exit_code == 4 and error.code == "ref-name-clash"
+    assert "clashes with existing ref refs/heads/band" in error.message
+    assert "fetch first" not in error.message + (error.hint or "")
+    assert [o.status for o in error.refs] == ["rejected"]
+    assert counted.counts["push"] == 0
+    # A client whose reading predates `band` learns it from the remote's answer.
+    stale = StaleView(remote, {MAIN: head} if head else {})
+    with pytest.raises(PushNameClashError, match="clashes with existing ref refs/heads/band"):
+        push(seeded, stale, [(MAIN, "refs/heads/band/drums")])
+    results = remote.push(None, [RefUpdate("refs/heads/band/drums", None, head)])
+    assert not results[0].ok and "clashes" in (results[0].reason or "")
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+class Reversed(StaleView):
+    """Answers a fetch with the driver's bundles in reverse: the engine must order them."""
+
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
+        return list(reversed(self.inner.fetch(wants, haves)))
+
+
+def test_a_fetch_of_several_pushes_is_received_in_dependency_order(
+        tmp_path: Path, remote: Remote, remote_url: str) -> None:
+    repo = new_repo(tmp_path / "a")
+    tips = []
+    for i in range(3):
+        tips.append(commit_files(repo, {f"take{i}.wav": blob(400 + i, 4000)}, f"take {i}"))
+        push(repo, remote, [(MAIN, MAIN)])
+    answer = remote.fetch([tips[-1]], [])
+    assert answer, "a fetch of a non-empty remote answers with at least one bundle"
+    provided: set[str] = set()
+    for incoming in dependency_order(answer):
+        assert incoming.requires <= provided  # nothing before it was left unmet
+        provided |= incoming.provides
+    probe = Repository.init(tmp_path / "probe", bare=True)
+    report = fetch(probe, Reversed(remote, remote.list_refs()), "origin")
+    assert report.commits == 3
+    assert closure(probe, tips[-1]) == closure(repo, tips[-1])
+    later = commit_files(repo, {"take3.wav": blob(403, 4000)}, "take 3")
+    push(repo, remote, [(MAIN, MAIN)])
+    assert fetch(probe, Reversed(remote, remote.list_refs()), "origin").commits == 1
+    assert probe.refs.read("refs/remotes/origin/main") == later
 
 
 # -- concurrency ----------------------------------------------------------------------------
