@@ -22,7 +22,7 @@ from .objects import is_object_id
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, Remote, dependency_order
-from .remotes_config import check_remote_name, normalise_url
+from .remotes_config import check_remote_name, normalise_url, remote_options
 from .repo import Repository
 
 __all__ = [
@@ -449,7 +449,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if remote is None:
             from .remote_wrappers import connect
 
-            remote = connect(url)
+            remote = connect(url, remote_options(None, remote_name))
         repo = Repository.init(dest)
         repo.config.set(f"remote.{remote_name}.url", url)
         fetch(repo, remote, remote_name, progress=progress)
