@@ -7,7 +7,7 @@
     open_range(key, start, n)     a ranged read, streamed
     delete(key)
 
-A directory gives them with a lock and rename (`remotes/fs.py`); S3 with
+A directory gives them with hard links and a lock + rename (`remotes/fs.py`); S3 with
 `If-None-Match: *` and `If-Match` (`remotes/s3.py`). The push and fetch
 algorithm over them is written once (`BucketRemote`, below).
 """

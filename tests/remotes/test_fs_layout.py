@@ -9,14 +9,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from muse.errors import TransientRemoteError
+from muse.errors import RemoteError, TransientRemoteError
 from muse.refs import RefUpdate
 from muse.repo import Repository
-from muse.transfer import push
+from muse.transfer import fetch, push
 from remotes.bucket import pack_key
 from remotes.fs import DirBucket, FsRemote
 from tests.remotes.remote_support import (
@@ -121,7 +122,7 @@ FIRST_PUSH = """
 import os, sys, time
 from pathlib import Path
 from muse.repo import Repository
-from muse.transfer import push
+from muse.transfer import fetch, push
 from remotes.bucket import pack_key
 from remotes.fs import DirBucket, FsRemote
 repo = Repository.find(Path(sys.argv[1]))
@@ -148,3 +149,25 @@ def test_concurrent_first_pushes_into_an_empty_directory(tmp_path: Path,
     refs = FsRemote(empty).list_refs()
     assert refs == {f"refs/heads/b{i}": local.head() for i in range(6)}
     assert_no_ghost_refs(FsRemote(empty), tmp_path / "probe")
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda index: index.write_bytes(b"{not json"), "is corrupt: not valid JSON"),
+    (lambda index: index.write_text(json.dumps({"format": "muse-pack-index"})),
+     "is corrupt: expected exactly the keys"),
+    (lambda index: index.unlink(), "is incomplete"),
+], ids=["json", "schema", "missing"])
+def test_a_damaged_pack_index_fails_a_fetch_and_changes_nothing(
+        tmp_path: Path, local: Repository, damage: Callable[[Path], None], why: str) -> None:
+    remote = tmp_path / "remote.muse"
+    Repository.init(remote, bare=True)
+    push(local, FsRemote(remote), [(MAIN, MAIN)])
+    (index,) = (remote / "packs").glob("*.index")
+    os.chmod(index, 0o644)
+    damage(index)
+    probe = Repository.init(tmp_path / "probe", bare=True)
+    before = tree_state(tmp_path / "probe")
+    with pytest.raises(RemoteError, match=why) as caught:
+        fetch(probe, FsRemote(remote), "origin")
+    assert caught.value.exit_code == 6
+    assert tree_state(tmp_path / "probe") == before
