@@ -48,6 +48,7 @@ from tests.remotes.remote_support import (
     files_of,
     merge_commit,
     new_repo,
+    outgoing,
     tree_state,
     write_push_bundle,
 )
@@ -331,6 +332,24 @@ def test_a_ref_naming_a_blob_or_a_tag_naming_a_snapshot_is_refused(
         remote.push(bundle, [RefUpdate("refs/heads/broken", None,
                                        hashlib.sha256(take).hexdigest())])
     assert caught.value.exit_code == 5
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+def test_a_bundle_naming_a_blob_as_prerequisite_and_parent_is_refused(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    from tests.bundle_craft import Crafted, plain_commit, valid_parts
+
+    blob_id = hashlib.sha256(blob(2, 700)).hexdigest()  # song.mid: stored on the remote
+    data, snapshot, _ = valid_parts()
+    commit = plain_commit(hashlib.sha256(snapshot).hexdigest(), parents=(blob_id,))
+    crafted = Crafted([data], [snapshot], [commit.encode()], {"refs/heads/x": commit.id},
+                      prerequisites=[blob_id]).build()
+    (tmp_path / "crafted.bundle").write_bytes(crafted)
+    before, refs = harness.state(), remote.list_refs()
+    with pytest.raises(MuseError, match="prerequisite") as caught:
+        remote.push(outgoing(tmp_path / "crafted.bundle"),
+                    [RefUpdate("refs/heads/x", None, commit.id)])
+    assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
     assert harness.state() == before and remote.list_refs() == refs
 
 
