@@ -179,10 +179,11 @@ class Remote(Protocol):
 
         MUST verify the bundle completely, and store it durably, before any update
         becomes visible; MUST refuse (raise, code `not-a-commit`) an update whose
-        `new` is not a commit in the bundle or already stored (a blob, a snapshot); MUST NOT move a ref unless every update's
-        `old` still holds; on refusal returns a result per ref with `ok=False` and
-        changes no ref. An update whose ref already holds `new` succeeds without a
-        change, so re-sending a push whose reply was lost is safe (idempotent).
+        `new` is not a commit in the bundle or already stored (a blob, a snapshot);
+        MUST NOT move a ref unless every update's `old` still holds; on refusal
+        returns a result per ref with `ok=False` and changes no ref. An update whose
+        ref already holds `new` succeeds without a change, so re-sending a push
+        whose reply was lost is safe (idempotent).
         """
         ...
 
