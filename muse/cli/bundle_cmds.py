@@ -142,7 +142,7 @@ def verify(file: Path, as_json: bool) -> None:
     store = _store_here()
     with _open_input(file) as source, \
             _progress("verifying", _input_size(file), as_json) as progress:
-        summary = BundleReader(source, store=store, progress=progress).verify()
+        summary = BundleReader(source, index=store, progress=progress).verify()
     header = summary.header
     data = {
         "ok": True,
