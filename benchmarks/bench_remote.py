@@ -92,7 +92,6 @@ def ensure_muse_source(work: Path, args: argparse.Namespace, env: dict[str, str]
     shutil.rmtree(src, ignore_errors=True)
     building.mkdir(parents=True)
     run([*MUSE, "init"], building, env)
-    # The shape goes before DIR: everything after DIR is the command to replay with.
     run([sys.executable, str(WORKLOAD), "replay", *shape(args), str(building), "--",
          *MUSE, "commit", "-m", "{msg}"], work, env)
     building.rename(src)

@@ -86,3 +86,15 @@ def emit_json(value: Any, *, err: bool = False) -> None:
 
 def short(oid: str | None, n: int = 12) -> str:
     return oid[:n] if oid else "(none)"
+
+
+REQUIRE_SIGNATURES = click.option(
+    "--require-signatures", is_flag=True,
+    help="Refuse any new commit not signed by a trusted key (`muse keys trust`).")
+
+
+def receive_policy_for(repo: Any, require_signatures: bool) -> Any:
+    """The ReceivePolicy for a receiving command: the flag, else `receive.signatures`."""
+    from ..trust import RULE_KEY, receive_policy
+
+    return receive_policy(repo.config_value(RULE_KEY), require=require_signatures)
