@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from muse.bundle import BundleReader, VerifiedCommit, VerifiedSnapshot
+from muse.bundle import BundleReader
 from muse.errors import BundleError, RemoteError, TransientRemoteError, UsageError
 from muse.objects import is_object_id
-from muse.policy import ANY, DEFAULT_POLICY, ReceivePolicy
+from muse.policy import DEFAULT_POLICY, ReceivePolicy
+from muse.receive import verify_pack
 from muse.refs import RefUpdate, check_ref_name
 from muse.remote import (
     Capabilities,
@@ -34,7 +35,7 @@ from muse.remote import (
     RefResult,
     dependency_order,
 )
-from muse.storage import BLOB, COMMIT, KINDS, SNAPSHOT, PackEntry
+from muse.storage import KINDS, PackEntry
 
 
 @dataclass(frozen=True)
@@ -250,38 +251,27 @@ def _ids(value: Any) -> list[str]:
 def verify_outgoing(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) -> PackIndex:
     """Read `bundle` through the core's verifier; its prerequisites must be commits here.
 
-    Streaming, bounded by the largest frame. What it yields is the pack's index.
+    Streaming, bounded by the largest frame; the policy's limits apply. What the
+    verifier yields is the pack's index.
     """
-    if policy.max_bundle_bytes is not None and bundle.size > policy.max_bundle_bytes:
-        raise BundleError(f"bundle of {bundle.size} bytes exceeds the limit of "
-                          f"{policy.max_bundle_bytes} bytes; nothing was changed",
-                          code="too-large")
     known = doc.commits()
-    entries: list[PackEntry] = []
-    commits: dict[str, tuple[str, ...]] = {}
+    with open(bundle.path, "rb") as peek:
+        # The header alone says what the bundle builds on: refuse before reading the rest.
+        prerequisites = BundleReader(peek, policy=policy).read_header().prerequisites
+    for oid in prerequisites:
+        if oid not in known:
+            raise BundleError(f"the bundle's prerequisite {oid} is not a commit on the "
+                              "remote; nothing was changed", code="not-a-commit",
+                              hint="fetch first, then push again")
     with bundle.open() as stream:
-        reader = BundleReader(stream, require_signatures=policy.signers != ANY)
-        header = reader.read_header()
-        for oid in header.prerequisites:
-            if oid not in known:
-                raise BundleError(f"the bundle's prerequisite {oid} is not a commit on the "
-                                  "remote; nothing was changed", code="not-a-commit",
-                                  hint="fetch first, then push again")
-        for item in reader.items():
-            if isinstance(item, VerifiedCommit):
-                commits[item.oid] = item.commit.parents
-                entries.append(PackEntry(item.oid, item.offset, item.size, COMMIT))
-            elif isinstance(item, VerifiedSnapshot):
-                entries.append(PackEntry(item.oid, item.offset, item.size, SNAPSHOT))
-            else:
-                entries.append(PackEntry(item.oid, item.offset, item.size, BLOB))
-    summary = reader.summary
-    assert summary is not None
+        # No index: everything the bundle carries is a row of its own pack's index.
+        verified = verify_pack(stream, None, policy=policy)
+    summary = verified.summary
     if summary.bundle_id != bundle.sha256 or summary.size != bundle.size:
         raise BundleError("the bundle's bytes do not match its declared id and size; "
                           "nothing was changed")
-    return PackIndex(summary.bundle_id, summary.size, tuple(header.prerequisites), commits,
-                     tuple(entries))
+    return PackIndex(summary.bundle_id, summary.size, tuple(prerequisites),
+                     dict(verified.parents), tuple(verified.entries))
 
 
 def check_updates(updates: Sequence[RefUpdate]) -> None:
