@@ -92,7 +92,7 @@ def ensure_muse_source(work: Path, args: argparse.Namespace, env: dict[str, str]
     shutil.rmtree(src, ignore_errors=True)
     building.mkdir(parents=True)
     run([*MUSE, "init"], building, env)
-    run([sys.executable, str(WORKLOAD), "replay", str(building), *shape(args), "--",
+    run([sys.executable, str(WORKLOAD), "replay", *shape(args), str(building), "--",
          *MUSE, "commit", "-m", "{msg}"], work, env)
     building.rename(src)
     marker.write_text(f"{args.commits} {args.objects} {args.seed}\n")

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import msgpack
 
 from .bundle_snapshots import SnapshotChecker
-from .errors import BundleError, CorruptObjectError, MissingObjectError, MuseError, UsageError
+from .errors import BundleError, CorruptObjectError, MuseError, UsageError
 from .frames import (
     DATA_CHUNK,
     HEADER,
@@ -40,7 +40,7 @@ from .frames import (
     encode_header,
 )
 from .graph import CommitGraph, reachability_delta
-from .keys import signature_status
+from .keys import fingerprint, signature_status
 from .objects import (
     Commit,
     Snapshot,
@@ -50,8 +50,9 @@ from .objects import (
     hash_bytes,
     id_from_bytes,
 )
+from .policy import ANY, DEFAULT_POLICY, SIGNED, ReceivePolicy
 from .refs import check_ref_name
-from .store import ObjectStore
+from .storage import COMMIT, ObjectIndex, ObjectSource, Store
 
 MAGIC = b"MUSEBNDL"
 VERSION = 1
@@ -240,9 +241,13 @@ class BundlePlan:
         return sum(size for _, size in self.objects)
 
 
-def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str],
+def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterable[str],
                 exclude: Iterable[str]) -> BundlePlan:
-    """The reachability delta: commits, snapshots and objects `exclude` lacks to have `include`."""
+    """The reachability delta: commits, snapshots and objects `exclude` lacks to have `include`.
+
+    `graph` walks a store that can also give the snapshots' bytes (any `Store`).
+    """
+    store = graph.source
     for name in refs:
         check_ref_name(name)
     delta = reachability_delta(graph, include, exclude)
@@ -253,7 +258,7 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
     for oid in prerequisites:
-        for row in _stored_rows(graph.store, graph.commit(oid).snapshot)[1]:
+        for row in _stored_rows(store, graph.commit(oid).snapshot)[1]:
             sizes[row[1]] = _KNOWN
     snapshots: list[str] = []
     seen_snapshots: set[str] = set()
@@ -270,7 +275,7 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        data, rows = _stored_rows(graph.store, snap_id)
+        data, rows = _stored_rows(store, snap_id)
         if budget >= len(data):
             encodings[snap_id] = data
             budget -= len(data)
@@ -286,7 +291,7 @@ def plan_bundle(graph: CommitGraph, refs: dict[str, str], include: Iterable[str]
 _KNOWN = -1
 
 
-def _stored_rows(store: ObjectStore, snap_id: str) -> tuple[bytes, list[list[Any]]]:
+def _stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
     """A stored snapshot's rows `[path, raw id, size, executable]`, without a strict decode.
 
     The store re-hashes the bytes to their id, and every snapshot was validated
@@ -306,7 +311,7 @@ def _stored_rows(store: ObjectStore, snap_id: str) -> tuple[bytes, list[list[Any
                   for e in decode_snapshot(data).entries]
 
 
-def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
+def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
                  progress: Progress | None = None, verify_objects: bool = True) -> BundleSummary:
     """Stream `plan` into `out` as one bundle, re-hashing every object as it is read.
 
@@ -338,7 +343,7 @@ def write_bundle(store: ObjectStore, plan: BundlePlan, out: BinaryIO, *,
                          len(plan.commits) - plan.signed, 0)
 
 
-def _write_object(store: ObjectStore, w: _HashingWriter, oid: str, size: int,
+def _write_object(store: ObjectSource, w: _HashingWriter, oid: str, size: int,
                   verify: bool) -> None:
     w.frame(KIND_OBJECT, OBJECT_START.pack(bytes.fromhex(oid), size))
     written = 0
@@ -389,20 +394,23 @@ Verified = VerifiedObject | VerifiedSnapshot | VerifiedCommit
 class BundleReader:
     """Reads and verifies a bundle from a stream; yields each item only once it checks out.
 
-    With a `store` (the receiving repository), prerequisites must be present
-    there and snapshot entries missing from the bundle must resolve there.
-    Without one, such entries are counted in `entries_outside`. Nothing is
-    trustworthy until `items()` has run to the end: the trailer comes last.
+    With an `index` (what the receiver already stores), prerequisites must be
+    commits there and snapshot entries missing from the bundle must resolve
+    there (in one batched lookup, at the end). Without one, such entries are
+    counted in `entries_outside`. `policy` adds the receiver's rules: size
+    limits, blocked ids, who must have signed. Nothing is trustworthy until
+    `items()` has run to the end: the trailer comes last.
     """
 
-    def __init__(self, source: BinaryIO, *, store: ObjectStore | None = None,
+    def __init__(self, source: BinaryIO, *, index: ObjectIndex | None = None,
                  sink: Callable[[bytes], Any] | None = None,
-                 progress: Progress | None = None, require_signatures: bool = False) -> None:
+                 progress: Progress | None = None,
+                 policy: ReceivePolicy = DEFAULT_POLICY) -> None:
         self.source = source
-        self.store = store
+        self.index = index
         self.sink = sink
         self.progress = progress
-        self.require_signatures = require_signatures
+        self.policy = policy
         self.hasher = hashlib.sha256()
         self.position = 0
         self.frames = 0
@@ -420,6 +428,10 @@ class BundleReader:
                 raise BundleError(f"bundle is truncated: it ends inside {what} "
                                   f"(at byte {self.position + len(data)})")
             data += more
+        limit = self.policy.max_bundle_bytes
+        if limit is not None and self.position + n > limit:
+            raise BundleError(f"bundle is larger than the {limit}-byte limit",
+                              code="too-large")
         if hashed:
             self.hasher.update(data)
         if self.sink is not None:
@@ -465,7 +477,7 @@ class BundleReader:
     def items(self) -> Iterator[Verified]:
         """Yield every object, snapshot and commit, each verified; then check the trailer."""
         header = self.header or self.read_header()
-        state = _ReadState(header, self.store)
+        state = _ReadState(header, self.index, self.policy)
         while True:
             kind, payload, offset = self._frame()
             if kind == KIND_TRAILER:
@@ -477,15 +489,10 @@ class BundleReader:
                 yield state.snapshot(payload, offset)
             elif kind == KIND_COMMIT:
                 commit = state.commit(payload, offset)
-                status = signature_status(commit.commit)
-                if status == "bad":
-                    raise BundleError(f"commit {commit.oid} has a bad signature")
-                if status == "unsigned":
-                    if self.require_signatures:
-                        raise BundleError(f"commit {commit.oid} is unsigned")
-                    state.unsigned += 1
-                else:
+                if _check_signer(commit, self.policy):
                     state.signed += 1
+                else:
+                    state.unsigned += 1
                 yield commit
             else:
                 raise BundleError(f"unexpected frame {_kind_name(kind)} at byte {offset}")
@@ -533,6 +540,41 @@ class BundleReader:
             pass
         assert self.summary is not None
         return self.summary
+
+
+def check_prerequisites(index: ObjectIndex, prerequisites: Iterable[str]) -> None:
+    """Every prerequisite must be a commit the receiver stores (one batched lookup)."""
+    wanted = list(prerequisites)
+    absent = index.missing(wanted)
+    if absent:
+        raise BundleError(f"this repository lacks prerequisite commit {min(absent)}",
+                          hint="fetch the history the bundle builds on first",
+                          code="missing-prerequisite")
+    for oid in wanted:
+        kind = index.kind(oid)
+        if kind != COMMIT:
+            raise BundleError(f"prerequisite {oid} is a {kind}, not a commit",
+                              hint="a bundle can only build on commits; this one is malformed",
+                              code="not-a-commit")
+
+
+def _check_signer(item: VerifiedCommit, policy: ReceivePolicy) -> bool:
+    """True for a good signature, False for an unsigned commit `policy` accepts; else raise."""
+    status = signature_status(item.commit)
+    if status == "bad":
+        raise BundleError(f"commit {item.oid} has a bad signature", code="bad-signature")
+    if status == "unsigned":
+        if policy.signers != ANY:
+            raise BundleError(f"commit {item.oid} is unsigned, and every commit must be signed",
+                              hint="sign it (`muse keys generate`, then commit without "
+                              "--unsigned)", code="unsigned")
+        return False
+    if policy.signers not in (ANY, SIGNED) and item.commit.signer not in policy.trusted_keys:
+        signer = fingerprint(item.commit.signer) if item.commit.signer else "?"
+        raise BundleError(f"commit {item.oid} is signed by key {signer}, which is not trusted",
+                          hint="trust that key first, or ask for the commit to be re-signed",
+                          code="untrusted-signer")
+    return True
 
 
 def _parse_header(payload: bytes) -> BundleHeader:
@@ -608,12 +650,16 @@ class _ReadState:
     and a bundle's snapshots name hundreds of thousands of entries.
     """
 
-    def __init__(self, header: BundleHeader, store: ObjectStore | None) -> None:
+    def __init__(self, header: BundleHeader, index: ObjectIndex | None,
+                 policy: ReceivePolicy) -> None:
         self.header = header
-        self.store = store
+        self.index = index
+        self.policy = policy
         self.objects: dict[bytes, int] = {}
         self.referenced: set[bytes] = set()  # objects some snapshot in the bundle names
-        self.outside: dict[bytes, int | None] = {}  # left to the receiver: id → size if known
+        # Left to the receiver: raw id → (size a snapshot claims, that snapshot, its path);
+        # checked against the index in one batched lookup once everything else has.
+        self.outside: dict[bytes, tuple[int, str, str]] = {}
         self.checker = SnapshotChecker()
         self.snapshots: set[str] = set()
         self.commits: set[str] = set()
@@ -623,15 +669,23 @@ class _ReadState:
         self.unsigned = 0
         self.object_bytes = 0
         self.phase = KIND_OBJECT
-        if store is not None:
-            for oid in header.prerequisites:
-                if not store.has(oid):
-                    raise BundleError(f"this repository lacks prerequisite commit {oid}",
-                                      hint="fetch the history the bundle builds on first")
+        limit = policy.max_bundle_bytes
+        if limit is not None and header.object_bytes > limit:
+            raise BundleError(f"bundle declares {header.object_bytes} bytes of objects, over "
+                              f"the {limit}-byte limit", code="too-large")
+        for oid in header.prerequisites:
+            self._refuse_blocked(oid)
+        if index is not None:
+            check_prerequisites(index, header.prerequisites)
 
     @property
     def entries_outside(self) -> int:
         return len(self.outside)
+
+    def _refuse_blocked(self, oid: str) -> None:
+        blocked = self.policy.blocked
+        if blocked is not None and blocked(oid):
+            raise BundleError(f"bundle carries {oid}, which is blocked here", code="blocked")
 
     def _enter(self, phase: int, what: str) -> None:
         order = (KIND_OBJECT, KIND_SNAPSHOT, KIND_COMMIT)
@@ -643,6 +697,11 @@ class _ReadState:
         self._enter(KIND_OBJECT, "object")
         if raw_id in self.objects:
             raise BundleError(f"object {raw_id.hex()} appears twice")
+        limit = self.policy.max_object_bytes
+        if limit is not None and size > limit:
+            raise BundleError(f"object {raw_id.hex()} is {size} bytes, over the {limit}-byte "
+                              "limit for one object", code="object-too-large")
+        self._refuse_blocked(raw_id.hex())
         self.object_bytes += size
         if len(self.objects) >= self.header.objects or self.object_bytes > self.header.object_bytes:
             raise BundleError("bundle holds more object data than its header declares")
@@ -658,37 +717,44 @@ class _ReadState:
             raise BundleError(f"snapshot {oid} appears twice")
         if len(self.snapshots) >= self.header.snapshots:
             raise BundleError("bundle holds more snapshots than its header declares")
+        self._refuse_blocked(oid)
         objects = self.objects
         for path, raw_id, size, _executable in fresh:
             have = objects.get(raw_id)
             if have is None:
-                have = self._resolve_outside(oid, path, raw_id)
+                have = self._note_outside(oid, path, raw_id, size)
             else:
                 self.referenced.add(raw_id)
-            if have is not None and have != size:
+            if have != size:
                 raise BundleError(f"snapshot {oid}: {path} says {size} bytes "
                                   f"but the object has {have}")
         self.snapshots.add(oid)
         return VerifiedSnapshot(oid, len(payload), offset, payload)
 
-    def _resolve_outside(self, snap_id: str, path: str, raw_id: bytes) -> int | None:
-        """The size of an object the bundle leaves out; None when no store can tell."""
-        if raw_id in self.outside:
-            return self.outside[raw_id]
-        oid = raw_id.hex()
-        known: int | None = None
-        if self.store is None:
-            if not self.prerequisites:
-                raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, "
-                                  "which is neither in the bundle nor in a prerequisite")
-        else:
-            try:
-                known = self.store.size(oid)
-            except MissingObjectError:
-                raise BundleError(f"snapshot {snap_id}: {path} names object {oid}, which is "
-                                  "neither in the bundle nor in this repository") from None
-        self.outside[raw_id] = known
-        return known
+    def _note_outside(self, snap_id: str, path: str, raw_id: bytes, size: int) -> int:
+        """Record an object the bundle leaves out; the size an earlier snapshot gave it."""
+        known = self.outside.get(raw_id)
+        if known is not None:
+            return known[0]
+        if self.index is None and not self.prerequisites:
+            raise BundleError(f"snapshot {snap_id}: {path} names object {raw_id.hex()}, "
+                              "which is neither in the bundle nor in a prerequisite")
+        self.outside[raw_id] = (size, snap_id, path)
+        return size
+
+    def _resolve_outside(self) -> None:
+        """Every object the bundle leaves out must be in the index, at the size claimed."""
+        if self.index is None or not self.outside:
+            return
+        sizes = self.index.sizes([raw_id.hex() for raw_id in self.outside])
+        for raw_id, (size, snap_id, path) in self.outside.items():
+            have = sizes.get(raw_id.hex())
+            if have is None:
+                raise BundleError(f"snapshot {snap_id}: {path} names object {raw_id.hex()}, "
+                                  "which is neither in the bundle nor in this repository")
+            if have != size:
+                raise BundleError(f"snapshot {snap_id}: {path} says {size} bytes "
+                                  f"but the stored object has {have}")
 
     def commit(self, payload: bytes, offset: int) -> VerifiedCommit:
         self._enter(KIND_COMMIT, "commit")
@@ -707,6 +773,7 @@ class _ReadState:
                                   "bundle nor a prerequisite (missing, self-parented or cyclic)")
         if commit.snapshot not in self.snapshots:
             raise BundleError(f"commit {oid}: snapshot {commit.snapshot} is not in the bundle")
+        self._refuse_blocked(oid)
         self.commits.add(oid)
         self.commit_order.append(oid)
         return VerifiedCommit(oid, len(payload), offset, commit)
@@ -720,6 +787,7 @@ class _ReadState:
         if stray:
             raise BundleError(f"object {stray[0].hex()} is in no snapshot of the bundle "
                               f"({len(stray)} such object{'s' if len(stray) != 1 else ''})")
+        self._resolve_outside()
         for name, oid in h.refs.items():
             if oid not in self.commits and oid not in self.prerequisites:
                 raise BundleError(f"ref {name} names {oid}, which the bundle does not carry")

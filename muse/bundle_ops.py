@@ -19,6 +19,7 @@ from .errors import (
 )
 from .fsutil import atomic_writer
 from .objects import Snapshot
+from .policy import DEFAULT_POLICY, ReceivePolicy
 from .receive import Pending, receive_bundle
 from .refs import HEADS, TAGS, RefUpdate
 from .repo import Repository
@@ -173,7 +174,8 @@ class _TreeMove:
 
 
 def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
-             progress: Progress | None = None) -> Unbundled:
+             progress: Progress | None = None,
+             policy: ReceivePolicy = DEFAULT_POLICY) -> Unbundled:
     """Verify and store the bundle, then move its refs here in one all-or-nothing transaction.
 
     Every refusal (a bad bundle, a non-fast-forward, local changes in the way)
@@ -189,7 +191,7 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
         if move is not None:
             moves.append(move)
 
-    received = receive_bundle(repo.store, source, progress=progress,
+    received = receive_bundle(repo.store, source, progress=progress, policy=policy,
                               before_install=before_install)
     moving = [c for c in changes if c.status != UP_TO_DATE]
     if moving:

@@ -5,22 +5,28 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from .objects import Commit
-from .store import ObjectStore
+from .storage import CommitSource
+
+SourceT = TypeVar("SourceT", bound=CommitSource)
 
 
-class CommitGraph:
-    """Reads commits through a per-process cache; walks newest-first by timestamp."""
+class CommitGraph(Generic[SourceT]):
+    """Reads commits through a per-process cache; walks newest-first by timestamp.
 
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    The commits come from any `CommitSource`: the local store, or a hub's table.
+    """
+
+    def __init__(self, source: SourceT) -> None:
+        self.source = source
         self._cache: dict[str, Commit] = {}
 
     def commit(self, oid: str) -> Commit:
         found = self._cache.get(oid)
         if found is None:
-            found = self.store.read_commit(oid)
+            found = self.source.read_commit(oid)
             self._cache[oid] = found
         return found
 
@@ -112,7 +118,7 @@ class Delta:
     boundary: list[str]
 
 
-def reachability_delta(graph: CommitGraph, include: Iterable[str], exclude: Iterable[str],
+def reachability_delta(graph: CommitGraph[Any], include: Iterable[str], exclude: Iterable[str],
                        ) -> Delta:
     """Commits reachable from `include` but not from `exclude`, in O(new commits).
 
@@ -124,13 +130,15 @@ def reachability_delta(graph: CommitGraph, include: Iterable[str], exclude: Iter
     every ancestor already walked. The result is exact whenever clocks never go
     backwards; with clock skew it may hold commits the receiver has, never less.
     """
-    return _DeltaWalk(graph).run(list(include), [o for o in exclude if graph.store.has(o)])
+    exclude = list(exclude)
+    absent = graph.source.missing(exclude)
+    return _DeltaWalk(graph).run(list(include), [o for o in exclude if o not in absent])
 
 
 class _DeltaWalk:
     """The state of one reachability-delta walk (see `reachability_delta`)."""
 
-    def __init__(self, graph: CommitGraph) -> None:
+    def __init__(self, graph: CommitGraph[Any]) -> None:
         self.graph = graph
         self.uninteresting: set[str] = set()
         self.seen: set[str] = set()
@@ -194,7 +202,7 @@ class _DeltaWalk:
                 self.enqueue(oid)
 
 
-def topological_order(graph: CommitGraph, commits: Iterable[str]) -> list[str]:
+def topological_order(graph: CommitGraph[Any], commits: Iterable[str]) -> list[str]:
     """`commits` ordered so every parent inside the set comes before its children."""
     wanted = set(commits)
     order: list[str] = []

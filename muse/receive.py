@@ -1,10 +1,11 @@
-"""Receiving a bundle into a store: verify all of it, then keep it whole as a pack.
+"""Receiving a bundle: `verify_pack` checks all of it as it streams; a backend then installs it.
 
-The bundle is copied to a temporary file while it is read and verified (or,
-when it already is a file on the same filesystem, hard-linked there and read
-in place: a local push then writes its bytes once, not twice); only when the
-trailer checks out is it renamed into `packs/` with its index. A bad bundle
-leaves nothing behind. Refs are the caller's business, and come last.
+Verification is written once, against an `ObjectIndex` (what the receiver
+already stores) and a `ReceivePolicy`; it yields a `VerifiedPack`: every item
+the bundle carries, with its offset and kind, and which of them are new. The
+local store installs that by renaming its temporary copy into `packs/`
+(`receive_bundle`); a hub installs it in the same database transaction that
+moves its refs. A bad bundle leaves nothing behind. Refs come last.
 """
 
 from __future__ import annotations
@@ -14,13 +15,58 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit
+from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit, VerifiedSnapshot
 from .errors import CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
-from .store import ObjectStore, PackEntry
+from .policy import DEFAULT_POLICY, ReceivePolicy
+from .remote import OutgoingBundle
+from .storage import BLOB, COMMIT, SNAPSHOT, ObjectIndex, PackEntry
+from .store import ObjectStore
+
+
+@dataclass(frozen=True)
+class VerifiedPack:
+    """A bundle that verified in full: what it carries, and what the receiver lacked."""
+
+    summary: BundleSummary
+    entries: list[PackEntry]             # the items the index did not hold, in bundle order
+    parents: dict[str, tuple[str, ...]]  # each carried commit's parents
+    snapshots: dict[str, str]            # each carried commit's snapshot id
+
+    @property
+    def pack_id(self) -> str:
+        return self.summary.bundle_id
+
+
+def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
+                policy: ReceivePolicy = DEFAULT_POLICY,
+                sink: Callable[[bytes], Any] | None = None,
+                progress: Progress | None = None) -> VerifiedPack:
+    """Read and check the bundle in `source`; raise BundleError at the first problem.
+
+    Memory is bounded by the largest frame plus one row per item. Which items
+    are new is asked of `index` once, for the whole bundle, after the trailer.
+    """
+    reader = BundleReader(source, index=index, sink=sink, progress=progress, policy=policy)
+    carried: list[PackEntry] = []
+    parents: dict[str, tuple[str, ...]] = {}
+    snapshots: dict[str, str] = {}
+    for item in reader.items():
+        if isinstance(item, VerifiedCommit):
+            parents[item.oid] = item.commit.parents
+            snapshots[item.oid] = item.commit.snapshot
+            kind = COMMIT
+        else:
+            kind = SNAPSHOT if isinstance(item, VerifiedSnapshot) else BLOB
+        carried.append(PackEntry(item.oid, item.offset, item.size, kind))
+    summary = reader.summary
+    assert summary is not None
+    absent = {e.oid for e in carried} if index is None else index.missing(e.oid for e in carried)
+    entries = [e for e in carried if e.oid in absent]
+    return VerifiedPack(summary, entries, parents, snapshots)
 
 
 @dataclass(frozen=True)
@@ -32,15 +78,13 @@ class Received:
 class Pending:
     """A bundle that has verified but is not installed yet: what a last check may look at."""
 
-    def __init__(self, summary: BundleSummary, store: ObjectStore, pack: Path,
-                 entries: dict[str, PackEntry], commits: dict[str, tuple[str, ...]],
-                 snapshots: dict[str, str]) -> None:
-        self.summary = summary
-        self.parents = commits      # each carried commit's parents
-        self._snapshots = snapshots  # each carried commit's snapshot id
+    def __init__(self, verified: VerifiedPack, store: ObjectStore, pack: Path) -> None:
+        self.summary = verified.summary
+        self.parents = verified.parents
+        self._snapshots = verified.snapshots
         self._store = store
         self._pack = pack
-        self._entries = entries
+        self._entries = {e.oid: e for e in verified.entries if e.kind == SNAPSHOT}
 
     def snapshot_of(self, commit_id: str) -> Snapshot:
         """The snapshot of a commit in the bundle or already in the store."""
@@ -62,54 +106,42 @@ class Pending:
 BeforeInstall = Callable[[Pending], None]
 
 
-def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress | None = None,
-                   require_signatures: bool = False,
+def receive_bundle(store: ObjectStore, source: BinaryIO | OutgoingBundle, *,
+                   progress: Progress | None = None,
+                   policy: ReceivePolicy = DEFAULT_POLICY,
                    before_install: BeforeInstall | None = None) -> Received:
-    """Verify the bundle in `source` against `store` and install it as a pack."""
+    """Verify the bundle in `source` against `store` and install what is new as a pack.
+
+    A disposable `OutgoingBundle` on the same filesystem is hard-linked, not copied:
+    the link shares the inode, so the bytes verified are the bytes installed.
+    """
     tmp = store.new_tmp_file(".bundle")
     try:
-        entries: dict[str, PackEntry] = {}
-        parents: dict[str, tuple[str, ...]] = {}
-        snapshots: dict[str, str] = {}
-        adopted = _adopt_file(source, tmp)
         with contextlib.ExitStack() as stack:
-            sink = None if adopted else stack.enter_context(open(tmp, "wb")).write
-            reader = BundleReader(source, store=store, sink=sink, progress=progress,
-                                  require_signatures=require_signatures)
-            for item in reader.items():
-                if isinstance(item, VerifiedCommit):
-                    parents[item.oid] = item.commit.parents
-                    snapshots[item.oid] = item.commit.snapshot
-                if item.oid not in entries and not store.has(item.oid):
-                    entries[item.oid] = PackEntry(item.oid, item.offset, item.size)
-        summary = reader.summary
-        assert summary is not None
+            sink = None
+            if isinstance(source, OutgoingBundle):
+                adopted = source.disposable and _link(source.path, tmp)
+                stream = stack.enter_context(source.open())
+            else:
+                adopted, stream = False, source
+            if not adopted:
+                sink = stack.enter_context(open(tmp, "wb")).write
+            verified = verify_pack(stream, store, policy=policy, sink=sink, progress=progress)
         if before_install is not None:
-            before_install(Pending(summary, store, tmp, entries, parents, snapshots))
-        if entries:
-            store.add_pack(tmp, list(entries.values()), summary.bundle_id)
-        return Received(summary, len(entries))
+            before_install(Pending(verified, store, tmp))
+        if verified.entries:
+            store.add_pack(tmp, verified.entries, verified.pack_id)
+        return Received(verified.summary, len(verified.entries))
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
 
-def _adopt_file(source: BinaryIO, tmp: Path) -> bool:
-    """Hard-link `source` to `tmp` when it is a disposable regular file read from its start.
-
-    The link shares the inode, so the bytes verified are the bytes installed.
-    Only a file marked `disposable` (a sender's private temporary file, never
-    written again) may be shared: a user's bundle file could be rewritten in
-    place later. Any other case (a pipe, another filesystem) is copied.
-    """
-    name = getattr(source, "name", None)
-    if getattr(source, "disposable", False) is not True or not isinstance(name, (str, Path)):
-        return False
+def _link(path: Path, tmp: Path) -> bool:
+    """Replace `tmp` by a hard link to `path`; False when that is impossible (another disk)."""
     try:
-        if source.tell() != 0 or not os.path.isfile(name):
-            return False
         tmp.unlink()
-        os.link(name, tmp)
-    except (OSError, AttributeError, ValueError):
+        os.link(path, tmp)
+    except OSError:
         return False
     return True

@@ -1,4 +1,4 @@
-"""The remote protocol every driver speaks: list refs, push one bundle, fetch one bundle.
+"""The remote protocol every driver speaks: list refs, push one bundle, fetch bundles.
 
 A driver is a small class satisfying `Remote`; drivers are found by URL scheme
 through the `muse.remotes` entry-point group (see docs/writing-a-driver.md), so
@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, cast, runtime_checkable
 
+from .errors import RemoteError
 from .refs import RefUpdate
 
 __all__ = [
     "Capabilities",
     "IncomingBundle",
+    "Opener",
     "OutgoingBundle",
     "RefResult",
     "RefUpdate",
     "Remote",
     "RemoteOptions",
+    "dependency_order",
 ]
 
 
@@ -65,6 +68,10 @@ class OutgoingBundle:
         return cast(BinaryIO, _CountingReader(handle, self.progress))
 
 
+# Opens one bundle of a fetch answer: a context manager of its byte stream.
+Opener = Callable[[], contextlib.AbstractContextManager[BinaryIO]]
+
+
 @dataclass(frozen=True)
 class IncomingBundle:
     """One bundle of a fetch answer, opened only when the engine is ready to receive it.
@@ -74,13 +81,38 @@ class IncomingBundle:
     """
 
     label: str
-    opener: Callable[[], contextlib.AbstractContextManager[BinaryIO]] = field(compare=False)
+    opener: Opener = field(compare=False)
     size: int | None = None
     requires: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
 
     def open(self) -> contextlib.AbstractContextManager[BinaryIO]:
         return self.opener()
+
+
+def dependency_order(bundles: Sequence[IncomingBundle]) -> list[IncomingBundle]:
+    """`bundles` so that each comes after every bundle providing one of its prerequisites.
+
+    Stable: bundles with no order between them keep theirs. A cycle is a misbehaving
+    remote (RemoteError): no order could make every prerequisite arrive first.
+    """
+    provider: dict[str, int] = {}
+    for i, b in enumerate(bundles):
+        for commit in b.provides:
+            provider.setdefault(commit, i)
+    after = {i: {provider[r] for r in b.requires if provider.get(r, i) != i}
+             for i, b in enumerate(bundles)}
+    placed: list[int] = []
+    done: set[int] = set()
+    while len(placed) < len(bundles):
+        ready = [i for i in range(len(bundles)) if i not in done and after[i] <= done]
+        if not ready:
+            raise RemoteError("the remote answered with bundles whose prerequisites form a "
+                              "cycle", hint="the remote is damaged or misbehaving")
+        placed.append(ready[0])
+        done.add(ready[0])
+    return [bundles[i] for i in placed]
+
 
 
 class _CountingReader:
@@ -146,11 +178,12 @@ class Remote(Protocol):
         """Store `bundle` (if any) durably, then apply every update by CAS, all or none.
 
         MUST verify the bundle completely, and store it durably, before any update
-        becomes visible; MUST refuse (raise) an update whose `new` commit is neither
-        in the bundle nor already stored; MUST NOT move a ref unless every update's
-        `old` still holds; on refusal returns a result per ref with `ok=False` and
-        changes no ref. An update whose ref already holds `new` succeeds without a
-        change, so re-sending a push whose reply was lost is safe (idempotent).
+        becomes visible; MUST refuse (raise, code `not-a-commit`) an update whose
+        `new` is not a commit in the bundle or already stored (a blob, a snapshot);
+        MUST NOT move a ref unless every update's `old` still holds; on refusal
+        returns a result per ref with `ok=False` and changes no ref. An update whose
+        ref already holds `new` succeeds without a change, so re-sending a push
+        whose reply was lost is safe (idempotent).
         """
         ...
 

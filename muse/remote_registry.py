@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from .errors import RemoteError
-from .remote import Remote
+from .remote import Remote, RemoteOptions
 
 GROUP = "muse.remotes"
 
@@ -19,7 +19,8 @@ BUILTIN: dict[str, str] = {"file": "remotes.fs:open_remote", "s3": "remotes.s3:o
 
 URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
-Factory = Callable[[str], Remote]
+# A driver's factory: its URL and the options it is opened with (token, timeout, settings).
+Factory = Callable[[str, RemoteOptions], Remote]
 
 
 def scheme_of(url: str) -> str:
@@ -56,8 +57,9 @@ def _load(scheme: str) -> Factory | None:
     return cast(Factory, factory)
 
 
-def open_remote(url: str) -> Remote:
-    """The driver for `url`, opened; RemoteError (listing known schemes) when none fits."""
+def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:
+    """The driver for `url`, opened with `options`; RemoteError (listing known schemes) when
+    none fits."""
     if not url:
         raise RemoteError("empty remote URL")
     scheme = scheme_of(url)
@@ -68,4 +70,4 @@ def open_remote(url: str) -> Remote:
             hint=f"known schemes: {', '.join(known_schemes())} "
             "(a plain path means file); drivers register under the `muse.remotes` entry point",
         )
-    return factory(url)
+    return factory(url, options or RemoteOptions())

@@ -7,11 +7,20 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import BinaryIO, TypeVar
 
 from .errors import TransientRemoteError
 from .refs import RefUpdate
-from .remote import Capabilities, RefResult, Remote
+from .remote import (
+    Capabilities,
+    IncomingBundle,
+    Opener,
+    OutgoingBundle,
+    RefResult,
+    Remote,
+    RemoteOptions,
+)
 
 T = TypeVar("T")
 
@@ -58,23 +67,24 @@ class RetryingRemote:
     def list_refs(self) -> dict[str, str]:
         return self._call(self.inner.list_refs)
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
-        start = bundle.tell() if bundle is not None else 0
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
+        # The driver opens the bundle afresh on every attempt: a retry re-sends it whole.
+        return self._call(lambda: self.inner.push(bundle, updates))
 
-        def rewind() -> None:
-            if bundle is not None:
-                bundle.seek(start)
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
+        answer = self._call(lambda: self.inner.fetch(wants, haves))
+        return [replace(b, opener=self._retrying_opener(b)) for b in answer]
 
-        return self._call(lambda: self.inner.push(bundle, updates), rewind)
-
-    @contextlib.contextmanager
-    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[BinaryIO]:
-        # Opening the stream is retried; a failure in the middle of reading it is the
+    def _retrying_opener(self, bundle: IncomingBundle) -> Opener:
+        # Opening one bundle is retried; a failure in the middle of reading it is the
         # caller's (receive_bundle has then discarded everything, so a rerun is clean).
-        stack = contextlib.ExitStack()
-        with stack:
-            stream = self._call(lambda: stack.enter_context(self.inner.fetch(wants, haves)))
-            yield stream
+        @contextlib.contextmanager
+        def opener() -> Iterator[BinaryIO]:
+            with contextlib.ExitStack() as stack:
+                yield self._call(lambda: stack.enter_context(bundle.open()))
+
+        return opener
 
     def close(self) -> None:
         self.inner.close()
@@ -103,29 +113,38 @@ class CountingRemote:
         self._note("list_refs")
         return self.inner.list_refs()
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
         self._note("push")
         return self.inner.push(bundle, updates)
 
-    def fetch(self, wants: Sequence[str],
-              haves: Sequence[str]) -> contextlib.AbstractContextManager[BinaryIO]:
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         self._note("fetch")
-        return self.inner.fetch(wants, haves)
+        return [replace(b, opener=self._counted_opener(b)) for b in self.inner.fetch(wants, haves)]
+
+    def _counted_opener(self, bundle: IncomingBundle) -> Opener:
+        def opener() -> contextlib.AbstractContextManager[BinaryIO]:
+            self._note("open_bundle")  # one download per bundle, whatever its object count
+            return bundle.open()
+
+        return opener
 
     def close(self) -> None:
         self.inner.close()
 
 
-def connect(url: str, *, retries: int = DEFAULT_RETRIES, trace: Counter[str] | None = None,
+def connect(url: str, options: RemoteOptions | None = None, *, retries: int = DEFAULT_RETRIES,
+            trace: Counter[str] | None = None,
             sleep: Callable[[float], None] = time.sleep) -> Remote:
-    """Open the driver for `url` and wrap it: counting innermost (real requests), retry outside.
+    """Open the driver for `url` with `options` and wrap it: counting innermost (real
+    requests), retry outside.
 
     This is the only place wrappers are composed. `retries` is the total number of
     attempts per call (1 disables retrying); `trace` receives a count per method.
     """
     from .remote_registry import open_remote
 
-    remote: Remote = open_remote(url)
+    remote: Remote = open_remote(url, options or RemoteOptions())
     if trace is not None:
         remote = CountingRemote(remote, trace)
     if retries > 1:

@@ -5,21 +5,29 @@
                        merge = refs/heads/main         (`branch.main.merge`)
 
 Remote-tracking refs live under `refs/remotes/NAME/`; removing or renaming a
-remote moves them with it, in one ref transaction.
+remote moves them with it, in one ref transaction. A driver is opened with
+`remote_options`: the remote's other `remote.NAME.*` keys, its timeout, and a
+token from the environment (never from a file in the repository).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConflictError, RemoteError, RevisionError, UsageError
+from .errors import ConfigError, ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
+from .remote import RemoteOptions
 from .remote_registry import URL_SCHEME
 from .repo import Repository
 
 DEFAULT_REMOTE = "origin"
+TOKEN_ENV = "MUSE_TOKEN"  # any remote's token; MUSE_TOKEN_<NAME> wins for remote NAME
+DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -344,3 +352,37 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
     repo.refs.update(branch, head, target, f"pull: fast-forward to {label}")
     plan.run()
     return Integration("fast-forward", head, target)
+
+
+# -- driver options -----------------------------------------------------------------
+
+
+def token_variable(name: str) -> str:
+    """`MUSE_TOKEN_ORIGIN` for `origin`, `MUSE_TOKEN_MY_HUB` for `my-hub`."""
+    return f"{TOKEN_ENV}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+
+
+def remote_options(repo: Repository | None, name: str | None,
+                   env: Mapping[str, str] | None = None) -> RemoteOptions:
+    """How to open remote `name` (None: a bare URL): its settings, timeout and token."""
+    env = os.environ if env is None else env
+    settings: dict[str, str] = {}
+    if repo is not None and name is not None:
+        settings = {key: value for key, value in _section_items(repo, f"remote.{name}")
+                    if key != "url"}
+    token = (env.get(token_variable(name)) if name is not None else None) or env.get(TOKEN_ENV)
+    timeout = _timeout(name, settings.pop("timeout", None))
+    return RemoteOptions(token=token or None, timeout=timeout, settings=settings)
+
+
+def _timeout(name: str | None, raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"remote.{name}.timeout is {raw!r}, not a number of seconds",
+                          hint=f"set it with `muse config remote.{name}.timeout 60`")
+    return value

@@ -15,13 +15,13 @@ per object. Packs arrive whole: one file, one index, one sync each.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import os
 import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,20 +29,12 @@ from .errors import CorruptObjectError, MissingObjectError
 from .frames import read_stored
 from .fsutil import STORED_MODE, atomic_writer, fsync_dir
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
+from .storage import PackEntry
 
 READ_CHUNK = 1 << 20
 KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
 IDX_MAGIC = b"MUSEIDX1"
 IDX_ROW = struct.Struct(">32sQQ")
-
-
-@dataclass(frozen=True)
-class PackEntry:
-    """Where an object lives inside a pack: the frame offset and the object's size."""
-
-    oid: str
-    offset: int
-    size: int
 
 
 class PackIndex:
@@ -151,6 +143,16 @@ class ObjectStore:
             if entry is not None:
                 return pack, entry
         return None
+
+    def missing(self, ids: Iterable[str]) -> set[str]:
+        return {oid for oid in ids if not self.has(oid)}
+
+    def sizes(self, ids: Iterable[str]) -> dict[str, int]:
+        found = {}
+        for oid in ids:
+            with contextlib.suppress(MissingObjectError):
+                found[oid] = self.size(oid)
+        return found
 
     def has(self, oid: str) -> bool:
         return os.path.exists(self._loose_name(oid)) or self._find_packed(oid) is not None

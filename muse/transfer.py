@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, cast
+from typing import Protocol
 
 from .bundle import plan_bundle, write_bundle
 from .errors import (
+    IntegrityError,
     MuseError,
     NonFastForwardError,
     RefConflictError,
@@ -21,14 +21,15 @@ from .errors import (
 from .objects import is_object_id
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
-from .remote import Remote
-from .remotes_config import check_remote_name, normalise_url
+from .remote import OutgoingBundle, Remote, dependency_order
+from .remotes_config import check_remote_name, normalise_url, remote_options
 from .repo import Repository
 
 __all__ = [
     "FetchReport",
     "NoProgress",
     "PushConflictError",
+    "PushNameClashError",
     "PushNonFastForwardError",
     "PushReport",
     "RefOutcome",
@@ -88,6 +89,16 @@ class PushConflictError(RefConflictError):
         self.refs = refs
 
 
+class PushNameClashError(RefConflictError):
+    """A pushed name cannot coexist with a remote ref (`x/y` while `x` exists); nothing moved."""
+
+    code = "ref-name-clash"
+
+    def __init__(self, message: str, *, hint: str | None, refs: list[RefOutcome]) -> None:
+        super().__init__(message, hint=hint)
+        self.refs = refs
+
+
 class NoProgress:
     """The TransferProgress that shows nothing: logs, pipes, --json and library callers."""
 
@@ -99,33 +110,6 @@ class NoProgress:
 
     def finish(self) -> None:
         pass
-
-
-class _ProgressReader:
-    """A read-only file wrapper reporting bytes read (how an upload's progress is seen)."""
-
-    # The push's own temporary bundle: a receiver on the same filesystem may keep
-    # it by hard link instead of copying (`muse.receive`); nothing writes it again.
-    disposable = True
-
-    def __init__(self, inner: BinaryIO, advance: Callable[[int], None]) -> None:
-        self._inner = inner
-        self._advance = advance
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._inner.read(n)
-        if data:
-            self._advance(len(data))
-        return data
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._inner.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._inner.tell()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def tracking_ref(remote_name: str, ref: str) -> str | None:
@@ -165,7 +149,43 @@ def _resolve_source(repo: Repository, local: str) -> str:
     if value is None:
         raise UsageError(f"nothing to push: {local} does not exist here",
                          hint="name an existing branch or tag (e.g. refs/heads/main)")
+    kind = repo.store.kind(value)
+    if kind != "commit":
+        # A remote ref naming a blob would break every later fetch of that remote.
+        raise IntegrityError(f"cannot push {local}: {value} is a {kind}, not a commit; "
+                             "nothing was sent", code="not-a-commit",
+                             hint="a branch or tag must name a commit")
     return value
+
+
+def _clash_outcomes(outcomes: list[RefOutcome], remote_refs: dict[str, str]) -> list[RefOutcome]:
+    """Each pushed name that would clash, as folders, with another remote ref, as rejected."""
+    names = {n for n in remote_refs} | {o.name for o in outcomes if o.new is not None}
+    names -= {o.name for o in outcomes if o.new is None}
+    clashed = []
+    for o in outcomes:
+        other = _folder_clash(o.name, names) if o.new is not None else None
+        if other is not None:
+            clashed.append(RefOutcome(o.name, o.old, o.new, "rejected",
+                                      f"clashes with existing ref {other}"))
+    return clashed
+
+
+def _folder_clash(name: str, names: set[str]) -> str | None:
+    for other in sorted(names):
+        if other != name and (other.startswith(name + "/") or name.startswith(other + "/")):
+            return other
+    return None
+
+
+def _raise_clash(clashed: list[RefOutcome], outcomes: list[RefOutcome]) -> None:
+    by_name = {o.name: o for o in clashed}
+    first = clashed[0]
+    raise PushNameClashError(
+        f"push refused: {first.name} {first.reason} on the remote (a ref and a folder "
+        "of refs cannot share a name); nothing was changed",
+        hint="rename the branch, or delete the other ref first (`muse push REMOTE :NAME`)",
+        refs=[by_name.get(o.name, o) for o in outcomes])
 
 
 def _classify(repo: Repository, name: str, old: str | None, new: str | None,
@@ -227,6 +247,9 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
             "or --force to overwrite the remote",
             refs=outcomes,
         )
+    clashed = _clash_outcomes(outcomes, remote_refs)
+    if clashed:
+        _raise_clash(clashed, outcomes)
     changes = [o for o in outcomes if o.status != "up-to-date"]
     name = remote_name or remote_name_for_url(repo, remote.url)
     if not changes:
@@ -252,7 +275,7 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     updates = [RefUpdate(o.name, o.old, o.new) for o in changes]
     bundle_bytes = 0
     with contextlib.ExitStack() as stack:
-        bundle: BinaryIO | None = None
+        bundle: OutgoingBundle | None = None
         if plan is not None and plan.commits:
             tmp = repo.store.new_tmp_file(".bundle")
             stack.callback(_unlink, tmp)
@@ -267,9 +290,10 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
                 raise RemoteError(
                     f"push of {bundle_bytes} bytes exceeds {remote.url}'s limit of "
                     f"{caps.max_bundle_bytes} bytes", hint="push fewer commits at a time")
-            handle = stack.enter_context(open(tmp, "rb"))
             progress.phase("uploading", bundle_bytes)
-            bundle = cast(BinaryIO, _ProgressReader(handle, progress.advance))
+            # Our own temporary file, never written again: a receiver may keep it by link.
+            bundle = OutgoingBundle(tmp, summary.size, summary.bundle_id, disposable=True,
+                                    progress=progress.advance)
         else:
             progress.phase("updating refs", None)
         results = remote.push(bundle, updates)
@@ -283,6 +307,11 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
                  RefOutcome(o.name, o.old, o.new, "rejected",
                             (by_name[o.name].reason if o.name in by_name else None) or "stale")
                  for o in outcomes]
+        clashes = [o for o in final if (o.reason or "").startswith("rejected:")
+                   and "clashes" in (o.reason or "")]
+        if clashes:
+            _raise_clash([replace(o, reason=(o.reason or "").split(f"{o.name} ", 1)[-1])
+                          for o in clashes], final)
         names = ", ".join(u.name for u in refused)
         raise PushConflictError(
             f"push refused: the remote moved {names} since it was read; nothing was changed",
@@ -350,12 +379,17 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
     commits = bundle_bytes = 0
     if wants:
         haves = sorted(set(repo.refs.list("refs/").values()))
-        progress.phase("receiving", None)
-        with remote.fetch(wants, haves) as stream:
-            received = receive_bundle(repo.store, stream, progress=progress.advance)
+        # Several bundles (a bucket's packs) arrive in dependency order: each one's
+        # prerequisites are in the store, received earlier, by the time it is read.
+        bundles = dependency_order(remote.fetch(wants, haves))
+        sizes = [b.size for b in bundles]
+        progress.phase("receiving", sum(s for s in sizes if s) if None not in sizes else None)
+        for incoming in bundles:
+            with incoming.open() as stream:
+                received = receive_bundle(repo.store, stream, progress=progress.advance)
+            commits += len(received.summary.commits)
+            bundle_bytes += received.summary.size
         progress.finish()
-        commits = len(received.summary.commits)
-        bundle_bytes = received.summary.size
         missing = [w for w in wants if not repo.store.has(w)]
         if missing:
             raise RemoteError(f"{remote.url} did not send commit {missing[0]} that its refs name",
@@ -415,7 +449,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if remote is None:
             from .remote_wrappers import connect
 
-            remote = connect(url)
+            remote = connect(url, remote_options(None, remote_name))
         repo = Repository.init(dest)
         repo.config.set(f"remote.{remote_name}.url", url)
         fetch(repo, remote, remote_name, progress=progress)

@@ -22,8 +22,10 @@ from muse.frames import KIND_COMMIT, KIND_DATA, KIND_HEADER, KIND_SNAPSHOT
 from muse.fsck import verify_repository
 from muse.keys import sign_commit
 from muse.objects import Commit, hash_bytes
+from muse.policy import SIGNED, ReceivePolicy
 from muse.receive import receive_bundle
 from muse.repo import Repository
+from muse.store import ObjectStore
 from tests.bundle_craft import (
     Crafted,
     frame,
@@ -46,8 +48,8 @@ def source(tmp_path: Path, muse_home: Path) -> Repository:
     return make_repo(tmp_path / "src")
 
 
-def read_all(data: bytes, store: object = None) -> list[object]:
-    reader = BundleReader(io.BytesIO(data), store=store)  # type: ignore[arg-type]
+def read_all(data: bytes, store: ObjectStore | None = None) -> list[object]:
+    reader = BundleReader(io.BytesIO(data), index=store)
     return list(reader.items())
 
 
@@ -255,7 +257,7 @@ def test_require_signatures_refuses_unsigned() -> None:
     blob, snap, commit = _valid_parts()
     data = Crafted([blob], [snap], [commit.encode()], {"refs/heads/main": commit.id}).build()
     with pytest.raises(BundleError, match="is unsigned"):
-        BundleReader(io.BytesIO(data), require_signatures=True).verify()
+        BundleReader(io.BytesIO(data), policy=ReceivePolicy(signers=SIGNED)).verify()
 
 
 def test_unknown_mandatory_capability_is_refused() -> None:

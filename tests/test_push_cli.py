@@ -129,7 +129,34 @@ def test_non_fast_forward_json_still_prints_the_refs(muse, repo_dir, tmp_path):
     assert data["refs"][0]["status"] == "rejected"
     assert data["refs"][0]["old"] == theirs and data["refs"][0]["new"] == ours
     assert data["commits"] == 0 and data["bytes"] == 0
-    assert "hint: fetch first" in result.stderr
+    assert data["error"]["code"] == "non-fast-forward" and data["error"]["exit_code"] == 4
+    # With --json the error itself is one JSON object on stderr too, with its stable code.
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "non-fast-forward" and "fetch first" in error["hint"]
+    assert error["message"].startswith("push refused")
+
+
+def test_json_errors_of_every_transfer_command_carry_the_stable_code(muse, repo_dir,
+                                                                     tmp_path):
+    write(repo_dir, "song.mid", "verse")
+    commit(muse, repo_dir, "first")
+    missing = tmp_path / "nowhere"
+    ok(muse("remote", "add", "origin", str(missing), cwd=repo_dir))
+    before = tree_state(repo_dir)
+    for command in (["push", "--json"], ["fetch", "--json"], ["pull", "--json"],
+                    ["ls-remote", "--json"], ["remote", "show", "origin", "--json"]):
+        result = muse(*command, cwd=repo_dir)
+        assert result.exit_code == 6, (command, result.output)
+        assert result.stdout == ""
+        error = json.loads(result.stderr)["error"]
+        assert error == {"code": "remote", "exit_code": 6,
+                         "message": f"no Muse remote at {missing}",
+                         "hint": f"create one with `muse init --bare {missing}`, or check the path"}
+    clone = muse("clone", str(missing), str(tmp_path / "copy"), "--json", cwd=tmp_path)
+    assert clone.exit_code == 6 and json.loads(clone.stderr)["error"]["code"] == "remote"
+    plain = muse("fetch", cwd=repo_dir)  # without --json: the one line and a hint
+    assert plain.stderr.startswith(f"error: no Muse remote at {missing}\nhint: ")
+    assert tree_state(repo_dir) == before and not (tmp_path / "copy").exists()
 
 
 def test_dry_run_of_a_refused_push_is_refused_the_same_way(muse, repo_dir, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from muse.errors import BundleError
 from muse.receive import receive_bundle
+from muse.remote import OutgoingBundle
 from tests.bundle_repos import bundle_bytes, commit_files, make_repo
 
 
@@ -29,18 +30,16 @@ def _pack(repo_root: Path, bundle_id: str) -> Path:
     return repo_root / ".muse" / "packs" / f"pack-{bundle_id}.bundle"
 
 
-class _Disposable(io.FileIO):
-    """A sender's private temporary bundle, as the transfer engine marks it."""
-
-    disposable = True
+def _outgoing(path: Path, bundle_id: str, *, disposable: bool) -> OutgoingBundle:
+    """The bundle as the transfer engine hands it over (`disposable`: its own temp file)."""
+    return OutgoingBundle(path, path.stat().st_size, bundle_id, disposable=disposable)
 
 
 def test_a_disposable_bundle_file_is_adopted_by_hard_link(
         tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:
     path, data, bundle_id = bundle_file
     target = make_repo(tmp_path / "target")
-    with _Disposable(path, "rb") as handle:
-        received = receive_bundle(target.store, handle)  # type: ignore[arg-type]
+    received = receive_bundle(target.store, _outgoing(path, bundle_id, disposable=True))
     pack = _pack(tmp_path / "target", bundle_id)
     assert received.summary.bundle_id == bundle_id
     assert pack.stat().st_ino == path.stat().st_ino  # one write for a local push, not two
@@ -55,8 +54,7 @@ def test_a_users_bundle_file_is_copied_and_left_as_it_was(
     path, data, bundle_id = bundle_file
     os.chmod(path, 0o640)
     target = make_repo(tmp_path / "target")
-    with open(path, "rb") as handle:
-        receive_bundle(target.store, handle)
+    receive_bundle(target.store, _outgoing(path, bundle_id, disposable=False))
     pack = _pack(tmp_path / "target", bundle_id)
     assert pack.stat().st_ino != path.stat().st_ino
     assert path.stat().st_mode & 0o777 == 0o640

@@ -250,8 +250,14 @@ def test_bad_remote_is_one_clear_error_and_changes_nothing(muse, repo_dir, tmp_p
     before = _snapshot(repo_dir, remote, Path(url))
     result = muse(*COMMANDS[command], cwd=repo_dir)
     assert result.exit_code == 6, result.output
-    assert f"error: {message.format(url=url)}" in result.stderr
-    assert hint in result.stderr
+    if "--json" in COMMANDS[command]:
+        error = json.loads(result.stderr)["error"]  # one object, with the stable code
+        assert error["code"] in ("remote", "remote-corrupt") and error["exit_code"] == 6
+        assert error["message"].startswith(message.format(url=url))
+        assert hint in error["hint"]
+    else:
+        assert f"error: {message.format(url=url)}" in result.stderr
+        assert hint in result.stderr
     assert "Traceback" not in result.output
     assert _snapshot(repo_dir, remote, Path(url)) == before
 
@@ -299,10 +305,10 @@ def test_permission_denied_on_the_remote_is_a_remote_error(muse, repo_dir, tmp_p
     remote, _ = published(muse, repo_dir, tmp_path)
     import remotes.fs
 
-    def denied(self: object) -> dict[str, str]:
-        raise PermissionError(13, "Permission denied", str(remote / "refs.json"))
+    def denied(self: object, key: str) -> None:
+        raise PermissionError(13, "Permission denied", str(remote / key))
 
-    monkeypatch.setattr(remotes.fs.FsRemote, "_read_refs", denied)
+    monkeypatch.setattr(remotes.fs.DirBucket, "get", denied)
     before = _snapshot(repo_dir, remote)
     for command in (["push", "origin", "main", "--force"], ["fetch"], ["ls-remote"]):
         result = muse(*command, cwd=repo_dir)
@@ -310,3 +316,27 @@ def test_permission_denied_on_the_remote_is_a_remote_error(muse, repo_dir, tmp_p
         assert f"error: permission denied on the remote at {remote}" in result.stderr
         assert "hint: check that you may read this directory" in result.stderr
     assert _snapshot(repo_dir, remote) == before
+
+
+def test_a_driver_is_opened_with_the_remotes_settings_timeout_and_token(muse, repo_dir):
+    from muse.errors import ConfigError
+    from muse.remote import RemoteOptions
+    from muse.remotes_config import remote_options, token_variable
+    from muse.repo import Repository
+
+    ok(muse("remote", "add", "my-hub", "https://hub.example/song", cwd=repo_dir))
+    repo = Repository.find(repo_dir)
+    repo.config.set("remote.my-hub.timeout", "12.5")
+    repo.config.set("remote.my-hub.path-style", "true")
+    repo.config.set("remote.my-hub.x.y", "not this remote's")  # remote "my-hub.x"
+    env = {"MUSE_TOKEN": "any", token_variable("my-hub"): "mine"}
+    assert token_variable("my-hub") == "MUSE_TOKEN_MY_HUB"
+    assert remote_options(repo, "my-hub", env) == RemoteOptions(
+        token="mine", timeout=12.5, settings={"path-style": "true"})
+    assert remote_options(repo, "my-hub", {"MUSE_TOKEN": "any"}).token == "any"
+    assert remote_options(None, None, {}) == RemoteOptions()
+    for bad in ("soon", "-1", "inf", "0"):
+        repo.config.set("remote.my-hub.timeout", bad)
+        with pytest.raises(ConfigError, match=r"remote\.my-hub\.timeout") as caught:
+            remote_options(repo, "my-hub", env)
+        assert caught.value.exit_code == 7

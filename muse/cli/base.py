@@ -20,7 +20,7 @@ class MuseGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MuseError as exc:
-            report_error(exc)
+            report_error(exc, as_json=ctx.meta.get(JSON_ERRORS, False))
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -36,7 +36,7 @@ class MuseGroup(click.Group):
             if refusal is None:
                 _internal_error()
                 ctx.exit(INTERNAL_ERROR_EXIT)
-            report_error(refusal)
+            report_error(refusal, as_json=ctx.meta.get(JSON_ERRORS, False))
             ctx.exit(refusal.exit_code)
         except Exception:
             _internal_error()
@@ -48,7 +48,26 @@ def _internal_error() -> None:
     traceback.print_exc()
 
 
-def report_error(exc: MuseError) -> None:
+# Set (in the context's shared `meta`) by a command running with --json.
+JSON_ERRORS = "muse.json-errors"
+
+
+def json_errors(enabled: bool) -> None:
+    """With `enabled` (the command's --json), its error is one JSON object on stderr."""
+    if enabled:
+        click.get_current_context().meta[JSON_ERRORS] = True
+
+
+def error_json(exc: MuseError) -> dict[str, Any]:
+    """An error as data: its stable `code` (docs/exit-codes.md), exit code, message, hint."""
+    return {"code": exc.code, "exit_code": exc.exit_code, "message": exc.message,
+            "hint": exc.hint}
+
+
+def report_error(exc: MuseError, *, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": error_json(exc)}), err=True)
+        return
     click.echo(f"error: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
@@ -67,3 +86,15 @@ def emit_json(value: Any, *, err: bool = False) -> None:
 
 def short(oid: str | None, n: int = 12) -> str:
     return oid[:n] if oid else "(none)"
+
+
+REQUIRE_SIGNATURES = click.option(
+    "--require-signatures", is_flag=True,
+    help="Refuse any new commit not signed by a trusted key (`muse keys trust`).")
+
+
+def receive_policy_for(repo: Any, require_signatures: bool) -> Any:
+    """The ReceivePolicy for a receiving command: the flag, else `receive.signatures`."""
+    from ..trust import RULE_KEY, receive_policy
+
+    return receive_policy(repo.config_value(RULE_KEY), require=require_signatures)

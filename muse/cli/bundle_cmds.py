@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import click
 
 from ..units import human_size
-from .base import emit_json, open_repo, short
+from .base import REQUIRE_SIGNATURES, emit_json, open_repo, receive_policy_for, short
 
 _FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -142,7 +142,7 @@ def verify(file: Path, as_json: bool) -> None:
     store = _store_here()
     with _open_input(file) as source, \
             _progress("verifying", _input_size(file), as_json) as progress:
-        summary = BundleReader(source, store=store, progress=progress).verify()
+        summary = BundleReader(source, index=store, progress=progress).verify()
     header = summary.header
     data = {
         "ok": True,
@@ -196,8 +196,9 @@ def list_heads(file: Path, as_json: bool) -> None:
 @bundle.command()
 @click.argument("file", type=_FILE)
 @click.option("--force", is_flag=True, help="Move refs even when it is not a fast-forward.")
+@REQUIRE_SIGNATURES
 @_JSON
-def unbundle(file: Path, force: bool, as_json: bool) -> None:
+def unbundle(file: Path, force: bool, require_signatures: bool, as_json: bool) -> None:
     """Verify FILE (`-`: stdin), store it as one pack, then move its refs here (same names).
 
     Existing refs move only by fast-forward unless --force. The checked-out branch
@@ -206,9 +207,10 @@ def unbundle(file: Path, force: bool, as_json: bool) -> None:
     from ..bundle_ops import unbundle as run
 
     repo = open_repo()
+    policy = receive_policy_for(repo, require_signatures)
     with _open_input(file) as source, \
             _progress("unbundling", _input_size(file), as_json) as progress:
-        done = run(repo, source, force=force, progress=progress)
+        done = run(repo, source, force=force, progress=progress, policy=policy)
     summary = done.summary
     if as_json:
         emit_json({

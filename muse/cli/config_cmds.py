@@ -67,6 +67,42 @@ def keys_show(fingerprint: str | None, as_json: bool) -> None:
     click.echo(f"default:     {'yes' if info.is_default else 'no'}")
 
 
+@keys.command("trust")
+@click.argument("public_key", required=False)
+@click.option("--name", default="", help="Whose key it is, shown in the list.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keys_trust(public_key: str | None, name: str, as_json: bool) -> None:
+    """Trust a collaborator's public key (64 hex digits); with no key, list trusted keys.
+
+    Your own keys are always trusted. `muse log` shows a good signature by any
+    other key as `untrusted`.
+    """
+    from ..trust import parse_public_key, trust, trusted_keys
+
+    if public_key is not None:
+        added = trust(parse_public_key(public_key), name)
+        if not as_json:
+            click.echo(f"Trusted key {added.fingerprint}" + (f" ({name})" if name else ""))
+            return
+    found = trusted_keys()
+    if as_json:
+        emit_json([{"fingerprint": k.fingerprint, "public_key": k.public_key.hex(),
+                    "name": k.name, "own": k.own} for k in found])
+        return
+    for k in found:
+        click.echo(f"{k.fingerprint}  {k.public_key.hex()}  {k.name}")
+
+
+@keys.command("untrust")
+@click.argument("fingerprint")
+def keys_untrust(fingerprint: str) -> None:
+    """Stop trusting a key added with `muse keys trust`."""
+    from ..trust import untrust
+
+    removed = untrust(fingerprint)
+    click.echo(f"No longer trusting {removed.fingerprint}")
+
+
 @click.command()
 @click.argument("key", required=False)
 @click.argument("value", required=False)

@@ -12,7 +12,7 @@ import click
 
 from ..errors import MuseError, UsageError
 from ..units import human_size
-from .base import emit_json, open_repo, short
+from .base import emit_json, error_json, json_errors, open_repo, short
 
 COMMANDS: list[click.Command] = []
 C = TypeVar("C", bound=click.Command)
@@ -24,10 +24,11 @@ def _command(command: C) -> C:
 
 
 @contextlib.contextmanager
-def _connected(url: str) -> Iterator[Any]:
+def _connected(url: str, repo: Any = None, name: str | None = None) -> Iterator[Any]:
     from ..remote_wrappers import connect
+    from ..remotes_config import remote_options
 
-    remote = connect(url)
+    remote = connect(url, remote_options(repo, name))
     try:
         yield remote
     finally:
@@ -151,11 +152,12 @@ def remote_list(verbose: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def remote_show(name: str, as_json: bool) -> None:
     """Show remote NAME: its URL, its branches and how local branches relate to them."""
+    json_errors(as_json)
     from ..remotes_config import remote_url
 
     repo = open_repo()
     url = remote_url(repo, name)
-    with _connected(url) as conn:
+    with _connected(url, repo, name) as conn:
         remote_refs = conn.list_refs()
     data = _show_data(repo, name, url, remote_refs)
     if as_json:
@@ -246,8 +248,9 @@ def _push_refspecs(repo: Any, location: Any, specs: tuple[str, ...], push_all: b
     return wanted
 
 
-def _push_json(location: Any, report: Any, refs: list[Any], dry_run: bool) -> dict[str, Any]:
-    return {
+def _push_json(location: Any, report: Any, refs: list[Any], dry_run: bool,
+               error: MuseError | None = None) -> dict[str, Any]:
+    data = {
         "remote": location.name,
         "url": location.url,
         "refs": _refs_json(refs),
@@ -256,6 +259,9 @@ def _push_json(location: Any, report: Any, refs: list[Any], dry_run: bool) -> di
         "bytes": report.bundle_bytes if report else 0,
         "dry_run": dry_run,
     }
+    if error is not None:
+        data["error"] = error_json(error)
+    return data
 
 
 def _set_upstreams(repo: Any, remote_name: str, refspecs: list[tuple[str | None, str]],
@@ -292,9 +298,10 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
     delete a remote branch. Default: the current branch. Exit 4 when the remote
     has commits this push would drop (fetch first, or --force).
     """
-    from ..transfer import PushConflictError, PushNonFastForwardError
+    from ..transfer import PushConflictError, PushNameClashError, PushNonFastForwardError
     from ..transfer import push as push_refs
 
+    json_errors(as_json)
     repo = open_repo()
     location = _location(repo, remote_word)
     if set_upstream and location.name is None:
@@ -305,7 +312,7 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
 
         def connection() -> Any:
             if not conn:
-                conn.append(stack.enter_context(_connected(location.url)))
+                conn.append(stack.enter_context(_connected(location.url, repo, location.name)))
             return conn[0]
 
         listed: list[dict[str, str]] = []
@@ -324,8 +331,8 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
             with _progress(as_json) as progress:
                 report = push_refs(repo, connection(), wanted, force=force, dry_run=dry_run,
                                    progress=progress, remote_name=location.name)
-        except (PushNonFastForwardError, PushConflictError) as exc:
-            _show_push(location, None, exc.refs, sources, as_json, dry_run)
+        except (PushNonFastForwardError, PushConflictError, PushNameClashError) as exc:
+            _show_push(location, None, exc.refs, sources, as_json, dry_run, error=exc)
             raise
     _show_push(location, report, report.refs, sources, as_json, dry_run)
     if set_upstream and not dry_run:
@@ -333,9 +340,9 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
 
 
 def _show_push(location: Any, report: Any, refs: list[Any], sources: dict[str, str | None],
-               as_json: bool, dry_run: bool) -> None:
+               as_json: bool, dry_run: bool, error: MuseError | None = None) -> None:
     if as_json:
-        emit_json(_push_json(location, report, refs, dry_run))
+        emit_json(_push_json(location, report, refs, dry_run, error))
         return
 
     def label(o: Any) -> str:
@@ -371,7 +378,8 @@ def _fetch_one(repo: Any, location: Any, as_json: bool) -> tuple[Any, dict[str, 
     from ..transfer import fetch as fetch_refs
 
     name = _named(location, "fetch")
-    with _connected(location.url) as conn, _progress(as_json) as progress:
+    with _connected(location.url, repo, location.name) as conn, \
+            _progress(as_json) as progress:
         report = fetch_refs(repo, conn, name, progress=progress)
     data = {"remote": name, "url": location.url, "refs": _refs_json(report.refs),
             "commits": report.commits, "bytes": report.bundle_bytes}
@@ -407,6 +415,7 @@ def fetch(remote_word: str | None, fetch_all: bool, as_json: bool) -> None:
 
     Your branches and working tree are not touched: see `muse pull` for that.
     """
+    json_errors(as_json)
     from ..remotes_config import Location, list_remotes
 
     repo = open_repo()
@@ -463,6 +472,7 @@ def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_
     rewrites those files (then nothing changes). Exit 1: the merge stopped with
     conflicts; exit 4: refused (diverged without --merge, or local edits in the way).
     """
+    json_errors(as_json)
     from ..errors import NonFastForwardError, RevisionError
     from ..remotes_config import fast_forward, tracking_prefix
 
@@ -538,6 +548,7 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def clone(url: str, directory: Path | None, remote_name: str, as_json: bool) -> None:
     """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
+    json_errors(as_json)
     from ..remotes_config import check_remote_name, url_basename
     from ..transfer import clone as clone_repo
 
@@ -568,13 +579,16 @@ def clone(url: str, directory: Path | None, remote_name: str, as_json: bool) -> 
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def ls_remote(remote_word: str | None, heads: bool, tags: bool, as_json: bool) -> None:
     """List the refs a remote has (works outside a repository when given a URL)."""
+    json_errors(as_json)
     from ..remotes_config import Location, is_url, normalise_url
 
+    repo = None
     if remote_word is not None and is_url(remote_word):
         location = Location(None, normalise_url(remote_word))
     else:
-        location = _location(open_repo(), remote_word)
-    with _connected(location.url) as conn:
+        repo = open_repo()
+        location = _location(repo, remote_word)
+    with _connected(location.url, repo, location.name) as conn:
         refs = conn.list_refs()
     prefixes = tuple(p for p, on in (("refs/heads/", heads), ("refs/tags/", tags)) if on)
     chosen = sorted((name, oid) for name, oid in refs.items()

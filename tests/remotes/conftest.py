@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -12,17 +13,47 @@ from muse.remote import Remote
 from muse.repo import Repository
 from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 
-# Adding a driver to the conformance suite: write its harness below and name it here.
-DRIVERS = ["fs"]
+
+class RemoteHarness(Protocol):
+    """What the conformance suite needs of a driver, beyond the `Remote` protocol itself.
+
+    A new driver joins the suite by implementing this and naming it in HARNESSES;
+    no test changes.
+    """
+
+    url: str
+    # The driver's named steps between the upload and the ref update, in order; a hook
+    # given to `open` is called with each (and may raise there to inject a fault).
+    fault_points: tuple[str, ...]
+    # The step at which a pusher killed there still holds the driver's lock, if it has one.
+    lock_held_point: str | None
+
+    def open(self, hook: Hook | None = None) -> Remote:
+        """The driver, with `hook` called at every named step."""
+        ...
+
+    def open_code(self) -> str:
+        """Python source that defines `remote` (using a `hook` defined before it) in a child
+        process: how the suite runs a pusher it can kill."""
+        ...
+
+    def lock_is_held(self) -> bool:
+        ...
+
+    def damage(self, content: bytes) -> None:
+        """Flip one byte of the stored pack holding `content` (as a failing disk would)."""
+        ...
+
+    def state(self) -> dict[str, bytes]:
+        """Every byte the remote stores, by name (for "nothing changed")."""
+        ...
 
 
 class FsHarness:
     """A filesystem remote in a temporary directory, made by `muse init --bare`."""
 
-    # Where a fault may strike between the upload and the ref update (remotes/fs.py).
-    fault_points = ("received", "locked", "checked", "written")
-    # A point at which a killed pusher still holds the remote's lock.
-    lock_held_point = "locked"
+    fault_points: tuple[str, ...] = ("stored", "indexed", "locked", "swapped")
+    lock_held_point: str | None = "locked"
 
     def __init__(self, base: Path) -> None:
         self.path = base / "remote.muse"
@@ -35,7 +66,6 @@ class FsHarness:
         return FsRemote(self.path, url=self.url, hook=hook)
 
     def open_code(self) -> str:
-        """Python source that defines `remote` (using a `hook` defined before it) in a child."""
         return ("from remotes.fs import FsRemote\n"
                 f"remote = FsRemote({str(self.path)!r}, hook=hook)\n")
 
@@ -43,7 +73,6 @@ class FsHarness:
         return (self.path / "refs.lock").exists()
 
     def damage(self, content: bytes) -> None:
-        """Flip one byte of the stored object holding `content` (as a failing disk would)."""
         sample = content[:64]
         for pack in (self.path / "packs").glob("*.bundle"):
             data = pack.read_bytes()
@@ -55,15 +84,15 @@ class FsHarness:
         raise AssertionError("no pack holds that content")
 
     def state(self) -> dict[str, bytes]:
-        """Every byte the remote stores (for "nothing changed")."""
         return tree_state(self.path)
 
 
-HARNESSES = {"fs": FsHarness}
+# Adding a driver to the conformance suite: write its harness above and name it here.
+HARNESSES: dict[str, Callable[[Path], RemoteHarness]] = {"fs": FsHarness}
 
 
-@pytest.fixture(params=DRIVERS)
-def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> FsHarness:
+@pytest.fixture(params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> RemoteHarness:
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
     return HARNESSES[request.param](base)
@@ -78,12 +107,12 @@ def local(tmp_path: Path, muse_home: Path) -> Repository:
 
 
 @pytest.fixture
-def remote_url(harness: FsHarness) -> str:
+def remote_url(harness: RemoteHarness) -> str:
     return harness.url
 
 
 @pytest.fixture
-def remote(harness: FsHarness) -> Iterator[Remote]:
+def remote(harness: RemoteHarness) -> Iterator[Remote]:
     opened = harness.open()
     yield opened
     opened.close()

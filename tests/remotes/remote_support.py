@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from muse.committing import commit_worktree
 from muse.objects import Snapshot
 from muse.refs import RefUpdate
-from muse.remote import Capabilities, RefResult, Remote
+from muse.remote import (
+    Capabilities,
+    IncomingBundle,
+    Opener,
+    OutgoingBundle,
+    RefResult,
+    Remote,
+)
 from muse.repo import Repository
 from muse.transfer import fetch
 from tests.testkit import tree_state
@@ -117,11 +126,11 @@ class StaleView:
     def list_refs(self) -> dict[str, str]:
         return dict(self.refs)
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
         return self.inner.push(bundle, updates)
 
-    def fetch(self, wants: Sequence[str],
-              haves: Sequence[str]) -> contextlib.AbstractContextManager[BinaryIO]:
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         return self.inner.fetch(wants, haves)
 
     def close(self) -> None:
@@ -142,16 +151,21 @@ class HostileRemote:
     def list_refs(self) -> dict[str, str]:
         return self.inner.list_refs()
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
         return self.inner.push(bundle, updates)
 
-    @contextlib.contextmanager
-    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[BinaryIO]:
-        import io
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
+        return [replace(b, opener=self._mangled(b)) for b in self.inner.fetch(wants, haves)]
 
-        with self.inner.fetch(wants, haves) as stream:
-            data = stream.read()
-        yield io.BytesIO(self.mangle(data))
+    def _mangled(self, bundle: IncomingBundle) -> Opener:
+        @contextlib.contextmanager
+        def opener() -> Iterator[BinaryIO]:
+            with bundle.open() as stream:
+                data = stream.read()
+            yield io.BytesIO(self.mangle(data))
+
+        return opener
 
     def close(self) -> None:
         self.inner.close()
@@ -166,3 +180,21 @@ def files_of(root: Path) -> dict[str, bytes]:
             out[str(full.relative_to(root))] = full.read_bytes()
     return out
 
+
+
+def outgoing(path: Path) -> OutgoingBundle:
+    """A bundle file as the engine hands it to a driver (size and id read from the file)."""
+    import hashlib
+
+    data = path.read_bytes()
+    return OutgoingBundle(path, len(data), hashlib.sha256(data).hexdigest())
+
+
+def write_push_bundle(repo: Repository, path: Path, tip: str, base: str | None) -> OutgoingBundle:
+    """One bundle of `tip` beyond `base` at `path`, as an OutgoingBundle."""
+    from muse.bundle import plan_bundle, write_bundle
+
+    plan = plan_bundle(repo.graph, {MAIN: tip}, [tip], [base] if base else [])
+    with open(path, "wb") as out:
+        write_bundle(repo.store, plan, out)
+    return outgoing(path)

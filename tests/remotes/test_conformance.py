@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,19 @@ from muse.errors import (
     TransientRemoteError,
 )
 from muse.refs import RefUpdate
-from muse.remote import Remote
+from muse.remote import IncomingBundle, Remote, dependency_order
 from muse.remote_wrappers import CountingRemote, RetryingRemote
 from muse.repo import Repository
-from muse.transfer import PushConflictError, PushNonFastForwardError, clone, fetch, push
+from muse.transfer import (
+    PushConflictError,
+    PushNameClashError,
+    PushNonFastForwardError,
+    PushReport,
+    clone,
+    fetch,
+    push,
+)
+from tests.remotes.conftest import RemoteHarness
 from tests.remotes.remote_support import (
     MAIN,
     HostileRemote,
@@ -38,16 +48,20 @@ from tests.remotes.remote_support import (
     files_of,
     merge_commit,
     new_repo,
+    outgoing,
     tree_state,
+    write_push_bundle,
 )
 
 
-def push_main(repo: Repository, remote: Remote, **kw: object) -> object:
-    return push(repo, remote, [(MAIN, MAIN)], remote_name="origin", **kw)  # type: ignore[arg-type]
+def push_main(repo: Repository, remote: Remote, *, force: bool = False,
+              dry_run: bool = False) -> PushReport:
+    return push(repo, remote, [(MAIN, MAIN)], remote_name="origin", force=force,
+                dry_run=dry_run)
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, harness: object, remote: Remote) -> Repository:
+def seeded(tmp_path: Path, harness: RemoteHarness, remote: Remote) -> Repository:
     """A local repository with two commits of binary files, pushed to the remote as main."""
     repo = new_repo(tmp_path / "seed")
     repo.config.set("remote.origin.url", remote.url)
@@ -118,13 +132,13 @@ def test_fetch_never_overwrites_a_different_local_tag(tmp_path: Path, seeded: Re
 
 
 def test_non_fast_forward_is_refused_and_nothing_is_sent(tmp_path: Path, seeded: Repository,
-                                                         harness: object, remote: Remote,
+                                                         harness: RemoteHarness, remote: Remote,
                                                          remote_url: str) -> None:
     other = clone(remote_url, tmp_path / "other")
     theirs = commit_files(other, {"theirs.txt": b"theirs"}, "theirs")
     push_main(other, remote)
     commit_files(seeded, {"ours.txt": b"ours"}, "ours")
-    before = harness.state()  # type: ignore[attr-defined]
+    before = harness.state()
     counted = CountingRemote(remote)
     with pytest.raises(NonFastForwardError) as caught:
         push_main(seeded, counted)
@@ -135,14 +149,14 @@ def test_non_fast_forward_is_refused_and_nothing_is_sent(tmp_path: Path, seeded:
     assert isinstance(caught.value, PushNonFastForwardError)
     assert [o.status for o in caught.value.refs] == ["rejected"]
     assert counted.counts["push"] == 0
-    assert harness.state() == before  # type: ignore[attr-defined]
+    assert harness.state() == before
     assert remote.list_refs()[MAIN] == theirs
 
     # Knowing the remote's commit does not make a diverged push a fast-forward.
     fetch(seeded, remote, "origin")
     with pytest.raises(NonFastForwardError, match="non-fast-forward"):
         push_main(seeded, remote)
-    assert harness.state() == before  # type: ignore[attr-defined]
+    assert harness.state() == before
 
 
 def test_force_push_overwrites(tmp_path: Path, seeded: Repository, remote: Remote,
@@ -152,7 +166,7 @@ def test_force_push_overwrites(tmp_path: Path, seeded: Repository, remote: Remot
     push_main(other, remote)
     ours = commit_files(seeded, {"ours.txt": b"ours"}, "ours")
     report = push_main(seeded, remote, force=True)
-    assert [o.status for o in report.refs] == ["forced"]  # type: ignore[attr-defined]
+    assert [o.status for o in report.refs] == ["forced"]
     assert remote.list_refs()[MAIN] == ours
     assert_no_ghost_refs(remote, tmp_path / "probe")
 
@@ -170,7 +184,7 @@ def test_delete_a_remote_branch(tmp_path: Path, seeded: Repository, remote: Remo
 
 
 def test_multi_ref_push_is_all_or_nothing(tmp_path: Path, seeded: Repository, remote: Remote,
-                                          remote_url: str, harness: object) -> None:
+                                          remote_url: str, harness: RemoteHarness) -> None:
     base = seeded.head()
     assert base is not None
     push(seeded, remote, [(MAIN, "refs/heads/dev")])
@@ -183,7 +197,7 @@ def test_multi_ref_push_is_all_or_nothing(tmp_path: Path, seeded: Repository, re
 
     new_main = commit_files(seeded, {"m": b"m"}, "main work")
     seeded.refs.update("refs/heads/dev", None, new_main, "branch")
-    before = harness.state()  # type: ignore[attr-defined]
+    before = harness.state()
     # The client read the refs before `other` pushed: the remote's CAS must catch it.
     with pytest.raises(RefConflictError) as caught:
         push(seeded, StaleView(remote, stale_reading),
@@ -193,7 +207,7 @@ def test_multi_ref_push_is_all_or_nothing(tmp_path: Path, seeded: Repository, re
     assert {o.name: o.status for o in caught.value.refs} == {MAIN: "rejected",
                                                             "refs/heads/dev": "rejected"}
     assert remote.list_refs() == after_other  # main did not move either
-    assert set(harness.state()) >= set(before)  # type: ignore[attr-defined]
+    assert set(harness.state()) >= set(before)
 
     # The same, straight at the protocol: one stale `old` and no ref moves.
     results = remote.push(None, [RefUpdate(MAIN, base, new_main),
@@ -203,41 +217,35 @@ def test_multi_ref_push_is_all_or_nothing(tmp_path: Path, seeded: Repository, re
     assert remote.list_refs() == after_other
 
 
-def test_push_is_idempotent_when_resent(seeded: Repository, remote: Remote) -> None:
+def test_push_is_idempotent_when_resent(tmp_path: Path, seeded: Repository,
+                                        remote: Remote) -> None:
     base = seeded.head()
     new = commit_files(seeded, {"again": b"again"}, "again")
     update = [RefUpdate(MAIN, base, new)]
-    import tempfile
-
-    from muse.bundle import plan_bundle, write_bundle
-
-    plan = plan_bundle(seeded.graph, {MAIN: new}, [new], [base] if base else [])
-    with tempfile.TemporaryFile() as bundle:
-        write_bundle(seeded.store, plan, bundle)
-        bundle.seek(0)
-        assert [r.ok for r in remote.push(bundle, update)] == [True]
-        bundle.seek(0)  # the reply was "lost": the client sends exactly the same again
-        assert [r.ok for r in remote.push(bundle, update)] == [True]
+    bundle = write_push_bundle(seeded, tmp_path / "again.bundle", new, base)
+    assert [r.ok for r in remote.push(bundle, update)] == [True]
+    # The reply was "lost": the client sends exactly the same again.
+    assert [r.ok for r in remote.push(bundle, update)] == [True]
     assert remote.list_refs()[MAIN] == new
 
 
 def test_pushing_what_the_remote_has_uploads_nothing(seeded: Repository, remote: Remote) -> None:
     counted = CountingRemote(remote)
     report = push_main(seeded, counted)
-    assert [o.status for o in report.refs] == ["up-to-date"]  # type: ignore[attr-defined]
-    assert report.bundle_bytes == 0  # type: ignore[attr-defined]
+    assert [o.status for o in report.refs] == ["up-to-date"]
+    assert report.bundle_bytes == 0
     assert counted.counts == Counter({"capabilities": 1, "list_refs": 1})
 
 
 def test_dry_run_reports_without_uploading(seeded: Repository, remote: Remote,
-                                           harness: object) -> None:
+                                           harness: RemoteHarness) -> None:
     commit_files(seeded, {"a.wav": blob(9, 1000), "b.wav": blob(10, 1000)}, "two files")
-    before = harness.state()  # type: ignore[attr-defined]
+    before = harness.state()
     counted = CountingRemote(remote)
     report = push_main(seeded, counted, dry_run=True)
-    assert report.dry_run and report.commits == 1 and report.objects == 2  # type: ignore
+    assert report.dry_run and report.commits == 1 and report.objects == 2
     assert counted.counts["push"] == 0
-    assert harness.state() == before  # type: ignore[attr-defined]
+    assert harness.state() == before
 
 
 def test_request_count_per_push_is_constant(tmp_path: Path, remote: Remote) -> None:
@@ -272,7 +280,7 @@ def test_incremental_push_reads_only_new_history(tmp_path: Path, remote: Remote)
     repo.graph.commit = counting  # type: ignore[method-assign,assignment]
     repo.graph._cache.clear()
     report = push_main(repo, remote)
-    assert report.commits == 1  # type: ignore[attr-defined]
+    assert report.commits == 1
     assert len(set(reads)) <= 3  # the new commit and its parent, never the 60 before
 
 
@@ -293,8 +301,109 @@ def test_a_fast_forward_over_same_second_commits_is_recognised(tmp_path: Path,
     push(repo, remote, [(chain[1], MAIN)])
     repo.refs.update(MAIN, head, chain[-1], "test")
     report = push_main(repo, remote)
-    assert [o.status for o in report.refs] == ["fast-forward"]  # type: ignore[attr-defined]
-    assert report.commits == 11  # type: ignore[attr-defined]
+    assert [o.status for o in report.refs] == ["fast-forward"]
+    assert report.commits == 11
+
+
+def test_a_ref_naming_a_blob_or_a_tag_naming_a_snapshot_is_refused(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    head = seeded.head()
+    assert head is not None
+    snapshot_id = seeded.graph.commit(head).snapshot
+    blob_id = hashlib.sha256(blob(2, 700)).hexdigest()  # song.mid: stored on the remote
+    before, refs = harness.state(), remote.list_refs()
+    for name, target, kind in (("refs/heads/broken", blob_id, "blob"),
+                               ("refs/tags/broken", snapshot_id, "snapshot")):
+        counted = CountingRemote(remote)
+        with pytest.raises(MuseError) as caught:
+            push(seeded, counted, [(target, name)])
+        assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
+        assert f"is a {kind}, not a commit" in caught.value.message
+        assert counted.counts["push"] == 0  # refused before anything was sent
+        # A client that skips that check meets the same refusal at the remote.
+        with pytest.raises(MuseError) as caught:
+            remote.push(None, [RefUpdate(name, None, target)])
+        assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
+    # A bundle carrying a new blob, with a ref set to that blob: refused, nothing stored.
+    take = blob(93, 5000)
+    tip = commit_files(seeded, {"take4.wav": take}, "fourth take")
+    bundle = write_push_bundle(seeded, tmp_path / "blob.bundle", tip, head)
+    with pytest.raises(MuseError, match="a blob, not a commit") as caught:
+        remote.push(bundle, [RefUpdate("refs/heads/broken", None,
+                                       hashlib.sha256(take).hexdigest())])
+    assert caught.value.exit_code == 5
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+def test_a_bundle_naming_a_blob_as_prerequisite_and_parent_is_refused(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    from tests.bundle_craft import Crafted, plain_commit, valid_parts
+
+    blob_id = hashlib.sha256(blob(2, 700)).hexdigest()  # song.mid: stored on the remote
+    data, snapshot, _ = valid_parts()
+    commit = plain_commit(hashlib.sha256(snapshot).hexdigest(), parents=(blob_id,))
+    crafted = Crafted([data], [snapshot], [commit.encode()], {"refs/heads/x": commit.id},
+                      prerequisites=[blob_id]).build()
+    (tmp_path / "crafted.bundle").write_bytes(crafted)
+    before, refs = harness.state(), remote.list_refs()
+    with pytest.raises(MuseError, match="prerequisite") as caught:
+        remote.push(outgoing(tmp_path / "crafted.bundle"),
+                    [RefUpdate("refs/heads/x", None, commit.id)])
+    assert caught.value.code == "not-a-commit" and caught.value.exit_code == 5
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+def test_a_name_clashing_with_a_remote_ref_is_not_a_race(
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    head = seeded.head()
+    push(seeded, remote, [(MAIN, "refs/heads/band")])
+    before, refs = harness.state(), remote.list_refs()
+    counted = CountingRemote(remote)
+    with pytest.raises(PushNameClashError) as caught:
+        push(seeded, counted, [(MAIN, "refs/heads/band/drums")])
+    error = caught.value
+    assert error.exit_code == 4 and error.code == "ref-name-clash"
+    assert "clashes with existing ref refs/heads/band" in error.message
+    assert "fetch first" not in error.message + (error.hint or "")
+    assert [o.status for o in error.refs] == ["rejected"]
+    assert counted.counts["push"] == 0
+    # A client whose reading predates `band` learns it from the remote's answer.
+    stale = StaleView(remote, {MAIN: head} if head else {})
+    with pytest.raises(PushNameClashError, match="clashes with existing ref refs/heads/band"):
+        push(seeded, stale, [(MAIN, "refs/heads/band/drums")])
+    results = remote.push(None, [RefUpdate("refs/heads/band/drums", None, head)])
+    assert not results[0].ok and "clashes" in (results[0].reason or "")
+    assert harness.state() == before and remote.list_refs() == refs
+
+
+class Reversed(StaleView):
+    """Answers a fetch with the driver's bundles in reverse: the engine must order them."""
+
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
+        return list(reversed(self.inner.fetch(wants, haves)))
+
+
+def test_a_fetch_of_several_pushes_is_received_in_dependency_order(
+        tmp_path: Path, remote: Remote, remote_url: str) -> None:
+    repo = new_repo(tmp_path / "a")
+    tips = []
+    for i in range(3):
+        tips.append(commit_files(repo, {f"take{i}.wav": blob(400 + i, 4000)}, f"take {i}"))
+        push(repo, remote, [(MAIN, MAIN)])
+    answer = remote.fetch([tips[-1]], [])
+    assert answer, "a fetch of a non-empty remote answers with at least one bundle"
+    provided: set[str] = set()
+    for incoming in dependency_order(answer):
+        assert incoming.requires <= provided  # nothing before it was left unmet
+        provided |= incoming.provides
+    probe = Repository.init(tmp_path / "probe", bare=True)
+    report = fetch(probe, Reversed(remote, remote.list_refs()), "origin")
+    assert report.commits == 3
+    assert closure(probe, tips[-1]) == closure(repo, tips[-1])
+    later = commit_files(repo, {"take3.wav": blob(403, 4000)}, "take 3")
+    push(repo, remote, [(MAIN, MAIN)])
+    assert fetch(probe, Reversed(remote, remote.list_refs()), "origin").commits == 1
+    assert probe.refs.read("refs/remotes/origin/main") == later
 
 
 # -- concurrency ----------------------------------------------------------------------------
@@ -322,11 +431,11 @@ except ConflictError as exc:
 
 @pytest.mark.slow
 def test_eight_processes_race_to_push_one_branch(tmp_path: Path, seeded: Repository,
-                                                 harness: object, remote: Remote,
+                                                 harness: RemoteHarness, remote: Remote,
                                                  remote_url: str) -> None:
     workers = 8
     clones = [clone(remote_url, tmp_path / f"w{i}") for i in range(workers)]
-    code = RACE_WORKER.format(open_code=harness.open_code())  # type: ignore[attr-defined]
+    code = RACE_WORKER.format(open_code=harness.open_code())
     landed: list[str] = []
     errors: Counter[str] = Counter()
     for round_no in range(3):
@@ -399,7 +508,7 @@ def test_eight_processes_race_to_push_one_branch(tmp_path: Path, seeded: Reposit
 # -- faults ---------------------------------------------------------------------------------
 
 
-def _raise_at(point: str, times: int = 1_000_000) -> object:
+def _raise_at(point: str, times: int = 1_000_000) -> Callable[[str], None]:
     left = [times]
 
     def hook(at: str) -> None:
@@ -411,30 +520,30 @@ def _raise_at(point: str, times: int = 1_000_000) -> object:
 
 
 def test_a_fault_between_upload_and_ref_update_leaves_no_ghost_ref(
-        tmp_path: Path, seeded: Repository, harness: object, remote: Remote) -> None:
-    for n, point in enumerate(harness.fault_points):  # type: ignore[attr-defined]
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    for n, point in enumerate(harness.fault_points):
         old = remote.list_refs()[MAIN]
         new = commit_files(seeded, {f"fault-{point}.wav": blob(100 + n, 3000)}, point)
-        faulty = harness.open(hook=_raise_at(point))  # type: ignore[attr-defined]
+        faulty = harness.open(hook=_raise_at(point))
         with pytest.raises(TransientRemoteError, match=point):
             push_main(seeded, faulty)
         refs = assert_no_ghost_refs(remote, tmp_path / f"probe-{point}")
         assert refs[MAIN] in (old, new)  # moved entirely or not at all
         report = push_main(seeded, remote)  # the retry completes
         assert remote.list_refs()[MAIN] == new
-        assert [o.status for o in report.refs] == (  # type: ignore[attr-defined]
+        assert [o.status for o in report.refs] == (
             ["up-to-date"] if refs[MAIN] == new else ["fast-forward"])
 
 
 def test_retrying_wrapper_recovers_a_push_through_each_fault(
-        tmp_path: Path, seeded: Repository, harness: object, remote: Remote) -> None:
-    for n, point in enumerate(harness.fault_points):  # type: ignore[attr-defined]
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    for n, point in enumerate(harness.fault_points):
         new = commit_files(seeded, {f"retry-{point}.wav": blob(200 + n, 3000)}, point)
         sleeps: list[float] = []
-        counted = CountingRemote(harness.open(hook=_raise_at(point, times=1)))  # type: ignore
+        counted = CountingRemote(harness.open(hook=_raise_at(point, times=1)))
         retrying = RetryingRemote(counted, attempts=3, sleep=sleeps.append)
         report = push_main(seeded, retrying)
-        assert [o.status for o in report.refs] == ["fast-forward"]  # type: ignore[attr-defined]
+        assert [o.status for o in report.refs] == ["fast-forward"]
         assert remote.list_refs()[MAIN] == new
         assert counted.counts["push"] == 2 and len(sleeps) == 1
     assert_no_ghost_refs(remote, tmp_path / "probe")
@@ -470,9 +579,9 @@ push(repo, remote, [("refs/heads/main", "refs/heads/main")], progress=Progress()
 
 @pytest.mark.slow
 def test_a_pusher_killed_mid_push_leaves_no_ghost_and_no_stuck_lock(
-        tmp_path: Path, seeded: Repository, harness: object, remote: Remote) -> None:
-    code = KILL_WORKER.format(open_code=harness.open_code())  # type: ignore[attr-defined]
-    points = ["uploading", *harness.fault_points[:-1]]  # type: ignore[attr-defined]
+        tmp_path: Path, seeded: Repository, harness: RemoteHarness, remote: Remote) -> None:
+    code = KILL_WORKER.format(open_code=harness.open_code())
+    points = ["uploading", *harness.fault_points[:-1]]
     for n, point in enumerate(points):
         old = remote.list_refs()[MAIN]
         new = commit_files(seeded, {f"killed-{point}.wav": blob(300 + n, 2 << 20)}, point)
@@ -482,23 +591,28 @@ def test_a_pusher_killed_mid_push_leaves_no_ghost_and_no_stuck_lock(
                                  str(marker)], stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while not marker.exists():
-            assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+            assert proc.poll() is None, stderr_of(proc)
             assert time.monotonic() < deadline
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()  # reaped: the lock's holder is now truly gone
-        proc.stderr.close()  # type: ignore[union-attr]
-        if point == harness.lock_held_point:  # type: ignore[attr-defined]
-            assert harness.lock_is_held()  # type: ignore[attr-defined]
+        if proc.stderr is not None:
+            proc.stderr.close()
+        if harness.lock_held_point is not None and point == harness.lock_held_point:
+            assert harness.lock_is_held()
         assert assert_no_ghost_refs(remote, tmp_path / f"probe-{point}")[MAIN] == old
         started = time.monotonic()
         report = push_main(seeded, remote)
         assert time.monotonic() - started < 5  # recovered at once, not after a lock timeout
-        assert report.commits == 1  # type: ignore[attr-defined]
+        assert report.commits == 1
         assert remote.list_refs()[MAIN] == new
 
 
 # -- hostile remotes ------------------------------------------------------------------------
+
+
+def stderr_of(proc: subprocess.Popen[bytes]) -> str:
+    return proc.stderr.read().decode() if proc.stderr is not None else ""
 
 
 def _flip_middle(data: bytes) -> bytes:
@@ -513,13 +627,13 @@ def _truncate(data: bytes) -> bytes:
 @pytest.mark.parametrize("mangle", [_flip_middle, _truncate], ids=["tampered", "truncated"])
 def test_a_bad_bundle_from_a_hostile_remote_changes_nothing(
         tmp_path: Path, seeded: Repository, remote: Remote, remote_url: str,
-        mangle: object) -> None:
+        mangle: Callable[[bytes], bytes]) -> None:
     local = clone(remote_url, tmp_path / "local")
     commit_files(seeded, {"new.wav": blob(77, 50_000)}, "new")
     push_main(seeded, remote)
     assert local.root is not None
     before = tree_state(local.root)
-    hostile = HostileRemote(remote, mangle)  # type: ignore[arg-type]
+    hostile = HostileRemote(remote, mangle)
     with pytest.raises(BundleError) as caught:
         fetch(local, hostile, "origin")
     assert caught.value.exit_code == 5
@@ -532,29 +646,29 @@ def test_a_bad_bundle_from_a_hostile_remote_changes_nothing(
 
 def test_a_damaged_local_object_never_reaches_the_remote(tmp_path: Path, seeded: Repository,
                                                         remote: Remote,
-                                                        harness: object) -> None:
+                                                        harness: RemoteHarness) -> None:
     # A verifying remote re-hashes what it receives; for any other the writer re-hashes.
     take = blob(91, 40_000)
     commit_files(seeded, {"take2.wav": take}, "second take")
     loose = seeded.store.objects_dir / (oid := hashlib.sha256(take).hexdigest())[:2] / oid[2:]
     os.chmod(loose, 0o644)
     loose.write_bytes(_flip_middle(take))
-    before = harness.state()  # type: ignore[attr-defined]
+    before = harness.state()
     with pytest.raises(MuseError) as caught:
         push_main(seeded, remote)
     assert oid in caught.value.message
-    assert harness.state() == before  # type: ignore[attr-defined]
+    assert harness.state() == before
 
 
 def test_a_damaged_object_on_the_remote_is_refused_on_clone_and_fetch(
         tmp_path: Path, seeded: Repository, remote: Remote, remote_url: str,
-        harness: object) -> None:
+        harness: RemoteHarness) -> None:
     local = clone(remote_url, tmp_path / "local")
     assert local.root is not None
     take = blob(92, 60_000)
     commit_files(seeded, {"take3.wav": take}, "third take")
     push_main(seeded, remote)
-    harness.damage(take)  # type: ignore[attr-defined]
+    harness.damage(take)
     before = tree_state(local.root)
     with pytest.raises(BundleError) as caught:
         fetch(local, remote, "origin")

@@ -18,8 +18,9 @@ from muse.remote_registry import known_schemes, open_remote
 from muse.remote_wrappers import connect
 from muse.repo import Repository
 from muse.transfer import clone, push
+from remotes.bucket import encode_refs_doc
 from remotes.bundlefile import BundleFileRemote
-from remotes.fs import FsRemote, encode_refs_doc
+from remotes.fs import FsRemote
 from tests.remotes.remote_support import MAIN, commit_files, new_repo, tree_state
 
 
@@ -108,12 +109,15 @@ def test_an_empty_directory_becomes_a_remote_on_first_push(tmp_path: Path,
 
 @pytest.mark.parametrize("damage", [
     (b"{not json", "not valid JSON"),
-    (json.dumps({"format": "muse-remote-refs", "version": 1, "refs": {}}).encode(),
+    (json.dumps({"format": "muse-remote-refs", "version": 2, "refs": {}}).encode(),
      "expected exactly the keys"),
     (encode_refs_doc({MAIN: "ab" * 32}).replace(b"abab", b"abac", 1), "checksum mismatch"),
-    (encode_refs_doc({}).replace(b'"version": 1', b'"version": 9'), "version 9"),
+    (encode_refs_doc({}).replace(b'"version": 2', b'"version": 9'), "version 9"),
     (encode_refs_doc({"refs/heads/a b": "ab" * 32}), "invalid ref name"),
-], ids=["json", "schema", "checksum", "version", "name"])
+    (encode_refs_doc({}, {"ab" * 32: ["zz"]}), "is malformed"),
+    # Nesting deep enough to exhaust the JSON parser's recursion is damage, not a crash.
+    (b"[" * 200_000 + b"]" * 200_000, "not valid JSON"),
+], ids=["json", "schema", "checksum", "version", "name", "pack", "nested"])
 def test_a_corrupt_refs_document_is_named_and_nothing_changes(
         tmp_path: Path, local: Repository, damage: tuple[bytes, str]) -> None:
     raw, why = damage
@@ -124,7 +128,7 @@ def test_a_corrupt_refs_document_is_named_and_nothing_changes(
     for attempt in (lambda: connect(str(remote)).list_refs(), lambda: _push(local, str(remote))):
         with pytest.raises(RemoteError) as caught:
             attempt()
-        assert caught.value.exit_code == 6
+        assert caught.value.exit_code == 6 and caught.value.code == "remote-corrupt"
         assert f"refs document {remote / 'refs.json'} is corrupt" in caught.value.message
         assert why in caught.value.message
     assert tree_state(remote) == before

@@ -9,20 +9,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from muse.errors import TransientRemoteError
+from muse.errors import RemoteError, TransientRemoteError
 from muse.refs import RefUpdate
 from muse.repo import Repository
-from muse.transfer import push
-from remotes.fs import FsRemote
+from muse.transfer import fetch, push
+from remotes.bucket import pack_key
+from remotes.fs import DirBucket, FsRemote
 from tests.remotes.remote_support import (
     MAIN,
     assert_no_ghost_refs,
     commit_files,
     tree_state,
+    write_push_bundle,
 )
 
 
@@ -33,14 +36,24 @@ def test_the_refs_document_matches_its_documented_format(tmp_path: Path,
     push(local, FsRemote(remote), [(MAIN, MAIN), (MAIN, "refs/tags/v1")])
     doc = json.loads((remote / "refs.json").read_text())
     head = local.head()
-    assert doc["format"] == "muse-remote-refs" and doc["version"] == 1
     assert doc["refs"] == {MAIN: head, "refs/tags/v1": head}
-    canonical = json.dumps(doc["refs"], sort_keys=True, separators=(",", ":"))
+    assert doc["format"] == "muse-remote-refs" and doc["version"] == 2
+    (pack_id, commits), = doc["packs"].items()
+    assert commits == [head]
+    canonical = json.dumps({"refs": doc["refs"], "packs": doc["packs"]}, sort_keys=True,
+                           separators=(",", ":"))
     assert doc["checksum"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
     # Refs live only in refs.json: the bare layout's refs/ holds no file.
     assert [p for p in (remote / "refs").rglob("*") if not p.is_dir()] == []
-    packs = sorted(p.suffix for p in (remote / "packs").iterdir())
-    assert packs == [".bundle", ".idx"]
+    packs = sorted(p.name for p in (remote / "packs").iterdir())
+    assert packs == [f"pack-{pack_id}.bundle", f"pack-{pack_id}.index"]
+    pack = (remote / "packs" / f"pack-{pack_id}.bundle").read_bytes()
+    assert hashlib.sha256(pack).hexdigest() == pack_id  # content-addressed: key = bundle id
+    index = json.loads((remote / "packs" / f"pack-{pack_id}.index").read_text())
+    assert index["pack"] == pack_id and index["size"] == len(pack)
+    assert index["requires"] == [] and list(index["commits"]) == [head]
+    kinds = sorted(row[3] for row in index["objects"])
+    assert kinds == ["blob", "commit", "snapshot"]
     assert not (remote / "refs.lock").exists()
 
 
@@ -61,28 +74,24 @@ def test_a_lock_held_by_a_live_pusher_is_a_transient_error(tmp_path: Path,
     assert FsRemote(remote).list_refs() == {MAIN: local.head()}
 
 
-def test_a_refused_push_leaves_an_orphan_pack_that_harms_nothing(tmp_path: Path,
-                                                                 local: Repository) -> None:
+def test_a_pack_no_refs_document_names_harms_nothing_and_is_reused(tmp_path: Path,
+                                                                  local: Repository) -> None:
     remote = tmp_path / "remote.muse"
     Repository.init(remote, bare=True)
     driver = FsRemote(remote)
     push(local, driver, [(MAIN, MAIN)])
     base = local.head()
     new = commit_files(local, {"more.mid": b"more"}, "more")
-    from muse.bundle import plan_bundle, write_bundle
-
-    plan = plan_bundle(local.graph, {MAIN: new}, [new], [base] if base else [])
-    bundle = tmp_path / "b.bundle"
-    with open(bundle, "wb") as out:
-        write_bundle(local.store, plan, out)
-    with open(bundle, "rb") as source:
-        results = driver.push(source, [RefUpdate(MAIN, "00" * 32, new)])  # stale old
-    assert [r.ok for r in results] == [False]
+    bundle = write_push_bundle(local, tmp_path / "b.bundle", new, base)
+    # A pusher stored its pack, then died (or lost its race) before the refs swap.
+    assert DirBucket(remote).put_if_absent(pack_key(bundle.sha256), bundle.path)
     assert driver.list_refs() == {MAIN: base}
     assert_no_ghost_refs(driver, tmp_path / "probe1")
-    report = push(local, driver, [(MAIN, MAIN)])
-    assert [o.status for o in report.refs] == ["fast-forward"]
+    # The same push again: the same bundle id, the same key, which is kept as it is.
+    assert [r.ok for r in driver.push(bundle, [RefUpdate(MAIN, base, new)])] == [True]
     assert driver.list_refs() == {MAIN: new}
+    assert len(list((remote / "packs").glob("*.bundle"))) == 2
+    assert_no_ghost_refs(driver, tmp_path / "probe2")
 
 
 def test_an_update_naming_a_commit_the_remote_lacks_is_refused(tmp_path: Path,
@@ -113,8 +122,9 @@ FIRST_PUSH = """
 import os, sys, time
 from pathlib import Path
 from muse.repo import Repository
-from muse.transfer import push
-from remotes.fs import FsRemote
+from muse.transfer import fetch, push
+from remotes.bucket import pack_key
+from remotes.fs import DirBucket, FsRemote
 repo = Repository.find(Path(sys.argv[1]))
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.001)
@@ -139,3 +149,25 @@ def test_concurrent_first_pushes_into_an_empty_directory(tmp_path: Path,
     refs = FsRemote(empty).list_refs()
     assert refs == {f"refs/heads/b{i}": local.head() for i in range(6)}
     assert_no_ghost_refs(FsRemote(empty), tmp_path / "probe")
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda index: index.write_bytes(b"{not json"), "is corrupt: not valid JSON"),
+    (lambda index: index.write_text(json.dumps({"format": "muse-pack-index"})),
+     "is corrupt: expected exactly the keys"),
+    (lambda index: index.unlink(), "is incomplete"),
+], ids=["json", "schema", "missing"])
+def test_a_damaged_pack_index_fails_a_fetch_and_changes_nothing(
+        tmp_path: Path, local: Repository, damage: Callable[[Path], None], why: str) -> None:
+    remote = tmp_path / "remote.muse"
+    Repository.init(remote, bare=True)
+    push(local, FsRemote(remote), [(MAIN, MAIN)])
+    (index,) = (remote / "packs").glob("*.index")
+    os.chmod(index, 0o644)
+    damage(index)
+    probe = Repository.init(tmp_path / "probe", bare=True)
+    before = tree_state(tmp_path / "probe")
+    with pytest.raises(RemoteError, match=why) as caught:
+        fetch(probe, FsRemote(remote), "origin")
+    assert caught.value.exit_code == 6
+    assert tree_state(tmp_path / "probe") == before

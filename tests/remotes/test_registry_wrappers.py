@@ -17,7 +17,14 @@ import pytest
 from muse import remote_registry
 from muse.errors import RemoteError, TransientRemoteError
 from muse.refs import RefUpdate
-from muse.remote import Capabilities, RefResult, Remote
+from muse.remote import (
+    Capabilities,
+    IncomingBundle,
+    OutgoingBundle,
+    RefResult,
+    Remote,
+    RemoteOptions,
+)
 from muse.remote_registry import known_schemes, open_remote, scheme_of
 from muse.remote_wrappers import CountingRemote, RetryingRemote, connect
 from muse.repo import Repository
@@ -47,15 +54,21 @@ class Flaky:
         self._maybe_fail("list_refs")
         return {"refs/heads/main": "ab" * 32}
 
-    def push(self, bundle: BinaryIO | None, updates: Sequence[RefUpdate]) -> list[RefResult]:
+    def push(self, bundle: OutgoingBundle | None,
+             updates: Sequence[RefUpdate]) -> list[RefResult]:
         assert bundle is not None
-        self.seen_bundles.append(bundle.read())  # a failed attempt consumed the stream
+        with bundle.open() as stream:
+            self.seen_bundles.append(stream.read(4))  # a failed attempt read part of it
         self._maybe_fail("push")
         return [RefResult(u.name, u.old, u.new, True) for u in updates]
 
-    @contextlib.contextmanager
-    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> Iterator[BinaryIO]:
+    def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         self._maybe_fail("fetch")
+        return [IncomingBundle("one", self._open, size=6)]
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[BinaryIO]:
+        self._maybe_fail("open")
         yield io.BytesIO(b"stream")
 
     def close(self) -> None:
@@ -96,15 +109,19 @@ def test_a_third_party_driver_is_found_through_its_entry_point(
     _install_fake_distribution(site, "mem = muse_fake_driver:open_remote")
     (site / "muse_fake_driver.py").write_text(textwrap.dedent("""
         class MemRemote:
-            def __init__(self, url):
+            def __init__(self, url, options):
                 self.url = url
-        def open_remote(url):
-            return MemRemote(url)
+                self.options = options
+        def open_remote(url, options):
+            return MemRemote(url, options)
     """))
     monkeypatch.syspath_prepend(str(site))
     assert "mem" in known_schemes()
-    remote = open_remote("mem://song")
+    options = RemoteOptions(token="t0k", timeout=5.0, settings={"region": "eu"})
+    remote = open_remote("mem://song", options)
     assert type(remote).__name__ == "MemRemote" and remote.url == "mem://song"
+    assert remote.options == options  # type: ignore[attr-defined]
+    assert open_remote("mem://x").options == RemoteOptions()  # type: ignore[attr-defined]
     sys.modules.pop("muse_fake_driver", None)
 
 
@@ -160,21 +177,34 @@ def test_only_transient_errors_are_retried() -> None:
     assert flaky.calls["list_refs"] == 1
 
 
-def test_a_retried_push_sends_the_whole_bundle_again() -> None:
+def test_a_retried_push_sends_the_whole_bundle_again(tmp_path: Path) -> None:
     flaky = Flaky(failures=2)
     retrying = RetryingRemote(flaky, attempts=3, sleep=lambda s: None)
-    bundle = io.BytesIO(b"HEADER" + b"bundle bytes")
-    bundle.seek(6)  # the bundle starts where the caller's stream is
+    (tmp_path / "b").write_bytes(b"MUSEbundle bytes")
+    sent: list[int] = []
+    bundle = OutgoingBundle(tmp_path / "b", 16, "ab" * 32, progress=sent.append)
     results = retrying.push(bundle, [RefUpdate("refs/heads/main", None, "cd" * 32)])
     assert [r.ok for r in results] == [True]
-    assert flaky.seen_bundles == [b"bundle bytes"] * 3
+    assert flaky.seen_bundles == [b"MUSE"] * 3  # each attempt reads from the start
+    assert sent == [4] * 3
 
 
-def test_a_fetch_is_retried_until_the_stream_opens() -> None:
+def test_a_fetch_and_each_bundle_open_are_retried() -> None:
     flaky = Flaky(failures=1)
-    with RetryingRemote(flaky, sleep=lambda s: None).fetch(["ab" * 32], []) as stream:
+    answer = RetryingRemote(flaky, sleep=lambda s: None).fetch(["ab" * 32], [])
+    assert [b.label for b in answer] == ["one"] and flaky.calls["fetch"] == 2
+    with answer[0].open() as stream:
         assert stream.read() == b"stream"
-    assert flaky.calls["fetch"] == 2
+    assert flaky.calls["open"] == 2
+
+
+def test_a_bundle_that_never_opens_gives_up_after_the_attempts() -> None:
+    flaky = Flaky(failures=5)
+    flaky.calls["fetch"] = 5  # the answer itself comes at once
+    answer = RetryingRemote(flaky, attempts=3, sleep=lambda s: None).fetch(["ab" * 32], [])
+    with pytest.raises(TransientRemoteError, match="open failed"), answer[0].open():
+        pass
+    assert flaky.calls["open"] == 3
 
 
 def test_counting_counts_each_call() -> None:
@@ -183,10 +213,12 @@ def test_counting_counts_each_call() -> None:
     counted.list_refs()
     counted.list_refs()
     counted.capabilities()
-    with counted.fetch([], []):
-        pass
-    assert counted.counts == Counter({"list_refs": 2, "capabilities": 1, "fetch": 1})
-    assert seen == ["list_refs", "list_refs", "capabilities", "fetch"]
+    (bundle,) = counted.fetch([], [])
+    with bundle.open() as stream:
+        assert stream.read() == b"stream"
+    assert counted.counts == Counter({"list_refs": 2, "capabilities": 1, "fetch": 1,
+                                      "open_bundle": 1})
+    assert seen == ["list_refs", "list_refs", "capabilities", "fetch", "open_bundle"]
 
 
 def test_connect_assembles_counting_inside_retrying(tmp_path: Path) -> None:
