@@ -581,7 +581,6 @@ def open_bucket(url: str, options: RemoteOptions, client: Any = None) -> S3Bucke
 
 def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:
     """The driver for `s3://bucket/prefix`: the shared bucket algorithm over S3."""
-    from remotes.bucket import BucketRemote  # type: ignore[attr-defined,unused-ignore]
+    from remotes.bucket import BucketRemote  # the algorithm; imported only when S3 is used
 
-    remote = BucketRemote(open_bucket(url, options or RemoteOptions()), url=url)
-    return cast(Remote, remote)
+    return BucketRemote(open_bucket(url, options or RemoteOptions()), url=url)

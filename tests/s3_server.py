@@ -16,9 +16,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from muse.remote import Remote
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -60,7 +63,7 @@ def _is_free(port: int) -> bool:
 class S3Server:
     """One running `weed mini`, its S3 endpoint and the credentials it accepts."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: a server started elsewhere
     endpoint: str
     access_key: str
     secret_key: str
@@ -120,7 +123,7 @@ class S3Server:
         deadline = time.monotonic() + START_TIMEOUT
         last: Exception | None = None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"weed mini exited with {self.process.returncode}: "
                                    f"{self.tail()}")
             try:
@@ -146,7 +149,7 @@ class S3Server:
 
     def stop(self) -> None:
         """End this server's process (by its PID), politely first."""
-        if self.process.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -154,3 +157,87 @@ class S3Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(STOP_TIMEOUT)
+
+
+class S3Harness:
+    """The S3 remote over one fresh bucket of `server`, for the conformance suite.
+
+    It satisfies the suite's RemoteHarness: the shared bucket algorithm
+    (`BucketRemote`) over `S3Bucket`, the repository at `repo/` in the bucket.
+    """
+
+    fault_points: tuple[str, ...] = ("stored", "indexed", "swapped")
+    lock_held_point: str | None = None  # no locks: refs move by If-Match
+
+    def __init__(self, base: Path, server: S3Server) -> None:
+        self.server = server
+        self.bucket = server.new_bucket()
+        self.prefix = "repo/"
+        self.url = f"s3://{self.bucket}/repo"
+        self.verdicts = base / "s3-verdicts.json"
+
+    def environment(self) -> dict[str, str]:
+        """What a `muse` process needs to open `self.url` through the registry."""
+        return {"AWS_ACCESS_KEY_ID": self.server.access_key,
+                "AWS_SECRET_ACCESS_KEY": self.server.secret_key,
+                "AWS_ENDPOINT_URL_S3": self.server.endpoint,
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "MUSE_CACHE_DIR": str(self.verdicts.parent)}
+
+    def open(self, hook: Callable[[str], None] | None = None) -> Remote:
+        from remotes.bucket import BucketRemote
+        from remotes.s3 import ProbeVerdicts, S3Bucket
+
+        bucket = S3Bucket(self.server.client(), self.bucket, self.prefix, url=self.url,
+                          endpoint=self.server.endpoint, verdicts=ProbeVerdicts(self.verdicts))
+        return BucketRemote(bucket, url=self.url, hook=hook)
+
+    def open_code(self) -> str:
+        return (f"import sys\nsys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+                "from pathlib import Path\n"
+                "from tests.s3_server import S3Harness, S3Server\n"
+                f"server = S3Server(None, {self.server.endpoint!r}, "
+                f"{self.server.access_key!r}, {self.server.secret_key!r}, Path('.'))\n"
+                "harness = S3Harness.__new__(S3Harness)\n"
+                f"harness.server, harness.bucket, harness.prefix = server, {self.bucket!r}, "
+                f"{self.prefix!r}\n"
+                f"harness.url, harness.verdicts = {self.url!r}, Path({str(self.verdicts)!r})\n"
+                "remote = harness.open(hook)\n")
+
+    def lock_is_held(self) -> bool:
+        return False
+
+    def _keys(self) -> list[str]:
+        client = self.server.client()
+        keys: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
+    def damage(self, content: bytes) -> None:
+        client = self.server.client()
+        sample = content[:64]
+        for key in self._keys():
+            if not key.endswith(".bundle"):
+                continue
+            data = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            at = data.find(sample)
+            if at >= 0:
+                client.put_object(Bucket=self.bucket, Key=key,
+                                  Body=data[:at] + bytes([data[at] ^ 1]) + data[at + 1:])
+                return
+        raise AssertionError("no pack holds that content")
+
+    def state(self) -> dict[str, bytes]:
+        client = self.server.client()
+        return {key: client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                for key in self._keys()}
+
+
+def s3_harness(request: Any, base: Path) -> S3Harness:
+    """The S3 harness on the session's server, its credentials in this test's environment."""
+    harness = S3Harness(base, request.getfixturevalue("s3_server"))
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for name, value in harness.environment().items():
+        monkeypatch.setenv(name, value)
+    return harness

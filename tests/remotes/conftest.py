@@ -12,6 +12,7 @@ import pytest
 from muse.remote import Remote
 from muse.repo import Repository
 from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
+from tests.s3_server import s3_harness
 
 
 class RemoteHarness(Protocol):
@@ -91,10 +92,12 @@ class FsHarness:
 HARNESSES: dict[str, Callable[[Path], RemoteHarness]] = {"fs": FsHarness}
 
 
-@pytest.fixture(params=sorted(HARNESSES))
+@pytest.fixture(params=[*sorted(HARNESSES), "s3"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> RemoteHarness:
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
+    if request.param == "s3":  # needs the session's S3 server (tests/s3_server.py)
+        return s3_harness(request, base)
     return HARNESSES[request.param](base)
 
 

@@ -21,6 +21,7 @@ import pytest
 from muse.errors import ConfigError, RemoteError, TransientRemoteError, UsageError
 from muse.remote import RemoteOptions
 from remotes.s3 import MiB, ProbeVerdicts, S3Bucket, make_client, open_bucket, parse_url
+from tests.remotes import test_bucket_primitives as shared
 from tests.s3_server import S3Server
 
 PART = 5 * MiB  # S3's smallest part; SeaweedFS, like AWS, refuses smaller ones
@@ -98,48 +99,48 @@ def big_file(tmp_path: Path, size: int, name: str = "bundle") -> tuple[Path, str
     return path, hashlib.sha256(data).hexdigest()
 
 
-# -- the primitives ------------------------------------------------------------------------
+# -- the shared primitive suite, run here against S3 (its `bucket` is the fixture below) ----
 
-def test_put_if_absent_creates_once_and_never_overwrites(s3: S3Bucket, tmp_path: Path) -> None:
-    assert s3.get("packs/a") is None
+@pytest.fixture
+def bucket(s3: S3Bucket) -> S3Bucket:
+    return s3
+
+
+test_shared_missing_key = shared.test_a_missing_key_is_none
+test_shared_create_once = shared.test_put_if_absent_creates_once_and_never_overwrites
+test_shared_file_source = (
+    shared.test_a_file_source_is_stored_whole_and_a_disposable_one_may_be_adopted)
+test_shared_sha256_mismatch = (
+    shared.test_an_upload_whose_bytes_do_not_match_its_sha256_leaves_nothing)
+test_shared_interrupted = shared.test_an_interrupted_upload_leaves_nothing
+test_shared_swap = shared.test_put_if_match_creates_with_none_and_refuses_a_stale_tag
+test_shared_ranges = shared.test_ranged_reads
+test_shared_list = shared.test_list_with_prefix_returns_every_key_across_pages
+test_shared_delete = shared.test_delete
+
+
+# -- what S3 adds --------------------------------------------------------------------------
+
+def test_keys_live_under_the_prefix_and_the_probe_leaves_none(s3: S3Bucket) -> None:
     assert s3.put_if_absent("packs/a", b"first") is True
-    assert s3.put_if_absent("packs/a", b"second") is False
-    source = tmp_path / "upload"
-    source.write_bytes(b"third")
-    assert s3.put_if_absent("packs/a", source, sha256=hashlib.sha256(b"third").hexdigest(),
-                            disposable=True) is False
-    found = s3.get("packs/a")
-    assert found is not None and found.data == b"first"
-    assert source.read_bytes() == b"third"
-    assert every_key(s3) == ["repo/packs/a"]  # under the prefix, and no probe key left
+    assert s3.put_if_match("refs.json", b"{}", None) is not None
+    assert sorted(every_key(s3)) == ["repo/packs/a", "repo/refs.json"]
 
 
-def test_put_if_match_creates_with_none_and_refuses_a_stale_tag(s3: S3Bucket) -> None:
-    first = s3.put_if_match("refs.json", b"one", None)
-    assert first is not None
-    assert s3.put_if_match("refs.json", b"again", None) is None  # create-only
-    found = s3.get("refs.json")
-    assert found is not None and (found.data, found.tag) == (b"one", first)
-    second = s3.put_if_match("refs.json", b"two", first)
-    assert second is not None and second != first
-    assert s3.put_if_match("refs.json", b"three", first) is None  # stale
-    assert s3.put_if_match("missing.json", b"x", first) is None  # no such key: stale too
-    found = s3.get("refs.json")
-    assert found is not None and (found.data, found.tag) == (b"two", second)
+def test_if_match_on_a_missing_key_is_stale(s3: S3Bucket) -> None:
+    tag = s3.put_if_match("refs.json", b"one", None)
+    assert tag is not None
+    assert s3.put_if_match("missing.json", b"x", tag) is None
     assert s3.get("missing.json") is None
 
 
-def test_ranged_reads(s3: S3Bucket) -> None:
+def test_ranges_at_the_end_and_of_a_missing_key(s3: S3Bucket) -> None:
     data = bytes(range(200))
     assert s3.put_if_absent("packs/r", data)
-    assert read(s3, "packs/r") == data
-    assert read(s3, "packs/r", 3, 5) == data[3:8]
-    assert read(s3, "packs/r", 150) == data[150:]
-    assert read(s3, "packs/r", 190, 50) == data[190:]  # past the end: what there is
-    assert read(s3, "packs/r", 0, 0) == b""
-    assert read(s3, "packs/r", 200) == b""
-    with pytest.raises(RemoteError):  # a missing key is an error, not an empty stream
+    assert read(s3, "packs/r", 200) == b""  # S3 answers 416 there: an empty stream
+    with pytest.raises(RemoteError) as caught:  # a missing key is an error, not empty
         read(s3, "packs/none")
+    assert caught.value.code == "remote-missing"
 
 
 def test_list_pages_and_keeps_to_its_prefix(s3: S3Bucket, s3_server: S3Server,
@@ -147,39 +148,23 @@ def test_list_pages_and_keeps_to_its_prefix(s3: S3Bucket, s3_server: S3Server,
     keys = {f"packs/pack-{i:02d}.bundle" for i in range(23)}  # page size 7: four pages
     for key in keys:
         assert s3.put_if_absent(key, b"x")
-    s3.put_if_absent("refs.json", b"{}")
     neighbour = new_bucket(s3_server, tmp_path, bucket=s3.bucket)
     neighbour.prefix = "other/"  # another repository in the same bucket
     neighbour.put_if_absent("packs/theirs", b"y")
     log = RequestLog(s3.client)
     assert set(s3.list("packs/")) == keys
     assert log.take()["ListObjectsV2"] == 4
-    assert set(s3.list("packs/pack-0")) == {f"packs/pack-0{i}.bundle" for i in range(10)}
-    assert set(s3.list("")) == keys | {"refs.json"}
+    assert set(s3.list("")) == keys
     assert list(neighbour.list("")) == ["packs/theirs"]
 
 
-def test_delete(s3: S3Bucket) -> None:
-    s3.put_if_absent("packs/d", b"bytes")
-    s3.delete("packs/d")
-    assert s3.get("packs/d") is None
-    assert list(s3.list("packs/")) == []
-    s3.delete("packs/d")  # deleting what is gone is not an error
-    assert s3.put_if_absent("packs/d", b"new")
-
-
-def test_a_failed_upload_leaves_nothing(s3: S3Bucket, tmp_path: Path) -> None:
-    with pytest.raises(OSError):
-        s3.put_if_absent("packs/gone", tmp_path / "no-such-file")
-    with pytest.raises(RemoteError) as caught:
-        s3.put_if_absent("packs/bytes", b"bytes", sha256="cd" * 32)
-    assert caught.value.code == "checksum-mismatch"
+def test_a_multipart_upload_that_misses_its_sha256_sends_nothing(s3: S3Bucket,
+                                                                 tmp_path: Path) -> None:
     big, _ = big_file(tmp_path, 7 * MiB)
     with pytest.raises(RemoteError) as caught:
         s3.put_if_absent("packs/big", big, sha256="ab" * 32)
     assert caught.value.code == "checksum-mismatch"
     assert every_key(s3) == [] and uploads_in_progress(s3) == []
-    assert s3.put_if_absent("packs/gone", b"later")  # the key is still free
 
 
 def test_the_server_itself_refuses_bytes_that_miss_their_checksum(s3: S3Bucket,
@@ -474,17 +459,15 @@ def test_credentials_come_from_the_standard_chain(s3_server: S3Server, tmp_path:
 
 def test_open_remote_is_the_bucket_algorithm_over_s3(s3_server: S3Server, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import remotes.bucket
-
-    if not hasattr(remotes.bucket, "BucketRemote"):
-        pytest.skip("BucketRemote (the shared bucket algorithm) is not on this branch yet")
     from muse.remote_registry import open_remote
+    from remotes.bucket import BucketRemote
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    monkeypatch.setenv("MUSE_CACHE_DIR", str(tmp_path / "cache"))
     remote = open_remote(f"s3://{s3_server.new_bucket()}/repo")
-    assert remote.list_refs() == {}
+    assert isinstance(remote, BucketRemote) and remote.list_refs() == {}
     remote.close()
 
 
