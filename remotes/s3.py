@@ -294,8 +294,14 @@ class S3Bucket:
         except _Refused as refused:
             self._abort(full, upload)
             return _retried(refused.cause) and self._holds_parts(key, parts)
-        except BaseException:
+        except MuseError:
             self._abort(full, upload)  # never leave an upload to bill the user
+            # A pusher of the same bundle may have completed this very upload first.
+            if parts and self._holds_parts(key, parts):
+                return False
+            raise
+        except BaseException:
+            self._abort(full, upload)
             raise
         return True
 

@@ -263,6 +263,20 @@ def test_a_failed_multipart_upload_is_aborted(s3: S3Bucket, tmp_path: Path) -> N
     assert every_key(s3) == []
 
 
+def test_two_pushers_of_one_large_bundle_share_its_upload(s3: S3Bucket, tmp_path: Path) -> None:
+    path, digest = big_file(tmp_path, 2 * PART + 7)
+    s3.ensure_conditional_writes()
+    real = s3.client
+
+    def the_other_pusher_completes_first(call: dict[str, Any]) -> None:
+        real.complete_multipart_upload(**call)  # it found and finished the same upload
+
+    s3.client = Faulty(real, complete_multipart_upload=the_other_pusher_completes_first)
+    assert s3.put_if_absent("packs/big", path, sha256=digest) is False  # stored, not by us
+    assert read(s3, "packs/big") == path.read_bytes()
+    assert uploads_in_progress(s3) == []
+
+
 # -- a 412 after a retry -------------------------------------------------------------------
 
 def lose_first_reply(client: Any, operation: str, times: int = 1) -> None:
