@@ -336,6 +336,19 @@ def test_the_probe_runs_once_per_bucket_and_its_verdict_is_remembered(
     assert sorted(every_key(first)) == ["repo/packs/a", "repo/packs/b", "repo/refs.json"]
 
 
+def test_a_damaged_verdict_cache_means_probing_again(s3_server: S3Server,
+                                                    tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "probe.json"
+    cache.parent.mkdir()
+    cache.write_bytes(b"\x00{not json")
+    client = s3_server.client()
+    s3 = new_bucket(s3_server, tmp_path, client=client)
+    log = RequestLog(client)
+    assert s3.put_if_absent("packs/a", b"a")
+    assert log.take()["PutObject"] == 5  # probed again, then the put
+    assert ProbeVerdicts(cache).passed(f"{s3_server.endpoint} {s3.bucket}")
+
+
 @pytest.mark.parametrize(("ignored", "named"), [("IfNoneMatch", "If-None-Match"),
                                                ("IfMatch", "If-Match")])
 def test_a_store_that_ignores_conditional_headers_is_refused(
