@@ -262,7 +262,7 @@ def test_dirty_tree_blocks_moving_the_checked_out_branch(
     before = tree_state(dest)
     out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
     assert out.exit_code == 4
-    assert "uncommitted changes to 1 tracked file (e.g. song.mid)" in out.stderr
+    assert "it would overwrite local changes: song.mid (modified)" in out.stderr
     assert tree_state(dest) == before
 
 
@@ -276,7 +276,7 @@ def test_untracked_file_in_the_way(src: tuple[Path, list[str]], muse: MuseRunner
     (dest / "other.txt").write_text("untouched")
     before = tree_state(dest)
     out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
-    assert out.exit_code == 4 and "untracked files would be overwritten: new.txt" in out.stderr
+    assert out.exit_code == 4 and "local changes: new.txt (untracked)" in out.stderr
     assert tree_state(dest) == before  # not even the verified pack was kept
     (dest / "new.txt").unlink()
     assert muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest).exit_code == 0
