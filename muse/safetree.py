@@ -23,6 +23,7 @@ from .workfiles import tmp_name
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 _NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
+_ATTEMPTS = 100
 _HINT = "move it out of the way and run the command again; nothing outside the repository " \
         "was touched"
 
@@ -34,8 +35,9 @@ def in_the_way(path: str, what: str) -> ConflictError:
 class SafeTree:
     """Writes and removes repository-relative files under `root`, never through a link."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, work_name: Callable[[], str] = tmp_name) -> None:
         self.root = root
+        self.work_name = work_name  # injectable, so a test can aim it at a planted link
 
     @contextlib.contextmanager
     def _folders(self, path: str, *, create: bool) -> Iterator[list[int] | None]:
@@ -79,8 +81,7 @@ class SafeTree:
             assert fds is not None
             folder = fds[-1]
             _clear_empty_folder(folder, name, path)
-            tmp = tmp_name()
-            fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+            tmp, fd = self._create_work_file(folder)
             try:
                 with os.fdopen(fd, "wb") as out:
                     fill(out)
@@ -92,6 +93,16 @@ class SafeTree:
                     os.unlink(tmp, dir_fd=folder)
                 raise
             return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+    def _create_work_file(self, folder: int) -> tuple[str, int]:
+        """A new file in `folder` that no one else can have made or aimed elsewhere."""
+        for _ in range(_ATTEMPTS):
+            name = self.work_name()
+            try:
+                return name, os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+            except FileExistsError:
+                continue  # something (perhaps a planted link) holds that name: never reuse it
+        raise FileExistsError(errno.EEXIST, "no free work-file name", self.work_name())
 
     def remove(self, path: str) -> None:
         """Remove the regular file at `path` and the folders it leaves empty.
