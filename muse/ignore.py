@@ -110,7 +110,7 @@ def _parse_segment(glob: str) -> Segment:
 def _token_matches(token: Token, char: str) -> bool:
     if isinstance(token, CharClass):
         return token.matches(char)
-    return token == ANY or token == char
+    return token in (ANY, char)
 
 
 def _ends_match(tokens: tuple[Token, ...], name: str) -> bool:
