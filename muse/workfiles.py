@@ -26,13 +26,20 @@ from .owner import Owner, host_tag, is_running, me
 from .paths import WORK_FILE_PREFIX
 
 STALE_AFTER = 6 * 3600.0
-_OURS = re.compile(r"\.muse-tmp-([0-9a-f]{8})-([0-9]{1,10})-([0-9]{1,20}|x)-[0-9a-f]{16}")
+# HOST (8 hex) - PID - START (clock ticks, or x) - anything random
+_OURS = re.compile(r"\.muse-tmp-([0-9a-f]{8})-([0-9]{1,10})-([0-9]{1,20}|x)-[\w.-]{1,64}",
+                   re.ASCII)
+
+
+def work_prefix() -> str:
+    """The start of a work-file name owned by this process, for `tempfile.mkstemp(prefix=…)`."""
+    owner = me()
+    return f"{WORK_FILE_PREFIX}{host_tag()}-{owner.pid}-{owner.start or 'x'}-"
 
 
 def tmp_name() -> str:
-    """A fresh work-file name (under 70 bytes, so any folder can hold it) owned by this process."""
-    owner = me()
-    return f"{WORK_FILE_PREFIX}{host_tag()}-{owner.pid}-{owner.start or 'x'}-{secrets.token_hex(8)}"
+    """A fresh work-file name (under 80 bytes, so any folder can hold it) owned by this process."""
+    return work_prefix() + secrets.token_hex(8)
 
 
 def owner_of(name: str) -> Owner | None:

@@ -12,7 +12,7 @@ import pytest
 
 from muse.errors import ConflictError
 from muse.safetree import SafeTree
-from muse.workfiles import STALE_AFTER, owner_of, tmp_name
+from muse.workfiles import STALE_AFTER, owner_of, survey, tmp_name
 from tests.branching_support import commit, read, ref, write
 from tests.testkit import changes_nothing, tree_state
 
@@ -188,3 +188,50 @@ def test_a_ref_name_too_long_for_a_file_is_a_usage_error(muse, repo_dir, args):
     commit(muse, repo_dir, "base")
     result = changes_nothing(muse, repo_dir, *args, exit_code=2)
     assert "over 200 bytes" in result.stderr or "invalid" in result.stderr
+
+
+# -- item 16: what killed commands leave in .muse/tmp is swept, and verify reports it -------
+
+
+def _age(path: Path, seconds: float) -> None:
+    for sub in [path, *path.rglob("*")]:
+        then = os.lstat(sub).st_mtime - seconds
+        os.utime(sub, (then, then), follow_symlinks=False)
+
+
+def test_stale_work_files_are_swept_and_live_ones_reported(muse, repo_dir):
+    import json
+
+    from muse.workfiles import work_prefix
+
+    tmp = repo_dir / ".muse" / "tmp"
+    old_file = tmp / "tmpk1ll3d"  # a store temp file: no owner in its name, only its age
+    old_file.write_bytes(b"x" * 1000)
+    old_batch = tmp / "batch-abc"
+    (old_batch / "obj").mkdir(parents=True)
+    (old_batch / "obj" / "part").write_bytes(b"y" * 2000)
+    _age(old_file, STALE_AFTER + 60)
+    _age(old_batch, STALE_AFTER + 60)
+    busy_batch = tmp / "batch-busy"  # an old folder, but a file in it is being written
+    busy_batch.mkdir()
+    (busy_batch / "growing").write_bytes(b"z" * 10)
+    os.utime(busy_batch, (0, 0))
+    recent = tmp / "tmpfresh"
+    recent.write_bytes(b"r" * 10)
+    parts = (work_prefix() + "dead").split("-")
+    parts[3], parts[4] = str(_dead_pid()), "x"
+    dead = tmp / "-".join(parts)
+    dead.write_bytes(b"d" * 500)
+    live = tmp / (work_prefix() + "mine")
+    live.write_bytes(b"l" * 30)
+    found = survey(tmp)
+    assert (found.entries, found.stale_entries, found.stale_size) == (6, 3, 3500)
+
+    result = muse("verify", "--json", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(
+        ["batch-busy", "tmpfresh", live.name])
+    assert json.loads(result.stdout)["work_files"] == {
+        "entries": 3, "bytes": 50, "stale_entries": 0, "stale_bytes": 0}
+    shown = muse("verify", cwd=repo_dir)
+    assert "work files: 3 in .muse/tmp" in shown.stdout
