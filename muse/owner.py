@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -27,9 +28,14 @@ def host_name() -> str:
     return socket.gethostname()
 
 
+@functools.cache
+def _tag_of(host: str) -> str:
+    return hashlib.sha256(host.encode()).hexdigest()[:8]
+
+
 def host_tag() -> str:
     """A short, file-name-safe stand-in for the host name."""
-    return hashlib.sha256(host_name().encode()).hexdigest()[:8]
+    return _tag_of(host_name())
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,13 @@ class Owner:
 
 def me() -> Owner:
     pid = os.getpid()
-    return Owner(pid, process_start(pid), host_name())
+    return Owner(pid, _start_of(pid), host_name())
+
+
+@functools.cache
+def _start_of(pid: int) -> str | None:
+    # Keyed by PID: a forked child asks again. A process's own start time never changes.
+    return process_start(pid)
 
 
 def is_running(owner: Owner, *, host: str | None = None) -> bool | None:
