@@ -9,6 +9,7 @@ the cache was written is "racy" and always re-hashed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import UnsafePathError
+from .errors import ConflictError, UnsafePathError
 from .fsutil import atomic_write_bytes, masked
 from .ignore import IgnoreRules
 from .objects import Snapshot, SnapshotEntry, is_object_id
@@ -96,11 +97,23 @@ def _clean_if_stale(path: Path, st: os.stat_result) -> None:
             path.unlink()
 
 
+def _hash_scanned(full: Path, path: str) -> str:
+    try:
+        return hash_file(full)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise ConflictError(f"{path} was replaced by a symbolic link while Muse read the tree",
+                            hint="run the command again") from None
+
+
 def hash_file(path: Path) -> str:
     import hashlib
 
     hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
+    # Not through a link: the scan saw a regular file, and a link put there since must not
+    # make `status` read (or a commit record) a file outside the tree.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         while chunk := handle.read(READ_CHUNK):
             hasher.update(chunk)
     return hasher.hexdigest()
@@ -187,7 +200,7 @@ class WorkTree:
                 if batch is not None:
                     oid, _ = batch.add_file(full)
                 else:
-                    oid = hash_file(full)
+                    oid = _hash_scanned(full, path)
                 # Size from the stat taken before reading: if the file changed while we
                 # read it, the key will not match next time and it is re-hashed.
                 self.cache.remember(state, oid)

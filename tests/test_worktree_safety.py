@@ -235,3 +235,11 @@ def test_stale_work_files_are_swept_and_live_ones_reported(muse, repo_dir):
         "entries": 3, "bytes": 50, "stale_entries": 0, "stale_bytes": 0}
     shown = muse("verify", cwd=repo_dir)
     assert "work files: 3 in .muse/tmp" in shown.stdout
+
+
+def test_hashing_never_reads_through_a_link_swapped_in_after_the_scan(tmp_path, outside):
+    from muse.worktree import hash_file
+
+    (tmp_path / "song.mid").symlink_to(outside / "victim")
+    with pytest.raises(OSError):
+        hash_file(tmp_path / "song.mid")
