@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .bundle import BundlePlan, BundleSummary, Progress, plan_bundle, write_bundle
-from .changes import compare
+from .checkout import check_move, move_tree_or_restore
 from .errors import (
     ConflictError,
     MuseError,
@@ -167,10 +167,11 @@ class Unbundled:
 
 @dataclass
 class _TreeMove:
-    """The checked-out branch's move: checked before the pack lands, applied after the refs."""
+    """The checked-out branch's move: checked before the pack lands, applied before the refs."""
 
     old: Snapshot | None
     new: Snapshot
+    changed: list[str]
 
 
 def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
@@ -180,6 +181,9 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
 
     Every refusal (a bad bundle, a non-fast-forward, local changes in the way)
     happens before the pack is installed, so it leaves the repository unchanged.
+    The checked-out branch's files are written before any ref moves, and put
+    back if writing them or moving the refs fails: a ref never names a commit
+    its tree only half shows.
     """
     changes: list[RefChange] = []
     moves: list[_TreeMove] = []
@@ -194,11 +198,16 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
     received = receive_bundle(repo.store, source, progress=progress, policy=policy,
                               before_install=before_install)
     moving = [c for c in changes if c.status != UP_TO_DATE]
-    if moving:
-        repo.refs.transaction([RefUpdate(c.name, c.old, c.new) for c in moving],
-                              f"unbundle: {received.summary.bundle_id[:12]}")
     for move in moves:
-        repo.worktree.apply(move.old, move.new)
+        move_tree_or_restore(repo, move.old, move.new, move.changed)
+    try:
+        if moving:
+            repo.refs.transaction([RefUpdate(c.name, c.old, c.new) for c in moving],
+                                  f"unbundle: {received.summary.bundle_id[:12]}")
+    except BaseException:
+        for move in moves:
+            move_tree_or_restore(repo, move.new, move.old or Snapshot(()), move.changed)
+        raise
     return Unbundled(received.summary, received.new_items, changes, bool(moves))
 
 
@@ -257,7 +266,12 @@ def _descends(repo: Repository, parents: Mapping[str, tuple[str, ...]], old: str
 
 def _check_worktree(repo: Repository, changes: list[RefChange],
                     pending: Pending) -> _TreeMove | None:
-    """How the working tree must move, or ConflictError if local work is in the way."""
+    """How the working tree must move, or ConflictError if local work is in the way.
+
+    The same rule as `switch` (`checkout.check_move`): local changes to the
+    paths the move rewrites, and anything untracked or ignored where it
+    writes, refuse it; other local changes are carried.
+    """
     if repo.is_bare:
         return None
     target = repo.refs.head_target()
@@ -268,24 +282,9 @@ def _check_worktree(repo: Repository, changes: list[RefChange],
     worktree = repo.worktree
     current = worktree.snapshot()
     worktree.cache.save()
-    tracked = old.as_dict() if old else {}
-    dirty = [c.path for c in compare(old, current) if c.path in tracked]
-    if dirty:
-        raise ConflictError(
-            f"the working tree has uncommitted changes to {len(dirty)} tracked "
-            f"file{'s' if len(dirty) != 1 else ''} (e.g. {dirty[0]}) and "
-            f"{moving.name} is checked out; nothing was changed",
-            hint="commit or undo those changes, then unbundle again",
-        )
     new = pending.snapshot_of(moving.new)
-    on_disk = current.as_dict()
-    clobbered = [entry.path for entry in new.entries
-                 if entry.path not in tracked and entry.path in on_disk
-                 and on_disk[entry.path].oid != entry.oid]
-    if clobbered:
-        raise ConflictError(
-            f"untracked files would be overwritten: {', '.join(clobbered[:5])}; "
-            "nothing was changed",
-            hint="move them out of the way, then unbundle again",
-        )
-    return _TreeMove(old, new)
+    changed = check_move(worktree.root, old, new, current,
+                         f"unbundle into the checked-out {moving.name}",
+                         hint="commit them or move them out of the way, then unbundle again; "
+                         "nothing was changed")
+    return _TreeMove(old, new, changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,8 +39,8 @@ def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot, work: Sna
     see `changes.changed_paths`) are touched. Such a path
     is blocked when the working file differs from `head` (modified, deleted or
     untracked) and is not already what `target` holds, or when something the
-    scan does not see (an ignored file, a symlink, a folder of untracked files)
-    stands where `target` writes a file. Each item reads "path (why)".
+    scan does not see stands in the way (see `_obstacles`). Each item reads
+    "path (why)".
     """
     h = head.as_dict() if head is not None else {}
     t, w = target.as_dict(), work.as_dict()
@@ -50,22 +51,65 @@ def blocked_paths(root: Path, head: Snapshot | None, target: Snapshot, work: Sna
         if mine not in (file_key(h.get(path)), file_key(t.get(path))):
             blocked[path] = ("modified" if path in w else "deleted") if path in h else "untracked"
         elif path in t and path not in w:
-            for obstacle in _obstacles(root, path, removable):
-                blocked.setdefault(obstacle, "untracked")
+            for obstacle, why in _obstacles(root, path, removable):
+                blocked.setdefault(obstacle, why)
+        else:
+            for obstacle, why in _links_above(root, path):
+                blocked.setdefault(obstacle, why)
     return [f"{path} ({why})" for path, why in sorted(blocked.items())]
 
 
-def _obstacles(root: Path, path: str, removable: set[str]) -> list[str]:
-    """On-disk things at or above `path` that writing a file there would delete."""
+def discard_blocked(root: Path, tracked: set[str], target: Snapshot, work: Snapshot) -> list[str]:
+    """What a move that discards local changes (`--force`, `reset --hard`) must still not destroy.
+
+    Changes to `tracked` files may go; anything Muse does not track may not: an
+    untracked or ignored file, a symbolic link, or a folder holding such files
+    where `target` writes a file. Items read "path (why)", as `blocked_paths`.
+    """
+    w = work.as_dict()
+    blocked: dict[str, str] = {}
+    for path, entry in target.as_dict().items():
+        have = w.get(path)
+        if have is None:
+            for obstacle, why in _obstacles(root, path, tracked):
+                blocked.setdefault(obstacle, why)
+        elif path not in tracked and file_key(have) != file_key(entry):
+            blocked[path] = "untracked"
+    for path in tracked - set(target.as_dict()):
+        for obstacle, why in _links_above(root, path):
+            blocked.setdefault(obstacle, why)
+    return [f"{path} ({why})" for path, why in sorted(blocked.items())]
+
+
+def _links_above(root: Path, path: str) -> list[tuple[str, str]]:
+    """A symbolic link standing for a folder of `path`: removing through it would reach outside."""
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if (root / prefix).is_symlink():
+            return [(prefix, "symlink")]
+    return []
+
+
+def _obstacles(root: Path, path: str, removable: set[str]) -> list[tuple[str, str]]:
+    """On-disk things at or above `path` that writing a file there would destroy.
+
+    A regular file in `removable` may go; a symbolic link never does (Muse
+    does not track links, and never writes through one).
+    """
     parts = path.split("/")
     for i in range(1, len(parts)):
         prefix = "/".join(parts[:i])
         full = root / prefix
-        if full.is_symlink() or (full.exists() and not full.is_dir()):
-            return [] if prefix in removable else [prefix]
+        if full.is_symlink():
+            return [(prefix, "symlink")]
+        if full.exists() and not full.is_dir():
+            return [] if prefix in removable else [(prefix, "untracked")]
     full = root / path
-    if full.is_symlink() or full.is_file():
-        return [path]
+    if full.is_symlink():
+        return [(path, "symlink")]
+    if full.is_file():
+        return [] if path in removable else [(path, "untracked")]
     found = []
     if full.is_dir():
         for dirpath, dirs, files in os.walk(full):
@@ -73,14 +117,53 @@ def _obstacles(root: Path, path: str, removable: set[str]) -> list[str]:
             for name in [*files, *links]:
                 rel = (Path(dirpath) / name).relative_to(root).as_posix()
                 if rel not in removable:
-                    found.append(rel)
+                    found.append((rel, "untracked"))
     return found
+
+
+_FORCE_HINT = "commit them, move them out of the way, or use --force to discard them"
+
+
+def refuse_blocked(blocked: list[str], doing: str, *, what: str = "local changes",
+                   hint: str = _FORCE_HINT) -> None:
+    """The one refusal of every command that moves the tree: name what is in the way."""
+    if blocked:
+        raise ConflictError(f"cannot {doing}: it would overwrite {what}: {list_paths(blocked)}",
+                            hint=hint)
+
+
+def check_move(root: Path, head: Snapshot | None, target: Snapshot, work: Snapshot,
+               doing: str, *, what: str = "local changes", hint: str = _FORCE_HINT) -> list[str]:
+    """Refuse (ConflictError) if moving the tree loses work; else the paths the move rewrites."""
+    changed = changed_paths(head, target)
+    refuse_blocked(blocked_paths(root, head, target, work, changed), doing, what=what, hint=hint)
+    return changed
+
+
+def check_discard(root: Path, tracked: set[str], target: Snapshot, work: Snapshot,
+                  doing: str) -> None:
+    """Refuse (ConflictError) if discarding tracked changes would destroy untracked files."""
+    refuse_blocked(discard_blocked(root, tracked, target, work), doing,
+                   what="files Muse does not track",
+                   hint="move them out of the way (a forced move only discards changes to "
+                   "tracked files), then run it again")
 
 
 def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot,
               changed: list[str]) -> None:
     """Rewrite only the `changed` paths (head vs target): local edits elsewhere stay."""
     repo.worktree.apply(restrict(head, changed), restrict(target, changed))
+
+
+def move_tree_or_restore(repo: Repository, head: Snapshot | None, target: Snapshot,
+                         changed: list[str]) -> None:
+    """`move_tree`, putting the `changed` paths back as `head` had them if it fails midway."""
+    try:
+        move_tree(repo, head, target, changed)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first failure is the one to report
+            move_tree(repo, target, head or Snapshot(()), changed)
+        raise
 
 
 def force_tree(repo: Repository, work: Snapshot, target: Snapshot, tracked: set[str]) -> None:
@@ -114,16 +197,13 @@ def plan_checkout(repo: Repository, commit: str, *, force: bool, doing: str) -> 
     head = repo.head_snapshot()
     target = repo.commit_snapshot(commit)
     work = repo.worktree.snapshot()
-    changed = changed_paths(head, target)
-    plan = Checkout(repo, commit, head, target, work, force, changed)
+    root = repo.worktree.root
     if force:
-        return plan
-    blocked = blocked_paths(repo.worktree.root, head, target, work, changed)
-    if blocked:
-        raise ConflictError(
-            f"cannot {doing}: it would overwrite local changes: {list_paths(blocked)}",
-            hint="commit them, move them out of the way, or use --force to discard them",
-        )
+        tracked = set(head.as_dict()) if head is not None else set()
+        check_discard(root, tracked, target, work, doing)
+        return Checkout(repo, commit, head, target, work, force, changed_paths(head, target))
+    changed = check_move(root, head, target, work, doing)
+    plan = Checkout(repo, commit, head, target, work, force, changed)
     moved = set(changed)
     plan.carried = [c.path for c in compare(head, work) if c.path not in moved]
     return plan
@@ -190,8 +270,9 @@ def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> Sw
 def reset_hard(repo: Repository, commit: str, label: str) -> None:
     """Move the current branch (or detached HEAD) to `commit`; make tracked files match it.
 
-    Tracked means in HEAD's or `commit`'s snapshot, or written by a merge in
-    progress; untracked files are left alone. Any merge state is cleared.
+    Tracked means in HEAD's snapshot, or written by a merge in progress;
+    untracked files are left alone, and one standing where `commit` writes a
+    file makes the reset refuse (nothing moved). Any merge state is cleared.
     """
     head = repo.head()
     head_snap = repo.commit_snapshot(head) if head is not None else None
@@ -200,6 +281,7 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
     tracked = tracked_by_merge(repo)
     if head_snap is not None:
         tracked |= set(head_snap.as_dict())
+    check_discard(repo.worktree.root, tracked, target, work, f"reset to {label}")
     if head != commit:
         repo.move_head(head, commit, f"reset: moving to {label}")
     force_tree(repo, work, target, tracked)

@@ -10,6 +10,7 @@ from .errors import CorruptObjectError, MissingObjectError, MuseError, Repositor
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, is_object_id
 from .refs import check_ref_name
 from .repo import Repository
+from .workfiles import Leftovers, survey
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Report:
     signed_bad: int = 0
     unsigned: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    work_files: Leftovers = field(default_factory=Leftovers)  # what `.muse/tmp` holds
 
     @property
     def ok(self) -> bool:
@@ -60,6 +62,9 @@ class Report:
             "signatures": {"good": self.signed_good, "bad": self.signed_bad,
                            "unsigned": len(self.unsigned)},
             "unsigned_commits": self.unsigned,
+            "work_files": {"entries": self.work_files.entries, "bytes": self.work_files.size,
+                           "stale_entries": self.work_files.stale_entries,
+                           "stale_bytes": self.work_files.stale_size},
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -275,4 +280,5 @@ def verify_repository(repo: Repository, *, require_signatures: bool = False) -> 
     checker.commits_from(tips)
     checker.blobs()
     checker.unreachable()
+    report.work_files = survey(repo.muse_dir / "tmp")
     return report

@@ -1,20 +1,23 @@
 """Exclusive lock files with automatic recovery from crashed holders.
 
-A lock is a file created with O_EXCL holding `pid host time`. A lock whose
-holder process is gone (same host), or that is older than the lease, is broken
-automatically, so a crash never leaves users a stale lock to delete by hand.
+A lock is a file created with O_EXCL holding `pid host time start`, where
+`start` is when the kernel started that process (`owner.process_start`; `-`
+where the system does not say). A lock whose holder is gone (same host) — its
+PID unused, or reused by a process started at another time — or that is older
+than the lease, is broken automatically, so a crash never leaves users a stale
+lock to delete by hand, nor a recycled PID one to wait out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import RefConflictError
+from .owner import Owner, host_name, is_running, me
 
 LEASE_SECONDS = 600.0
 WAIT_SECONDS = 10.0
@@ -36,15 +39,10 @@ def _stale_content(lock: Path) -> str | None:
         # Being written right now, or written by a holder that crashed mid-write.
         return text if age > 5.0 else None
     pid, host = parts[0], parts[1]
-    if host != socket.gethostname() or not pid.isdigit():
+    if not pid.isdigit():
         return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return text
-    except PermissionError:
-        return None
-    return None
+    start = parts[3] if len(parts) > 3 and parts[3] != "-" else None  # older locks: no start
+    return text if is_running(Owner(int(pid), start, host)) is False else None
 
 
 def _try_create(lock: Path) -> bool:
@@ -52,8 +50,9 @@ def _try_create(lock: Path) -> bool:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
+    owner = me()
     with os.fdopen(fd, "w") as handle:
-        handle.write(f"{os.getpid()} {socket.gethostname()} {time.time():.3f}\n")
+        handle.write(f"{owner.pid} {host_name()} {time.time():.3f} {owner.start or '-'}\n")
     return True
 
 

@@ -6,9 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .changes import changed_paths, compare, file_key
+from .changes import compare, file_key
 from .checkout import (
-    blocked_paths,
+    check_discard,
+    check_move,
     force_tree,
     list_paths,
     move_tree,
@@ -189,12 +190,8 @@ def _refuse_obstacles(repo: Repository, head_snap: Snapshot | None, target: Snap
                       work: Snapshot) -> list[str]:
     """Refuse if moving the tree to `target` would destroy files; else the paths it moves."""
     assert repo.root is not None
-    changed = changed_paths(head_snap, target)
-    blocked = blocked_paths(repo.root, head_snap, target, work, changed)
-    if blocked:
-        raise ConflictError(f"cannot merge: it would overwrite files: {list_paths(blocked)}",
-                            hint="move them out of the way (or delete them) and retry")
-    return changed
+    return check_move(repo.root, head_snap, target, work, "merge", what="files",
+                      hint="move them out of the way (or delete them) and retry")
 
 
 def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> MergeOutcome:
@@ -244,5 +241,6 @@ def abort_merge(repo: Repository) -> list[str]:
     head_snap = repo.head_snapshot() or Snapshot(())
     work = repo.worktree.snapshot()
     tracked = tracked_by_merge(repo) | set(head_snap.as_dict())
+    check_discard(repo.worktree.root, tracked, head_snap, work, "abort the merge")
     force_tree(repo, work, head_snap, tracked)
     return sorted(clear_state(repo))

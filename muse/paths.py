@@ -7,6 +7,8 @@ import re
 from .errors import UnsafePathError
 
 REPO_DIR = ".muse"
+WORK_FILE_PREFIX = ".muse-tmp-"  # reserved for Muse's own work files (see workfiles.py)
+MAX_NAME_BYTES = 255  # the longest file name ext4, APFS, NTFS and most others allow
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _HINT = "rename the file, or list it in .museignore"
@@ -18,7 +20,9 @@ def validate_path(path: str) -> str:
 
     Normalised means relative, `/`-separated, no empty, `.` or `..` components.
     Safe means no NUL or other control characters, no backslash (a separator
-    elsewhere), no `.muse` component in any letter case, and valid UTF-8.
+    elsewhere), no `.muse` component and no component starting `.muse-tmp-`
+    (Muse's work files) in any letter case, no component over 255 bytes (no
+    common filesystem could write it), and valid UTF-8.
     """
     if _plainly_safe(path):
         return path
@@ -34,7 +38,8 @@ def _plainly_safe(path: str) -> bool:
     parts = path.split("/")
     if "" in parts or "." in parts or ".." in parts:
         return False
-    return REPO_DIR not in path.lower()
+    # A short path cannot hold a long component; `.muse` also catches `.muse-tmp-`.
+    return len(path) <= MAX_NAME_BYTES and REPO_DIR not in path.lower()
 
 
 def _validate_slowly(path: str) -> str:
@@ -58,6 +63,12 @@ def _validate_slowly(path: str) -> str:
             raise UnsafePathError(f"'{part}' component in path: {path!r}", hint=_HINT)
         if part.lower() == REPO_DIR:
             raise UnsafePathError(f"'{REPO_DIR}' component in path: {path!r}", hint=_HINT)
+        if part[:len(WORK_FILE_PREFIX)].lower() == WORK_FILE_PREFIX:
+            raise UnsafePathError(f"'{WORK_FILE_PREFIX}' names are Muse's work files: {path!r}",
+                                  hint=_HINT)
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise UnsafePathError(f"file name over {MAX_NAME_BYTES} bytes in path: "
+                                  f"{path[:60]!r}…", hint=_HINT)
     return path
 
 

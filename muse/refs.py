@@ -32,6 +32,11 @@ REMOTES = "refs/remotes/"
 _FORBIDDEN = set(" ~^:?*[\\\x7f")
 
 
+# A ref is a file, and its lock and recovery files add a suffix: 200 bytes leaves room for
+# them under the 255-byte file-name limit of every common filesystem.
+MAX_REF_PART_BYTES = 200
+
+
 def check_ref_name(name: str) -> str:
     """Refuse names git would refuse: `..`, control characters, `~^:?*[\\`, `.lock` ends."""
     bad = (
@@ -44,6 +49,10 @@ def check_ref_name(name: str) -> str:
         or any(ord(c) < 0x20 or c in _FORBIDDEN for c in name)
         or any(part.startswith(".") or part == "" for part in name.split("/"))
     )
+    if not bad and any(len(part.encode("utf-8")) > MAX_REF_PART_BYTES
+                       for part in name.split("/")):
+        raise UsageError(f"ref name component over {MAX_REF_PART_BYTES} bytes: {name[:60]!r}…",
+                         hint="use a shorter name")
     if bad:
         raise UsageError(
             f"invalid ref name {name!r}",

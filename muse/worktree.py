@@ -9,6 +9,7 @@ the cache was written is "racy" and always re-hashed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -18,12 +19,14 @@ from typing import Any
 
 import msgpack
 
-from .errors import UnsafePathError
+from .errors import ConflictError, UnsafePathError
 from .fsutil import atomic_write_bytes, masked
 from .ignore import IgnoreRules
 from .objects import Snapshot, SnapshotEntry, is_object_id
 from .paths import REPO_DIR, validate_path
+from .safetree import SafeTree
 from .store import READ_CHUNK, ObjectBatch, ObjectStore
+from .workfiles import is_stale, owner_of
 
 CACHE_VERSION = 1
 
@@ -55,8 +58,10 @@ def _fs_name(raw: str) -> str:
 def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
     """Every regular, non-ignored file under `root`, as repository-relative states.
 
-    Symbolic links are not followed or stored. A name that cannot be stored
-    safely raises UnsafePathError naming it (unless it is ignored).
+    Symbolic links are not followed or stored. Work files Muse itself writes
+    (`workfiles.tmp_name`) are never listed, and removed once their writer is
+    gone. A name that cannot be stored safely raises UnsafePathError naming it
+    (unless it is ignored).
     """
     stack = [""]
     while stack:
@@ -74,6 +79,9 @@ def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
                     validate_path(text)
                     stack.append(rel)
                 elif entry.is_file(follow_symlinks=False):
+                    if owner_of(name) is not None:
+                        _clean_if_stale(Path(entry.path), entry.stat(follow_symlinks=False))
+                        continue
                     if rules.ignored(_fs_name(rel)):
                         continue
                     validate_path(rel)
@@ -82,11 +90,30 @@ def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
                                     st.st_ino, bool(st.st_mode & stat.S_IXUSR))
 
 
+def _clean_if_stale(path: Path, st: os.stat_result) -> None:
+    """A killed checkout's partial file: remove it (a live writer's stays, it is renamed soon)."""
+    if is_stale(path, st):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _hash_scanned(full: Path, path: str) -> str:
+    try:
+        return hash_file(full)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise ConflictError(f"{path} was replaced by a symbolic link while Muse read the tree",
+                            hint="run the command again") from None
+
+
 def hash_file(path: Path) -> str:
     import hashlib
 
     hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
+    # Not through a link: the scan saw a regular file, and a link put there since must not
+    # make `status` read (or a commit record) a file outside the tree.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
         while chunk := handle.read(READ_CHUNK):
             hasher.update(chunk)
     return hasher.hexdigest()
@@ -152,6 +179,7 @@ class WorkTree:
         self.root = root
         self.store = store
         self.cache = StatCache(muse_dir / "index")
+        self.safe = SafeTree(root)
 
     def rules(self) -> IgnoreRules:
         return IgnoreRules.load(self.root)
@@ -172,7 +200,7 @@ class WorkTree:
                 if batch is not None:
                     oid, _ = batch.add_file(full)
                 else:
-                    oid = hash_file(full)
+                    oid = _hash_scanned(full, path)
                 # Size from the stat taken before reading: if the file changed while we
                 # read it, the key will not match next time and it is re-hashed.
                 self.cache.remember(state, oid)
@@ -185,33 +213,17 @@ class WorkTree:
     # -- writing snapshots into the tree --------------------------------------
 
     def write_entry(self, entry: SnapshotEntry) -> None:
-        """Replace the file at `entry.path` with the object's bytes, atomically."""
-        target = self.root / entry.path
-        _clear_obstacles(self.root, entry.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.muse-tmp")
-        with open(tmp, "wb") as out:
-            self.store.copy_to(entry.oid, out)
-        os.chmod(tmp, masked(0o755 if entry.executable else 0o644))
-        os.replace(tmp, target)
-        st = target.stat()
+        """Replace the file at `entry.path` with the object's bytes, atomically, never via links."""
+        st = self.safe.write(entry.path, lambda out: self.store.copy_to(entry.oid, out),
+                             masked(0o755 if entry.executable else 0o644))
         state = FileState(entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
                           entry.executable)
         self.cache.remember(state, entry.oid)
 
     def remove_entry(self, path: str) -> None:
-        target = self.root / path
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
+        self.safe.remove(path)
         self.cache.entries.pop(path, None)
         self.cache.dirty = True
-        parent = target.parent
-        while parent != self.root:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
 
     def apply(self, old: Snapshot | None, new: Snapshot) -> None:
         """Move the tracked files from `old` to `new`; untracked files are left alone."""
@@ -221,20 +233,7 @@ class WorkTree:
             if path not in new_map:
                 self.remove_entry(path)
         for path, entry in new_map.items():
-            if old_map.get(path) != entry or not (self.root / path).exists():
+            if old_map.get(path) != entry or not os.path.lexists(self.root / path):
                 self.write_entry(entry)
         self.cache.save()
 
-
-def _clear_obstacles(root: Path, path: str) -> None:
-    """Remove a file standing where a directory of `path` must go, or a dir where the file goes."""
-    parts = path.split("/")
-    for i in range(1, len(parts)):
-        prefix = root.joinpath(*parts[:i])
-        if prefix.is_file() or prefix.is_symlink():
-            prefix.unlink()
-    target = root / path
-    if target.is_dir() and not target.is_symlink():
-        import shutil
-
-        shutil.rmtree(target)

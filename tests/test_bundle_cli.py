@@ -262,7 +262,7 @@ def test_dirty_tree_blocks_moving_the_checked_out_branch(
     before = tree_state(dest)
     out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
     assert out.exit_code == 4
-    assert "uncommitted changes to 1 tracked file (e.g. song.mid)" in out.stderr
+    assert "it would overwrite local changes: song.mid (modified)" in out.stderr
     assert tree_state(dest) == before
 
 
@@ -276,7 +276,7 @@ def test_untracked_file_in_the_way(src: tuple[Path, list[str]], muse: MuseRunner
     (dest / "other.txt").write_text("untouched")
     before = tree_state(dest)
     out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
-    assert out.exit_code == 4 and "untracked files would be overwritten: new.txt" in out.stderr
+    assert out.exit_code == 4 and "local changes: new.txt (untracked)" in out.stderr
     assert tree_state(dest) == before  # not even the verified pack was kept
     (dest / "new.txt").unlink()
     assert muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest).exit_code == 0
@@ -453,3 +453,70 @@ def test_unbundle_stores_one_pack_and_no_loose_objects(
 def test_missing_bundle_file_is_a_usage_error(repo_dir: Path, muse: MuseRunner) -> None:
     out = muse("bundle", "verify", "no-such.bundle", cwd=repo_dir)
     assert out.exit_code == 2 and "cannot open bundle no-such.bundle" in out.stderr
+
+
+# -- the working tree under unbundle: the same rule as switch ------------------------------
+
+
+def test_unbundle_never_destroys_an_untracked_folder_or_an_ignored_file(
+        src: tuple[Path, list[str]], muse: MuseRunner, tmp_path: Path) -> None:
+    root, ids = src
+    dest = clone_of(muse, root, tmp_path)
+    commit(muse, root, {"d": "a file named d", "build.log": "theirs"}, "four")
+    create_json(muse, root, tmp_path / "ff.bundle", f"{ids[-1]}..main")
+    write(dest, {"d/notes.txt": "my untracked notes", ".museignore": "build.log\n",
+                 "build.log": "my ignored log"})
+    before = tree_state(dest)
+    out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
+    assert out.exit_code == 4, out.output
+    assert "build.log (untracked), d/notes.txt (untracked)" in out.stderr
+    assert tree_state(dest) == before
+
+
+def test_unbundle_carries_local_changes_it_does_not_touch(
+        src: tuple[Path, list[str]], muse: MuseRunner, tmp_path: Path) -> None:
+    root, ids = src
+    dest = clone_of(muse, root, tmp_path)
+    commit(muse, root, {"song.mid": "v3"}, "four")
+    create_json(muse, root, tmp_path / "ff.bundle", f"{ids[-1]}..main")
+    write(dest, {"notes.txt": "edited here", "scratch.txt": "untracked"})
+    out = muse("bundle", "unbundle", str(tmp_path / "ff.bundle"), cwd=dest)
+    assert out.exit_code == 0, out.output
+    assert (dest / "song.mid").read_text() == "v3"
+    assert (dest / "notes.txt").read_text() == "edited here"
+    assert muse("status", "--short", cwd=dest).stdout == "M notes.txt\nA scratch.txt\n"
+
+
+def test_names_no_filesystem_can_hold_are_refused_at_verify(muse: MuseRunner, tmp_path: Path,
+                                                            muse_home: Path) -> None:
+    dest = fresh_repo(muse, tmp_path / "dest")
+    raw = bytes.fromhex(hash_bytes(b"hello\n"))
+    for path in ("n" * 256, "d/" + "é" * 128, ".muse-tmp-1", "a/.MUSE-TMP-x"):
+        refused(muse, dest, with_snapshot_rows([(path, raw, 6, False)]), tmp_path,
+                "snapshot holds an unsafe path")
+
+
+def test_a_failed_ref_move_puts_the_tree_back(tmp_path: Path, muse_home: Path) -> None:
+    import io
+
+    from muse.bundle_ops import unbundle
+    from muse.errors import RefConflictError
+    from tests.bundle_repos import bundle_bytes, commit_files, history, make_repo
+
+    source = make_repo(tmp_path / "src")
+    ids = history(source)
+    dest = make_repo(tmp_path / "dest")
+    unbundle(dest, io.BytesIO(bundle_bytes(source, [ids[1]])[0]))
+    assert dest.root is not None
+    before = tree_state(dest.root)
+    newer = commit_files(source, {"a.mid": b"newer", "new/one.txt": b"1"}, "four")
+
+    def moved_meanwhile(*_args: object, **_kw: object) -> None:
+        raise RefConflictError("refs/heads/main moved meanwhile")
+
+    dest.refs.transaction = moved_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(RefConflictError):
+        unbundle(dest, io.BytesIO(bundle_bytes(source, [newer], [ids[1]])[0]))
+    assert dest.refs.read("refs/heads/main") == ids[1]
+    after = {k: v for k, v in tree_state(dest.root).items() if not k.startswith(".muse")}
+    assert after == {k: v for k, v in before.items() if not k.startswith(".muse")}

@@ -14,7 +14,7 @@ import pytest
 
 from muse.errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from muse.lockfile import locked
-from muse.refs import RefStore, RefUpdate, check_ref_name
+from muse.refs import MAX_REF_PART_BYTES, RefStore, RefUpdate, check_ref_name
 from tests.testkit import tree_state
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -179,3 +179,15 @@ def test_lock_waits_for_release(tmp_path: Path) -> None:
     thread.join(5)
     assert order == ["first", "other"]
     assert not lock.exists()
+
+
+def test_ref_name_components_fit_a_file_name_with_their_lock(refs: RefStore) -> None:
+    longest = "refs/heads/" + "b" * MAX_REF_PART_BYTES
+    refs.update(longest, None, "ab" * 32, "created")  # the ref, its lock and its log fit
+    assert refs.read(longest) == "ab" * 32
+    for name in ("refs/heads/" + "b" * (MAX_REF_PART_BYTES + 1),
+                 "refs/heads/x/" + "é" * (MAX_REF_PART_BYTES // 2 + 1)):
+        before = sorted(p.name for p in refs.root.rglob("*"))
+        with pytest.raises(UsageError, match="over 200 bytes"):
+            refs.update(name, None, "ab" * 32, "created")
+        assert sorted(p.name for p in refs.root.rglob("*")) == before

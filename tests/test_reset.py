@@ -88,6 +88,12 @@ def test_reset_hard_clears_a_merge_in_progress(muse, repo_dir, history):
 
 def test_reset_on_unborn_branch_starts_it(muse, repo_dir, history):
     (repo_dir / ".muse/HEAD").write_text("ref: refs/heads/fresh\n")
+    # On an unborn branch every file is untracked: one in the way is never overwritten.
+    refused = changes_nothing(muse, repo_dir, "reset", "--hard", history["first"], exit_code=4)
+    assert "files Muse does not track: render.sh (untracked), song.mid (untracked)" \
+        in refused.stderr
+    (repo_dir / "song.mid").unlink()
+    (repo_dir / "render.sh").unlink()
     result = muse("reset", "--hard", history["first"], cwd=repo_dir)
     assert result.exit_code == 0, result.output
     assert ref(repo_dir, "refs/heads/fresh") == history["first"]

@@ -159,7 +159,6 @@ def test_switch_allows_an_identical_untracked_file(muse, repo_dir, branches):
 
 def test_switch_force_discards_local_changes(muse, repo_dir, branches):
     write(repo_dir, "song.mid", "unsaved take")
-    write(repo_dir, "stems/stem.wav", "in the way")
     write(repo_dir, "scratch.txt", "untracked elsewhere")
     result = muse("switch", "--force", "feature", cwd=repo_dir)
     assert result.exit_code == 0, result.output
@@ -167,6 +166,14 @@ def test_switch_force_discards_local_changes(muse, repo_dir, branches):
     assert read(repo_dir, "stems/stem.wav") == "stem"
     assert read(repo_dir, "scratch.txt") == "untracked elsewhere"
     assert muse("status", "--short", cwd=repo_dir).stdout == "A scratch.txt\n"
+
+
+def test_switch_force_never_destroys_an_untracked_file(muse, repo_dir, branches):
+    write(repo_dir, "song.mid", "unsaved take")  # tracked: --force may discard it
+    write(repo_dir, "stems/stem.wav", "untracked, in the way")
+    result = changes_nothing(muse, repo_dir, "switch", "--force", "feature", exit_code=4)
+    assert "files Muse does not track: stems/stem.wav (untracked)" in result.stderr
+    assert read(repo_dir, "song.mid") == "unsaved take"
 
 
 def test_switch_restores_the_executable_bit(muse, repo_dir, branches):

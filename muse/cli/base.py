@@ -74,9 +74,13 @@ def report_error(exc: MuseError, *, as_json: bool = False) -> None:
 
 
 def open_repo() -> Any:
+    """The repository here; first, cheaply, the work files killed commands left are swept."""
     from ..repo import Repository
+    from ..workfiles import sweep
 
-    return Repository.find()
+    repo = Repository.find()
+    sweep(repo.muse_dir / "tmp")
+    return repo
 
 
 def emit_json(value: Any, *, err: bool = False) -> None:

@@ -285,6 +285,10 @@ def verify(require_signatures: bool, as_json: bool) -> None:
                    "objects")
         click.echo(f"signatures: {report.signed_good} good, {report.signed_bad} bad, "
                    f"{len(report.unsigned)} unsigned")
+        work = report.work_files
+        if work.entries:
+            click.echo(f"work files: {work.entries} in .muse/tmp ({human_size(work.size)}), "
+                       f"{work.stale_entries} stale ({human_size(work.stale_size)})")
         for oid in report.unsigned[:20]:
             click.echo(f"unsigned: commit {oid}")
         if len(report.unsigned) > 20:

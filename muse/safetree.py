@@ -1,0 +1,160 @@
+"""Writing the working tree without ever following a link out of it.
+
+The one rule: every write, unlink and mkdir is done relative to a folder
+descriptor reached from the root one component at a time with O_NOFOLLOW, so
+a symbolic link (or a file) standing where a folder should be is refused,
+never followed; new files are created with O_EXCL|O_NOFOLLOW under a reserved
+work-file name, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ConflictError
+from .workfiles import tmp_name
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+_NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
+_ATTEMPTS = 100
+_HINT = "move it out of the way and run the command again; nothing outside the repository " \
+        "was touched"
+
+
+def in_the_way(path: str, what: str) -> ConflictError:
+    return ConflictError(f"cannot update {path!r}: {what} is in the way", hint=_HINT)
+
+
+class SafeTree:
+    """Writes and removes repository-relative files under `root`, never through a link."""
+
+    def __init__(self, root: Path, *, work_name: Callable[[], str] = tmp_name) -> None:
+        self.root = root
+        self.work_name = work_name  # injectable, so a test can aim it at a planted link
+
+    @contextlib.contextmanager
+    def _folders(self, path: str, *, create: bool) -> Iterator[list[int] | None]:
+        """Descriptors of the root and each folder above `path`, or None when one is missing
+        (or is not a real folder) and `create` is false."""
+        parts = path.split("/")[:-1]
+        fds = [os.open(self.root, _DIR_FLAGS)]
+        try:
+            for i, part in enumerate(parts):
+                fd = self._enter(fds[-1], part, create=create, shown="/".join(parts[:i + 1]))
+                if fd is None:
+                    yield None
+                    return
+                fds.append(fd)
+            yield fds
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    @staticmethod
+    def _enter(parent: int, name: str, *, create: bool, shown: str) -> int | None:
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                return None
+            os.mkdir(name, 0o777, dir_fd=parent)
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno not in _NOT_A_FOLDER:
+                raise
+            if not create:
+                return None
+            kind = "a symbolic link" if _is_link(parent, name) else "a file"
+            raise in_the_way(shown, f"{kind} at {shown!r}") from None
+
+    def write(self, path: str, fill: Callable[[BinaryIO], None], mode: int) -> os.stat_result:
+        """Create or replace the regular file at `path` with what `fill` writes; return its stat."""
+        name = path.rsplit("/", 1)[-1]
+        with self._folders(path, create=True) as fds:
+            assert fds is not None
+            folder = fds[-1]
+            _clear_empty_folder(folder, name, path)
+            tmp, fd = self._create_work_file(folder)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    fill(out)
+                    out.flush()
+                    os.fchmod(out.fileno(), mode)
+                os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=folder)
+                raise
+            return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+    def _create_work_file(self, folder: int) -> tuple[str, int]:
+        """A new file in `folder` that no one else can have made or aimed elsewhere."""
+        for _ in range(_ATTEMPTS):
+            name = self.work_name()
+            try:
+                return name, os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+            except FileExistsError:
+                continue  # something (perhaps a planted link) holds that name: never reuse it
+        raise FileExistsError(errno.EEXIST, "no free work-file name", self.work_name())
+
+    def remove(self, path: str) -> None:
+        """Remove the regular file at `path` and the folders it leaves empty.
+
+        Nothing is done when a folder above it is a link or a file (the file is
+        not in the tree then), or when `path` itself is not a regular file.
+        """
+        parts = path.split("/")
+        with self._folders(path, create=False) as fds:
+            if fds is None:
+                return
+            try:
+                st = os.stat(parts[-1], dir_fd=fds[-1], follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                os.unlink(parts[-1], dir_fd=fds[-1])
+            for depth in range(len(parts) - 1, 0, -1):
+                try:
+                    os.rmdir(parts[depth - 1], dir_fd=fds[depth - 1])
+                except OSError:
+                    break  # not empty (or already gone): the folders above stay too
+
+
+def _is_link(folder: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _clear_empty_folder(folder: int, name: str, path: str) -> None:
+    """Where a file goes: remove empty folders; refuse a link or a folder holding files."""
+    try:
+        st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise in_the_way(path, "a symbolic link")
+    if stat.S_ISDIR(st.st_mode):
+        _remove_empty_tree(folder, name, path)
+
+
+def _remove_empty_tree(parent: int, name: str, path: str) -> None:
+    fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+    try:
+        with os.scandir(fd) as entries:
+            children = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+        for child, is_dir in children:
+            if not is_dir:
+                raise in_the_way(path, f"a folder holding {path}/{child}")
+            _remove_empty_tree(fd, child, f"{path}/{child}")
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent)

@@ -1,0 +1,98 @@
+"""`.museignore` matching: git's meaning, linear time for any pattern, bad lines refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from muse.errors import ConfigError
+from muse.ignore import IgnoreRules, _path_matches, parse_pattern
+from tests.branching_support import commit, write
+from tests.testkit import changes_nothing
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ignore"
+
+
+@pytest.mark.parametrize(("pattern", "path", "is_dir", "expected"), [
+    ("*.log", "build.log", False, True),
+    ("*.log", "deep/in/build.log", False, True),
+    ("*.log", "build.log.txt", False, False),
+    ("/top.txt", "top.txt", False, True),
+    ("/top.txt", "sub/top.txt", False, False),
+    ("a/*.wav", "a/x.wav", False, True),
+    ("a/*.wav", "a/b/x.wav", False, False),
+    ("a/**/x.wav", "a/x.wav", False, True),
+    ("a/**/x.wav", "a/b/c/x.wav", False, True),
+    ("**/cache", "cache", True, True),
+    ("**/cache", "x/y/cache", True, True),
+    ("out/**", "out", True, False),
+    ("out/**", "out/a/b", False, True),
+    ("build/", "build", False, False),
+    ("build/", "build", True, True),
+    ("take?.mid", "take1.mid", False, True),
+    ("take?.mid", "take10.mid", False, False),
+    ("take[0-9].mid", "take7.mid", False, True),
+    ("take[!0-9].mid", "take7.mid", False, False),
+    ("take[!0-9].mid", "takeX.mid", False, True),
+    ("[]]x", "]x", False, True),
+    ("\\#literal", "#literal", False, True),
+    ("a**b", "axxb", False, True),
+    ("a**b", "a/b", False, False),  # `**` inside a segment is a plain star, as in git
+    ("un[closed", "un[closed", False, True),
+])
+def test_git_meaning(pattern: str, path: str, is_dir: bool, expected: bool) -> None:
+    assert IgnoreRules([pattern]).ignored(path, is_dir=is_dir) is expected
+
+
+def test_last_match_wins_and_negation() -> None:
+    rules = IgnoreRules(["*.wav", "!keep.wav", "# a comment", ""])
+    assert rules.ignored("drop.wav") and not rules.ignored("keep.wav")
+
+
+def test_many_stars_take_linear_time() -> None:
+    rules = IgnoreRules(["**a**a**a**a**a**a**a**a**a**b",
+                         "**/*a*a*a*a*a*a*a*a*a*a*a*b/**/*a*a*a*a*a*a*a*a*b"])
+    assert not rules.ignored("a" * 200)  # a backtracking matcher spins here for minutes
+    assert not rules.ignored("/".join(["a" * 50] * 20))
+    assert rules.ignored("a" * 199 + "b")
+
+
+@pytest.mark.parametrize(("fixture", "message"), [
+    ("reversed-range.museignore", ".museignore line 3: reversed range 'z-a' in pattern"),
+    ("not-utf8.museignore", ".museignore line 2 is not valid UTF-8"),
+])
+def test_a_bad_ignore_file_is_one_clear_error(muse, repo_dir, fixture, message):
+    write(repo_dir, "song.mid", "v1")
+    commit(muse, repo_dir, "base")
+    (repo_dir / ".museignore").write_bytes((FIXTURES / fixture).read_bytes())
+    for args in (("status",), ("commit", "-m", "x")):
+        result = changes_nothing(muse, repo_dir, *args, exit_code=ConfigError.exit_code)
+        assert message in result.stderr
+        assert "fix or remove that line" in result.stderr or "UTF-8" in result.stderr
+
+
+def test_an_ignore_file_that_is_a_link_or_a_folder_is_not_read(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("*\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ".museignore").symlink_to(elsewhere)
+    (tmp_path / "b" / ".museignore").mkdir(parents=True)
+    for root in (tmp_path / "a", tmp_path / "b"):
+        assert not IgnoreRules.load(root).ignored("song.mid")
+
+
+_GLOB = st.text(alphabet="ab*?/", min_size=1, max_size=12)
+_PATH = st.lists(st.text(alphabet="ab", min_size=1, max_size=6), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_GLOB, _PATH)
+def test_the_regex_and_the_state_set_agree(pattern: str, parts: list[str]) -> None:
+    rule = parse_pattern(pattern)
+    if rule is None or rule.regex is None:
+        return
+    path = "/".join(parts)
+    assert rule.matches(path) == _path_matches(rule.segments, parts), (pattern, path)
