@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,20 @@ SNAPSHOT_TAG = "snapshot"
 COMMIT_TAG = "commit"
 MAX_SIZE = (1 << 63) - 1
 MAX_TZ_MINUTES = 24 * 60 - 1
+# Year 1 and year 9999 in every time zone: what any calendar display can show.
+MIN_TIMESTAMP = -62135510400  # 0001-01-02 00:00:00 UTC
+MAX_TIMESTAMP = 253402214399  # 9999-12-30 23:59:59 UTC
+MAX_SNAPSHOT_ENTRIES = 1 << 20
+MAX_PATH_BYTES = 4096
+MAX_PARENTS = 1024
+
+# Characters no identity field may hold: C0 and C1 controls and DEL (terminal
+# escapes, line breaks), the Unicode line and paragraph separators, and the bidi
+# embeddings, overrides and isolates that reorder what a terminal shows. A message
+# may also hold newlines and tabs. muse.display escapes the same set on output.
+UNSAFE_TEXT_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE_LINE = re.compile(f"[{UNSAFE_TEXT_CHARS}]")
+_UNSAFE_MESSAGE = re.compile(f"(?![\n\t])[{UNSAFE_TEXT_CHARS}]")
 
 
 def hash_bytes(data: bytes) -> str:
@@ -59,14 +73,115 @@ def canonical_pack(value: Any) -> bytes:
     return packed
 
 
-def _strict_unpack(data: bytes, what: str) -> Any:
+def text_problem(text: str, *, multiline: bool = False) -> str | None:
+    """What makes `text` unsafe to store in a commit ("a control character U+001B"), or None.
+
+    `multiline` (a message) lets newlines and tabs through; identity fields hold one line.
+    """
+    found = (_UNSAFE_MESSAGE if multiline else _UNSAFE_LINE).search(text)
+    return None if found is None else f"a control character U+{ord(found.group()):04X}"
+
+
+class _ArrayBudget:
+    """A msgpack list_hook that refuses, while decoding, the arrays a schema has no room for.
+
+    msgpack builds one Python object per encoded value, several times the bytes'
+    size, so an encoding of nested empty arrays costs gigabytes before a schema
+    check could see it. Arrays complete innermost first: each must be a row of
+    the expected shape (at most `rows` of them) or one of `others` enclosing
+    ones, so anything else stops the decoder at once and memory stays a small
+    multiple of the input.
+    """
+
+    def __init__(self, what: str, is_row: Callable[[tuple[Any, ...]], bool] | None,
+                 rows: int, others: int) -> None:
+        self.what = what
+        self.is_row = is_row
+        self.rows = rows
+        self.others = others
+
+    def __call__(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self.is_row is not None and self.is_row(value):
+            self.rows -= 1
+            if self.rows < 0:
+                raise _Refused(f"{self.what} has over {MAX_SNAPSHOT_ENTRIES} entries")
+        else:
+            self.others -= 1
+            if self.others < 0:
+                raise _Refused(f"malformed {self.what} entry" if self.is_row
+                               else f"malformed {self.what}: a field holds an array")
+        return value
+
+
+class _Refused(ValueError):
+    """A decoding limit, raised from inside msgpack's decoder."""
+
+
+def _no_maps(_pairs: Any) -> Any:
+    raise _Refused("maps are not allowed")
+
+
+def is_snapshot_row(row: tuple[Any, ...]) -> bool:
+    """The shape of a snapshot entry: (path: str, id: bytes, size: int, executable: bool).
+
+    Exact types: in Python `0 == False == 0.0`, and a size of `true` or an
+    executable flag of `0` must not pass for a valid entry.
+    """
+    return (len(row) == 4 and type(row[0]) is str and type(row[1]) is bytes
+            and type(row[2]) is int and type(row[3]) is bool)
+
+
+def unpack_bounded(data: bytes, what: str) -> Any:
+    """Decode a snapshot or commit encoding (tuples for arrays) within the decoding limits.
+
+    The limits (docs/objects.md) bound memory to a small multiple of `data`
+    whatever it holds; a value they refuse is corrupt, as is any encoding that
+    is not byte-for-byte canonical.
+    """
+    snapshot = what == "snapshot"
+    budget = (_ArrayBudget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2) if snapshot
+              else _ArrayBudget(what, None, 0, 2))
     try:
-        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+        value = msgpack.unpackb(
+            data, raw=False, use_list=False, strict_map_key=True, list_hook=budget,
+            object_pairs_hook=_no_maps, max_map_len=0, max_ext_len=0,
+            max_bin_len=ID_BYTES if snapshot else 64,
+            max_str_len=MAX_PATH_BYTES if snapshot else len(data),
+            max_array_len=MAX_SNAPSHOT_ENTRIES if snapshot else max(11, MAX_PARENTS),
+        )
+    except _Refused as exc:
+        raise CorruptObjectError(str(exc)) from None
     except Exception as exc:  # msgpack raises several unrelated types
         raise CorruptObjectError(f"{what} does not decode: {exc}") from None
+    # Tuples pack exactly as lists do, so this is the canonical check.
     if canonical_pack(value) != data:
         raise CorruptObjectError(f"{what} is not in canonical encoding")
     return value
+
+
+def folder_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first (name, longer) pair where `name` is also a folder of `longer`; names sorted.
+
+    Files and refs are stored as files, so `a` and `a/b` cannot both exist.
+    A name sorts before everything below it, so one pass over sorted names
+    sees each name before any name it would be a folder of.
+    """
+    seen: set[str] = set()
+    folders: set[str] = set()  # folders already known to be no name of their own
+    for name in names:
+        folder = name
+        while True:
+            cut = folder.rfind("/")
+            if cut <= 0:
+                break
+            folder = folder[:cut]
+            if folder in folders:
+                break
+            if folder in seen:
+                return folder, name
+            folders.add(folder)
+        seen.add(name)
+    return None
 
 
 @dataclass(frozen=True, order=True)
@@ -104,6 +219,8 @@ class Snapshot:
 
 
 def _check_entries(entries: Sequence[SnapshotEntry]) -> None:
+    if len(entries) > MAX_SNAPSHOT_ENTRIES:
+        raise CorruptObjectError(f"snapshot has over {MAX_SNAPSHOT_ENTRIES} entries")
     previous: str | None = None
     for entry in entries:
         try:
@@ -118,27 +235,23 @@ def _check_entries(entries: Sequence[SnapshotEntry]) -> None:
         if not (isinstance(entry.size, int) and 0 <= entry.size <= MAX_SIZE):
             raise CorruptObjectError(f"snapshot entry {entry.path!r} has an invalid size")
         previous = entry.path
+    clash = folder_clash(e.path for e in entries)
+    if clash is not None:
+        raise CorruptObjectError(f"snapshot holds both {clash[0]!r} and {clash[1]!r}")
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
     """Parse and validate a snapshot encoding; raise CorruptObjectError if it is not one."""
-    value = _strict_unpack(data, "snapshot")
-    if not (isinstance(value, list) and len(value) == 3 and value[0] == SNAPSHOT_TAG):
+    value = unpack_bounded(data, "snapshot")
+    if not (isinstance(value, tuple) and len(value) == 3 and value[0] == SNAPSHOT_TAG):
         raise CorruptObjectError("not a snapshot encoding")
     if type(value[1]) is not int or value[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported snapshot version {value[1]!r}")
-    if not isinstance(value[2], list):
+    if not isinstance(value[2], tuple):
         raise CorruptObjectError("snapshot entries are not a list")
     entries = []
     for row in value[2]:
-        if not (
-            isinstance(row, list)
-            and len(row) == 4
-            and isinstance(row[0], str)
-            and isinstance(row[2], int)
-            and not isinstance(row[2], bool)
-            and isinstance(row[3], bool)
-        ):
+        if not (isinstance(row, tuple) and is_snapshot_row(row)):
             raise CorruptObjectError("malformed snapshot entry")
         entries.append(SnapshotEntry(row[0], id_from_bytes(row[1]), row[2], row[3]))
     _check_entries(entries)
@@ -196,21 +309,29 @@ class Commit:
 
 def decode_commit(data: bytes) -> Commit:
     """Parse and validate a commit encoding; raise CorruptObjectError if it is not one."""
-    v = _strict_unpack(data, "commit")
-    if not (isinstance(v, list) and len(v) == 11 and v[0] == COMMIT_TAG):
+    v = unpack_bounded(data, "commit")
+    if not (isinstance(v, tuple) and len(v) == 11 and v[0] == COMMIT_TAG):
         raise CorruptObjectError("not a commit encoding")
     if type(v[1]) is not int or v[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported commit version {v[1]!r}")
-    if not isinstance(v[3], list):
+    if not isinstance(v[3], tuple):
         raise CorruptObjectError("commit parents are not a list")
+    if len(v[3]) > MAX_PARENTS:
+        raise CorruptObjectError(f"commit has over {MAX_PARENTS} parents")
     parents = tuple(id_from_bytes(p) for p in v[3])
     if len(set(parents)) != len(parents):
         raise CorruptObjectError("commit lists a parent twice")
     if not all(isinstance(v[i], str) for i in (4, 5, 8)):
         raise CorruptObjectError("commit author or message is not text")
+    for i, what in ((4, "author name"), (5, "author email"), (8, "message")):
+        problem = text_problem(v[i], multiline=i == 8)
+        if problem is not None:
+            raise CorruptObjectError(f"commit {what} holds {problem}")
     for i in (6, 7):
         if not isinstance(v[i], int) or isinstance(v[i], bool):
             raise CorruptObjectError("commit timestamp is not an integer")
+    if not MIN_TIMESTAMP <= v[6] <= MAX_TIMESTAMP:
+        raise CorruptObjectError("commit timestamp out of range (before year 1 or after 9999)")
     if abs(v[7]) > MAX_TZ_MINUTES:
         raise CorruptObjectError("commit timezone offset out of range")
     signer, signature = v[9], v[10]
