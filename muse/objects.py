@@ -82,14 +82,14 @@ def text_problem(text: str, *, multiline: bool = False) -> str | None:
     return None if found is None else f"a control character U+{ord(found.group()):04X}"
 
 
-class _ArrayBudget:
+class ArrayBudget:
     """A msgpack list_hook that refuses, while decoding, the arrays a schema has no room for.
 
-    msgpack builds one Python object per encoded value, several times the bytes'
-    size, so an encoding of nested empty arrays costs gigabytes before a schema
-    check could see it. Arrays complete innermost first: each must be a row of
-    the expected shape (at most `rows` of them) or one of `others` enclosing
-    ones, so anything else stops the decoder at once and memory stays a small
+    msgpack builds one Python object per encoded value, tens of bytes each, so
+    an encoding of nested empty arrays costs gigabytes before a schema check
+    could see it. Arrays complete innermost first: each must be a row of the
+    expected shape (at most `rows` of them) or one of `others` enclosing ones,
+    so anything else stops the decoder at once and memory stays a small
     multiple of the input.
     """
 
@@ -97,28 +97,28 @@ class _ArrayBudget:
                  rows: int, others: int) -> None:
         self.what = what
         self.is_row = is_row
-        self.rows = rows
-        self.others = others
+        self.rows_left = self.row_limit = rows
+        self.others_left = others
 
     def __call__(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
         if self.is_row is not None and self.is_row(value):
-            self.rows -= 1
-            if self.rows < 0:
-                raise _Refused(f"{self.what} has over {MAX_SNAPSHOT_ENTRIES} entries")
+            self.rows_left -= 1
+            if self.rows_left < 0:
+                raise DecodingLimit(f"{self.what} has over {self.row_limit} entries")
         else:
-            self.others -= 1
-            if self.others < 0:
-                raise _Refused(f"malformed {self.what} entry" if self.is_row
-                               else f"malformed {self.what}: a field holds an array")
+            self.others_left -= 1
+            if self.others_left < 0:
+                raise DecodingLimit(f"malformed {self.what} entry" if self.is_row
+                                    else f"malformed {self.what}: a field holds an array")
         return value
 
 
-class _Refused(ValueError):
-    """A decoding limit, raised from inside msgpack's decoder."""
+class DecodingLimit(ValueError):
+    """A decoding limit, raised from inside msgpack's decoder by a hook."""
 
 
 def _no_maps(_pairs: Any) -> Any:
-    raise _Refused("maps are not allowed")
+    raise DecodingLimit("maps are not allowed")
 
 
 def is_snapshot_row(row: tuple[Any, ...]) -> bool:
@@ -139,8 +139,8 @@ def unpack_bounded(data: bytes, what: str) -> Any:
     is not byte-for-byte canonical.
     """
     snapshot = what == "snapshot"
-    budget = (_ArrayBudget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2) if snapshot
-              else _ArrayBudget(what, None, 0, 2))
+    budget = (ArrayBudget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2) if snapshot
+              else ArrayBudget(what, None, 0, 2))
     try:
         value = msgpack.unpackb(
             data, raw=False, use_list=False, strict_map_key=True, list_hook=budget,
@@ -149,7 +149,7 @@ def unpack_bounded(data: bytes, what: str) -> Any:
             max_str_len=MAX_PATH_BYTES if snapshot else len(data),
             max_array_len=MAX_SNAPSHOT_ENTRIES if snapshot else max(11, MAX_PARENTS),
         )
-    except _Refused as exc:
+    except DecodingLimit as exc:
         raise CorruptObjectError(str(exc)) from None
     except Exception as exc:  # msgpack raises several unrelated types
         raise CorruptObjectError(f"{what} does not decode: {exc}") from None
