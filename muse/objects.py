@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 
+from .display import UNSAFE_TEXT_CHARS
 from .errors import CorruptObjectError, UnsafePathError
 from .paths import validate_path
 
@@ -34,11 +35,7 @@ MAX_SNAPSHOT_ENTRIES = 1 << 20
 MAX_PATH_BYTES = 4096
 MAX_PARENTS = 1024
 
-# Characters no identity field may hold: C0 and C1 controls and DEL (terminal
-# escapes, line breaks), the Unicode line and paragraph separators, and the bidi
-# embeddings, overrides and isolates that reorder what a terminal shows. A message
-# may also hold newlines and tabs. muse.display escapes the same set on output.
-UNSAFE_TEXT_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# No identity field may hold these characters; a message may also hold newlines and tabs.
 _UNSAFE_LINE = re.compile(f"[{UNSAFE_TEXT_CHARS}]")
 _UNSAFE_MESSAGE = re.compile(f"(?![\n\t])[{UNSAFE_TEXT_CHARS}]")
 

@@ -26,6 +26,7 @@ from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
 from .objects import folder_clash, is_object_id
+from .textfiles import read_utf8
 
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
@@ -105,7 +106,7 @@ class RefStore:
 
     def read(self, name: str) -> str | None:
         try:
-            value = self._path(name).read_text().strip()
+            value = read_utf8(self._path(name), RepositoryError).strip()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         if not is_object_id(value):
@@ -134,16 +135,20 @@ class RefStore:
 
     # -- HEAD ---------------------------------------------------------------
 
+    def _head_text(self) -> str:
+        return read_utf8(self.root / "HEAD", RepositoryError,
+                         hint="point it at a branch again: `muse switch BRANCH`").strip()
+
     def head_target(self) -> str | None:
         """The ref HEAD points at, or None when HEAD is detached."""
-        text = (self.root / "HEAD").read_text().strip()
+        text = self._head_text()
         if text.startswith("ref: "):
             return text[5:]
         return None
 
     def head_commit(self) -> str | None:
         """The commit HEAD resolves to; None on an unborn branch."""
-        text = (self.root / "HEAD").read_text().strip()
+        text = self._head_text()
         if text.startswith("ref: "):
             return self.read(text[5:])
         if not is_object_id(text):
@@ -252,8 +257,16 @@ class RefStore:
         log = self.root / "logs" / name
         if not log.exists():
             return
-        for line in log.read_text(encoding="utf-8").splitlines():
+        text = read_utf8(log, RepositoryError, hint="the reflog is a record only: "
+                         "fix or delete that line")
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line:
+                continue
             old, new, when, msg = [*line.split(" ", 3), ""][:4]
+            ids_ok = all(v == "-" or is_object_id(v) for v in (old, new))
+            if not (ids_ok and when.isascii() and when.isdigit()):
+                raise RepositoryError(f"{log} is damaged (line {number})",
+                                      hint="the reflog is a record only: fix or delete that line")
             yield (None if old == "-" else old, None if new == "-" else new, int(when), msg)
 
 

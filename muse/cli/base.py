@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..display import printable
 from ..errors import INTERNAL_ERROR_EXIT, MuseError, system_refusal
 
 
@@ -49,9 +50,10 @@ def _internal_error() -> None:
 
 
 def report_error(exc: MuseError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    # Messages quote names, paths and remote replies: never let them draw extra lines.
+    click.echo(f"error: {printable(exc.message)}", err=True)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(f"hint: {printable(exc.hint)}", err=True)
 
 
 def open_repo() -> Any:
