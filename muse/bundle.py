@@ -67,7 +67,7 @@ MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
 # The header is decoded whole, and decoding costs up to ~40 bytes of memory per
 # byte of input: its own limit, far below the frame's, keeps that to a few frames.
-MAX_HEADER_BYTES = 4 << 20
+MAX_HEADER_BYTES = 2 << 20
 MAX_HEADER_CONTAINERS = 64  # arrays other than refs, and maps, in one header
 MAX_HEADER_TEXT = 4096      # bytes in one string (a ref name, a capability)
 PLAN_CACHE_BYTES = 32 << 20  # snapshot and commit encodings a plan keeps for writing
@@ -563,8 +563,7 @@ class _MapBudget:
         return dict(pairs)
 
 
-def _is_ref_row(value: tuple[Any, ...]) -> bool:
-    return len(value) == 2 and type(value[0]) is str and type(value[1]) is bytes
+_REF_ROW_TYPES = (str, bytes)  # [name, id]
 
 
 def _decode_header(payload: bytes) -> Any:
@@ -575,7 +574,8 @@ def _decode_header(payload: bytes) -> Any:
     try:
         return msgpack.unpackb(
             payload, raw=False, use_list=False, strict_map_key=True,
-            list_hook=ArrayBudget("bundle header", _is_ref_row, MAX_REFS, MAX_HEADER_CONTAINERS),
+            list_hook=ArrayBudget("bundle header", _REF_ROW_TYPES, MAX_REFS,
+                                  MAX_HEADER_CONTAINERS),
             object_pairs_hook=_MapBudget(MAX_HEADER_CONTAINERS),
             max_str_len=MAX_HEADER_TEXT, max_ext_len=0,
         )
@@ -610,7 +610,7 @@ def _parse_header(payload: bytes) -> BundleHeader:
         raise BundleError("bundle header has an invalid ref list")
     refs: dict[str, str] = {}
     for item in refs_list:
-        if not (isinstance(item, tuple) and _is_ref_row(item)):
+        if not (isinstance(item, tuple) and tuple(map(type, item)) == _REF_ROW_TYPES):
             raise BundleError("bundle header has a malformed ref")
         try:
             check_transferable_ref(item[0])

@@ -19,7 +19,6 @@ from .objects import (
     ID_BYTES,
     MAX_SIZE,
     SNAPSHOT_TAG,
-    is_snapshot_row,
     unpack_bounded,
 )
 from .paths import validate_path
@@ -54,7 +53,8 @@ class SnapshotChecker:
         fresh = []
         last = None
         for row in rows:
-            if type(row) is not tuple or not is_snapshot_row(row):
+            # A tuple here passed unpack_bounded's row shape: only other values remain.
+            if type(row) is not tuple:
                 raise CorruptObjectError("malformed snapshot entry")
             if row not in previous:
                 _check_row(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,22 +90,29 @@ class ArrayBudget:
     multiple of the input.
     """
 
-    def __init__(self, what: str, is_row: Callable[[tuple[Any, ...]], bool] | None,
-                 rows: int, others: int) -> None:
+    def __init__(self, what: str, row_types: tuple[type, ...] | None, rows: int,
+                 others: int, *, rows_first: bool = False) -> None:
         self.what = what
-        self.is_row = is_row
+        self.row_types = row_types
+        self.rows_first = rows_first  # the first enclosing array is the list of rows
         self.rows_left = self.row_limit = rows
-        self.others_left = others
+        self.others_left = self.others = others
 
     def __call__(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
-        if self.is_row is not None and self.is_row(value):
+        # Exact types, compared in one step: msgpack calls this once per row.
+        if tuple(map(type, value)) == self.row_types:
             self.rows_left -= 1
             if self.rows_left < 0:
                 raise DecodingLimit(f"{self.what} has over {self.row_limit} entries")
         else:
+            # With rows_first, the first enclosing array to complete holds the rows
+            # and only them (each counted on its way in): anything else is refused
+            # before a second array of junk is built.
+            first = self.others_left == self.others
             self.others_left -= 1
-            if self.others_left < 0:
-                raise DecodingLimit(f"malformed {self.what} entry" if self.is_row
+            if self.others_left < 0 or (self.rows_first and first
+                                        and len(value) != self.row_limit - self.rows_left):
+                raise DecodingLimit(f"malformed {self.what} entry" if self.row_types
                                     else f"malformed {self.what}: a field holds an array")
         return value
 
@@ -118,14 +125,15 @@ def _no_maps(_pairs: Any) -> Any:
     raise DecodingLimit("maps are not allowed")
 
 
-def is_snapshot_row(row: tuple[Any, ...]) -> bool:
-    """The shape of a snapshot entry: (path: str, id: bytes, size: int, executable: bool).
+# The shape of a snapshot entry: (path, id, size, executable), with exact types: in
+# Python `0 == False == 0.0`, and a size of `true` or an executable flag of `0` must
+# not pass for a valid entry (nor for an equal row of the previous snapshot).
+SNAPSHOT_ROW_TYPES = (str, bytes, int, bool)
 
-    Exact types: in Python `0 == False == 0.0`, and a size of `true` or an
-    executable flag of `0` must not pass for a valid entry.
-    """
-    return (len(row) == 4 and type(row[0]) is str and type(row[1]) is bytes
-            and type(row[2]) is int and type(row[3]) is bool)
+
+def is_snapshot_row(row: tuple[Any, ...]) -> bool:
+    """True for a tuple of exactly SNAPSHOT_ROW_TYPES."""
+    return tuple(map(type, row)) == SNAPSHOT_ROW_TYPES
 
 
 def unpack_bounded(data: bytes, what: str) -> Any:
@@ -136,7 +144,8 @@ def unpack_bounded(data: bytes, what: str) -> Any:
     is not byte-for-byte canonical.
     """
     snapshot = what == "snapshot"
-    budget = (ArrayBudget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2) if snapshot
+    budget = (ArrayBudget(what, SNAPSHOT_ROW_TYPES, MAX_SNAPSHOT_ENTRIES, 2, rows_first=True)
+              if snapshot
               else ArrayBudget(what, None, 0, 2))
     try:
         value = msgpack.unpackb(

@@ -96,7 +96,8 @@ def format_time(timestamp: int, tz_minutes: int) -> str:
     when = dt.datetime.fromtimestamp(timestamp, zone)
     sign = "+" if tz_minutes >= 0 else "-"
     hours, minutes = divmod(abs(tz_minutes), 60)
-    return when.strftime("%Y-%m-%d %H:%M:%S") + f" {sign}{hours:02d}{minutes:02d}"
+    # The year by hand: strftime's %Y does not pad years below 1000 on every platform.
+    return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
 
 def commit_record(oid: str, commit: Any) -> dict[str, Any]:
