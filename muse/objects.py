@@ -131,11 +131,6 @@ def _no_maps(_pairs: Any) -> Any:
 SNAPSHOT_ROW_TYPES = (str, bytes, int, bool)
 
 
-def is_snapshot_row(row: tuple[Any, ...]) -> bool:
-    """True for a tuple of exactly SNAPSHOT_ROW_TYPES."""
-    return tuple(map(type, row)) == SNAPSHOT_ROW_TYPES
-
-
 def unpack_bounded(data: bytes, what: str) -> Any:
     """Decode a snapshot or commit encoding (tuples for arrays) within the decoding limits.
 
@@ -257,7 +252,8 @@ def decode_snapshot(data: bytes) -> Snapshot:
         raise CorruptObjectError("snapshot entries are not a list")
     entries = []
     for row in value[2]:
-        if not (isinstance(row, tuple) and is_snapshot_row(row)):
+        # A tuple here passed unpack_bounded's exact row shape: only other values remain.
+        if type(row) is not tuple:
             raise CorruptObjectError("malformed snapshot entry")
         entries.append(SnapshotEntry(row[0], id_from_bytes(row[1]), row[2], row[3]))
     _check_entries(entries)

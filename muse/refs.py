@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .display import UNSAFE_TEXT_CHARS
 from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
@@ -32,7 +33,9 @@ HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 REMOTES = "refs/remotes/"
 TRANSFERABLE = (HEADS, TAGS)  # the only refs a bundle or a remote may carry
-_FORBIDDEN = set(" ~^:?*[\\\x7f")
+# Characters no ref name may hold: those git refuses, and every character Muse
+# escapes on output (controls, line separators, bidi overrides: a name must print as is).
+_FORBIDDEN = re.compile(f"[ ~^:?*\\[\\\\{UNSAFE_TEXT_CHARS}]")
 # The ref store's own files beside the refs: NAME.lock while a ref is locked and
 # NAME.lock.stale-PID while a stale lock is broken (muse.lockfile). No component of
 # a ref name may take either form, so no ref is ever mistaken for one, or hidden.
@@ -69,7 +72,7 @@ def check_ref_name(name: str) -> str:
         or ".." in name
         or "//" in name
         or "@{" in name
-        or any(ord(c) < 0x20 or c in _FORBIDDEN for c in name)
+        or _FORBIDDEN.search(name) is not None
         or any(part.startswith(".") or part == "" or _RESERVED_END.search(part)
                for part in parts)
         or (short is not None and (short in _RESERVED_SHORT or short.startswith("-")))

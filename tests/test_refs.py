@@ -117,7 +117,8 @@ def test_set_head_detached_and_symbolic(refs: RefStore) -> None:
     "refs/heads/a..b", "refs/heads/a b", "refs/heads/a~1", "refs/heads/a^", "refs/heads/a:b",
     "refs/heads/a?", "refs/heads/a*", "refs/heads/a[", "refs/heads/a\\b", "refs/heads/x.lock",
     "refs/heads/.hidden", "refs/heads/", "refs/heads//x", "heads/main", "refs/heads/a@{1}",
-    "refs/heads/ctl\x01",
+    "refs/heads/ctl\x01", "refs/heads/del\x7f", "refs/heads/c1\x9b", "refs/heads/a\u202eb",
+    "refs/heads/line\u2028x",
     # the command line's rules hold for every ref, however it arrives
     "refs/heads/HEAD", "refs/heads/@", "refs/heads/-x", "refs/tags/-x", "refs/tags/HEAD",
     "refs/remotes/origin/HEAD", "refs/remotes/origin/-x",

@@ -106,3 +106,15 @@ def test_a_damaged_merge_head_is_reported_and_abort_still_works(muse: MuseRunner
         assert "MERGE_HEAD" in result.stderr and "merge --abort" in result.stderr
         assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
         assert not (repo_dir / ".muse/MERGE_HEAD").exists()
+
+
+@pytest.mark.parametrize("damage", [b"\xff[]", b"[" * 100_000 + b"]" * 100_000])
+def test_a_damaged_conflict_record_is_a_repository_error(muse: MuseRunner, repo_dir: Path,
+                                                         damage: bytes) -> None:
+    write(repo_dir, "song.mid", "v1")
+    head = commit(muse, repo_dir, "one")
+    (repo_dir / ".muse/MERGE_HEAD").write_text(head + "\n")
+    (repo_dir / ".muse/MERGE_CONFLICTS").write_bytes(damage)
+    result = changes_nothing(muse, repo_dir, "status", exit_code=3)
+    assert "MERGE_CONFLICTS" in result.stderr and "merge --abort" in result.stderr
+    assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
