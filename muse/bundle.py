@@ -42,10 +42,10 @@ from .frames import (
 from .graph import CommitGraph, reachability_delta
 from .keys import signature_status
 from .objects import (
-    ArrayBudget,
     Commit,
     DecodingLimit,
     Snapshot,
+    array_budget,
     canonical_pack,
     decode_commit,
     decode_snapshot,
@@ -563,7 +563,8 @@ class _MapBudget:
         return dict(pairs)
 
 
-_REF_ROW_TYPES = (str, bytes)  # [name, id]
+def _is_ref_row(value: tuple[Any, ...]) -> bool:
+    return len(value) == 2 and type(value[0]) is str and type(value[1]) is bytes  # [name, id]
 
 
 def _decode_header(payload: bytes) -> Any:
@@ -574,8 +575,8 @@ def _decode_header(payload: bytes) -> Any:
     try:
         return msgpack.unpackb(
             payload, raw=False, use_list=False, strict_map_key=True,
-            list_hook=ArrayBudget("bundle header", _REF_ROW_TYPES, MAX_REFS,
-                                  MAX_HEADER_CONTAINERS),
+            list_hook=array_budget("bundle header", _is_ref_row, MAX_REFS,
+                                   MAX_HEADER_CONTAINERS),
             object_pairs_hook=_MapBudget(MAX_HEADER_CONTAINERS),
             max_str_len=MAX_HEADER_TEXT, max_ext_len=0,
         )
@@ -610,7 +611,7 @@ def _parse_header(payload: bytes) -> BundleHeader:
         raise BundleError("bundle header has an invalid ref list")
     refs: dict[str, str] = {}
     for item in refs_list:
-        if not (isinstance(item, tuple) and tuple(map(type, item)) == _REF_ROW_TYPES):
+        if not (isinstance(item, tuple) and _is_ref_row(item)):
             raise BundleError("bundle header has a malformed ref")
         try:
             check_transferable_ref(item[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,42 +79,41 @@ def text_problem(text: str, *, multiline: bool = False) -> str | None:
     return None if found is None else f"a control character U+{ord(found.group()):04X}"
 
 
-class ArrayBudget:
+Hook = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+def array_budget(what: str, is_row: Callable[[tuple[Any, ...]], bool], rows: int,
+                 others: int, *, rows_first: bool = False) -> Hook:
     """A msgpack list_hook that refuses, while decoding, the arrays a schema has no room for.
 
     msgpack builds one Python object per encoded value, tens of bytes each, so
     an encoding of nested empty arrays costs gigabytes before a schema check
-    could see it. Arrays complete innermost first: each must be a row of the
-    expected shape (at most `rows` of them) or one of `others` enclosing ones,
-    so anything else stops the decoder at once and memory stays a small
-    multiple of the input.
+    could see it. Arrays complete innermost first: each must be a row
+    (`is_row`, at most `rows` of them) or one of `others` enclosing ones, so
+    anything else stops the decoder at once and memory stays a small multiple
+    of the input. With `rows_first`, the first enclosing array to complete must
+    hold the rows and only them (each counted on its way in), so not even one
+    array of junk is built beside them. A closure, not a class: msgpack calls
+    it once per row, and this is a bundle reader's hottest loop.
     """
+    rows_left = rows
+    others_left = others
 
-    def __init__(self, what: str, row_types: tuple[type, ...] | None, rows: int,
-                 others: int, *, rows_first: bool = False) -> None:
-        self.what = what
-        self.row_types = row_types
-        self.rows_first = rows_first  # the first enclosing array is the list of rows
-        self.rows_left = self.row_limit = rows
-        self.others_left = self.others = others
-
-    def __call__(self, value: tuple[Any, ...]) -> tuple[Any, ...]:
-        # Exact types, compared in one step: msgpack calls this once per row.
-        if tuple(map(type, value)) == self.row_types:
-            self.rows_left -= 1
-            if self.rows_left < 0:
-                raise DecodingLimit(f"{self.what} has over {self.row_limit} entries")
-        else:
-            # With rows_first, the first enclosing array to complete holds the rows
-            # and only them (each counted on its way in): anything else is refused
-            # before a second array of junk is built.
-            first = self.others_left == self.others
-            self.others_left -= 1
-            if self.others_left < 0 or (self.rows_first and first
-                                        and len(value) != self.row_limit - self.rows_left):
-                raise DecodingLimit(f"malformed {self.what} entry" if self.row_types
-                                    else f"malformed {self.what}: a field holds an array")
+    def hook(value: tuple[Any, ...]) -> tuple[Any, ...]:
+        nonlocal rows_left, others_left
+        if is_row(value):
+            rows_left -= 1
+            if rows_left < 0:
+                raise DecodingLimit(f"{what} has over {rows} entries")
+            return value
+        first = others_left == others
+        others_left -= 1
+        if others_left < 0 or (rows_first and first and len(value) != rows - rows_left):
+            raise DecodingLimit(f"malformed {what} entry" if rows
+                                else f"malformed {what}: a field holds an array")
         return value
+
+    return hook
 
 
 class DecodingLimit(ValueError):
@@ -125,10 +124,19 @@ def _no_maps(_pairs: Any) -> Any:
     raise DecodingLimit("maps are not allowed")
 
 
-# The shape of a snapshot entry: (path, id, size, executable), with exact types: in
-# Python `0 == False == 0.0`, and a size of `true` or an executable flag of `0` must
-# not pass for a valid entry (nor for an equal row of the previous snapshot).
-SNAPSHOT_ROW_TYPES = (str, bytes, int, bool)
+def is_snapshot_row(row: tuple[Any, ...]) -> bool:
+    """The shape of a snapshot entry: (path: str, id: bytes, size: int, executable: bool).
+
+    Exact types: in Python `0 == False == 0.0`, and a size of `true` or an
+    executable flag of `0` must not pass for a valid entry (nor for an equal
+    row of the previous snapshot).
+    """
+    return (len(row) == 4 and type(row[3]) is bool and type(row[2]) is int
+            and type(row[1]) is bytes and type(row[0]) is str)
+
+
+def _no_rows(_value: tuple[Any, ...]) -> bool:
+    return False
 
 
 def unpack_bounded(data: bytes, what: str) -> Any:
@@ -139,9 +147,8 @@ def unpack_bounded(data: bytes, what: str) -> Any:
     is not byte-for-byte canonical.
     """
     snapshot = what == "snapshot"
-    budget = (ArrayBudget(what, SNAPSHOT_ROW_TYPES, MAX_SNAPSHOT_ENTRIES, 2, rows_first=True)
-              if snapshot
-              else ArrayBudget(what, None, 0, 2))
+    budget = (array_budget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2, rows_first=True)
+              if snapshot else array_budget(what, _no_rows, 0, 2))
     try:
         value = msgpack.unpackb(
             data, raw=False, use_list=False, strict_map_key=True, list_hook=budget,
