@@ -65,7 +65,7 @@ KNOWN_CAPABILITIES = frozenset({"sha256"})
 MAX_COUNT = 1 << 32          # objects, snapshots or commits in one bundle
 MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
-# The header is decoded whole, and decoding costs up to ~40 bytes of memory per
+# The header is decoded whole, and decoding costs up to ~50 bytes of memory per
 # byte of input: its own limit, far below the frame's, keeps that to a few frames.
 MAX_HEADER_BYTES = 2 << 20
 MAX_HEADER_CONTAINERS = 64  # arrays other than refs, and maps, in one header
