@@ -163,3 +163,15 @@ def test_a_fetch_never_creates_a_ref_the_command_line_refuses(
     doc_path.write_text(json.dumps(doc))
     result = changes_nothing(muse, clone, "fetch", exit_code=6)
     assert "invalid ref name" in result.stderr
+
+
+def test_a_branch_named_like_a_lock_leftover_is_listed_and_reachable(
+        muse: MuseRunner, repo_dir: Path) -> None:
+    (repo_dir / "song.mid").write_text("v1")
+    assert muse("commit", "-m", "one", cwd=repo_dir).exit_code == 0
+    assert muse("branch", "take.stale-12", cwd=repo_dir).exit_code == 0
+    assert "take.stale-12" in muse("branch", cwd=repo_dir).stdout
+    report = json.loads(muse("verify", "--json", cwd=repo_dir).stdout)
+    assert report["refs"] == 2 and report["unreachable_objects"] == 0, report
+    refused = changes_nothing(muse, repo_dir, "branch", "take.lock.stale-12", exit_code=2)
+    assert "invalid branch name" in refused.stderr
