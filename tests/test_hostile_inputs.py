@@ -172,6 +172,7 @@ def test_a_branch_named_like_a_lock_leftover_is_listed_and_reachable(
     assert muse("branch", "take.stale-12", cwd=repo_dir).exit_code == 0
     assert "take.stale-12" in muse("branch", cwd=repo_dir).stdout
     report = json.loads(muse("verify", "--json", cwd=repo_dir).stdout)
-    assert report["refs"] == 2 and report["unreachable_objects"] == 0, report
+    assert report["checked"]["refs"] == 2, report
+    assert report["checked"]["unreachable_objects"] == 0, report
     refused = changes_nothing(muse, repo_dir, "branch", "take.lock.stale-12", exit_code=2)
     assert "invalid branch name" in refused.stderr
