@@ -43,15 +43,18 @@ from .graph import CommitGraph, reachability_delta
 from .keys import fingerprint, signature_status
 from .objects import (
     Commit,
+    DecodingLimit,
     Snapshot,
+    array_budget,
     canonical_pack,
     decode_commit,
     decode_snapshot,
+    folder_clash,
     hash_bytes,
     id_from_bytes,
 )
 from .policy import ANY, DEFAULT_POLICY, SIGNED, ReceivePolicy
-from .refs import check_ref_name
+from .refs import check_transferable_ref
 from .storage import COMMIT, ObjectIndex, ObjectSource, Store
 
 MAGIC = b"MUSEBNDL"
@@ -63,6 +66,11 @@ KNOWN_CAPABILITIES = frozenset({"sha256"})
 MAX_COUNT = 1 << 32          # objects, snapshots or commits in one bundle
 MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
+# The header is decoded whole, and decoding costs up to ~50 bytes of memory per
+# byte of input: its own limit, far below the frame's, keeps that to a few frames.
+MAX_HEADER_BYTES = 2 << 20
+MAX_HEADER_CONTAINERS = 64  # arrays other than refs, and maps, in one header
+MAX_HEADER_TEXT = 4096      # bytes in one string (a ref name, a capability)
 PLAN_CACHE_BYTES = 32 << 20  # snapshot and commit encodings a plan keeps for writing
 WRITE_BATCH = 4 << 20  # bytes handed to the writer thread at once
 WRITE_QUEUE = 4        # batches in flight: bounds the writer's memory
@@ -83,6 +91,13 @@ class BundleHeader:
     commits: int = 0
 
     def encode(self) -> bytes:
+        encoded = self._encode()
+        if len(encoded) > MAX_HEADER_BYTES:
+            raise UsageError(f"too many refs for one bundle: its header would exceed "
+                             f"{MAX_HEADER_BYTES} bytes", hint="bundle fewer refs at a time")
+        return encoded
+
+    def _encode(self) -> bytes:
         return canonical_pack(
             {
                 "capabilities": {"mandatory": self.mandatory, "optional": self.optional},
@@ -249,7 +264,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
     """
     store = graph.source
     for name in refs:
-        check_ref_name(name)
+        check_transferable_ref(name)
     delta = reachability_delta(graph, include, exclude)
     in_bundle = set(delta.commits)
     prerequisites = sorted({p for c in delta.commits for p in graph.commit(c).parents
@@ -577,15 +592,48 @@ def _check_signer(item: VerifiedCommit, policy: ReceivePolicy) -> bool:
     return True
 
 
-def _parse_header(payload: bytes) -> BundleHeader:
+class _MapBudget:
+    """A msgpack object_pairs_hook that refuses maps beyond the few a header has."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def __call__(self, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise DecodingLimit("too many maps")
+        return dict(pairs)
+
+
+def _is_ref_row(value: tuple[Any, ...]) -> bool:
+    return len(value) == 2 and type(value[0]) is str and type(value[1]) is bytes  # [name, id]
+
+
+def _decode_header(payload: bytes) -> Any:
+    """The header as a value, within the limits that bound the memory decoding takes."""
+    if len(payload) > MAX_HEADER_BYTES:
+        raise BundleError(f"bundle header is {len(payload)} bytes, over the "
+                          f"{MAX_HEADER_BYTES}-byte limit")
     try:
-        value = msgpack.unpackb(payload, raw=False, strict_map_key=True)
+        return msgpack.unpackb(
+            payload, raw=False, use_list=False, strict_map_key=True,
+            list_hook=array_budget("bundle header", _is_ref_row, MAX_REFS,
+                                   MAX_HEADER_CONTAINERS),
+            object_pairs_hook=_MapBudget(MAX_HEADER_CONTAINERS),
+            max_str_len=MAX_HEADER_TEXT, max_ext_len=0,
+        )
+    except DecodingLimit as exc:
+        raise BundleError(f"bundle header is malformed: {exc}") from None
     except Exception:  # msgpack raises several unrelated types on bad input
         raise BundleError("bundle header is malformed: not a msgpack value") from None
+
+
+def _parse_header(payload: bytes) -> BundleHeader:
+    value = _decode_header(payload)
     try:
         caps = value["capabilities"]
         mandatory = _text_list(caps["mandatory"])
-        optional = _text_list(caps.get("optional", []))
+        optional = _text_list(caps.get("optional", ()))
         prerequisites = [_id(p) for p in _list(value["prerequisites"])]
         refs_list = _list(value["refs"])
         counts = value["counts"]
@@ -605,23 +653,29 @@ def _parse_header(payload: bytes) -> BundleHeader:
         raise BundleError("bundle header has an invalid ref list")
     refs: dict[str, str] = {}
     for item in refs_list:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+        if not (isinstance(item, tuple) and _is_ref_row(item)):
             raise BundleError("bundle header has a malformed ref")
         try:
-            check_ref_name(item[0])
+            check_transferable_ref(item[0])
         except MuseError:
-            raise BundleError(f"bundle header has an invalid ref name {item[0]!r}") from None
+            raise BundleError(f"bundle header has an invalid ref name {item[0]!r}",
+                              hint="a bundle carries only branches and tags "
+                              "(refs/heads/, refs/tags/) with valid names") from None
         if item[0] in refs:
             raise BundleError(f"bundle header lists ref {item[0]} twice")
         refs[item[0]] = _id(item[1])
+    pair = folder_clash(sorted(refs))
+    if pair is not None:
+        raise BundleError(f"bundle header has refs {pair[0]} and {pair[1]}: a ref name "
+                          "cannot also be a folder of other refs")
     return BundleHeader(refs, prerequisites, mandatory, optional, objects, object_bytes,
                         snapshots, commits)
 
 
 def _list(value: object) -> list[Any]:
-    if not isinstance(value, list):
+    if not isinstance(value, tuple):
         raise TypeError("not a list")
-    return value
+    return list(value)
 
 
 def _text_list(value: object) -> list[str]:

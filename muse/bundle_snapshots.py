@@ -10,12 +10,17 @@ verdicts equal to decode_snapshot's on valid, damaged and hostile encodings.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
-import msgpack
-
 from .errors import CorruptObjectError, UnsafePathError
-from .objects import FORMAT_VERSION, ID_BYTES, MAX_SIZE, SNAPSHOT_TAG, canonical_pack
+from .objects import (
+    FORMAT_VERSION,
+    ID_BYTES,
+    MAX_SIZE,
+    SNAPSHOT_TAG,
+    unpack_bounded,
+)
 from .paths import validate_path
 
 Row = tuple[str, bytes, int, bool]
@@ -33,13 +38,10 @@ class SnapshotChecker:
         Every row of the previous snapshot was returned (so handled by the caller)
         when it first appeared: a caller checking each returned row checks them all.
         """
-        try:
-            value = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=True)
-        except Exception as exc:  # msgpack raises several unrelated types
-            raise CorruptObjectError(f"snapshot does not decode: {exc}") from None
-        # Tuples pack exactly as lists do, so this is decode_snapshot's canonical check.
-        if canonical_pack(value) != data:
-            raise CorruptObjectError("snapshot is not in canonical encoding")
+        # The decoding limits and the exact-type shape of every row (`0 == False`,
+        # `1.0 == 1`: an equal row is only the same row when its types are) are
+        # checked while decoding, by the same rule decode_snapshot uses.
+        value = unpack_bounded(data, "snapshot")
         if not (type(value) is tuple and len(value) == 3 and value[0] == SNAPSHOT_TAG):
             raise CorruptObjectError("not a snapshot encoding")
         if type(value[1]) is not int or value[1] != FORMAT_VERSION:
@@ -51,7 +53,10 @@ class SnapshotChecker:
         fresh = []
         last = None
         for row in rows:
-            if not _seen(row, previous):
+            # A tuple here passed unpack_bounded's row shape: only other values remain.
+            if type(row) is not tuple:
+                raise CorruptObjectError("malformed snapshot entry")
+            if row not in previous:
                 _check_row(row)
                 fresh.append(row)
             path = row[0]
@@ -59,22 +64,13 @@ class SnapshotChecker:
                 kind = "duplicate" if path == last else "unsorted"
                 raise CorruptObjectError(f"snapshot has {kind} path {path!r}")
             last = path
+        _check_folders(rows, fresh)
         self._previous = frozenset(rows)
         return fresh
 
 
-def _seen(row: Any, previous: frozenset[Row]) -> bool:
-    try:
-        return row in previous
-    except TypeError:  # a hostile row holding a map is unhashable; it is checked in full
-        return False
-
-
 def _check_row(row: Any) -> None:
-    if not (type(row) is tuple and len(row) == 4 and type(row[0]) is str
-            and type(row[2]) is int and type(row[3]) is bool):
-        raise CorruptObjectError("malformed snapshot entry")
-    if type(row[1]) is not bytes or len(row[1]) != ID_BYTES:
+    if len(row[1]) != ID_BYTES:
         raise CorruptObjectError("object id field is not 32 bytes")
     try:
         validate_path(row[0])
@@ -82,3 +78,23 @@ def _check_row(row: Any) -> None:
         raise CorruptObjectError(f"snapshot holds an unsafe path: {exc}") from None
     if not 0 <= row[2] <= MAX_SIZE:
         raise CorruptObjectError(f"snapshot entry {row[0]!r} has an invalid size")
+
+
+def _check_folders(rows: tuple[Row, ...], fresh: list[Row]) -> None:
+    """objects.folder_clash's verdict, looking only around the fresh rows.
+
+    Two rows of the previous snapshot cannot clash (it was checked), so any
+    clash involves a fresh row: one that is a folder of a later path, or that
+    lies below a path. Rows are sorted and valid here, so bisection finds both.
+    """
+    count = len(rows)
+    for path, *_ in fresh:
+        below = bisect_left(rows, (path + "/",))
+        if below < count and rows[below][0].startswith(path + "/"):
+            raise CorruptObjectError(f"snapshot holds both {path!r} and {rows[below][0]!r}")
+        folder = path
+        while (cut := folder.rfind("/")) > 0:
+            folder = folder[:cut]
+            at = bisect_left(rows, (folder,))
+            if at < count and rows[at][0] == folder:
+                raise CorruptObjectError(f"snapshot holds both {folder!r} and {path!r}")

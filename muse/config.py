@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_bytes
+from .textfiles import read_utf8
 
 
 def user_config_dir() -> Path:
@@ -51,8 +52,10 @@ class ConfigFile:
         self._parser = configparser.ConfigParser(interpolation=None)
         self._parser.optionxform = str  # type: ignore[assignment,method-assign]
         if path.exists():
+            text = read_utf8(path, ConfigError, hint="fix that line in a text editor, "
+                             "or remove it and set the value again with `muse config`")
             try:
-                self._parser.read(path, encoding="utf-8")
+                self._parser.read_string(text, source=str(path))
             except configparser.Error as exc:
                 raise ConfigError(f"cannot parse {path}: {exc}") from None
 

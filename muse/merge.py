@@ -19,7 +19,7 @@ from .errors import ConflictError, NonFastForwardError, RepositoryError, UsageEr
 from .merge_state import (
     ConflictRecord,
     clear_state,
-    pending_merge,
+    merge_in_progress,
     require_no_merge,
     tracked_by_merge,
     write_state,
@@ -236,7 +236,7 @@ def _stop_for_conflicts(repo: Repository, head: str, other: str, plan: MergePlan
 
 def abort_merge(repo: Repository) -> list[str]:
     """Put every file the merge touched back to HEAD; remove side files and merge state."""
-    if pending_merge(repo) is None:
+    if not merge_in_progress(repo):
         raise RepositoryError("no merge in progress", hint="there is nothing to abort")
     head_snap = repo.head_snapshot() or Snapshot(())
     work = repo.worktree.snapshot()

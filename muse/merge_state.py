@@ -19,6 +19,7 @@ from .fsutil import atomic_write_bytes
 from .objects import is_object_id
 from .paths import is_safe_path
 from .repo import Repository
+from .textfiles import read_utf8
 
 KINDS = ("both-modified", "modify-delete", "both-added")
 MERGE_HEAD = "MERGE_HEAD"
@@ -35,10 +36,23 @@ class ConflictRecord:
     side_files: list[str]
 
 
+_DAMAGED_HINT = "run `muse merge --abort` or `muse reset --hard`"
+
+
+def merge_in_progress(repo: Repository) -> bool:
+    """True while MERGE_HEAD exists, readable or not (so a damaged merge can be aborted)."""
+    return repo.merge_state_file(MERGE_HEAD).exists()
+
+
 def pending_merge(repo: Repository) -> str | None:
-    """The other parent of a merge in progress, or None."""
+    """The other parent of a merge in progress, or None; RepositoryError if it is damaged."""
     path = repo.merge_state_file(MERGE_HEAD)
-    return path.read_text().strip() if path.exists() else None
+    if not path.exists():
+        return None
+    text = read_utf8(path, RepositoryError, _DAMAGED_HINT).strip()
+    if not is_object_id(text):
+        raise RepositoryError(f"{path} is damaged: {text[:80]!r}", hint=_DAMAGED_HINT)
+    return text
 
 
 def write_state(repo: Repository, other: str, records: list[ConflictRecord]) -> None:
@@ -52,12 +66,12 @@ def read_records(repo: Repository) -> list[ConflictRecord]:
     path = repo.merge_state_file(MERGE_CONFLICTS)
     if not path.exists():
         return []
+    text = read_utf8(path, RepositoryError, _DAMAGED_HINT)
     try:
-        rows = json.loads(path.read_text())
+        rows = json.loads(text)
         return [ConflictRecord(**row) for row in rows]
-    except (ValueError, TypeError) as exc:
-        raise RepositoryError(f"{path} is damaged: {exc}",
-                              hint="run `muse merge --abort` or `muse reset --hard`") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RepositoryError(f"{path} is damaged: {exc}", hint=_DAMAGED_HINT) from None
 
 
 def unresolved_conflicts(repo: Repository) -> list[str]:
@@ -113,7 +127,10 @@ def _records_if_readable(repo: Repository) -> list[ConflictRecord]:
 
 def tracked_by_merge(repo: Repository) -> set[str]:
     """Paths a merge in progress may have written: the other side's whole snapshot."""
-    other = pending_merge(repo)
-    if other is None or not is_object_id(other) or not repo.store.has(other):
+    try:
+        other = pending_merge(repo)
+    except RepositoryError:  # a damaged MERGE_HEAD: aborting must still work
+        return set()
+    if other is None or not repo.store.has(other):
         return set()
     return set(repo.commit_snapshot(other).as_dict())

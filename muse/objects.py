@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
+from .display import UNSAFE_TEXT_CHARS
 from .errors import CorruptObjectError, UnsafePathError
 from .paths import validate_path
 
@@ -27,6 +28,16 @@ SNAPSHOT_TAG = "snapshot"
 COMMIT_TAG = "commit"
 MAX_SIZE = (1 << 63) - 1
 MAX_TZ_MINUTES = 24 * 60 - 1
+# Year 1 and year 9999 in every time zone: what any calendar display can show.
+MIN_TIMESTAMP = -62135510400  # 0001-01-02 00:00:00 UTC
+MAX_TIMESTAMP = 253402214399  # 9999-12-30 23:59:59 UTC
+MAX_SNAPSHOT_ENTRIES = 1 << 20
+MAX_PATH_BYTES = 4096
+MAX_PARENTS = 1024
+
+# No identity field may hold these characters; a message may also hold newlines and tabs.
+_UNSAFE_LINE = re.compile(f"[{UNSAFE_TEXT_CHARS}]")
+_UNSAFE_MESSAGE = re.compile(f"(?![\n\t])[{UNSAFE_TEXT_CHARS}]")
 
 
 def hash_bytes(data: bytes) -> str:
@@ -59,14 +70,126 @@ def canonical_pack(value: Any) -> bytes:
     return packed
 
 
-def _strict_unpack(data: bytes, what: str) -> Any:
+def text_problem(text: str, *, multiline: bool = False) -> str | None:
+    """What makes `text` unsafe to store in a commit ("a control character U+001B"), or None.
+
+    `multiline` (a message) lets newlines and tabs through; identity fields hold one line.
+    """
+    found = (_UNSAFE_MESSAGE if multiline else _UNSAFE_LINE).search(text)
+    return None if found is None else f"a control character U+{ord(found.group()):04X}"
+
+
+Hook = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+def array_budget(what: str, is_row: Callable[[tuple[Any, ...]], bool], rows: int,
+                 others: int, *, rows_first: bool = False) -> Hook:
+    """A msgpack list_hook that refuses, while decoding, the arrays a schema has no room for.
+
+    msgpack builds one Python object per encoded value, tens of bytes each, so
+    an encoding of nested empty arrays costs gigabytes before a schema check
+    could see it. Arrays complete innermost first: each must be a row
+    (`is_row`, at most `rows` of them) or one of `others` enclosing ones, so
+    anything else stops the decoder at once and memory stays a small multiple
+    of the input. With `rows_first`, the first enclosing array to complete must
+    hold the rows and only them (each counted on its way in), so not even one
+    array of junk is built beside them. A closure, not a class: msgpack calls
+    it once per row, and this is a bundle reader's hottest loop.
+    """
+    rows_left = rows
+    others_left = others
+
+    def hook(value: tuple[Any, ...]) -> tuple[Any, ...]:
+        nonlocal rows_left, others_left
+        if is_row(value):
+            rows_left -= 1
+            if rows_left < 0:
+                raise DecodingLimit(f"{what} has over {rows} entries")
+            return value
+        first = others_left == others
+        others_left -= 1
+        if others_left < 0 or (rows_first and first and len(value) != rows - rows_left):
+            raise DecodingLimit(f"malformed {what} entry" if rows
+                                else f"malformed {what}: a field holds an array")
+        return value
+
+    return hook
+
+
+class DecodingLimit(ValueError):
+    """A decoding limit, raised from inside msgpack's decoder by a hook."""
+
+
+def _no_maps(_pairs: Any) -> Any:
+    raise DecodingLimit("maps are not allowed")
+
+
+def is_snapshot_row(row: tuple[Any, ...]) -> bool:
+    """The shape of a snapshot entry: (path: str, id: bytes, size: int, executable: bool).
+
+    Exact types: in Python `0 == False == 0.0`, and a size of `true` or an
+    executable flag of `0` must not pass for a valid entry (nor for an equal
+    row of the previous snapshot).
+    """
+    return (len(row) == 4 and type(row[3]) is bool and type(row[2]) is int
+            and type(row[1]) is bytes and type(row[0]) is str)
+
+
+def _no_rows(_value: tuple[Any, ...]) -> bool:
+    return False
+
+
+def unpack_bounded(data: bytes, what: str) -> Any:
+    """Decode a snapshot or commit encoding (tuples for arrays) within the decoding limits.
+
+    The limits (docs/objects.md) bound memory to a small multiple of `data`
+    whatever it holds; a value they refuse is corrupt, as is any encoding that
+    is not byte-for-byte canonical.
+    """
+    snapshot = what == "snapshot"
+    budget = (array_budget(what, is_snapshot_row, MAX_SNAPSHOT_ENTRIES, 2, rows_first=True)
+              if snapshot else array_budget(what, _no_rows, 0, 2))
     try:
-        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+        value = msgpack.unpackb(
+            data, raw=False, use_list=False, strict_map_key=True, list_hook=budget,
+            object_pairs_hook=_no_maps, max_map_len=0, max_ext_len=0,
+            max_bin_len=ID_BYTES if snapshot else 64,
+            max_str_len=MAX_PATH_BYTES if snapshot else len(data),
+            max_array_len=MAX_SNAPSHOT_ENTRIES if snapshot else max(11, MAX_PARENTS),
+        )
+    except DecodingLimit as exc:
+        raise CorruptObjectError(str(exc)) from None
     except Exception as exc:  # msgpack raises several unrelated types
         raise CorruptObjectError(f"{what} does not decode: {exc}") from None
+    # Tuples pack exactly as lists do, so this is the canonical check.
     if canonical_pack(value) != data:
         raise CorruptObjectError(f"{what} is not in canonical encoding")
     return value
+
+
+def folder_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first (name, longer) pair where `name` is also a folder of `longer`; names sorted.
+
+    Files and refs are stored as files, so `a` and `a/b` cannot both exist.
+    A name sorts before everything below it, so one pass over sorted names
+    sees each name before any name it would be a folder of.
+    """
+    seen: set[str] = set()
+    folders: set[str] = set()  # folders already known to be no name of their own
+    for name in names:
+        folder = name
+        while True:
+            cut = folder.rfind("/")
+            if cut <= 0:
+                break
+            folder = folder[:cut]
+            if folder in folders:
+                break
+            if folder in seen:
+                return folder, name
+            folders.add(folder)
+        seen.add(name)
+    return None
 
 
 @dataclass(frozen=True, order=True)
@@ -104,6 +227,8 @@ class Snapshot:
 
 
 def _check_entries(entries: Sequence[SnapshotEntry]) -> None:
+    if len(entries) > MAX_SNAPSHOT_ENTRIES:
+        raise CorruptObjectError(f"snapshot has over {MAX_SNAPSHOT_ENTRIES} entries")
     previous: str | None = None
     for entry in entries:
         try:
@@ -118,27 +243,24 @@ def _check_entries(entries: Sequence[SnapshotEntry]) -> None:
         if not (isinstance(entry.size, int) and 0 <= entry.size <= MAX_SIZE):
             raise CorruptObjectError(f"snapshot entry {entry.path!r} has an invalid size")
         previous = entry.path
+    clash = folder_clash(e.path for e in entries)
+    if clash is not None:
+        raise CorruptObjectError(f"snapshot holds both {clash[0]!r} and {clash[1]!r}")
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
     """Parse and validate a snapshot encoding; raise CorruptObjectError if it is not one."""
-    value = _strict_unpack(data, "snapshot")
-    if not (isinstance(value, list) and len(value) == 3 and value[0] == SNAPSHOT_TAG):
+    value = unpack_bounded(data, "snapshot")
+    if not (isinstance(value, tuple) and len(value) == 3 and value[0] == SNAPSHOT_TAG):
         raise CorruptObjectError("not a snapshot encoding")
     if type(value[1]) is not int or value[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported snapshot version {value[1]!r}")
-    if not isinstance(value[2], list):
+    if not isinstance(value[2], tuple):
         raise CorruptObjectError("snapshot entries are not a list")
     entries = []
     for row in value[2]:
-        if not (
-            isinstance(row, list)
-            and len(row) == 4
-            and isinstance(row[0], str)
-            and isinstance(row[2], int)
-            and not isinstance(row[2], bool)
-            and isinstance(row[3], bool)
-        ):
+        # A tuple here passed unpack_bounded's exact row shape: only other values remain.
+        if type(row) is not tuple:
             raise CorruptObjectError("malformed snapshot entry")
         entries.append(SnapshotEntry(row[0], id_from_bytes(row[1]), row[2], row[3]))
     _check_entries(entries)
@@ -196,21 +318,29 @@ class Commit:
 
 def decode_commit(data: bytes) -> Commit:
     """Parse and validate a commit encoding; raise CorruptObjectError if it is not one."""
-    v = _strict_unpack(data, "commit")
-    if not (isinstance(v, list) and len(v) == 11 and v[0] == COMMIT_TAG):
+    v = unpack_bounded(data, "commit")
+    if not (isinstance(v, tuple) and len(v) == 11 and v[0] == COMMIT_TAG):
         raise CorruptObjectError("not a commit encoding")
     if type(v[1]) is not int or v[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported commit version {v[1]!r}")
-    if not isinstance(v[3], list):
+    if not isinstance(v[3], tuple):
         raise CorruptObjectError("commit parents are not a list")
+    if len(v[3]) > MAX_PARENTS:
+        raise CorruptObjectError(f"commit has over {MAX_PARENTS} parents")
     parents = tuple(id_from_bytes(p) for p in v[3])
     if len(set(parents)) != len(parents):
         raise CorruptObjectError("commit lists a parent twice")
     if not all(isinstance(v[i], str) for i in (4, 5, 8)):
         raise CorruptObjectError("commit author or message is not text")
+    for i, what in ((4, "author name"), (5, "author email"), (8, "message")):
+        problem = text_problem(v[i], multiline=i == 8)
+        if problem is not None:
+            raise CorruptObjectError(f"commit {what} holds {problem}")
     for i in (6, 7):
         if not isinstance(v[i], int) or isinstance(v[i], bool):
             raise CorruptObjectError("commit timestamp is not an integer")
+    if not MIN_TIMESTAMP <= v[6] <= MAX_TIMESTAMP:
+        raise CorruptObjectError("commit timestamp out of range (before year 1 or after 9999)")
     if abs(v[7]) > MAX_TZ_MINUTES:
         raise CorruptObjectError("commit timezone offset out of range")
     signer, signature = v[9], v[10]

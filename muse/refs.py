@@ -16,20 +16,45 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .display import UNSAFE_TEXT_CHARS
 from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
-from .objects import is_object_id
+from .objects import folder_clash, is_object_id
+from .textfiles import read_utf8
 
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 REMOTES = "refs/remotes/"
-_FORBIDDEN = set(" ~^:?*[\\\x7f")
+TRANSFERABLE = (HEADS, TAGS)  # the only refs a bundle or a remote may carry
+# Characters no ref name may hold: those git refuses, and every character Muse
+# escapes on output (controls, line separators, bidi overrides: a name must print as is).
+_FORBIDDEN = re.compile(f"[ ~^:?*\\[\\\\{UNSAFE_TEXT_CHARS}]")
+# The ref store's own files beside the refs: NAME.lock while a ref is locked and
+# NAME.lock.stale-PID while a stale lock is broken (muse.lockfile). No component of
+# a ref name may take either form, so no ref is ever mistaken for one, or hidden.
+_RESERVED_END = re.compile(r"\.lock(\.stale-[0-9]+)?$")
+# Short names that would read as revision syntax or an option rather than as a name.
+_RESERVED_SHORT = frozenset({"HEAD", "@"})
+_HINT = ("names may not contain spaces, '..', '~^:?*[\\', start with '.', "
+         "end with '.lock', or be HEAD, @ or start with '-'")
+
+
+def short_ref_name(name: str) -> str | None:
+    """What a user types for a ref: after `refs/heads/`, `refs/tags/` or `refs/remotes/R/`."""
+    for prefix in (HEADS, TAGS):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    if name.startswith(REMOTES):
+        _remote, slash, rest = name[len(REMOTES):].partition("/")
+        return rest if slash else None
+    return None
 
 
 # A ref is a file, and its lock and recovery files add a suffix: 200 bytes leaves room for
@@ -38,26 +63,40 @@ MAX_REF_PART_BYTES = 200
 
 
 def check_ref_name(name: str) -> str:
-    """Refuse names git would refuse: `..`, control characters, `~^:?*[\\`, `.lock` ends."""
+    """The one rule for a ref name, however it arrives (command, bundle, remote, config).
+
+    Refuses what git refuses (`..`, control characters, `~^:?*[\\`, a component
+    starting with `.` or ending `.lock`), the ref store's reserved file names, and
+    short names a command line could not name back: `HEAD`, `@`, a leading `-`.
+    """
+    parts = name.split("/")
+    short = short_ref_name(name)
     bad = (
         not name.startswith("refs/")
         or name.endswith("/")
-        or name.endswith(".lock")
         or ".." in name
         or "//" in name
         or "@{" in name
-        or any(ord(c) < 0x20 or c in _FORBIDDEN for c in name)
-        or any(part.startswith(".") or part == "" for part in name.split("/"))
+        or _FORBIDDEN.search(name) is not None
+        or any(part.startswith(".") or part == "" or _RESERVED_END.search(part)
+               for part in parts)
+        or (short is not None and (short in _RESERVED_SHORT or short.startswith("-")))
     )
     if not bad and any(len(part.encode("utf-8")) > MAX_REF_PART_BYTES
                        for part in name.split("/")):
         raise UsageError(f"ref name component over {MAX_REF_PART_BYTES} bytes: {name[:60]!r}…",
                          hint="use a shorter name")
     if bad:
-        raise UsageError(
-            f"invalid ref name {name!r}",
-            hint="names may not contain spaces, '..', '~^:?*[\\' or start with '.'",
-        )
+        raise UsageError(f"invalid ref name {name!r}", hint=_HINT)
+    return name
+
+
+def check_transferable_ref(name: str) -> str:
+    """check_ref_name, and a branch or a tag: the only refs bundles and remotes carry."""
+    check_ref_name(name)
+    if not name.startswith(TRANSFERABLE) or name in TRANSFERABLE:
+        raise UsageError(f"ref {name!r} is neither a branch nor a tag",
+                         hint="bundles and remotes carry only refs/heads/ and refs/tags/")
     return name
 
 
@@ -79,7 +118,7 @@ class RefStore:
 
     def read(self, name: str) -> str | None:
         try:
-            value = self._path(name).read_text().strip()
+            value = read_utf8(self._path(name), RepositoryError).strip()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         if not is_object_id(value):
@@ -92,8 +131,8 @@ class RefStore:
         found = []
         for dirpath, _dirs, files in os.walk(base):
             for filename in files:
-                if filename.endswith(".lock") or ".stale-" in filename or filename.startswith("."):
-                    continue  # lock files and the leftovers of lock recovery
+                if _RESERVED_END.search(filename) or filename.startswith("."):
+                    continue  # lock files, the leftovers of lock recovery, temp files
                 found.append((Path(dirpath) / filename).relative_to(self.root).as_posix())
         return sorted(found)
 
@@ -108,16 +147,20 @@ class RefStore:
 
     # -- HEAD ---------------------------------------------------------------
 
+    def _head_text(self) -> str:
+        return read_utf8(self.root / "HEAD", RepositoryError,
+                         hint="point it at a branch again: `muse switch BRANCH`").strip()
+
     def head_target(self) -> str | None:
         """The ref HEAD points at, or None when HEAD is detached."""
-        text = (self.root / "HEAD").read_text().strip()
+        text = self._head_text()
         if text.startswith("ref: "):
             return text[5:]
         return None
 
     def head_commit(self) -> str | None:
         """The commit HEAD resolves to; None on an unborn branch."""
-        text = (self.root / "HEAD").read_text().strip()
+        text = self._head_text()
         if text.startswith("ref: "):
             return self.read(text[5:])
         if not is_object_id(text):
@@ -137,40 +180,61 @@ class RefStore:
 
     def clash(self, name: str) -> str | None:
         """What keeps ref `name` from being created, as refs are files: a ref standing at
-        one of its folders (that ref's name), or refs below `name` (`name/`); else None."""
+        one of its folders (that ref's name), or refs below `name` (`name/`); else None.
+
+        A folder holding no ref (left empty by a crash) is not in the way: writing
+        the ref removes it.
+        """
         parts = name.split("/")
         for i in range(1, len(parts)):
             prefix = "/".join(parts[:i])
             if self._path(prefix).is_file():
                 return prefix
-        return name + "/" if self._path(name).is_dir() else None
+        return name + "/" if self._path(name).is_dir() and self.names(name + "/") else None
 
-    def transaction(self, updates: Sequence[RefUpdate], message: str) -> None:
-        """Apply every update or none: all expected old values must still hold."""
+    def check_transaction(self, updates: Sequence[RefUpdate]) -> None:
+        """Refuse a transaction as a whole, before anything is written: bad or repeated
+        names, and refs it would create that clash with each other or with existing refs."""
         names = [u.name for u in updates]
         if len(set(names)) != len(names):
             raise UsageError("a ref appears twice in one update")
         for name in names:
             check_ref_name(name)
-        for u in updates:
-            other = self.clash(u.name) if u.new is not None else None
+        created = sorted(u.name for u in updates if u.new is not None)
+        pair = folder_clash(created)
+        if pair is not None:
+            raise ConflictError(f"cannot create both {pair[0]} and {pair[1]}",
+                                hint="a ref name cannot also be a folder of other refs")
+        for name in created:
+            other = self.clash(name)
             if other is not None:
-                raise ConflictError(f"cannot create ref {u.name}: {other} is in the way",
+                raise ConflictError(f"cannot create ref {name}: {other} is in the way",
                                     hint="a ref name cannot also be a folder of other refs")
-        with contextlib.ExitStack() as stack:
-            for name in sorted(names):
-                lock = self._path(name + ".lock")
-                lock.parent.mkdir(parents=True, exist_ok=True)
-                stack.enter_context(locked(lock, what=f"ref {name}"))
-            for u in updates:
-                current = self.read(u.name)
-                if current != u.old:
-                    raise RefConflictError(
-                        f"ref {u.name} moved: expected {_short(u.old)}, found {_short(current)}",
-                        hint="another command changed it; look again and retry",
-                    )
-            for u in updates:
-                self._write(u, message)
+
+    def transaction(self, updates: Sequence[RefUpdate], message: str) -> None:
+        """Apply every update or none: all expected old values must still hold."""
+        self.check_transaction(updates)
+        names = sorted(u.name for u in updates)
+        try:
+            with contextlib.ExitStack() as stack:
+                for name in names:
+                    lock = self._path(name + ".lock")
+                    lock.parent.mkdir(parents=True, exist_ok=True)
+                    stack.enter_context(locked(lock, what=f"ref {name}"))
+                for u in updates:
+                    current = self.read(u.name)
+                    if current != u.old:
+                        raise RefConflictError(
+                            f"ref {u.name} moved: expected {_short(u.old)}, "
+                            f"found {_short(current)}",
+                            hint="another command changed it; look again and retry",
+                        )
+                for u in updates:
+                    self._write(u, message)
+        except BaseException:
+            for name in names:  # folders made for locks of a refused transaction
+                self._prune_empty_dirs(self._path(name).parent)
+            raise
 
     def _write(self, u: RefUpdate, message: str) -> None:
         path = self._path(u.name)
@@ -179,6 +243,8 @@ class RefStore:
                 path.unlink()
             self._prune_empty_dirs(path.parent)
         else:
+            if path.is_dir():
+                _remove_empty_folders(path)
             atomic_write_bytes(path, u.new.encode() + b"\n")
         self._log(u, message)
 
@@ -203,9 +269,27 @@ class RefStore:
         log = self.root / "logs" / name
         if not log.exists():
             return
-        for line in log.read_text(encoding="utf-8").splitlines():
+        text = read_utf8(log, RepositoryError, hint="the reflog is a record only: "
+                         "fix or delete that line")
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line:
+                continue
             old, new, when, msg = [*line.split(" ", 3), ""][:4]
+            ids_ok = all(v == "-" or is_object_id(v) for v in (old, new))
+            if not (ids_ok and when.isascii() and when.isdigit()):
+                raise RepositoryError(f"{log} is damaged (line {number})",
+                                      hint="the reflog is a record only: fix or delete that line")
             yield (None if old == "-" else old, None if new == "-" else new, int(when), msg)
+
+
+def _remove_empty_folders(path: Path) -> None:
+    """Remove a tree of folders holding no file (clash() let it through); else refuse."""
+    try:
+        for dirpath, _dirs, _files in os.walk(path, topdown=False):
+            os.rmdir(dirpath)
+    except OSError:
+        raise ConflictError(f"cannot create ref {path.name}: refs appeared below it",
+                            hint="another command is creating refs there; retry") from None
 
 
 def _short(oid: str | None) -> str:

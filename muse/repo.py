@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigFile, user_config
-from .errors import ConfigError, RepositoryError
+from .errors import ConfigError, RepositoryError, UsageError
 from .graph import CommitGraph
-from .objects import Commit, Snapshot
+from .objects import Commit, Snapshot, text_problem
 from .paths import REPO_DIR
 from .refs import HEADS, RefStore
 from .store import ObjectStore
@@ -128,6 +128,11 @@ class Repository:
                 hint='run `muse config --global user.name "Your Name"` and '
                 '`muse config --global user.email you@example.org`',
             )
+        for key, value in (("user.name", name), ("user.email", email)):
+            problem = text_problem(value)
+            if problem is not None:  # decoding would refuse the commit: never write one
+                raise ConfigError(f"{key} holds {problem}",
+                                  hint=f'set it again: `muse config --global {key} "..."`')
         return Identity(name, email)
 
     def merge_state_file(self, name: str) -> Path:
@@ -138,6 +143,11 @@ class Repository:
     def make_commit(self, snapshot_id: str, parents: list[str], message: str, *,
                     sign: bool = True, timestamp: int | None = None) -> Commit:
         """Build (and sign, by default) a commit object; it is not stored yet."""
+        problem = text_problem(message, multiline=True)
+        if problem is not None:
+            raise UsageError(f"commit message holds {problem}",
+                             hint="a message may hold newlines and tabs, no other control "
+                             "characters")
         who = self.identity()
         now = int(time.time()) if timestamp is None else timestamp
         commit = Commit(

@@ -11,13 +11,16 @@ import pytest
 
 from muse.bundle import (
     MAGIC,
+    MAX_HEADER_BYTES,
+    BundleHeader,
     BundleReader,
     VerifiedCommit,
     VerifiedObject,
     VerifiedSnapshot,
+    _parse_header,
     plan_bundle,
 )
-from muse.errors import BundleError, MuseError
+from muse.errors import BundleError, MuseError, UsageError
 from muse.frames import KIND_COMMIT, KIND_DATA, KIND_HEADER, KIND_SNAPSHOT
 from muse.fsck import verify_repository
 from muse.keys import sign_commit
@@ -466,3 +469,16 @@ def test_every_single_byte_flip_of_a_small_bundle_is_refused(source: Repository,
             receive_bundle(dest.store, io.BytesIO(bytes(damaged)))
     assert tree_state(dest.muse_dir) == before
     assert receive_bundle(dest.store, io.BytesIO(data)).summary.commits == ids[:1]
+
+
+def test_a_header_over_its_limit_is_refused_before_decoding_and_never_written() -> None:
+    refs = {f"refs/tags/take-{i:08d}": "ab" * 32 for i in range(MAX_HEADER_BYTES // 40)}
+    header = BundleHeader(refs=refs, prerequisites=[])
+    with pytest.raises(UsageError, match="too many refs for one bundle"):
+        header.encode()
+    oversized = header._encode()
+    assert len(oversized) > MAX_HEADER_BYTES
+    with pytest.raises(BundleError, match=f"over the {MAX_HEADER_BYTES}-byte limit"):
+        _parse_header(oversized)
+    fits = BundleHeader(refs=dict(list(refs.items())[:1000]), prerequisites=[])
+    assert _parse_header(fits.encode()).refs == fits.refs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,3 +87,52 @@ def test_wider_encodings_and_true_version_are_refused() -> None:
     for data in (wide, true_version, b"\x93\xa8snapshot\x01\x90\x00"):
         assert checker_verdict(SnapshotChecker(), data) is None
         assert not verdict(data)
+
+
+# Rows drawn from a small pool, so a snapshot repeats rows of the one before it,
+# including rows equal in Python but not in type (`0 == False`, `1.0 == 1`).
+pool_paths = st.sampled_from(["a", "a/b", "a-x", "a/b/c", "b", "b/a"])
+pool_sizes = st.sampled_from([0, 1, 6, True, False, 1.0, 0.0])
+pool_flags = st.sampled_from([True, False, 0, 1, 0.0])
+pool_rows = st.lists(st.tuples(pool_paths, st.just(GOOD_ID), pool_sizes, pool_flags),
+                     max_size=5)
+
+
+def _sorted_unique(rows: list[tuple[Any, Any, Any, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    return sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0])
+
+
+@settings(max_examples=500, deadline=None)
+@given(first=pool_rows, second=pool_rows)
+def test_same_verdict_after_a_previous_snapshot(first: list[Any], second: list[Any]) -> None:
+    checker = SnapshotChecker()
+    previous = snapshot_encoding(_sorted_unique(first))
+    assert (checker_verdict(checker, previous) is not None) == verdict(previous)
+    current = snapshot_encoding(_sorted_unique(second))
+    assert (checker_verdict(checker, current) is not None) == verdict(current)
+
+
+@pytest.mark.parametrize("size, executable", [(6, 0), (True, False), (6.0, False),
+                                               (1, 1.0), (6, 0.0)])
+def test_a_row_equal_in_python_but_not_in_type_is_refused(size: Any, executable: Any) -> None:
+    checker = SnapshotChecker()
+    good = [("a", GOOD_ID, 6, False)] if size != 1 else [("a", GOOD_ID, 1, True)]
+    checker.rows(snapshot_encoding(good))
+    with pytest.raises(CorruptObjectError, match="malformed snapshot entry"):
+        checker.rows(snapshot_encoding([("a", GOOD_ID, size, executable)]))
+
+
+@pytest.mark.parametrize("previous, current", [
+    (["a/b"], ["a", "a/b"]),         # the file is new, the folder's content unchanged
+    (["a"], ["a", "a/b"]),           # the folder's content is new
+    (["a", "a-x"], ["a", "a-x", "a/b/c"]),
+    (["x"], ["a", "a-x", "a/b"]),    # both new, another path sorting between them
+])
+def test_a_file_and_a_folder_of_one_name_are_refused_after_any_previous(
+        previous: list[str], current: list[str]) -> None:
+    checker = SnapshotChecker()
+    checker.rows(snapshot_encoding([(p, GOOD_ID, 1, False) for p in previous]))
+    data = snapshot_encoding([(p, GOOD_ID, 1, False) for p in current])
+    with pytest.raises(CorruptObjectError, match="holds both"):
+        checker.rows(data)
+    assert not verdict(data)

@@ -9,12 +9,17 @@ import pytest
 
 from muse.errors import CorruptObjectError, UnsafePathError
 from muse.objects import (
+    MAX_PARENTS,
+    MAX_SNAPSHOT_ENTRIES,
+    MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
     Commit,
     Snapshot,
     SnapshotEntry,
     canonical_pack,
     decode_commit,
     decode_snapshot,
+    folder_clash,
     hash_bytes,
     object_kind,
 )
@@ -81,7 +86,7 @@ def _raw_snapshot(rows: list[list[object]]) -> bytes:
     ([["a", bytes.fromhex(OID_A), -1, False]], "invalid size"),
     ([["a", bytes.fromhex(OID_A), True, False]], "malformed"),
     ([["a", bytes.fromhex(OID_A), 1, 1]], "malformed"),
-    ([["a", OID_A, 1, False]], "32 bytes"),
+    ([["a", OID_A, 1, False]], "malformed"),  # an id as text, not bin
     ([["a", bytes.fromhex(OID_A), 1]], "malformed"),
     ([["../x", bytes.fromhex(OID_A), 1, False]], "unsafe path"),
     ([[".muse/HEAD", bytes.fromhex(OID_A), 1, False]], "unsafe path"),
@@ -101,7 +106,7 @@ def test_decode_snapshot_rejects_oversized_size() -> None:
 @pytest.mark.parametrize("data, message", [
     (canonical_pack(["snapshot", 2, []]), "unsupported snapshot version"),
     (canonical_pack(["snapshots", 1, []]), "not a snapshot"),
-    (canonical_pack({"snapshot": 1}), "not a snapshot"),
+    (canonical_pack({"snapshot": 1}), "does not decode"),  # no maps at all
     (canonical_pack(["snapshot", 1, []]) + b"\x00", "does not decode"),
     (b"\x93\xa8snapshot\x01", "does not decode"),
     (b"", "does not decode"),
@@ -227,3 +232,93 @@ def test_boolean_version_is_not_version_one() -> None:
         decode_snapshot(canonical_pack(["snapshot", True, []]))
     with pytest.raises(CorruptObjectError, match="unsupported commit version"):
         decode_commit(canonical_pack(_fields(version=True)))
+
+
+# -- identity, message and time rules (docs/objects.md) ---------------------------------
+
+
+@pytest.mark.parametrize("field, value, code", [
+    ("author_name", "Ada\nSignature: good", "000A"),
+    ("author_name", "Ada\x1b[2K", "001B"),
+    ("author_name", "Ada\tLovelace", "0009"),   # one line: not even a tab
+    ("author_email", "a@e\r", "000D"),
+    ("author_email", "a@e\x9b", "009B"),        # C1 CSI: an escape in 8-bit terminals
+    ("author_name", "Ada\u2028x", "2028"),
+    ("author_name", "\u202eAda", "202E"),
+    ("message", "subject\rSignature: good", "000D"),
+    ("message", "subject\x00", "0000"),
+    ("message", "subject\x0bmore", "000B"),
+    ("message", "a\u2066b", "2066"),
+])
+def test_control_characters_in_identity_or_message_are_refused(
+        field: str, value: str, code: str) -> None:
+    data = _commit(**{field: value}).encode()
+    with pytest.raises(CorruptObjectError, match=f"control character U\\+{code}"):
+        decode_commit(data)
+
+
+def test_a_message_may_hold_newlines_and_tabs_and_any_printable_text() -> None:
+    commit = _commit(message="subject\n\n\tindented\nmixed: ünïcödé ✓ 🎵",
+                     author_name="Zoë Ölander-Ñuñez 🎵")
+    assert decode_commit(commit.encode()) == commit
+
+
+@pytest.mark.parametrize("when", [10**13, 2**64 - 1, -(2**63), MAX_TIMESTAMP + 1,
+                                  MIN_TIMESTAMP - 1])
+def test_timestamps_out_of_range_are_refused(when: int) -> None:
+    with pytest.raises(CorruptObjectError, match="timestamp out of range"):
+        decode_commit(_commit(timestamp=when).encode())
+
+
+@pytest.mark.parametrize("when", [MIN_TIMESTAMP, 0, MAX_TIMESTAMP])
+def test_timestamps_at_the_bounds_are_accepted(when: int) -> None:
+    commit = _commit(timestamp=when)
+    assert decode_commit(commit.encode()) == commit
+
+
+def test_too_many_parents_are_refused() -> None:
+    parents = tuple(hash_bytes(str(i).encode()) for i in range(MAX_PARENTS + 1))
+    with pytest.raises(CorruptObjectError, match="does not decode"):
+        decode_commit(_commit(parents=parents).encode())
+    assert decode_commit(_commit(parents=parents[:MAX_PARENTS]).encode()).parents \
+        == parents[:MAX_PARENTS]
+
+
+def test_a_commit_field_holding_an_array_is_refused() -> None:
+    fields = list(msgpack.unpackb(_commit().encode()))
+    fields[4] = [[]]
+    with pytest.raises(CorruptObjectError, match="a field holds an array"):
+        decode_commit(canonical_pack(fields))
+
+
+# -- a path that is also a folder -------------------------------------------------------
+
+
+@pytest.mark.parametrize("paths, pair", [
+    (["a", "a/b"], ("a", "a/b")),
+    (["a", "a-x", "a.y", "a/b"], ("a", "a/b")),      # '-' and '.' sort before '/'
+    (["x/a", "x/a b", "x/a/c/d"], ("x/a", "x/a/c/d")),
+    (["a/b", "a/b/c"], ("a/b", "a/b/c")),
+])
+def test_a_snapshot_holding_a_file_and_a_folder_of_one_name_is_refused(
+        paths: list[str], pair: tuple[str, str]) -> None:
+    assert folder_clash(sorted(paths)) == pair
+    rows = [[p, bytes.fromhex(OID_A), 1, False] for p in sorted(paths)]
+    with pytest.raises(CorruptObjectError, match=f"holds both '{pair[0]}' and '{pair[1]}'"):
+        decode_snapshot(canonical_pack(["snapshot", 1, rows]))
+    with pytest.raises(CorruptObjectError, match="holds both"):
+        Snapshot.from_entries(SnapshotEntry(p, OID_A, 1) for p in paths)
+
+
+def test_names_sharing_a_prefix_are_no_clash() -> None:
+    assert folder_clash(["a", "a-b", "a.c", "ab/c", "b/a", "b/ab"]) is None
+    assert folder_clash([]) is None
+
+
+def test_too_many_snapshot_entries_are_refused() -> None:
+    entries = [SnapshotEntry(f"f{i:07d}", OID_A, 1) for i in range(MAX_SNAPSHOT_ENTRIES + 1)]
+    with pytest.raises(CorruptObjectError, match="over 1048576 entries"):
+        Snapshot.from_entries(entries)
+    rows = [[e.path, bytes.fromhex(OID_A), 1, False] for e in entries]
+    with pytest.raises(CorruptObjectError, match="does not decode"):
+        decode_snapshot(canonical_pack(["snapshot", 1, rows]))

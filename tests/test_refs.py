@@ -14,7 +14,13 @@ import pytest
 
 from muse.errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from muse.lockfile import locked
-from muse.refs import MAX_REF_PART_BYTES, RefStore, RefUpdate, check_ref_name
+from muse.refs import (
+    MAX_REF_PART_BYTES,
+    RefStore,
+    RefUpdate,
+    check_ref_name,
+    check_transferable_ref,
+)
 from tests.testkit import tree_state
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -117,7 +123,13 @@ def test_set_head_detached_and_symbolic(refs: RefStore) -> None:
     "refs/heads/a..b", "refs/heads/a b", "refs/heads/a~1", "refs/heads/a^", "refs/heads/a:b",
     "refs/heads/a?", "refs/heads/a*", "refs/heads/a[", "refs/heads/a\\b", "refs/heads/x.lock",
     "refs/heads/.hidden", "refs/heads/", "refs/heads//x", "heads/main", "refs/heads/a@{1}",
-    "refs/heads/ctl\x01",
+    "refs/heads/ctl\x01", "refs/heads/del\x7f", "refs/heads/c1\x9b", "refs/heads/a\u202eb",
+    "refs/heads/line\u2028x",
+    # the command line's rules hold for every ref, however it arrives
+    "refs/heads/HEAD", "refs/heads/@", "refs/heads/-x", "refs/tags/-x", "refs/tags/HEAD",
+    "refs/remotes/origin/HEAD", "refs/remotes/origin/-x",
+    # the ref store's own lock and stale-lock names
+    "refs/heads/a.lock/b", "refs/heads/x.lock.stale-12", "refs/tags/v1.lock.stale-3/x",
 ])
 def test_bad_ref_names_refused(name: str) -> None:
     with pytest.raises(UsageError, match="invalid ref name"):
@@ -127,6 +139,81 @@ def test_bad_ref_names_refused(name: str) -> None:
 def test_good_ref_names() -> None:
     assert check_ref_name("refs/heads/feature/drums-v2") == "refs/heads/feature/drums-v2"
     assert check_ref_name("refs/remotes/origin/main") == "refs/remotes/origin/main"
+    # Only the short name is judged: these read as names, not as syntax.
+    for name in ("refs/heads/a/HEAD", "refs/heads/a/-b", "refs/heads/x.stale-12",
+                 "refs/heads/a-b@c", "refs/remotes/origin"):
+        assert check_ref_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["refs/x", "refs/remotes/origin/main", "refs/heads/",
+                                  "refs/heads", "refs/heads/-x"])
+def test_only_branches_and_tags_are_transferable(name: str) -> None:
+    with pytest.raises(UsageError):
+        check_transferable_ref(name)
+    assert check_transferable_ref("refs/heads/a/b") == "refs/heads/a/b"
+    assert check_transferable_ref("refs/tags/v1") == "refs/tags/v1"
+
+
+def test_a_name_like_a_stale_lock_is_a_listed_ref(refs: RefStore) -> None:
+    # Recovery parks a broken lock as NAME.lock.stale-PID: only that form is hidden.
+    refs.update("refs/heads/x.stale-12", None, A, "create")
+    (refs.root / "refs/heads/main.lock.stale-99").write_text("leftover")
+    (refs.root / "refs/heads/main.lock").write_text("held")
+    assert refs.names() == ["refs/heads/x.stale-12"]
+    assert refs.list() == {"refs/heads/x.stale-12": A}
+
+
+@pytest.mark.parametrize("names", [
+    ["refs/heads/a", "refs/heads/a/b"],
+    ["refs/heads/a/b", "refs/heads/a"],
+    ["refs/heads/a", "refs/heads/a-x", "refs/heads/a/b/c"],
+    ["refs/tags/v1/x", "refs/tags/v1"],
+])
+def test_refs_clashing_within_one_transaction_change_nothing(
+        refs: RefStore, names: list[str]) -> None:
+    before = tree_state(refs.root)
+    dirs_before = sorted(p for p in refs.root.rglob("*") if p.is_dir())
+    with pytest.raises(ConflictError, match="cannot create both") as caught:
+        refs.transaction([RefUpdate(n, None, A) for n in names], "fetch")
+    assert caught.value.exit_code == 4
+    assert tree_state(refs.root) == before
+    assert sorted(p for p in refs.root.rglob("*") if p.is_dir()) == dirs_before
+    refs.transaction([RefUpdate(names[0], None, A)], "then one of them alone")
+    assert refs.read(names[0]) == A
+
+
+def test_a_refused_transaction_leaves_no_folders(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    (refs.root / "refs/remotes").mkdir()  # as every repository has it
+    dirs_before = sorted(p for p in refs.root.rglob("*") if p.is_dir())
+    with pytest.raises(RefConflictError):
+        refs.transaction([RefUpdate("refs/remotes/origin/deep/er/x", None, A),
+                          RefUpdate("refs/heads/main", B, C)], "stale")
+    assert sorted(p for p in refs.root.rglob("*") if p.is_dir()) == dirs_before
+    assert refs.list() == {"refs/heads/main": A}
+
+
+def test_an_empty_folder_left_behind_does_not_block_a_ref(refs: RefStore) -> None:
+    (refs.root / "refs/heads/a/b/c").mkdir(parents=True)  # left by an older Muse's crash
+    assert refs.clash("refs/heads/a") is None
+    refs.update("refs/heads/a", None, A, "create")
+    assert refs.read("refs/heads/a") == A
+
+
+def test_non_utf8_ref_head_and_reflog_are_reported(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    (refs.root / "logs/refs/heads/main").write_bytes(b"- " + A.encode() + b" 1 ok\n\xff\n")
+    with pytest.raises(RepositoryError, match="main is not valid UTF-8 \\(line 2\\)"):
+        list(refs.reflog("refs/heads/main"))
+    (refs.root / "logs/refs/heads/main").write_bytes(b"- " + A.encode() + b" soon ok\n")
+    with pytest.raises(RepositoryError, match="damaged \\(line 1\\)"):
+        list(refs.reflog("refs/heads/main"))
+    (refs.root / "refs/heads/main").write_bytes(b"\xfe" + A.encode()[1:])
+    with pytest.raises(RepositoryError, match="is not valid UTF-8 \\(line 1\\)"):
+        refs.read("refs/heads/main")
+    (refs.root / "HEAD").write_bytes(b"ref: refs/heads/m\xe9in\n")
+    with pytest.raises(RepositoryError, match="HEAD is not valid UTF-8"):
+        refs.head_target()
 
 
 def _dead_pid() -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..display import printable
 from ..errors import INTERNAL_ERROR_EXIT, MuseError, system_refusal
 
 
@@ -68,9 +69,10 @@ def report_error(exc: MuseError, *, as_json: bool = False) -> None:
     if as_json:
         click.echo(json.dumps({"error": error_json(exc)}), err=True)
         return
-    click.echo(f"error: {exc.message}", err=True)
+    # Messages quote names, paths and remote replies: never let them draw extra lines.
+    click.echo(f"error: {printable(exc.message)}", err=True)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(f"hint: {printable(exc.hint)}", err=True)
 
 
 def open_repo() -> Any:

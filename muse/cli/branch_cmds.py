@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..display import printable
 from ..errors import UsageError
 from .base import emit_json, open_repo, short
 
@@ -19,7 +20,7 @@ def _command(command: click.Command) -> click.Command:
 
 
 def _subject(repo: Any, oid: str) -> str:
-    return str(repo.graph.commit(oid).subject)
+    return printable(str(repo.graph.commit(oid).subject))
 
 
 def _resolve(repo: Any, revision: str) -> str:
@@ -73,7 +74,7 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
         click.echo(f"* (HEAD detached at {short(head)})")
     for ref in refs:
         marker = "*" if ref.current else " "
-        click.echo(f"{marker} {ref.name}")
+        click.echo(f"{marker} {printable(ref.name)}")
 
 
 # -- tag ----------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def _names_a_commit(repo: Any, text: str) -> bool:
 
 def _report_switch(repo: Any, result: Any) -> None:
     for path in result.carried:
-        click.echo(f"kept local change: {path}")
+        click.echo(f"kept local change: {printable(path)}")
     if result.unchanged:
         click.echo(f"Already on '{result.branch}'")
     elif result.branch is None:
@@ -230,7 +231,7 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     elif outcome.kind == "merged" and outcome.commit is not None:
         where = repo.current_branch() or "detached HEAD"
         signed = "signed" if outcome.commit.is_signed else "unsigned"
-        click.echo(f"[{where} {short(outcome.head)}] {outcome.commit.subject} "
+        click.echo(f"[{where} {short(outcome.head)}] {printable(outcome.commit.subject)} "
                    f"({signed})")
     else:
         _report_conflicts(outcome.conflicts)
@@ -240,7 +241,7 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
 def _report_conflicts(records: list[Any]) -> None:
     for record in records:
         sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
-        click.echo(f"CONFLICT ({record.kind}): {record.path}{sides}")
+        click.echo(printable(f"CONFLICT ({record.kind}): {record.path}{sides}"))
     click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
     click.echo(
         "hint: keep the version you want at each path, delete its ~theirs/~base files, "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..display import printable, printable_lines
 from ..errors import MissingObjectError, RevisionError, UsageError
 from .base import emit_json, open_repo, short
 from .repo_cmds import commit_record, echo_commit
@@ -57,7 +58,7 @@ def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool) -> Non
     else:
         lines = render_patch(diffs)
     for line in lines:
-        click.echo(line)
+        click.echo(printable(line))  # paths and text content from any commit
 
 
 def _diff_options(func: Any) -> Any:
@@ -175,7 +176,7 @@ def _resolve_object(repo: Repository, text: str) -> str:
 def _snapshot_line(entry: SnapshotEntry) -> str:
     from ..diff import mode_of
 
-    return f"{mode_of(entry)} {entry.oid} {entry.size:>10}\t{entry.path}"
+    return f"{mode_of(entry)} {entry.oid} {entry.size:>10}\t{printable(entry.path)}"
 
 
 def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
@@ -199,13 +200,15 @@ def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
     click.echo(f"snapshot {commit.snapshot}")
     for parent in commit.parents:
         click.echo(f"parent {parent}")
-    click.echo(f"author {commit.author_name} <{commit.author_email}> {commit.timestamp} "
+    click.echo(f"author {printable(commit.author_name)} <{printable(commit.author_email)}> "
+               f"{commit.timestamp} "
                f"{commit.tz_offset_minutes:+d}")
     if commit.signer is not None:
         click.echo(f"signer {commit.signer.hex()}")
     click.echo(f"signature {signature_status(commit)}")
     click.echo("")
-    click.echo(commit.message)
+    for line in printable_lines(commit.message):
+        click.echo(line)
 
 
 @click.command("cat-object")
@@ -294,7 +297,7 @@ def verify(require_signatures: bool, as_json: bool) -> None:
         if len(report.unsigned) > 20:
             click.echo(f"unsigned: … and {len(report.unsigned) - 20} more")
         for problem in report.problems:
-            click.echo(f"problem: {problem.message}", err=True)
+            click.echo(f"problem: {printable(problem.message)}", err=True)
         if report.ok:
             click.echo("ok")
         else:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..display import printable, printable_lines
 from .base import emit_json, open_repo, short
 
 
@@ -55,7 +56,7 @@ def status(as_json: bool, short_format: bool) -> None:
         return
     if short_format:
         for change in data["changes"]:
-            click.echo(f"{change['status'][0].upper()} {change['path']}")
+            click.echo(f"{change['status'][0].upper()} {printable(change['path'])}")
         return
     if data["branch"]:
         click.echo(f"On branch {data['branch']}")
@@ -66,13 +67,13 @@ def status(as_json: bool, short_format: bool) -> None:
     if data["merging"]:
         click.echo(f"Merging {short(data['merging'])}")
         for path in data["unresolved"]:
-            click.echo(f"  unresolved: {path}")
+            click.echo(f"  unresolved: {printable(path)}")
     if not data["changes"]:
         click.echo("nothing to commit, working tree clean")
         return
     click.echo("Changes:")
     for change in data["changes"]:
-        click.echo(f"  {change['status'] + ':':<10}{change['path']}")
+        click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}")
 
 
 @click.command()
@@ -87,7 +88,7 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
-    click.echo(f"[{where} {short(made.id)}] {made.subject} ({signed})")
+    click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
 
 
 def format_time(timestamp: int, tz_minutes: int) -> str:
@@ -95,7 +96,8 @@ def format_time(timestamp: int, tz_minutes: int) -> str:
     when = dt.datetime.fromtimestamp(timestamp, zone)
     sign = "+" if tz_minutes >= 0 else "-"
     hours, minutes = divmod(abs(tz_minutes), 60)
-    return when.strftime("%Y-%m-%d %H:%M:%S") + f" {sign}{hours:02d}{minutes:02d}"
+    # The year by hand: strftime's %Y does not pad years below 1000 on every platform.
+    return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
 
 def commit_record(oid: str, commit: Any) -> dict[str, Any]:
@@ -122,13 +124,13 @@ def echo_commit(record: dict[str, Any]) -> None:
     if len(record["parents"]) > 1:
         click.echo("Merge:  " + " ".join(short(p) for p in record["parents"]))
     author = record["author"]
-    click.echo(f"Author: {author['name']} <{author['email']}>")
+    click.echo(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
     click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
     sig = record["signature"]
     signer = f" (key {sig['signer']})" if sig["signer"] else ""
     click.echo(f"Signature: {sig['status']}{signer}")
     click.echo("")
-    for line in record["message"].splitlines() or [""]:
+    for line in printable_lines(record["message"]) or [""]:
         click.echo(f"    {line}")
     click.echo("")
 
@@ -156,7 +158,7 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
             break
         commit = repo.graph.commit(oid)
         if oneline and not as_json:
-            click.echo(f"{short(oid)} {commit.subject}")
+            click.echo(f"{short(oid)} {printable(commit.subject)}")
             continue
         record = commit_record(oid, commit)
         if as_json:

@@ -1,0 +1,45 @@
+"""Untrusted text made safe for a terminal: every unprintable character shown as an escape.
+
+Names, messages and paths come from commits, bundles and remotes that anyone
+may have written. Printed raw, a newline or a terminal escape in an author's
+name can draw a fake "Signature: good" line. Every command prints such text
+through `printable`; decoding already refuses these characters in commits
+(UNSAFE_TEXT_CHARS is the one list), so this is the second guard, for paths,
+ref names and anything older or read from elsewhere. A leaf module: the object
+model takes the list from here.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls and DEL (terminal escapes, line breaks), the Unicode line and
+# paragraph separators, and the bidi embeddings, overrides and isolates that
+# reorder what a terminal shows: a regex character class.
+UNSAFE_TEXT_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+
+# Tabs are harmless; lone surrogates (undecodable file names) cannot be printed.
+_UNPRINTABLE = re.compile(f"(?!\\t)[{UNSAFE_TEXT_CHARS}]|[\\ud800-\\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters (but tab), line breaks and bidi controls
+    escaped as `\\x1b`, `\\u202e`…; anything else unchanged."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def printable_lines(text: str) -> list[str]:
+    """The lines of a multi-line text (a commit message), each made printable.
+
+    Only a newline ends a line: the other characters str.splitlines honours
+    (form feed, U+2028…) are shown escaped instead.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [printable(line) for line in lines]
