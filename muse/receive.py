@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit
+from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit, VerifiedSnapshot
 from .errors import CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
+from .storage import BLOB, COMMIT, SNAPSHOT
 from .store import ObjectStore, PackEntry
 
 
@@ -81,13 +82,15 @@ def receive_bundle(store: ObjectStore, source: BinaryIO, *, progress: Progress |
                     parents[item.oid] = item.commit.parents
                     snapshots[item.oid] = item.commit.snapshot
                 if item.oid not in entries and not store.has(item.oid):
-                    entries[item.oid] = PackEntry(item.oid, item.offset, item.size)
+                    kind = (COMMIT if isinstance(item, VerifiedCommit) else
+                            SNAPSHOT if isinstance(item, VerifiedSnapshot) else BLOB)
+                    entries[item.oid] = PackEntry(item.oid, item.offset, item.size, kind)
         summary = reader.summary
         assert summary is not None
         if before_install is not None:
             before_install(Pending(summary, store, tmp, entries, parents, snapshots))
         if entries:
-            store.add_pack(tmp, list(entries.values()), summary.bundle_id)
+            store.put_pack(summary.bundle_id, tmp, list(entries.values()))
         return Received(summary, len(entries))
     finally:
         with contextlib.suppress(FileNotFoundError):

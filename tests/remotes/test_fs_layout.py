@@ -40,7 +40,7 @@ def test_the_refs_document_matches_its_documented_format(tmp_path: Path,
     # Refs live only in refs.json: the bare layout's refs/ holds no file.
     assert [p for p in (remote / "refs").rglob("*") if not p.is_dir()] == []
     packs = sorted(p.suffix for p in (remote / "packs").iterdir())
-    assert packs == [".bundle", ".idx"]
+    assert packs == [".bundle", ".idx", ".midx"]
     assert not (remote / "refs.lock").exists()
 
 
