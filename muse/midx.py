@@ -81,8 +81,14 @@ class PackIndex:
         self._where = where
         self._rows = body[16:]
         self._count = count
-        self._ids = [self._rows[i * IDX_ROW.size : i * IDX_ROW.size + ID_LEN]
-                     for i in range(count)]
+        self._ids_list: list[bytes] | None = None  # built on the first lookup only
+
+    @property
+    def _ids(self) -> list[bytes]:
+        if self._ids_list is None:
+            size = IDX_ROW.size
+            self._ids_list = [self._rows[i * size : i * size + ID_LEN] for i in range(self._count)]
+        return self._ids_list
 
     def __len__(self) -> int:
         return self._count
@@ -101,6 +107,12 @@ class PackIndex:
 
     def entries(self) -> Iterator[PackEntry]:
         return (self._entry(i) for i in range(self._count))
+
+    def raw_rows(self) -> Iterator[tuple[bytes, int, int, bytes]]:
+        """(raw id, offset, size, kind code) per row, with the kind code checked."""
+        for raw, offset, size, code in IDX_ROW.iter_unpack(self._rows):
+            _kind_of(code, self._where)
+            yield raw, offset, size, code
 
     def all_ids(self) -> Iterator[str]:
         return (raw.hex() for raw in self._ids)
@@ -137,6 +149,8 @@ class MultiPackIndex:
     def find(self, raw: bytes) -> int | None:
         """The number of the first row for the raw id, or None: a binary search inside its
         fanout bucket, so O(log objects) whatever the number of packs."""
+        if len(raw) != ID_LEN:
+            return None
         i = self._bound(raw, after=False)
         if i < self.count and self._ids[i * ID_LEN : i * ID_LEN + ID_LEN] == raw:
             return i
@@ -291,8 +305,8 @@ def build_index(packs: Iterable[tuple[str, PackIndex]]) -> MultiPackIndex:
 
 
 def _rows_of(name: str, index: PackIndex) -> Iterator[Row]:
-    for e in index.entries():
-        yield bytes.fromhex(e.oid), name, e.offset, e.size, KIND_CODES[e.kind]
+    for raw, offset, size, code in index.raw_rows():
+        yield raw, name, offset, size, code
 
 
 def fold_in(midx: MultiPackIndex, packs: Iterable[tuple[str, PackIndex]]) -> MultiPackIndex:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import CorruptObjectError, MissingObjectError, RefConflictError
 from .frames import read_stored
@@ -40,6 +40,9 @@ from .midx import (
 )
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
 from .storage import BLOB, Location, PackEntry
+
+if TYPE_CHECKING:
+    from .storage import CommitSource, ObjectIndex, ObjectSource, PackStore
 
 READ_CHUNK = 1 << 20
 KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
@@ -64,12 +67,16 @@ class ObjectStore:
         self.tmp_dir = muse_dir / "tmp"
         self.midx_path = self.packs_dir / MIDX_NAME
         self._objects_name = str(self.objects_dir)
+        self._packs_name = str(self.packs_dir)
         self._midx: MultiPackIndex | None = None
 
     # -- the pack index ------------------------------------------------------
 
     def _pack_path(self, pack_id: str) -> Path:
-        return self.packs_dir / f"pack-{pack_id}.bundle"
+        return Path(self._pack_name(pack_id))
+
+    def _pack_name(self, pack_id: str) -> str:
+        return os.path.join(self._packs_name, f"pack-{pack_id}.bundle")  # no pathlib per read
 
     def _idx_path(self, pack_id: str) -> Path:
         return self.packs_dir / f"pack-{pack_id}.idx"
@@ -175,7 +182,8 @@ class ObjectStore:
         return self.index.locate(oid)
 
     def has(self, oid: str) -> bool:
-        return os.path.exists(self._loose_name(oid)) or self._packed(oid) is not None
+        return (os.path.exists(self._loose_name(oid))
+                or self.index.find(bytes.fromhex(oid)) is not None)
 
     def missing(self, ids: Iterable[str]) -> set[str]:
         """The ids among `ids` this store holds neither loose nor packed."""
@@ -273,7 +281,7 @@ class ObjectStore:
             found = self._packed(oid)
             if found is None or found.pack is None:
                 raise MissingObjectError(f"object {oid} is missing") from None
-            with open(self._pack_path(found.pack), "rb") as packed:
+            with open(self._pack_name(found.pack), "rb") as packed:
                 yield from read_stored(packed, found.offset, found.size)
             return
         try:
@@ -368,6 +376,12 @@ class ObjectStore:
             if len(fan) == 2:
                 for name in sorted(os.listdir(self.objects_dir / fan)):
                     yield fan + name
+
+
+if TYPE_CHECKING:
+    def _is_every_side_of_the_seam(store: ObjectStore) -> tuple[ObjectIndex, ObjectSource,
+                                                                  CommitSource, PackStore]:
+        return store, store, store, store  # mypy checks the local store against the Protocols
 
 
 SYNC_ALL_THRESHOLD = 32
