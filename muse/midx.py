@@ -220,7 +220,8 @@ class MultiPackIndex:
         rows_parts: list[bytes] = []
         counts = [0] * 256
         start = 0
-        for raw, pack, offset, size, code in sorted(new_rows):
+        # Equal ids keep pack order: the pack indexed earliest answers a lookup.
+        for raw, pack, offset, size, code in sorted(new_rows, key=lambda r: (r[0], number[r[1]])):
             at = self._bound(raw, after=True)  # after existing rows with this id
             ids_parts.append(self._ids[start * ID_LEN : at * ID_LEN])
             rows_parts.append(self._rows[start * MIDX_ROW.size : at * MIDX_ROW.size])

@@ -117,6 +117,18 @@ def test_adding_a_pack_merges_without_reading_the_other_indexes(store: ObjectSto
     assert fresh.read(first[0]) == b"first object 0"
 
 
+def test_incremental_adds_give_the_same_bytes_as_a_rebuild(store: ObjectStore) -> None:
+    shared = [b"in every pack", b"in every pack too"]
+    for n in range(30):
+        add_pack(store, f"p{n:02d}", blobs(f"pack {n}", n % 4) + shared)
+    incremental = store.midx_path.read_bytes()
+    rebuilt = store.index_from_packs(on_damaged=lambda path, exc: pytest.fail(str(exc)))
+    assert rebuilt.encode() == incremental
+    assert MultiPackIndex.decode(incremental).count == sum(n % 4 for n in range(30)) + 60
+    location = store.locate(hash_bytes(shared[0]))
+    assert location is not None and location.pack == "p00"
+
+
 def test_uncovered_packs_are_folded_in_on_open(store: ObjectStore) -> None:
     covered = [e.oid for e in add_pack(store, "covered", blobs("covered", 3))]
     direct = write_pack_directly(store, "direct", blobs("direct", 4))
