@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import os
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -67,9 +68,9 @@ def encode_pack_index(entries: Iterable[PackEntry]) -> bytes:
 class PackIndex:
     """A read-only view of one pack's `.idx`: binary search over its sorted rows."""
 
-    def __init__(self, idx_path: Path, pack_path: Path) -> None:
+    def __init__(self, idx_path: str | Path, pack_path: str | Path | None = None) -> None:
         self.pack_path = pack_path
-        where = f"pack index {idx_path.name}"
+        where = f"pack index {os.path.basename(idx_path)}"
         with open(idx_path, "rb") as handle:
             data = handle.read()
         if data[:8] != IDX_MAGIC:

@@ -90,7 +90,8 @@ class ObjectStore:
         return {n[5:-4] for n in names if n.startswith("pack-") and n.endswith(".idx")}
 
     def _open_pack_index(self, pack_id: str) -> PackIndex:
-        return PackIndex(self._idx_path(pack_id), self._pack_path(pack_id))
+        # String paths: a verify or a rebuild opens every pack's index.
+        return PackIndex(os.path.join(self._packs_name, f"pack-{pack_id}.idx"))
 
     def read_multi_pack_index(self) -> MultiPackIndex | None:
         """The multi-pack index file as it is on disk (None if there is none); raises
