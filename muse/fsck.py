@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorruptObjectError, MissingObjectError, MuseError, RepositoryError
+from .midx import disagreement
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, is_object_id
 from .refs import check_ref_name
 from .repo import Repository
@@ -119,12 +120,33 @@ def _corrupt_detail(exc: CorruptObjectError) -> str:
     return exc.message
 
 
-def _load_packs(repo: Repository, report: Report) -> None:
-    """Open every pack index, reporting damaged ones; the rest stay usable for the check."""
+def _check_pack_indexes(repo: Repository, report: Report) -> None:
+    """Check the multi-pack index against the `.idx` files (the source of truth) and look
+    objects up through an index rebuilt from them: damage to either is reported, and
+    whatever is readable stays readable for the rest of the check. Nothing is written."""
+    store = repo.store
+
     def damaged(idx: Path, exc: Exception) -> None:
         report.add(f"packs/{idx.name}", "object", f"pack index {idx.name}: {exc}")
 
-    repo.store.load_packs(on_damaged=damaged)
+    truth = store.index_from_packs(on_damaged=damaged)
+    where = f"packs/{store.midx_path.name}"
+    try:
+        on_disk = store.read_multi_pack_index()
+    except CorruptObjectError as exc:
+        report.add(where, "object", f"{where}: {exc.message}; the next command that needs "
+                                    "it rebuilds it from the pack indexes")
+        on_disk = None
+    if on_disk is not None:
+        problem = disagreement(on_disk, truth)
+        if problem is not None:
+            report.add(where, "object", f"{where}: multi-pack index {problem}")
+        else:
+            # A pack whose own .idx is damaged is still readable through the midx's rows.
+            salvaged = (set(on_disk.packs) - set(truth.packs)) & set(store.list_packs())
+            truth = truth.with_rows(sorted(salvaged),
+                                    (row for row in on_disk.rows() if row[1] in salvaged))
+    store.use_index(truth)
 
 
 class _Checker:
@@ -240,7 +262,7 @@ class _Checker:
         store = self.repo.store
         seen = self.checked_objects | self.commits_seen | self.snapshots_seen
         loose = set(store.all_loose_ids())
-        packed = {oid for pack in store.packs for oid in pack.all_ids()}
+        packed = set(store.packed_ids())
         for oid in sorted((loose | packed) - seen):
             if not is_object_id(oid):
                 self.report.add(oid, "object", f"stray file objects/{oid[:2]}/{oid[2:]} is "
@@ -274,7 +296,7 @@ def _failure(exc: Exception) -> str:
 def verify_repository(repo: Repository, *, require_signatures: bool = False) -> Report:
     """Check everything reachable from every ref and HEAD, then every other stored object."""
     report = Report()
-    _load_packs(repo, report)
+    _check_pack_indexes(repo, report)
     tips = _collect_tips(repo, report)
     checker = _Checker(repo, report, require_signatures)
     checker.commits_from(tips)

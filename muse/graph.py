@@ -10,7 +10,8 @@ from typing import Any, Generic, TypeVar
 from .objects import Commit
 from .storage import CommitSource
 
-SourceT = TypeVar("SourceT", bound=CommitSource)
+# Covariant: a graph over a richer store (the local one, a hub's) is one over a CommitSource.
+SourceT = TypeVar("SourceT", bound=CommitSource, covariant=True)
 
 
 class CommitGraph(Generic[SourceT]):

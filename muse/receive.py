@@ -130,7 +130,7 @@ def receive_bundle(store: ObjectStore, source: BinaryIO | OutgoingBundle, *,
         if before_install is not None:
             before_install(Pending(verified, store, tmp))
         if verified.entries:
-            store.add_pack(tmp, verified.entries, verified.pack_id)
+            store.put_pack(verified.pack_id, tmp, verified.entries)
         return Received(verified.summary, len(verified.entries))
     finally:
         with contextlib.suppress(FileNotFoundError):

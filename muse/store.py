@@ -3,109 +3,173 @@
 Layout under `.muse/`:
     objects/ab/cdef…      one loose object per file, named by its id
     packs/pack-ID.bundle  a received bundle kept whole, as git keeps packs
-    packs/pack-ID.idx     its index: sorted (id, offset, size) rows
+    packs/pack-ID.idx     its index: sorted (id, offset, size, kind) rows
+    packs/multi-pack.midx every pack's rows in one table, so a lookup costs O(log objects)
+                          whatever the number of packs (docs/pack-index.md)
     tmp/                  work files; anything here is garbage after a crash
 
 Loose writes go through an `ObjectBatch`: files are written under tmp/, made
 durable with one sync for the whole batch, and only then renamed to their
 final names — so a stored name always has its full bytes, without one fsync
-per object. Packs arrive whole: one file, one index, one sync each.
+per object. Packs arrive whole: one file, one index, one sync each; then their
+rows are merged into the multi-pack index under its lock.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import hashlib
 import os
 import shutil
-import struct
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import CorruptObjectError, MissingObjectError
+from .errors import CorruptObjectError, MissingObjectError, RefConflictError
 from .frames import read_stored
 from .fsutil import STORED_MODE, atomic_writer, fsync_dir
+from .lockfile import locked
+from .midx import (
+    IDX_MAGIC,
+    MultiPackIndex,
+    PackIndex,
+    build_index,
+    encode_pack_index,
+    fold_in,
+)
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
-from .storage import PackEntry
+from .storage import BLOB, Location, PackEntry
+
+if TYPE_CHECKING:
+    from .storage import CommitSource, ObjectIndex, ObjectSource, PackStore
 
 READ_CHUNK = 1 << 20
 KIND_SNIFF_LIMIT = 256 << 20  # a commit or snapshot is never this big; bigger is a blob
-IDX_MAGIC = b"MUSEIDX1"
-IDX_ROW = struct.Struct(">32sQQ")
+MIDX_NAME = "multi-pack.midx"
+MIDX_LOCK = "multi-pack.lock"
 
-
-class PackIndex:
-    """A read-only view of one pack's `.idx`: binary search over sorted 48-byte rows."""
-
-    def __init__(self, idx_path: Path, pack_path: Path) -> None:
-        self.pack_path = pack_path
-        with open(idx_path, "rb") as handle:
-            data = handle.read()
-        if data[:8] != IDX_MAGIC or len(data) < 48:
-            raise CorruptObjectError(f"pack index {idx_path.name} is damaged")
-        body, digest = data[:-32], data[-32:]
-        if hashlib.sha256(body).digest() != digest:
-            raise CorruptObjectError(f"pack index {idx_path.name} fails its checksum")
-        (count,) = struct.unpack(">Q", body[8:16])
-        if len(body) != 16 + count * IDX_ROW.size:
-            raise CorruptObjectError(f"pack index {idx_path.name} has the wrong length")
-        self._rows = memoryview(body)[16:]
-        self._count = count
-        self._ids = [bytes(self._rows[i * 48 : i * 48 + 32]) for i in range(count)]
-
-    def __len__(self) -> int:
-        return self._count
-
-    def find(self, oid: str, raw: bytes | None = None) -> PackEntry | None:
-        """Where `oid` is in this pack; `raw` (its bytes) saves converting it per pack."""
-        raw = raw if raw is not None else bytes.fromhex(oid)
-        i = bisect.bisect_left(self._ids, raw)
-        if i < self._count and self._ids[i] == raw:
-            _, offset, size = IDX_ROW.unpack_from(self._rows, i * 48)
-            return PackEntry(oid, offset, size)
-        return None
-
-    def ids_with_prefix(self, prefix: str) -> list[str]:
-        low = bytes.fromhex(prefix.ljust(64, "0"))
-        i = bisect.bisect_left(self._ids, low)
-        found = []
-        while i < self._count:
-            hexid = self._ids[i].hex()
-            if not hexid.startswith(prefix):
-                break
-            found.append(hexid)
-            i += 1
-        return found
-
-    def all_ids(self) -> Iterator[str]:
-        return (raw.hex() for raw in self._ids)
-
-
-def encode_pack_index(entries: Iterable[PackEntry]) -> bytes:
-    """The bytes of a `.idx` file for the given entries (any order; duplicates dropped)."""
-    unique = {e.oid: e for e in entries}
-    rows = sorted(unique.values(), key=lambda e: e.oid)
-    body = bytearray(IDX_MAGIC + struct.pack(">Q", len(rows)))
-    for e in rows:
-        body += IDX_ROW.pack(bytes.fromhex(e.oid), e.offset, e.size)
-    return bytes(body) + hashlib.sha256(body).digest()
+__all__ = ["IDX_MAGIC", "KIND_SNIFF_LIMIT", "READ_CHUNK", "ObjectBatch", "ObjectStore",
+           "PackEntry", "PackIndex", "encode_pack_index"]
 
 
 class ObjectStore:
-    """Read and write objects by id; every read of a commit or snapshot is re-hashed."""
+    """Read and write objects by id; every read of a commit or snapshot is re-hashed.
+
+    Implements the storage seam (`muse.storage`): ObjectIndex, ObjectSource,
+    CommitSource and PackStore.
+    """
 
     def __init__(self, muse_dir: Path) -> None:
         self.root = muse_dir
         self.objects_dir = muse_dir / "objects"
         self.packs_dir = muse_dir / "packs"
         self.tmp_dir = muse_dir / "tmp"
+        self.midx_path = self.packs_dir / MIDX_NAME
         self._objects_name = str(self.objects_dir)
-        self._packs: list[PackIndex] | None = None
+        self._packs_name = str(self.packs_dir)
+        self._midx: MultiPackIndex | None = None
 
-    # -- lookup -------------------------------------------------------------
+    # -- the pack index ------------------------------------------------------
+
+    def _pack_path(self, pack_id: str) -> Path:
+        return Path(self._pack_name(pack_id))
+
+    def _pack_name(self, pack_id: str) -> str:
+        return os.path.join(self._packs_name, f"pack-{pack_id}.bundle")  # no pathlib per read
+
+    def _idx_path(self, pack_id: str) -> Path:
+        return self.packs_dir / f"pack-{pack_id}.idx"
+
+    def _pack_ids_on_disk(self) -> set[str]:
+        """Every pack with an index file: the `.idx` is written last, so it marks a whole pack."""
+        try:
+            names = os.listdir(self.packs_dir)
+        except FileNotFoundError:
+            return set()
+        return {n[5:-4] for n in names if n.startswith("pack-") and n.endswith(".idx")}
+
+    def _open_pack_index(self, pack_id: str) -> PackIndex:
+        # String paths: a verify or a rebuild opens every pack's index.
+        return PackIndex(os.path.join(self._packs_name, f"pack-{pack_id}.idx"))
+
+    def read_multi_pack_index(self) -> MultiPackIndex | None:
+        """The multi-pack index file as it is on disk (None if there is none); raises
+        CorruptObjectError when it is damaged."""
+        try:
+            data = self.midx_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return MultiPackIndex.decode(data)
+
+    def _current(self, midx: MultiPackIndex | None, on_disk: set[str]) -> MultiPackIndex:
+        """`midx` brought up to date with the packs on disk: gone packs dropped, uncovered
+        ones folded in from their `.idx`; rebuilt from every `.idx` when `midx` is None."""
+        base = MultiPackIndex.empty() if midx is None else midx.without_packs(
+            set(midx.packs) - on_disk)
+        uncovered = sorted(on_disk - set(base.packs))
+        return fold_in(base, ((p, self._open_pack_index(p)) for p in uncovered))
+
+    def _load_index(self) -> MultiPackIndex:
+        """Open the multi-pack index, repairing it (under the lock, merged with what other
+        processes wrote meanwhile) if it is stale, damaged or absent."""
+        on_disk = self._pack_ids_on_disk()
+        try:
+            midx = self.read_multi_pack_index()
+        except CorruptObjectError:
+            midx = None
+        if midx is not None and set(midx.packs) == on_disk:
+            return midx
+        if not on_disk and midx is None:
+            return MultiPackIndex.empty()  # nothing to index: write nothing
+        try:
+            return self._update_index(lambda current: current)
+        except (OSError, RefConflictError):
+            # A read-only store, or another process holding the lock: index in memory only.
+            return self._current(midx, on_disk)
+
+    def _update_index(self, change: Callable[[MultiPackIndex], MultiPackIndex]
+                      ) -> MultiPackIndex:
+        """Re-read the index under its lock, bring it up to date, apply `change`, write it."""
+        self.packs_dir.mkdir(parents=True, exist_ok=True)
+        with locked(self.packs_dir / MIDX_LOCK, what="the multi-pack index"):
+            try:
+                midx = self.read_multi_pack_index()
+            except CorruptObjectError:
+                midx = None  # damaged: rebuilt from the per-pack indexes, nothing lost
+            updated = change(self._current(midx, self._pack_ids_on_disk()))
+            # Not fsynced: the file is derived data, and a torn or stale one is detected
+            # (checksum, pack list) and rebuilt from the `.idx` files on the next open.
+            with atomic_writer(self.midx_path, mode=STORED_MODE, durable=False) as out:
+                out.write(updated.encode())
+        self._midx = updated
+        return updated
+
+    @property
+    def index(self) -> MultiPackIndex:
+        """Every packed object: the multi-pack index, opened (and repaired) on first use."""
+        if self._midx is None:
+            self._midx = self._load_index()
+        return self._midx
+
+    def index_from_packs(self, on_damaged: Callable[[Path, Exception], None]
+                         ) -> MultiPackIndex:
+        """A multi-pack index rebuilt in memory from the `.idx` files alone (nothing is
+        written); a damaged `.idx` is reported to `on_damaged` and left out."""
+        good = []
+        for pack_id in sorted(self._pack_ids_on_disk()):
+            try:
+                good.append((pack_id, self._open_pack_index(pack_id)))
+            except (CorruptObjectError, OSError) as exc:
+                on_damaged(self._idx_path(pack_id), exc)
+        return build_index(good)
+
+    def use_index(self, index: MultiPackIndex) -> None:
+        """Look packed objects up in `index` from now on (`verify` checks through the one
+        it rebuilt from the `.idx` files, not the file it is checking)."""
+        self._midx = index
+
+    # -- lookup (ObjectIndex) ------------------------------------------------
 
     def _loose_path(self, oid: str) -> Path:
         return self.objects_dir / oid[:2] / oid[2:]
@@ -115,57 +179,72 @@ class ObjectStore:
         # object construction was a visible share of that.
         return os.path.join(self._objects_name, oid[:2], oid[2:])
 
-    @property
-    def packs(self) -> list[PackIndex]:
-        if self._packs is None:
-            self.load_packs()
-        assert self._packs is not None
-        return self._packs
-
-    def load_packs(self, on_damaged: Callable[[Path, Exception], None] | None = None) -> None:
-        """(Re)open every pack index. A damaged one raises, or with `on_damaged` is reported
-        there and left out, so the rest of the store stays readable (what `verify` needs)."""
-        packs = []
-        if self.packs_dir.is_dir():
-            for idx in sorted(self.packs_dir.glob("pack-*.idx")):
-                try:
-                    packs.append(PackIndex(idx, idx.with_suffix(".bundle")))
-                except (CorruptObjectError, OSError) as exc:
-                    if on_damaged is None:
-                        raise
-                    on_damaged(idx, exc)
-        self._packs = packs
-
-    def _find_packed(self, oid: str) -> tuple[PackIndex, PackEntry] | None:
-        raw = bytes.fromhex(oid)
-        for pack in self.packs:
-            entry = pack.find(oid, raw)
-            if entry is not None:
-                return pack, entry
-        return None
-
-    def missing(self, ids: Iterable[str]) -> set[str]:
-        return {oid for oid in ids if not self.has(oid)}
-
-    def sizes(self, ids: Iterable[str]) -> dict[str, int]:
-        found = {}
-        for oid in ids:
-            with contextlib.suppress(MissingObjectError):
-                found[oid] = self.size(oid)
-        return found
+    def _packed(self, oid: str) -> Location | None:
+        return self.index.locate(oid)
 
     def has(self, oid: str) -> bool:
-        return os.path.exists(self._loose_name(oid)) or self._find_packed(oid) is not None
+        return (os.path.exists(self._loose_name(oid))
+                or self.index.find(bytes.fromhex(oid)) is not None)
+
+    def missing(self, ids: Iterable[str]) -> set[str]:
+        """The ids among `ids` this store holds neither loose nor packed."""
+        index = self.index
+        exists = os.path.exists
+        return {oid for oid in ids
+                if not exists(self._loose_name(oid)) and index.find(bytes.fromhex(oid)) is None}
+
+    def _size_or_none(self, oid: str) -> int | None:
+        loose = self._loose_size(oid)
+        if loose is not None:
+            return loose
+        found = self._packed(oid)
+        return None if found is None else found.size
 
     def size(self, oid: str) -> int:
+        size = self._size_or_none(oid)
+        if size is None:
+            raise MissingObjectError(f"object {oid} is missing")
+        return size
+
+    def sizes(self, ids: Iterable[str]) -> dict[str, int]:
+        """The size of every stored id among `ids`; absent ones are left out."""
+        found = {}
+        for oid in ids:
+            size = self._size_or_none(oid)
+            if size is not None:
+                found[oid] = size
+        return found
+
+    def locate(self, oid: str) -> Location | None:
+        """Where `oid` is: a pack and frame offset, or loose (`pack=None`, offset 0)."""
+        packed = self._packed(oid)
+        if packed is not None or not os.path.exists(self._loose_name(oid)):
+            return packed
+        kind = self.kind(oid)
+        size = self._size_or_none(oid)
+        if kind is None or size is None:
+            return None  # removed meanwhile
+        return Location(oid, None, 0, size, kind)
+
+    def kind(self, oid: str) -> str | None:
+        """'commit', 'snapshot' or 'blob' (None when not stored). Packed objects' kinds come
+        from the index; a loose blob is told by its first bytes, not read whole."""
+        loose_size = self._loose_size(oid)
+        if loose_size is None:
+            packed = self._packed(oid)
+            return None if packed is None else packed.kind
+        if loose_size > KIND_SNIFF_LIMIT:
+            return BLOB
+        first = next(iter(self.iter_chunks(oid, verify=False)), b"")
+        if first[:1] not in (b"\x9b", b"\x93"):  # msgpack arrays of 11 and 3 items
+            return BLOB
+        return object_kind(self.read(oid))
+
+    def _loose_size(self, oid: str) -> int | None:
         try:
             return os.stat(self._loose_name(oid)).st_size
         except FileNotFoundError:
-            pass
-        found = self._find_packed(oid)
-        if found is None:
-            raise MissingObjectError(f"object {oid} is missing")
-        return found[1].size
+            return None
 
     def ids_with_prefix(self, prefix: str) -> set[str]:
         """Every stored id starting with `prefix` (at least two hex digits)."""
@@ -174,11 +253,14 @@ class ObjectStore:
         if fan.is_dir():
             rest = prefix[2:]
             found.update(prefix[:2] + name for name in os.listdir(fan) if name.startswith(rest))
-        for pack in self.packs:
-            found.update(pack.ids_with_prefix(prefix))
+        found.update(self.index.ids_with_prefix(prefix))
         return found
 
-    # -- reading ------------------------------------------------------------
+    def packed_ids(self) -> Iterator[str]:
+        """Every packed id, once, sorted."""
+        return self.index.all_ids()
+
+    # -- reading (ObjectSource, CommitSource) ---------------------------------
 
     def iter_chunks(self, oid: str, *, verify: bool = True) -> Iterator[bytes]:
         """Yield an object's bytes in chunks; with `verify`, raise if they do not hash to `oid`."""
@@ -197,27 +279,17 @@ class ObjectStore:
         try:
             fd = os.open(self._loose_name(oid), os.O_RDONLY)
         except FileNotFoundError:
-            found = self._find_packed(oid)
-            if found is None:
+            found = self._packed(oid)
+            if found is None or found.pack is None:
                 raise MissingObjectError(f"object {oid} is missing") from None
-            pack, entry = found
-            with open(pack.pack_path, "rb") as packed:
-                yield from read_stored(packed, entry.offset, entry.size)
+            with open(self._pack_name(found.pack), "rb") as packed:
+                yield from read_stored(packed, found.offset, found.size)
             return
         try:
             while chunk := os.read(fd, READ_CHUNK):
                 yield chunk
         finally:
             os.close(fd)
-
-    def kind(self, oid: str) -> str:
-        """'commit', 'snapshot' or 'blob'; a blob is told by its first bytes, not read whole."""
-        if self.size(oid) > KIND_SNIFF_LIMIT:
-            return "blob"
-        first = next(iter(self.iter_chunks(oid, verify=False)), b"")
-        if first[:1] not in (b"\x9b", b"\x93"):  # msgpack arrays of 11 and 3 items
-            return "blob"
-        return object_kind(self.read(oid))
 
     def read(self, oid: str) -> bytes:
         """The whole object, verified. Meant for commits, snapshots and small blobs."""
@@ -233,23 +305,64 @@ class ObjectStore:
         for chunk in self.iter_chunks(oid):
             out.write(chunk)
 
-    # -- writing ------------------------------------------------------------
+    # -- packs (PackStore) ----------------------------------------------------
+
+    def put_pack(self, pack_id: str, path: Path, entries: Sequence[PackEntry]) -> None:
+        """Install a verified pack (moved from `path`) and its index, durably, then merge its
+        rows into the multi-pack index."""
+        self.packs_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(path, STORED_MODE)
+        os.replace(path, self._pack_path(pack_id))
+        with atomic_writer(self._idx_path(pack_id), mode=STORED_MODE) as out:
+            out.write(encode_pack_index(entries))
+        fsync_dir(self.packs_dir)
+        try:
+            self._update_index(lambda current: current)  # folds the new pack in
+        except RefConflictError:
+            self._midx = None  # lock held too long: the next open folds the pack in
+
+    def list_packs(self) -> list[str]:
+        """Every installed pack's id, sorted."""
+        return sorted(self._pack_ids_on_disk())
+
+    def read_range(self, pack_id: str, offset: int, length: int) -> Iterator[bytes]:
+        """`length` bytes of pack `pack_id` from `offset`, in chunks of at most READ_CHUNK."""
+        path = self._pack_path(pack_id)
+        if not path.exists():
+            raise MissingObjectError(f"pack {pack_id} is missing")
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            left = length
+            while left:
+                chunk = handle.read(min(left, READ_CHUNK))
+                if not chunk:
+                    raise CorruptObjectError(f"pack {pack_id} ends before byte {offset + length}",
+                                             hint="run `muse verify`")
+                left -= len(chunk)
+                yield chunk
+
+    def delete_pack(self, pack_id: str) -> None:
+        """Remove a pack and its rows from the multi-pack index; a pack not there is a no-op."""
+        if not self._pack_path(pack_id).exists() and pack_id not in self._pack_ids_on_disk():
+            return
+
+        def drop(current: MultiPackIndex) -> MultiPackIndex:
+            # Under the lock: the .idx goes first, so no process folds the pack back in.
+            with contextlib.suppress(FileNotFoundError):
+                self._idx_path(pack_id).unlink()
+            return current.without_packs([pack_id])
+
+        self._update_index(drop)
+        with contextlib.suppress(FileNotFoundError):
+            self._pack_path(pack_id).unlink()
+        fsync_dir(self.packs_dir)
+
+    # -- writing --------------------------------------------------------------
 
     def batch(self) -> ObjectBatch:
         return ObjectBatch(self)
-
-    def add_pack(self, pack_file: Path, entries: list[PackEntry], pack_id: str) -> None:
-        """Install a verified pack (moved from `pack_file`) and its index, durably."""
-        self.packs_dir.mkdir(parents=True, exist_ok=True)
-        target = self.packs_dir / f"pack-{pack_id}.bundle"
-        with open(pack_file, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(pack_file, STORED_MODE)
-        os.replace(pack_file, target)
-        with atomic_writer(self.packs_dir / f"pack-{pack_id}.idx", mode=STORED_MODE) as out:
-            out.write(encode_pack_index(entries))
-        fsync_dir(self.packs_dir)
-        self._packs = None
 
     def new_tmp_file(self, suffix: str = "") -> Path:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -264,6 +377,12 @@ class ObjectStore:
             if len(fan) == 2:
                 for name in sorted(os.listdir(self.objects_dir / fan)):
                     yield fan + name
+
+
+if TYPE_CHECKING:
+    def _is_every_side_of_the_seam(store: ObjectStore) -> tuple[ObjectIndex, ObjectSource,
+                                                                  CommitSource, PackStore]:
+        return store, store, store, store  # mypy checks the local store against the Protocols
 
 
 SYNC_ALL_THRESHOLD = 32

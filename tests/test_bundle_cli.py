@@ -443,7 +443,7 @@ def test_unbundle_stores_one_pack_and_no_loose_objects(
     made = create_json(muse, root, target, "main")
     dest = fresh_repo(muse, tmp_path / "dest")
     assert muse("bundle", "unbundle", str(target), cwd=dest).exit_code == 0
-    packs = sorted(p.name for p in (dest / ".muse" / "packs").iterdir())
+    packs = sorted(p.name for p in (dest / ".muse" / "packs").glob("pack-*"))
     assert packs == [f"pack-{made['bundle_id']}.bundle", f"pack-{made['bundle_id']}.idx"]
     assert (dest / ".muse" / "packs" / packs[0]).read_bytes() == target.read_bytes()
     loose = [p for p in (dest / ".muse" / "objects").rglob("*") if p.is_file()]

@@ -86,7 +86,7 @@ def test_unbundle_into_empty_repo_then_full_check(source: Repository, tmp_path: 
     received = receive_bundle(dest.store, io.BytesIO(data))
     assert received.summary.commits == ids
     packs = sorted(p.name for p in (dest.muse_dir / "packs").iterdir())
-    assert packs == [f"pack-{received.summary.bundle_id}.bundle",
+    assert packs == ["multi-pack.midx", f"pack-{received.summary.bundle_id}.bundle",
                      f"pack-{received.summary.bundle_id}.idx"]
     assert list(dest.store.all_loose_ids()) == []  # no per-object writes
     dest.refs.update("refs/heads/main", None, ids[-1], "test")

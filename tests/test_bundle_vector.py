@@ -70,7 +70,7 @@ def test_pack_index_of_the_vector(tmp_path: Path) -> None:
     received = receive_bundle(dest, io.BytesIO(data))
     idx_path = dest.packs_dir / f"pack-{received.summary.bundle_id}.idx"
     idx = idx_path.read_bytes()
-    assert idx[:8] == b"MUSEIDX1" and int.from_bytes(idx[8:16], "big") == 4
+    assert idx[:8] == b"MUSEIDX2" and int.from_bytes(idx[8:16], "big") == 4
     assert hashlib.sha256(idx[:-32]).digest() == idx[-32:]
     assert doc_block("idx").split() == [idx.hex()[i : i + 64] for i in range(0, len(idx) * 2, 64)]
     index = PackIndex(idx_path, idx_path.with_suffix(".bundle"))

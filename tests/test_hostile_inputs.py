@@ -19,7 +19,7 @@ from muse.bundle import MAX_HEADER_BYTES, BundleReader
 from muse.errors import BundleError
 from muse.frames import MAX_FRAME_PAYLOAD
 from muse.objects import MAX_TIMESTAMP, MIN_TIMESTAMP
-from remotes.fs import _refs_digest
+from remotes.bucket import encode_refs_doc
 from tests import hostile_inputs as h
 from tests.remote_support import clone_of, published
 from tests.testkit import MuseRunner, changes_nothing
@@ -159,8 +159,7 @@ def test_a_fetch_never_creates_a_ref_the_command_line_refuses(
     doc_path = remote / "refs.json"
     doc = json.loads(doc_path.read_text())
     doc["refs"][name] = head
-    doc["checksum"] = "sha256:" + _refs_digest(doc["refs"])  # a well-formed, hostile remote
-    doc_path.write_text(json.dumps(doc))
+    doc_path.write_bytes(encode_refs_doc(doc["refs"], doc["packs"]))  # well-formed, hostile
     result = changes_nothing(muse, clone, "fetch", exit_code=6)
     assert "invalid ref name" in result.stderr
 

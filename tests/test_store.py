@@ -11,6 +11,7 @@ import pytest
 from muse.errors import CorruptObjectError, MissingObjectError
 from muse.frames import KIND_DATA, encode_header
 from muse.objects import Snapshot, SnapshotEntry, hash_bytes
+from muse.storage import BLOB, COMMIT
 from muse.store import READ_CHUNK, ObjectStore, PackEntry, encode_pack_index
 
 
@@ -110,12 +111,12 @@ def _write_pack(store: ObjectStore, objects: list[bytes]) -> list[PackEntry]:
     with open(tmp, "wb") as out:
         out.write(b"PACKHEAD")
         for data in objects:
-            entries.append(PackEntry(hash_bytes(data), out.tell(), len(data)))
+            entries.append(PackEntry(hash_bytes(data), out.tell(), len(data), BLOB))
             # An object may span several data frames.
             half = len(data) // 2
             for part in (data[:half], data[half:]):
                 out.write(encode_header(KIND_DATA, len(part)) + part)
-    store.add_pack(tmp, entries, "p1")
+    store.put_pack("p1", tmp, entries)
     return entries
 
 
@@ -127,19 +128,29 @@ def test_pack_objects_are_found_and_verified(store: ObjectStore) -> None:
         assert store.size(entry.oid) == len(data)
         assert store.read(entry.oid) == data
         assert store.ids_with_prefix(entry.oid[:5]) == {entry.oid}
-    assert set(store.packs[0].all_ids()) == {e.oid for e in entries}
+        assert store.kind(entry.oid) == BLOB
+        location = store.locate(entry.oid)
+        assert location is not None and (location.pack, location.offset) == ("p1", entry.offset)
+    assert set(store.packed_ids()) == {e.oid for e in entries}
+    assert store.list_packs() == ["p1"]
     assert not list(store.all_loose_ids())
 
 
-def test_damaged_pack_index_is_refused(store: ObjectStore) -> None:
+def test_damaged_pack_index_is_refused_when_the_midx_needs_it(store: ObjectStore) -> None:
     _write_pack(store, [b"object"])
     idx = store.packs_dir / "pack-p1.idx"
     raw = bytearray(idx.read_bytes())
     raw[20] ^= 0xFF
     idx.write_bytes(bytes(raw))
+    # The multi-pack index still holds the pack's rows: reads go on.
+    assert ObjectStore(store.root).read(hash_bytes(b"object")) == b"object"
+    # Without it, the damaged .idx is the only source, and it is refused.
+    store.midx_path.unlink()
+    before = _files(store.root)
     fresh = ObjectStore(store.root)
     with pytest.raises(CorruptObjectError, match="checksum"):
         fresh.has(hash_bytes(b"object"))
+    assert _files(store.root) == before  # no half-built index left behind
 
 
 def test_damaged_pack_bytes_are_detected(store: ObjectStore) -> None:
@@ -153,6 +164,6 @@ def test_damaged_pack_bytes_are_detected(store: ObjectStore) -> None:
 
 
 def test_pack_index_encoding_sorted_and_deduplicated() -> None:
-    a, b = PackEntry("ff" * 32, 10, 1), PackEntry("00" * 32, 20, 2)
+    a, b = PackEntry("ff" * 32, 10, 1, BLOB), PackEntry("00" * 32, 20, 2, COMMIT)
     assert encode_pack_index([a, b, a]) == encode_pack_index([b, a])
-    assert len(encode_pack_index([a, b])) == 16 + 2 * 48 + 32
+    assert len(encode_pack_index([a, b])) == 16 + 2 * 49 + 32

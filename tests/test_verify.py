@@ -240,7 +240,7 @@ def _add_pack(repo: Repository, objects: list[bytes]) -> list[str]:
         for data in objects:
             entries.append(PackEntry(hash_bytes(data), out.tell(), len(data)))
             out.write(encode_header(KIND_DATA, len(data)) + data)
-    repo.store.add_pack(tmp, entries, "test")
+    repo.store.put_pack("test", tmp, entries)
     return [e.oid for e in entries]
 
 
@@ -269,6 +269,41 @@ def test_damaged_pack_index_is_reported_and_the_rest_checked(
     assert "pack index pack-test.idx" in err and "checksum" in err
     assert "2 commits, 2 snapshots, 3 objects" in out  # loose history still fully checked
     assert "1 problem found" in err
+
+
+def _flip_midx_byte(repo_dir: Path, at: int) -> None:
+    midx = repo_dir / ".muse/packs/multi-pack.midx"
+    raw = bytearray(midx.read_bytes())
+    raw[at] ^= 0x01
+    midx.write_bytes(bytes(raw))
+
+
+def test_damaged_multi_pack_index_is_reported_and_packs_still_checked(
+        muse: MuseRunner, repo_dir: Path, two_commits: Repository) -> None:
+    _add_pack(two_commits, [b"packed one", b"packed two"])
+    _flip_midx_byte(repo_dir, -40)  # inside the rows
+    code, out, err = run_verify(muse, repo_dir)  # and nothing rewritten (run_verify checks)
+    assert code == 1
+    assert "problem: packs/multi-pack.midx: multi-pack index fails its checksum" in err
+    assert "2 unreachable objects" in out  # read through the .idx files instead
+    assert "1 problem found" in err
+
+
+def test_multi_pack_index_disagreeing_with_a_pack_index_is_reported(
+        muse: MuseRunner, repo_dir: Path, two_commits: Repository) -> None:
+    from muse.midx import MultiPackIndex
+
+    [oid] = _add_pack(two_commits, [b"packed"])
+    midx_path = repo_dir / ".muse/packs/multi-pack.midx"
+    good = MultiPackIndex.decode(midx_path.read_bytes())
+    [(raw, pack, offset, size, code)] = list(good.rows())
+    # A well-formed file (checksum right) whose row points at the wrong offset.
+    wrong = MultiPackIndex.empty().with_rows([pack], [(raw, pack, offset + 1, size, code)])
+    midx_path.write_bytes(wrong.encode())
+    exit_code, out, err = run_verify(muse, repo_dir)
+    assert exit_code == 1
+    assert f"disagree with their .idx files (2 differing rows, first for object {oid}" in err
+    assert "1 unreachable objects" in out and "1 problem found" in err
 
 
 def test_verify_runs_in_a_bare_repository(muse: MuseRunner, tmp_path: Path) -> None:
