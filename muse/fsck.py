@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorruptObjectError, MissingObjectError, MuseError, RepositoryError
+from .keys import fingerprint
 from .midx import disagreement
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, is_object_id
 from .refs import check_ref_name
 from .repo import Repository
+from .trust import trust_status, trusted_set
 from .workfiles import Leftovers, survey
 
 
@@ -38,6 +40,7 @@ class Report:
     unreachable_objects: int = 0
     signed_good: int = 0
     signed_bad: int = 0
+    untrusted: list[str] = field(default_factory=list)  # good signature, key not trusted
     unsigned: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     work_files: Leftovers = field(default_factory=Leftovers)  # what `.muse/tmp` holds
@@ -60,9 +63,10 @@ class Report:
                 "bytes": self.bytes,
                 "unreachable_objects": self.unreachable_objects,
             },
-            "signatures": {"good": self.signed_good, "bad": self.signed_bad,
-                           "unsigned": len(self.unsigned)},
+            "signatures": {"good": self.signed_good, "untrusted": len(self.untrusted),
+                           "bad": self.signed_bad, "unsigned": len(self.unsigned)},
             "unsigned_commits": self.unsigned,
+            "untrusted_commits": self.untrusted,
             "work_files": {"entries": self.work_files.entries, "bytes": self.work_files.size,
                            "stale_entries": self.work_files.stale_entries,
                            "stale_bytes": self.work_files.stale_size},
@@ -154,6 +158,7 @@ class _Checker:
         self.repo = repo
         self.report = report
         self.require_signatures = require_signatures
+        self.trusted = trusted_set()
         self.commits_seen: set[str] = set()
         self.snapshots_seen: set[str] = set()
         # object id → {declared size: the first snapshot entry declaring it}; almost
@@ -199,14 +204,18 @@ class _Checker:
         return commit
 
     def signature(self, oid: str, commit: Commit) -> None:
-        from .keys import signature_status
-
-        status = signature_status(commit)
+        status = trust_status(commit, self.trusted)
         if status == "good":
             self.report.signed_good += 1
         elif status == "bad":
             self.report.signed_bad += 1
             self.report.add(oid, "signature", f"commit {oid} has a bad signature")
+        elif status == "untrusted":
+            self.report.untrusted.append(oid)
+            if self.require_signatures:
+                assert commit.signer is not None
+                self.report.add(oid, "signature", f"commit {oid} is signed by key "
+                                f"{fingerprint(commit.signer)}, which is not trusted")
         else:
             self.report.unsigned.append(oid)
             if self.require_signatures:

@@ -40,6 +40,7 @@ from .midx import (
 )
 from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
 from .storage import BLOB, Location, PackEntry
+from .workfiles import work_prefix
 
 if TYPE_CHECKING:
     from .storage import CommitSource, ObjectIndex, ObjectSource, PackStore
@@ -366,7 +367,8 @@ class ObjectStore:
 
     def new_tmp_file(self, suffix: str = "") -> Path:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        # Named for this process, so a sweep removes it as soon as a killed owner is gone.
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=work_prefix(), suffix=suffix)
         os.close(fd)
         return Path(name)
 
@@ -412,7 +414,7 @@ class ObjectBatch:
     def _workdir(self) -> Path:
         if self._dir is None:
             self.store.tmp_dir.mkdir(parents=True, exist_ok=True)
-            self._dir = Path(tempfile.mkdtemp(dir=self.store.tmp_dir, prefix="batch-"))
+            self._dir = Path(tempfile.mkdtemp(dir=self.store.tmp_dir, prefix=work_prefix()))
         return self._dir
 
     def _wanted(self, oid: str) -> bool:

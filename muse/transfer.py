@@ -19,6 +19,7 @@ from .errors import (
     UsageError,
 )
 from .objects import is_object_id
+from .policy import DEFAULT_POLICY, ReceivePolicy
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, Remote, dependency_order
@@ -368,8 +369,13 @@ def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
 
 
 def fetch(repo: Repository, remote: Remote, remote_name: str, *,
-          progress: TransferProgress | None = None) -> FetchReport:
-    """Receive what the remote's branches and tags have that we lack; update tracking refs."""
+          progress: TransferProgress | None = None,
+          policy: ReceivePolicy = DEFAULT_POLICY) -> FetchReport:
+    """Receive what the remote's branches and tags have that we lack; update tracking refs.
+
+    Every bundle is verified under `policy` (e.g. trusted signers only) before any
+    of it is stored; a refusal leaves the repository as it was.
+    """
     progress = progress or NoProgress()
     check_remote_name(remote_name)
     remote_refs = _remote_refs(remote)
@@ -386,7 +392,8 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
         progress.phase("receiving", sum(s for s in sizes if s) if None not in sizes else None)
         for incoming in bundles:
             with incoming.open() as stream:
-                received = receive_bundle(repo.store, stream, progress=progress.advance)
+                received = receive_bundle(repo.store, stream, progress=progress.advance,
+                                          policy=policy)
             commits += len(received.summary.commits)
             bundle_bytes += received.summary.size
         progress.finish()
@@ -431,7 +438,8 @@ def _default_branch(heads: dict[str, str]) -> str | None:
 
 
 def clone(url: str, dest: Path, *, remote_name: str = "origin",
-          progress: TransferProgress | None = None, remote: Remote | None = None) -> Repository:
+          progress: TransferProgress | None = None, remote: Remote | None = None,
+          policy: ReceivePolicy = DEFAULT_POLICY) -> Repository:
     """A new repository at `dest` with everything the remote has, on its default branch.
 
     `remote` overrides connecting to `url` (tests and callers that wrap drivers).
@@ -452,7 +460,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
             remote = connect(url, remote_options(None, remote_name))
         repo = Repository.init(dest)
         repo.config.set(f"remote.{remote_name}.url", url)
-        fetch(repo, remote, remote_name, progress=progress)
+        fetch(repo, remote, remote_name, progress=progress, policy=policy)
         heads = {n[len(f"{REMOTES}{remote_name}/"):]: v
                  for n, v in repo.refs.list(f"{REMOTES}{remote_name}/").items()}
         branch = _default_branch({HEADS + n: v for n, v in heads.items()})

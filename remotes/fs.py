@@ -43,6 +43,7 @@ from muse.remote import (
     RemoteOptions,
 )
 from muse.repo import Repository
+from muse.workfiles import sweep, work_prefix
 
 from .bucket import BucketRemote, Hook, Versioned
 
@@ -107,7 +108,10 @@ class DirBucket:
     def _staging(self) -> Path:
         tmp = self.root / TMP_DIR
         tmp.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp, prefix="upload-")
+        # What killed pushers left is swept first (cheap when empty); this upload is
+        # named for this process, so it goes as soon as its owner is gone.
+        sweep(tmp)
+        fd, name = tempfile.mkstemp(dir=tmp, prefix=work_prefix())
         os.close(fd)
         return Path(name)
 

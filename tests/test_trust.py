@@ -121,3 +121,46 @@ def test_unbundle_with_a_bad_rule_in_config_is_a_config_error(tmp_path: Path,
     dest.config.set("receive.signatures", "sometimes")
     result = changes_nothing(muse, dest.root, "bundle", "unbundle", str(bundle), exit_code=7)
     assert "unknown signature rule" in result.output
+
+
+def test_log_show_and_verify_tell_untrusted_from_good(tmp_path: Path, muse: MuseRunner) -> None:
+    bundle, stranger_pub = _bundle_from_stranger(tmp_path, muse)
+    dest = make_repo(tmp_path / "dest")
+    assert dest.root is not None
+    assert muse("bundle", "unbundle", str(bundle), cwd=dest.root).exit_code == 0
+    log = json.loads(muse("log", "--json", cwd=dest.root).stdout)
+    assert [c["signature"]["status"] for c in log] == ["untrusted"]
+    assert "signature untrusted" in muse("cat-object", "-p", "HEAD", cwd=dest.root).stdout
+    report = json.loads(muse("verify", "--json", cwd=dest.root).stdout)
+    assert report["ok"] and report["signatures"]["untrusted"] == 1
+    strict = muse("verify", "--require-signatures", cwd=dest.root)
+    assert strict.exit_code == 1
+    assert "which is not trusted" in strict.output
+    assert muse("keys", "trust", stranger_pub, cwd=tmp_path).exit_code == 0
+    log = json.loads(muse("log", "--json", cwd=dest.root).stdout)
+    assert [c["signature"]["status"] for c in log] == ["good"]
+    assert muse("verify", "--require-signatures", cwd=dest.root).exit_code == 0
+
+
+def test_clone_and_fetch_can_require_trusted_signers(tmp_path: Path, muse: MuseRunner) -> None:
+    _, stranger_pub = _bundle_from_stranger(tmp_path, muse)
+    remote = tmp_path / "remote.muse"
+    assert muse("init", "--bare", str(remote), cwd=tmp_path).exit_code == 0
+    source = tmp_path / "source"
+    assert muse("push", str(remote), "main", cwd=source).exit_code == 0
+    refused = muse("clone", "--require-signatures", str(remote), "strict", cwd=tmp_path)
+    assert refused.exit_code == 5, refused.output
+    assert "which is not trusted" in refused.output
+    assert not (tmp_path / "strict").exists()
+    # A repository fetching from the remote: refused under the demand, nothing changed.
+    lax = make_repo(tmp_path / "lax")
+    assert lax.root is not None
+    assert muse("remote", "add", "origin", str(remote), cwd=lax.root).exit_code == 0
+    refused = changes_nothing(muse, lax.root, "fetch", "--require-signatures", exit_code=5)
+    assert "which is not trusted" in refused.output
+    assert muse("config", "receive.signatures", "trusted", cwd=lax.root).exit_code == 0
+    changes_nothing(muse, lax.root, "pull", "origin", "main", exit_code=5)
+    assert muse("keys", "trust", stranger_pub, cwd=tmp_path).exit_code == 0
+    done = muse("clone", "--require-signatures", str(remote), "strict", cwd=tmp_path)
+    assert done.exit_code == 0, done.output
+    assert muse("fetch", cwd=lax.root).exit_code == 0

@@ -89,7 +89,9 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
         old = repo.commit_snapshot(commit.parents[0])
     reader = _store_reader(repo)
     diffs = diff_trees(old, new, reader, reader)
-    record = commit_record(oid, commit)
+    from ..trust import trusted_set
+
+    record = commit_record(oid, commit, trusted_set())
     if as_json:
         emit_json({"commit": record, "changes": [fd.as_dict() for fd in diffs]})
         return
@@ -180,8 +182,8 @@ def _snapshot_line(entry: SnapshotEntry) -> str:
 
 
 def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
-    from ..keys import signature_status
     from ..objects import decode_snapshot
+    from ..trust import trust_status, trusted_set
 
     if kind == "snapshot":
         snapshot = decode_snapshot(repo.store.read(oid))
@@ -195,7 +197,7 @@ def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
         return
     commit = repo.graph.commit(oid)
     if as_json:
-        emit_json({"type": "commit", **commit_record(oid, commit)})
+        emit_json({"type": "commit", **commit_record(oid, commit, trusted_set())})
         return
     click.echo(f"snapshot {commit.snapshot}")
     for parent in commit.parents:
@@ -205,7 +207,7 @@ def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
                f"{commit.tz_offset_minutes:+d}")
     if commit.signer is not None:
         click.echo(f"signer {commit.signer.hex()}")
-    click.echo(f"signature {signature_status(commit)}")
+    click.echo(f"signature {trust_status(commit, trusted_set())}")
     click.echo("")
     for line in printable_lines(commit.message):
         click.echo(line)
@@ -268,7 +270,8 @@ def _open_repo_or_bare() -> Repository:
 
 @click.command()
 @click.option("--require-signatures", is_flag=True,
-              help="Count unsigned commits as problems.")
+              help="Count unsigned commits, and commits signed by keys you do not trust "
+              "(`muse keys trust`), as problems.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify(require_signatures: bool, as_json: bool) -> None:
     """Check the repository: every ref, commit, signature, snapshot and object (fsck).
@@ -286,7 +289,8 @@ def verify(require_signatures: bool, as_json: bool) -> None:
                    f"{report.snapshots} snapshots, {report.objects} objects "
                    f"({human_size(report.bytes)}), {report.unreachable_objects} unreachable "
                    "objects")
-        click.echo(f"signatures: {report.signed_good} good, {report.signed_bad} bad, "
+        click.echo(f"signatures: {report.signed_good} good, {len(report.untrusted)} untrusted "
+                   f"(good signature, key not trusted), {report.signed_bad} bad, "
                    f"{len(report.unsigned)} unsigned")
         work = report.work_files
         if work.entries:

@@ -12,7 +12,15 @@ import click
 
 from ..errors import MuseError, UsageError
 from ..units import human_size
-from .base import emit_json, error_json, json_errors, open_repo, short
+from .base import (
+    REQUIRE_SIGNATURES,
+    emit_json,
+    error_json,
+    json_errors,
+    open_repo,
+    receive_policy_for,
+    short,
+)
 
 COMMANDS: list[click.Command] = []
 C = TypeVar("C", bound=click.Command)
@@ -374,13 +382,15 @@ def _named(location: Any, command: str) -> str:
     return str(location.name)
 
 
-def _fetch_one(repo: Any, location: Any, as_json: bool) -> tuple[Any, dict[str, Any]]:
+def _fetch_one(repo: Any, location: Any, as_json: bool,
+               require_signatures: bool) -> tuple[Any, dict[str, Any]]:
     from ..transfer import fetch as fetch_refs
 
     name = _named(location, "fetch")
+    policy = receive_policy_for(repo, require_signatures)
     with _connected(location.url, repo, location.name) as conn, \
             _progress(as_json) as progress:
-        report = fetch_refs(repo, conn, name, progress=progress)
+        report = fetch_refs(repo, conn, name, progress=progress, policy=policy)
     data = {"remote": name, "url": location.url, "refs": _refs_json(report.refs),
             "commits": report.commits, "bytes": report.bundle_bytes}
     return report, data
@@ -409,8 +419,10 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
 @click.command()
 @click.argument("remote_word", metavar="[REMOTE]", required=False)
 @click.option("--all", "fetch_all", is_flag=True, help="Fetch from every configured remote.")
+@REQUIRE_SIGNATURES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def fetch(remote_word: str | None, fetch_all: bool, as_json: bool) -> None:
+def fetch(remote_word: str | None, fetch_all: bool, require_signatures: bool,
+          as_json: bool) -> None:
     """Bring in REMOTE's new commits; update refs/remotes/REMOTE/* and add new tags.
 
     Your branches and working tree are not touched: see `muse pull` for that.
@@ -428,7 +440,7 @@ def fetch(remote_word: str | None, fetch_all: bool, as_json: bool) -> None:
                              hint="add one with `muse remote add NAME URL`")
     else:
         locations = [_location(repo, remote_word)]
-    results = [_fetch_one(repo, loc, as_json) for loc in locations]
+    results = [_fetch_one(repo, loc, as_json, require_signatures) for loc in locations]
     if as_json:
         emit_json({"remotes": [d for _, d in results]} if fetch_all else results[0][1])
         return
@@ -461,10 +473,11 @@ def _pull_source(repo: Any, remote_word: str | None, branch: str | None) -> tupl
 @click.argument("branch", required=False)
 @click.option("--merge", "allow_merge", is_flag=True,
               help="If the histories diverged, merge (three-way) instead of refusing.")
+@REQUIRE_SIGNATURES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 @click.pass_context
 def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_merge: bool,
-         as_json: bool) -> None:
+         require_signatures: bool, as_json: bool) -> None:
     """Fetch, then bring the current branch and working tree up to REMOTE's BRANCH.
 
     Default: the branch's upstream (set by `muse push -u` or `muse clone`). Only
@@ -478,7 +491,7 @@ def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_
 
     repo = open_repo()
     location, theirs = _pull_source(repo, remote_word, branch)
-    report, fetched = _fetch_one(repo, location, as_json)
+    report, fetched = _fetch_one(repo, location, as_json, require_signatures)
     tracking = tracking_prefix(location.name) + theirs
     label = f"{location.name}/{theirs}"
     target = repo.refs.read(tracking)
@@ -545,19 +558,26 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--origin", "remote_name", default="origin", show_default=True,
               help="Name for the remote cloned from.")
+@REQUIRE_SIGNATURES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def clone(url: str, directory: Path | None, remote_name: str, as_json: bool) -> None:
+def clone(url: str, directory: Path | None, remote_name: str, require_signatures: bool,
+          as_json: bool) -> None:
     """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
     json_errors(as_json)
+    from ..config import user_config
     from ..remotes_config import check_remote_name, url_basename
     from ..transfer import clone as clone_repo
+    from ..trust import RULE_KEY, receive_policy
+
+    # No repository yet: only the user's own config can ask for trusted signers.
+    policy = receive_policy(user_config().get(RULE_KEY), require=require_signatures)
 
     check_remote_name(remote_name)
     dest = directory if directory is not None else Path(url_basename(url))
     if not as_json:
         click.echo(f"Cloning into {str(dest)!r}...", err=True)
     with _progress(as_json) as progress:
-        repo = clone_repo(url, dest, remote_name=remote_name, progress=progress)
+        repo = clone_repo(url, dest, remote_name=remote_name, progress=progress, policy=policy)
     branch, head = repo.current_branch(), repo.head()
     if as_json:
         emit_json({"url": repo.config.get(f"remote.{remote_name}.url"), "path": str(repo.root),

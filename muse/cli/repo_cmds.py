@@ -100,9 +100,14 @@ def format_time(timestamp: int, tz_minutes: int) -> str:
     return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
 
-def commit_record(oid: str, commit: Any) -> dict[str, Any]:
-    """A commit as plain data, the shape `log --json` and `show --json` print."""
-    from ..keys import fingerprint, signature_status
+def commit_record(oid: str, commit: Any, trusted: frozenset[bytes]) -> dict[str, Any]:
+    """A commit as plain data, the shape `log --json` and `show --json` print.
+
+    The signature status is good only for a `trusted` signer (`muse keys trust`);
+    a good signature by any other key is `untrusted`.
+    """
+    from ..keys import fingerprint
+    from ..trust import trust_status
 
     return {
         "id": oid,
@@ -113,7 +118,7 @@ def commit_record(oid: str, commit: Any) -> dict[str, Any]:
         "tz_offset_minutes": commit.tz_offset_minutes,
         "message": commit.message,
         "signature": {
-            "status": signature_status(commit),
+            "status": trust_status(commit, trusted),
             "signer": fingerprint(commit.signer) if commit.signer else None,
         },
     }
@@ -151,7 +156,10 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
         else:
             click.echo(f"no commits yet on branch {repo.current_branch()}")
         return
+    from ..trust import trusted_set
+
     start = resolve(repo, revision)
+    trusted = trusted_set()
     records = []
     for count, oid in enumerate(repo.graph.walk([start])):
         if max_count is not None and count >= max_count:
@@ -160,7 +168,7 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
         if oneline and not as_json:
             click.echo(f"{short(oid)} {printable(commit.subject)}")
             continue
-        record = commit_record(oid, commit)
+        record = commit_record(oid, commit, trusted)
         if as_json:
             records.append(record)
         else:

@@ -171,3 +171,24 @@ def test_a_damaged_pack_index_fails_a_fetch_and_changes_nothing(
         fetch(probe, FsRemote(remote), "origin")
     assert caught.value.exit_code == 6
     assert tree_state(tmp_path / "probe") == before
+
+
+def test_a_killed_pushers_upload_is_swept_by_the_next_push(tmp_path: Path,
+                                                          local: Repository) -> None:
+    from muse.workfiles import work_prefix
+
+    remote = tmp_path / "remote.muse"
+    Repository.init(remote, bare=True)
+    staging = remote / "tmp"
+    staging.mkdir(exist_ok=True)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    parts = (work_prefix() + "upload").split("-")
+    parts[3], parts[4] = str(child.pid), "x"  # the name a killed pusher's upload had
+    dead = staging / "-".join(parts)
+    dead.write_bytes(b"half a bundle" * 1000)
+    live = staging / (work_prefix() + "other-upload")  # a live pusher's: left alone
+    live.write_bytes(b"being written")
+    push(local, FsRemote(remote), [(MAIN, MAIN)])
+    assert sorted(p.name for p in staging.iterdir()) == [live.name]
+    assert_no_ghost_refs(FsRemote(remote), tmp_path / "probe")
