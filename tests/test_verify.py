@@ -51,7 +51,7 @@ def test_clean_repository(muse: MuseRunner, repo_dir: Path, two_commits: Reposit
     code, out, err = run_verify(muse, repo_dir)
     assert code == 0, err
     assert "checked 1 refs, 2 commits, 2 snapshots, 3 objects" in out
-    assert "signatures: 2 good, 0 bad, 0 unsigned" in out
+    assert "signatures: 2 good, 0 untrusted, 0 bad, 0 unsigned" in out
     assert out.rstrip().endswith("ok") and err == ""
     code, out, _ = run_verify(muse, repo_dir, "--json")
     data = json.loads(out)
@@ -162,7 +162,7 @@ def test_bad_signature(muse: MuseRunner, repo_dir: Path, two_commits: Repository
     code, out, err = run_verify(muse, repo_dir)
     assert code == 1
     assert f"problem: commit {evil.id} has a bad signature" in err
-    assert "signatures: 2 good, 1 bad, 0 unsigned" in out
+    assert "signatures: 2 good, 0 untrusted, 1 bad, 0 unsigned" in out
     data = json.loads(run_verify(muse, repo_dir, "--json")[1])
     assert data["signatures"]["bad"] == 1
     assert [p["subject"] for p in data["problems"]] == [evil.id]

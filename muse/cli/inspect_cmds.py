@@ -289,9 +289,8 @@ def verify(require_signatures: bool, as_json: bool) -> None:
                    f"{report.snapshots} snapshots, {report.objects} objects "
                    f"({human_size(report.bytes)}), {report.unreachable_objects} unreachable "
                    "objects")
-        click.echo(f"signatures: {report.signed_good} good, {len(report.untrusted)} untrusted "
-                   f"(good signature, key not trusted), {report.signed_bad} bad, "
-                   f"{len(report.unsigned)} unsigned")
+        click.echo(f"signatures: {report.signed_good} good, {len(report.untrusted)} untrusted, "
+                   f"{report.signed_bad} bad, {len(report.unsigned)} unsigned")
         work = report.work_files
         if work.entries:
             click.echo(f"work files: {work.entries} in .muse/tmp ({human_size(work.size)}), "
