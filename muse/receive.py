@@ -11,7 +11,6 @@ moves its refs. A bad bundle leaves nothing behind. Refs come last.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from .errors import CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
 from .policy import DEFAULT_POLICY, ReceivePolicy
-from .remote import OutgoingBundle
 from .storage import BLOB, COMMIT, SNAPSHOT, ObjectIndex, PackEntry
 from .store import ObjectStore
 
@@ -106,27 +104,20 @@ class Pending:
 BeforeInstall = Callable[[Pending], None]
 
 
-def receive_bundle(store: ObjectStore, source: BinaryIO | OutgoingBundle, *,
+def receive_bundle(store: ObjectStore, source: BinaryIO, *,
                    progress: Progress | None = None,
                    policy: ReceivePolicy = DEFAULT_POLICY,
                    before_install: BeforeInstall | None = None) -> Received:
     """Verify the bundle in `source` against `store` and install what is new as a pack.
 
-    A disposable `OutgoingBundle` on the same filesystem is hard-linked, not copied:
-    the link shares the inode, so the bytes verified are the bytes installed.
+    The bytes are copied to a work file as they are verified: a user's bundle file
+    is never shared with the store, so rewriting it later cannot touch a pack.
     """
     tmp = store.new_tmp_file(".bundle")
     try:
-        with contextlib.ExitStack() as stack:
-            sink = None
-            if isinstance(source, OutgoingBundle):
-                adopted = source.disposable and _link(source.path, tmp)
-                stream = stack.enter_context(source.open())
-            else:
-                adopted, stream = False, source
-            if not adopted:
-                sink = stack.enter_context(open(tmp, "wb")).write
-            verified = verify_pack(stream, store, policy=policy, sink=sink, progress=progress)
+        with open(tmp, "wb") as copy:
+            verified = verify_pack(source, store, policy=policy, sink=copy.write,
+                                   progress=progress)
         if before_install is not None:
             before_install(Pending(verified, store, tmp))
         if verified.entries:
@@ -136,12 +127,3 @@ def receive_bundle(store: ObjectStore, source: BinaryIO | OutgoingBundle, *,
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
-
-def _link(path: Path, tmp: Path) -> bool:
-    """Replace `tmp` by a hard link to `path`; False when that is impossible (another disk)."""
-    try:
-        tmp.unlink()
-        os.link(path, tmp)
-    except OSError:
-        return False
-    return True

@@ -1,4 +1,4 @@
-"""Receiving a bundle as a pack: a sender's temporary file adopted by hard link, else copied."""
+"""Receiving a bundle as a pack: copied while verified, never sharing the user's file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from muse.errors import BundleError
 from muse.receive import receive_bundle
-from muse.remote import OutgoingBundle
 from tests.bundle_repos import bundle_bytes, commit_files, make_repo
 
 
@@ -30,23 +29,6 @@ def _pack(repo_root: Path, bundle_id: str) -> Path:
     return repo_root / ".muse" / "packs" / f"pack-{bundle_id}.bundle"
 
 
-def _outgoing(path: Path, bundle_id: str, *, disposable: bool) -> OutgoingBundle:
-    """The bundle as the transfer engine hands it over (`disposable`: its own temp file)."""
-    return OutgoingBundle(path, path.stat().st_size, bundle_id, disposable=disposable)
-
-
-def test_a_disposable_bundle_file_is_adopted_by_hard_link(
-        tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:
-    path, data, bundle_id = bundle_file
-    target = make_repo(tmp_path / "target")
-    received = receive_bundle(target.store, _outgoing(path, bundle_id, disposable=True))
-    pack = _pack(tmp_path / "target", bundle_id)
-    assert received.summary.bundle_id == bundle_id
-    assert pack.stat().st_ino == path.stat().st_ino  # one write for a local push, not two
-    assert pack.read_bytes() == data
-    assert os.listdir(tmp_path / "target" / ".muse" / "tmp") == []
-
-
 def test_a_users_bundle_file_is_copied_and_left_as_it_was(
         tmp_path: Path, bundle_file: tuple[Path, bytes, str]) -> None:
     # Sharing its inode would let a later in-place rewrite of the user's file
@@ -54,7 +36,8 @@ def test_a_users_bundle_file_is_copied_and_left_as_it_was(
     path, data, bundle_id = bundle_file
     os.chmod(path, 0o640)
     target = make_repo(tmp_path / "target")
-    receive_bundle(target.store, _outgoing(path, bundle_id, disposable=False))
+    with open(path, "rb") as handle:
+        receive_bundle(target.store, handle)
     pack = _pack(tmp_path / "target", bundle_id)
     assert pack.stat().st_ino != path.stat().st_ino
     assert path.stat().st_mode & 0o777 == 0o640

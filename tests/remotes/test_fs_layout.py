@@ -192,3 +192,22 @@ def test_a_killed_pushers_upload_is_swept_by_the_next_push(tmp_path: Path,
     push(local, FsRemote(remote), [(MAIN, MAIN)])
     assert sorted(p.name for p in staging.iterdir()) == [live.name]
     assert_no_ghost_refs(FsRemote(remote), tmp_path / "probe")
+
+
+def test_a_pushers_own_bundle_is_kept_by_hard_link_and_a_users_is_copied(
+        tmp_path: Path) -> None:
+    # A local push writes its bytes once: the remote adopts the pusher's temporary
+    # bundle. Anything else is copied, so rewriting it later cannot touch the remote.
+    bucket = DirBucket(tmp_path / "remote.muse")
+    (tmp_path / "remote.muse").mkdir()
+    own = tmp_path / "push.bundle"
+    own.write_bytes(b"a pushed bundle")
+    assert bucket.put_if_absent("packs/own", own, disposable=True)
+    assert (tmp_path / "remote.muse/packs/own").stat().st_ino == own.stat().st_ino
+    users = tmp_path / "users.bundle"
+    users.write_bytes(b"a user's bundle")
+    assert bucket.put_if_absent("packs/users", users)
+    stored = tmp_path / "remote.muse/packs/users"
+    assert stored.stat().st_ino != users.stat().st_ino
+    users.write_bytes(b"rewritten in place")
+    assert stored.read_bytes() == b"a user's bundle"
