@@ -55,7 +55,7 @@ from .objects import (
 )
 from .policy import ANY, DEFAULT_POLICY, SIGNED, ReceivePolicy
 from .refs import check_transferable_ref
-from .storage import COMMIT, ObjectIndex, ObjectSource, Store
+from .storage import BLOB, COMMIT, SNAPSHOT, ObjectIndex, ObjectSource, PackEntry, Store
 
 MAGIC = b"MUSEBNDL"
 VERSION = 1
@@ -124,6 +124,8 @@ class BundleSummary:
     signatures_good: int
     unsigned: int
     entries_outside: int  # distinct objects snapshots name that the bundle leaves out
+    # As the writer wrote them: every item's offset, size and kind (a pack index's rows).
+    entries: tuple[PackEntry, ...] = ()
 
 
 # -- writing -------------------------------------------------------------------
@@ -247,6 +249,7 @@ class BundlePlan:
     snapshots: list[str]
     objects: list[tuple[str, int]]
     signed: int  # how many of `commits` carry a signature (the summary reports it)
+    parents: dict[str, tuple[str, ...]] = field(default_factory=dict)  # of each commit
     # Verified encodings of snapshots and commits read while planning, kept (up to
     # PLAN_CACHE_BYTES) so writing does not read and hash them a second time.
     encodings: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
@@ -299,8 +302,9 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
                 sizes[raw_id] = size
     objects = [(raw_id.hex(), size) for raw_id, size in sizes.items() if size != _KNOWN]
     signed = sum(graph.commit(oid).is_signed for oid in delta.commits)
+    parents = {oid: graph.commit(oid).parents for oid in delta.commits}
     return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects, signed,
-                      encodings)
+                      parents, encodings)
 
 
 _KNOWN = -1
@@ -341,21 +345,26 @@ def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
         object_bytes=plan.object_bytes, snapshots=len(plan.snapshots), commits=len(plan.commits),
     )
     w = _HashingWriter(out, progress)
+    entries: list[PackEntry] = []
     try:
         w.write(PREAMBLE)
         w.frame(KIND_HEADER, header.encode())
         for oid, size in plan.objects:
+            # An object's offset is its first data frame's, as the reader reports it.
+            entries.append(PackEntry(oid, w.size + HEADER_SIZE + OBJECT_START.size, size, BLOB))
             _write_object(store, w, oid, size, verify_objects)
-        for snap_id in plan.snapshots:
-            w.frame(KIND_SNAPSHOT, plan.encodings.get(snap_id) or store.read(snap_id))
-        for oid in plan.commits:
-            w.frame(KIND_COMMIT, plan.encodings.get(oid) or store.read(oid))
+        for kind, frame_kind, ids in ((SNAPSHOT, KIND_SNAPSHOT, plan.snapshots),
+                                      (COMMIT, KIND_COMMIT, plan.commits)):
+            for oid in ids:
+                encoding = plan.encodings.get(oid) or store.read(oid)
+                entries.append(PackEntry(oid, w.size, len(encoding), kind))
+                w.frame(frame_kind, encoding)
         w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
         bundle_id = w.digest().hex()
     finally:
         w.close()
     return BundleSummary(bundle_id, header, w.size, plan.commits, plan.signed,
-                         len(plan.commits) - plan.signed, 0)
+                         len(plan.commits) - plan.signed, 0, tuple(entries))
 
 
 def _write_object(store: ObjectSource, w: _HashingWriter, oid: str, size: int,

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol, cast, runtime_checkable
 
 from .errors import RemoteError
 from .refs import RefUpdate
+from .storage import PackEntry
 
 __all__ = [
     "Capabilities",
@@ -45,6 +46,20 @@ class RemoteOptions:
 
 
 @dataclass(frozen=True)
+class PackContents:
+    """What the sending engine wrote into a bundle: every item's offset, size and kind.
+
+    The engine re-hashed every object as it wrote them (it does so whenever the
+    remote does not verify), so a remote without a server indexes the pack from
+    this instead of reading the whole bundle back. A remote that verifies ignores it.
+    """
+
+    prerequisites: tuple[str, ...]
+    parents: Mapping[str, tuple[str, ...]]  # each carried commit's parents
+    entries: tuple[PackEntry, ...]
+
+
+@dataclass(frozen=True)
 class OutgoingBundle:
     """A bundle ready to send: a file on disk whose size and sha256 (= bundle id) are known.
 
@@ -59,13 +74,14 @@ class OutgoingBundle:
     sha256: str
     disposable: bool = False
     progress: Callable[[int], None] | None = field(default=None, compare=False)
+    contents: PackContents | None = field(default=None, compare=False, repr=False)
 
     def open(self) -> BinaryIO:
         """The bundle's bytes from the start; reading them advances `progress`."""
         handle = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
         if self.progress is None:
             return handle
-        return cast(BinaryIO, _CountingReader(handle, self.progress))
+        return counting_reader(handle, self.progress)
 
 
 # Opens one bundle of a fetch answer: a context manager of its byte stream.
@@ -113,6 +129,11 @@ def dependency_order(bundles: Sequence[IncomingBundle]) -> list[IncomingBundle]:
         done.add(ready[0])
     return [bundles[i] for i in placed]
 
+
+
+def counting_reader(handle: BinaryIO, advance: Callable[[int], None]) -> BinaryIO:
+    """`handle`, reporting every byte read to `advance` (how an upload's progress is seen)."""
+    return cast(BinaryIO, _CountingReader(handle, advance))
 
 
 class _CountingReader:

@@ -22,7 +22,7 @@ from .objects import is_object_id
 from .policy import DEFAULT_POLICY, ReceivePolicy
 from .receive import receive_bundle
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
-from .remote import OutgoingBundle, Remote, dependency_order
+from .remote import OutgoingBundle, PackContents, Remote, dependency_order
 from .remotes_config import check_remote_name, normalise_url, remote_options
 from .repo import Repository
 
@@ -283,7 +283,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
             progress.phase("bundling", plan.object_bytes)
             with open(tmp, "wb") as out:
                 # A verifying remote re-hashes every object and refuses a damaged
-                # one, so hashing them here too would only double the work.
+                # one, so hashing them here too would only double the work; for any
+                # other remote, this is where the pushed bytes are checked.
                 summary = write_bundle(repo.store, plan, out, progress=progress.advance,
                                        verify_objects=not caps.server_verifies)
             bundle_bytes = summary.size
@@ -293,8 +294,9 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
                     f"{caps.max_bundle_bytes} bytes", hint="push fewer commits at a time")
             progress.phase("uploading", bundle_bytes)
             # Our own temporary file, never written again: a receiver may keep it by link.
+            contents = PackContents(tuple(plan.prerequisites), plan.parents, summary.entries)
             bundle = OutgoingBundle(tmp, summary.size, summary.bundle_id, disposable=True,
-                                    progress=progress.advance)
+                                    progress=progress.advance, contents=contents)
         else:
             progress.phase("updating refs", None)
         results = remote.push(bundle, updates)

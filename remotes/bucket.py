@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from muse.bundle import BundleReader
+from muse.bundle import BundleReader, Progress
 from muse.errors import BundleError, RemoteError, TransientRemoteError, UsageError
 from muse.objects import is_object_id
 from muse.policy import DEFAULT_POLICY, ReceivePolicy
@@ -55,12 +55,13 @@ class Bucket(Protocol):
         ...
 
     def put_if_absent(self, key: str, source: Path | bytes, *, sha256: str | None = None,
-                      disposable: bool = False) -> bool:
+                      disposable: bool = False, progress: Progress | None = None) -> bool:
         """Store `source` under `key` unless the key exists; True when this call created it.
 
         `sha256` (hex), when given, lets the store itself refuse other bytes.
         `disposable` says the file at `source` is the caller's temporary file,
         which the bucket may take over (rename, hard link) instead of copying.
+        `progress` hears how many bytes have gone (an upload's progress bar).
         A failed or interrupted call leaves no key behind.
         """
         ...
@@ -248,21 +249,23 @@ def _ids(value: Any) -> list[str]:
     return value
 
 
-def verify_outgoing(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) -> PackIndex:
-    """Read `bundle` through the core's verifier; its prerequisites must be commits here.
+def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) -> PackIndex:
+    """The index of the pack `bundle` becomes; its prerequisites must be commits here.
 
-    Streaming, bounded by the largest frame; the policy's limits apply. What the
-    verifier yields is the pack's index.
+    When the sending engine says what it wrote (`bundle.contents`: it re-hashed every
+    object while writing, as it does for a remote that does not verify), that is
+    the index, and the bundle is not read back. Otherwise the bundle goes through
+    the core's verifier, streaming, under the policy's limits.
     """
-    known = doc.commits()
+    contents = bundle.contents
+    if contents is not None:
+        _check_prerequisites(contents.prerequisites, doc)
+        return PackIndex(bundle.sha256, bundle.size, contents.prerequisites,
+                         dict(contents.parents), contents.entries)
     with open(bundle.path, "rb") as peek:
         # The header alone says what the bundle builds on: refuse before reading the rest.
         prerequisites = BundleReader(peek, policy=policy).read_header().prerequisites
-    for oid in prerequisites:
-        if oid not in known:
-            raise BundleError(f"the bundle's prerequisite {oid} is not a commit on the "
-                              "remote; nothing was changed", code="not-a-commit",
-                              hint="fetch first, then push again")
+    _check_prerequisites(prerequisites, doc)
     with bundle.open() as stream:
         # No index: everything the bundle carries is a row of its own pack's index.
         verified = verify_pack(stream, None, policy=policy)
@@ -272,6 +275,15 @@ def verify_outgoing(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy)
                           "nothing was changed")
     return PackIndex(summary.bundle_id, summary.size, tuple(prerequisites),
                      dict(verified.parents), tuple(verified.entries))
+
+
+def _check_prerequisites(prerequisites: Iterable[str], doc: RefsDoc) -> None:
+    known = doc.commits()
+    for oid in prerequisites:
+        if oid not in known:
+            raise BundleError(f"the bundle's prerequisite {oid} is not a commit on the "
+                              "remote; nothing was changed", code="not-a-commit",
+                              hint="fetch first, then push again")
 
 
 def check_updates(updates: Sequence[RefUpdate]) -> None:
@@ -369,8 +381,10 @@ class BucketRemote:
     # -- the protocol -------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
+        # No server verifies what lands in a bucket: the pushing engine re-hashes every
+        # object as it writes the bundle, and every fetching client verifies it all.
         return Capabilities(atomic_multi_ref=True, max_bundle_bytes=self.policy.max_bundle_bytes,
-                            server_verifies=True, writable=True)
+                            server_verifies=False, writable=True)
 
     def list_refs(self) -> dict[str, str]:
         self._hook("open")
@@ -385,7 +399,7 @@ class BucketRemote:
         refused = refusals(updates, doc.refs)
         if refused is not None:
             return refused  # nothing would land: nothing is uploaded
-        pack = verify_outgoing(bundle, doc, self.policy) if bundle is not None else None
+        pack = outgoing_index(bundle, doc, self.policy) if bundle is not None else None
         check_targets(updates, pack, doc)
         if pack is not None and bundle is not None and pack.pack not in doc.packs:
             self._store(bundle, pack)
@@ -394,7 +408,7 @@ class BucketRemote:
     def _store(self, bundle: OutgoingBundle, pack: PackIndex) -> None:
         # Create-only: the same bundle pushed twice (a resent push) is the same key.
         self.bucket.put_if_absent(pack_key(pack.pack), bundle.path, sha256=bundle.sha256,
-                                  disposable=bundle.disposable)
+                                  disposable=bundle.disposable, progress=bundle.progress)
         self._hook("stored")
         self.bucket.put_if_absent(index_key(pack.pack), pack.encode())
         self._hook("indexed")

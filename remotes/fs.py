@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from muse.bundle import MAGIC, plan_bundle, write_bundle
+from muse.bundle import MAGIC, Progress, plan_bundle, write_bundle
 from muse.errors import (
     MuseError,
     RefConflictError,
@@ -116,7 +116,7 @@ class DirBucket:
         return Path(name)
 
     def put_if_absent(self, key: str, source: Path | bytes, *, sha256: str | None = None,
-                      disposable: bool = False) -> bool:
+                      disposable: bool = False, progress: Progress | None = None) -> bool:
         target = self._path(key)
         if target.exists():
             return False
@@ -124,8 +124,10 @@ class DirBucket:
         try:
             if isinstance(source, Path) and disposable and _link_over(source, staged):
                 _sync(staged)  # the sender wrote it without syncing; it is durable from here
+                if progress is not None:
+                    progress(staged.stat().st_size)  # all of it is here at once
             else:
-                self._copy(source, staged, sha256)
+                self._copy(source, staged, sha256, progress)
             os.chmod(staged, STORED_MODE)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -138,7 +140,8 @@ class DirBucket:
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
 
-    def _copy(self, source: Path | bytes, staged: Path, sha256: str | None) -> None:
+    def _copy(self, source: Path | bytes, staged: Path, sha256: str | None,
+              progress: Progress | None) -> None:
         digest = hashlib.sha256()
         with open(staged, "wb") as out:
             if isinstance(source, bytes):
@@ -149,6 +152,8 @@ class DirBucket:
                     while chunk := src.read(COPY_CHUNK):
                         out.write(chunk)
                         digest.update(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         if sha256 is not None and digest.hexdigest() != sha256:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from muse.bundle import Progress
 from muse.errors import ConfigError, MuseError, RemoteError, TransientRemoteError, UsageError
 from muse.fsutil import atomic_write_bytes
-from muse.remote import Remote, RemoteOptions
+from muse.remote import Remote, RemoteOptions, counting_reader
 from remotes.bucket import Versioned
 
 MiB = 1024 * 1024
@@ -215,7 +216,7 @@ class S3Bucket:
     # -- writes --------------------------------------------------------------------------
 
     def put_if_absent(self, key: str, source: Path | bytes, *, sha256: str | None = None,
-                      disposable: bool = False) -> bool:
+                      disposable: bool = False, progress: Progress | None = None) -> bool:
         self.ensure_conditional_writes()
         if isinstance(source, bytes):
             actual = hashlib.sha256(source).hexdigest()
@@ -224,11 +225,12 @@ class S3Bucket:
             return self._put_single(key, source, bytes.fromhex(actual))
         size = source.stat().st_size
         if size > self.multipart_threshold:
-            return self._put_multipart(key, source, size, sha256)
+            return self._put_multipart(key, source, size, sha256, progress)
         # The store checks the bytes against the digest: a caller's digest reaches it as is.
         digest = sha256 if sha256 is not None else _file_sha256(source)
         with open(source, "rb") as handle:
-            return self._put_single(key, handle, bytes.fromhex(digest))
+            body = handle if progress is None else counting_reader(handle, progress)
+            return self._put_single(key, body, bytes.fromhex(digest))
 
     def _put_single(self, key: str, body: bytes | BinaryIO, digest: bytes) -> bool:
         try:
@@ -273,7 +275,8 @@ class S3Bucket:
 
     # -- multipart -----------------------------------------------------------------------
 
-    def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None) -> bool:
+    def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None,
+                       progress: Progress | None = None) -> bool:
         # S3 keeps a per-part checksum only, so the whole file's digest is checked here.
         if sha256 is not None and _file_sha256(source) != sha256:
             raise self._mismatch(key, sha256)
@@ -285,7 +288,7 @@ class S3Bucket:
         parts: Parts = []
         try:
             with self._edge(key):
-                parts = self._send_parts(full, upload, source, size, done)
+                parts = self._send_parts(full, upload, source, size, done, progress)
                 self.client.complete_multipart_upload(
                     Bucket=self.bucket, Key=full, UploadId=upload, IfNoneMatch="*",
                     MultipartUpload={"Parts": parts})
@@ -345,7 +348,7 @@ class S3Bucket:
         return str(created["UploadId"]), {}
 
     def _send_parts(self, full: str, upload: str, source: Path, size: int,
-                    done: dict[int, str]) -> Parts:
+                    done: dict[int, str], progress: Progress | None = None) -> Parts:
         plan = self._plan(size)
 
         def send(part: _Part) -> dict[str, Any]:
@@ -357,6 +360,8 @@ class S3Bucket:
                                                PartNumber=part.number, Body=data,
                                                ChecksumSHA256=checksum)
                 etag = sent["ETag"]
+            if progress is not None:
+                progress(part.size)  # from the pool's threads: a counter's add is enough
             return {"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": checksum}
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:

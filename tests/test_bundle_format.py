@@ -482,3 +482,15 @@ def test_a_header_over_its_limit_is_refused_before_decoding_and_never_written() 
         _parse_header(oversized)
     fits = BundleHeader(refs=dict(list(refs.items())[:1000]), prerequisites=[])
     assert _parse_header(fits.encode()).refs == fits.refs
+
+
+def test_the_writer_reports_the_rows_the_reader_finds(source: Repository) -> None:
+    # A remote without a server indexes a pushed pack from what the writer reports:
+    # it must be exactly what verifying the bundle would have found.
+    from muse.receive import verify_pack
+
+    ids = history(source)
+    data, summary = bundle_bytes(source, [ids[-1]], [ids[0]])
+    verified = verify_pack(io.BytesIO(data), None)
+    assert summary.entries == tuple(verified.entries)
+    assert {e.kind for e in summary.entries} == {"blob", "snapshot", "commit"}

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
+from muse.bundle import Progress
 from remotes.bucket import Bucket, Versioned
 
 
@@ -39,9 +40,10 @@ class CountingBucket:
         return self.inner.get(key)
 
     def put_if_absent(self, key: str, source: Path | bytes, *, sha256: str | None = None,
-                      disposable: bool = False) -> bool:
+                      disposable: bool = False, progress: Progress | None = None) -> bool:
         self.counts["put_if_absent"] += 1
-        return self.inner.put_if_absent(key, source, sha256=sha256, disposable=disposable)
+        return self.inner.put_if_absent(key, source, sha256=sha256, disposable=disposable,
+                                        progress=progress)
 
     def put_if_match(self, key: str, data: bytes, tag: str | None) -> str | None:
         self.counts["put_if_match"] += 1
