@@ -46,13 +46,14 @@ from bench_remote import (
 )
 from latency_proxy import LatencyProxy
 
+# The checkout's own modules (tests/ is not installed), imported after this line.
 sys.path.insert(0, str(ROOT))
 
-from muse.repo import Repository  # noqa: E402  (the checkout's modules, after the path)
-from muse.transfer import clone, push  # noqa: E402
-from remotes.bucket import BucketRemote  # noqa: E402
-from remotes.s3 import ProbeVerdicts, S3Bucket  # noqa: E402
-from tests.s3_server import S3Server, find_weed  # noqa: E402
+from muse.repo import Repository
+from muse.transfer import clone, push
+from remotes.bucket import BucketRemote
+from remotes.s3 import ProbeVerdicts, S3Bucket
+from tests.s3_server import S3Server, find_weed
 
 # Small histories for the request counts (commits, objects); the full one is the third.
 SMALL_SHAPES = ((2, 10), (50, 1000))
