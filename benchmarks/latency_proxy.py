@@ -156,6 +156,8 @@ class LatencyProxy:
         try:
             # Done when both ends closed; the first failure (a reset) ends the rest.
             await asyncio.wait(legs, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: close this connection quietly
         finally:
             for leg in legs:
                 leg.cancel()
