@@ -166,9 +166,9 @@ def count_push(site: S3Site, source: Path, prefix: str) -> tuple[int, int, Count
     """One push of `source`'s main to an empty prefix, in this process: objects, requests."""
     client = site.server.client()
     log = RequestLog(client)
-    report_ = push(Repository.find(source), site.remote(prefix, client),
-                   [("refs/heads/main", "refs/heads/main")])
-    return report_.objects, sum(log.counts.values()), log.counts
+    pushed = push(Repository.find(source), site.remote(prefix, client),
+                  [("refs/heads/main", "refs/heads/main")])
+    return pushed.objects, sum(log.counts.values()), log.counts
 
 
 def count_clone(site: S3Site, prefix: str, dest: Path) -> tuple[int, Counter[str]]:

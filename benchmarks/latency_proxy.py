@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
+import sys
 import threading
 import time
 
@@ -108,6 +109,9 @@ class LatencyProxy:
             raise RuntimeError("the latency proxy did not start")
         return self
 
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
@@ -175,13 +179,16 @@ def main() -> None:
     ap.add_argument("--lifetime", type=float, default=600.0, help="stop after this many seconds")
     args = ap.parse_args()
     host, _, port = args.upstream.rpartition(":")
-    proxy = LatencyProxy(host, int(port), args.rtt_ms / 1000, lifetime=args.lifetime).start()
+    try:
+        proxy = LatencyProxy(host, int(port), args.rtt_ms / 1000, lifetime=args.lifetime)
+    except ValueError as exc:  # not a loopback address, or not an address at all
+        sys.exit(f"error: {exc}")
+    proxy.start()
     print(f"{proxy.endpoint} -> {args.upstream}, {args.rtt_ms:g} ms round trip, "
           f"for {args.lifetime:g} s", flush=True)
     deadline = time.monotonic() + args.lifetime
     with contextlib.suppress(KeyboardInterrupt):
-        while proxy._thread is not None and proxy._thread.is_alive() \
-                and time.monotonic() < deadline:
+        while proxy.running() and time.monotonic() < deadline:
             time.sleep(0.5)
     proxy.stop()
 
