@@ -277,9 +277,6 @@ class S3Bucket:
 
     def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None,
                        progress: Progress | None = None) -> bool:
-        # S3 keeps a per-part checksum only, so the whole file's digest is checked here.
-        if sha256 is not None and _file_sha256(source) != sha256:
-            raise self._mismatch(key, sha256)
         full = self.prefix + key
         if self._exists(key):  # before sending gigabytes that would be refused at the end
             return False
@@ -288,7 +285,11 @@ class S3Bucket:
         parts: Parts = []
         try:
             with self._edge(key):
-                parts = self._send_parts(full, upload, source, size, done, progress)
+                parts, whole = self._send_parts(full, upload, source, size, done, progress)
+                # S3 keeps a per-part checksum only, so the whole file's digest is checked
+                # here, while the parts travel, and before anything becomes visible.
+                if sha256 is not None and whole != sha256:
+                    raise self._mismatch(key, sha256)
                 self.client.complete_multipart_upload(
                     Bucket=self.bucket, Key=full, UploadId=upload, IfNoneMatch="*",
                     MultipartUpload={"Parts": parts})
@@ -348,7 +349,9 @@ class S3Bucket:
         return str(created["UploadId"]), {}
 
     def _send_parts(self, full: str, upload: str, source: Path, size: int,
-                    done: dict[int, str], progress: Progress | None = None) -> Parts:
+                    done: dict[int, str],
+                    progress: Progress | None = None) -> tuple[Parts, str]:
+        """Send every part not already `done`, in parallel; the parts and the file's sha256."""
         plan = self._plan(size)
 
         def send(part: _Part) -> dict[str, Any]:
@@ -365,7 +368,9 @@ class S3Bucket:
             return {"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": checksum}
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(send, plan))
+            uploads = pool.map(send, plan)  # every part is under way from here
+            whole = _file_sha256(source)  # hashing releases the GIL: it overlaps them
+            return list(uploads), whole
 
     def _abort(self, full: str, upload: str) -> None:
         # Best effort: the failure being reported matters more than a failed abort.

@@ -158,8 +158,10 @@ def test_list_pages_and_keeps_to_its_prefix(s3: S3Bucket, s3_server: S3Server,
     assert list(neighbour.list("")) == ["packs/theirs"]
 
 
-def test_a_multipart_upload_that_misses_its_sha256_sends_nothing(s3: S3Bucket,
-                                                                 tmp_path: Path) -> None:
+def test_a_multipart_upload_that_misses_its_sha256_stores_nothing(s3: S3Bucket,
+                                                                  tmp_path: Path) -> None:
+    # The whole file's digest is checked while the parts travel: a mismatch aborts the
+    # upload before it is completed, so no key appears and no upload is left to bill.
     big, _ = big_file(tmp_path, 7 * MiB)
     with pytest.raises(RemoteError) as caught:
         s3.put_if_absent("packs/big", big, sha256="ab" * 32)
