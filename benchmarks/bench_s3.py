@@ -53,7 +53,7 @@ from muse.repo import Repository
 from muse.transfer import clone, push
 from remotes.bucket import BucketRemote
 from remotes.s3 import ProbeVerdicts, S3Bucket
-from tests.s3_server import S3Server, find_weed
+from tests.s3_server import RequestLog, S3Server, find_weed
 
 # Small histories for the request counts (commits, objects); the full one is the third.
 SMALL_SHAPES = ((2, 10), (50, 1000))
@@ -92,17 +92,6 @@ class S3Site:
         remote = self.remote(f"probe-{uuid.uuid4().hex[:8]}", endpoint=endpoint)
         assert isinstance(remote.bucket, S3Bucket)
         remote.bucket.ensure_conditional_writes()
-
-
-class RequestLog:
-    """Every HTTP request a client sends (retries included), by S3 operation."""
-
-    def __init__(self, client: Any) -> None:
-        self.counts: Counter[str] = Counter()
-        client.meta.events.register("before-send.s3", self._note)
-
-    def _note(self, event_name: str, **_: Any) -> None:
-        self.counts[event_name.rsplit(".", 1)[-1]] += 1
 
 
 # -- the measurements ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,3 +242,18 @@ def s3_harness(request: Any, base: Path) -> S3Harness:
     for name, value in harness.environment().items():
         monkeypatch.setenv(name, value)
     return harness
+
+
+class RequestLog:
+    """Every HTTP request a boto3 client sends (retries included), by S3 operation."""
+
+    def __init__(self, client: Any) -> None:
+        self.counts: Counter[str] = Counter()
+        client.meta.events.register("before-send.s3", self._note)
+
+    def _note(self, event_name: str, **_: Any) -> None:
+        self.counts[event_name.rsplit(".", 1)[-1]] += 1
+
+    def take(self) -> Counter[str]:
+        seen, self.counts = self.counts, Counter()
+        return seen

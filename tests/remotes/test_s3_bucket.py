@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from muse.errors import ConfigError, RemoteError, TransientRemoteError, UsageErr
 from muse.remote import RemoteOptions
 from remotes.s3 import MiB, ProbeVerdicts, S3Bucket, make_client, open_bucket, parse_url
 from tests.remotes import test_bucket_primitives as shared
-from tests.s3_server import S3Server
+from tests.s3_server import RequestLog, S3Server
 
 PART = 5 * MiB  # S3's smallest part; SeaweedFS, like AWS, refuses smaller ones
 
@@ -39,21 +38,6 @@ def s3(s3_server: S3Server, tmp_path: Path) -> S3Bucket:
     """A fresh bucket on the real server, repository at `repo/`, multipart above 6 MiB."""
     return new_bucket(s3_server, tmp_path, multipart_threshold=6 * MiB, part_size=PART,
                       page_size=7)
-
-
-class RequestLog:
-    """Every HTTP request a client sends (retries included), by operation."""
-
-    def __init__(self, client: Any) -> None:
-        self.counts: Counter[str] = Counter()
-        client.meta.events.register("before-send.s3", self._note)
-
-    def _note(self, event_name: str, **_: Any) -> None:
-        self.counts[event_name.rsplit(".", 1)[-1]] += 1
-
-    def take(self) -> Counter[str]:
-        seen, self.counts = self.counts, Counter()
-        return seen
 
 
 class Faulty:
