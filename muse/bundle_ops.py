@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,9 @@ from .errors import (
     MuseError,
     NonFastForwardError,
     RevisionError,
+    SystemRefusedError,
     UsageError,
+    system_refusal,
 )
 from .fsutil import atomic_writer
 from .objects import Snapshot
@@ -116,10 +120,18 @@ def write_bundle_file(repo: Repository, plan: BundlePlan, target: Path, *,
     No fsync, as git does not for its bundles: the file is an export, and a bundle
     torn by a crash fails its trailer check; it can never pass for a good one.
     """
+    if not target.parent.is_dir():
+        # A typo in the folder must not send hundreds of megabytes somewhere new.
+        raise UsageError(f"cannot write bundle {target}: folder {target.parent} does not "
+                         "exist", hint="create the folder first, or check the path")
     try:
         with atomic_writer(target, durable=False) as out:
             summary = write_bundle(repo.store, plan, out, progress=progress)
     except OSError as exc:
+        refusal = system_refusal(exc)  # disk full, permission denied, …: exit 8
+        if refusal is not None:
+            raise SystemRefusedError(f"cannot write bundle {target}: {refusal.message}",
+                                     hint=f"nothing was written; {refusal.hint}") from None
         raise MuseError(f"cannot write bundle {target}: {exc.strerror or exc}",
                         hint="nothing was written; check the path and free space") from None
     return summary
@@ -131,7 +143,13 @@ def write_bundle_stream(repo: Repository, plan: BundlePlan, out: BinaryIO, *,
         summary = write_bundle(repo.store, plan, out, progress=progress)
         out.flush()
     except BrokenPipeError:
-        raise  # the reader went away: the CLI's boundary treats that as a quiet exit
+        # The reader stopped early (`| head -c 100`): what it got is a cut-short bundle,
+        # a failure, not the quiet end that `muse log | head` is.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # no second error at exit
+        raise SystemRefusedError("the bundle was cut short: the reader of the output "
+                                 "stopped reading", hint="nothing complete was written; "
+                                 "send the whole stream somewhere") from None
     except OSError as exc:
         raise MuseError(f"cannot write the bundle: {exc.strerror or exc}") from None
     return summary

@@ -120,13 +120,24 @@ def remote_url(repo: Repository, name: str) -> str:
 
 
 def resolve_remote(repo: Repository, word: str) -> Location:
-    """A configured remote by name, else a word that reads as a URL or path."""
-    url = repo.config.get(f"remote.{word}.url")
-    if url is not None:
-        return Location(word, url)
-    if is_url(word):
+    """A configured remote by name, else a word that reads as a URL or path, else an
+    existing path (`backup.muse`, as git takes it). `../song.muse` is never looked up
+    as a name: it cannot be one."""
+    if _is_remote_name(word):
+        url = repo.config.get(f"remote.{word}.url")
+        if url is not None:
+            return Location(word, url)
+    if is_url(word) or os.path.lexists(word):
         return Location(None, normalise_url(word))
     raise _unknown(repo, word)
+
+
+def _is_remote_name(word: str) -> bool:
+    try:
+        check_remote_name(word)
+    except UsageError:
+        return False
+    return True
 
 
 def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:

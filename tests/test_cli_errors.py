@@ -197,3 +197,60 @@ def test_an_unexpected_os_error_is_reported_as_a_bug(
     res = muse("commit", "-m", "x", cwd=committed)
     assert res.exit_code == 70
     assert "internal error (this is a bug" in res.stderr and "Traceback" in res.stderr
+
+
+# -- where a bundle or a bare remote would land ---------------------------------------
+
+
+def test_bundle_create_into_a_missing_folder_is_refused(muse: MuseRunner, committed: Path,
+                                                        tmp_path: Path) -> None:
+    target = tmp_path / "typo" / "deeper" / "song.bundle"
+    result = changes_nothing(muse, committed, "bundle", "create", str(target), "main",
+                             exit_code=2)
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "typo").exists()  # no folder made on the way
+
+
+def test_bundle_create_onto_a_full_disk_is_exit_8_and_leaves_nothing(
+        muse: MuseRunner, committed: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import muse.bundle_ops as ops
+
+    def full(*args: object, **kw: object) -> object:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "out"))
+
+    monkeypatch.setattr(ops, "write_bundle", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = muse("bundle", "create", str(out / "song.bundle"), "main", cwd=committed)
+    assert result.exit_code == 8, result.output
+    assert "No space left on device" in result.stderr
+    assert list(out.iterdir()) == []  # neither the bundle nor its temporary file
+
+
+def test_bundle_create_to_a_pipe_closed_early_fails(muse: MuseRunner, committed: Path) -> None:
+    (committed / "stem.wav").write_bytes(os.urandom(3 << 20))
+    assert muse("commit", "-m", "stem", cwd=committed).exit_code == 0
+    writer = muse.popen("bundle", "create", "-", "main", cwd=committed,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert writer.stdout is not None and writer.stderr is not None
+    writer.stdout.read(100)
+    writer.stdout.close()  # as `| head -c 100` does
+    code = writer.wait(timeout=60)
+    err = writer.stderr.read().decode()
+    writer.stderr.close()
+    assert code == 8, err
+    assert "cut short" in err and "Traceback" not in err
+
+
+def test_init_bare_into_a_folder_of_other_files_is_refused(muse: MuseRunner,
+                                                           tmp_path: Path) -> None:
+    busy = tmp_path / "session"
+    busy.mkdir()
+    (busy / "drums.wav").write_bytes(b"RIFF")
+    result = changes_nothing(muse, busy, "init", "--bare", exit_code=2)
+    assert "needs a folder" in result.stderr
+    empty = tmp_path / "remote.muse"
+    empty.mkdir()
+    assert muse("init", "--bare", cwd=empty).exit_code == 0
+    assert (empty / "HEAD").is_file()

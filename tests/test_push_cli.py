@@ -80,6 +80,30 @@ def test_push_to_a_url_without_a_configured_remote(muse, repo_dir, tmp_path, two
     assert repo(repo_dir).refs.list("refs/remotes/") == {}
 
 
+@pytest.mark.parametrize("spelling", ["../remote.muse", "./../remote.muse",
+                                      "{tmp}/work/../remote.muse", "remote-link"])
+def test_a_path_works_wherever_a_remote_name_does(muse, repo_dir, tmp_path, two_commits,
+                                                  spelling):
+    # `..`, `./` and `/../` are never looked up as remote names (they cannot be one), and a
+    # bare word that names an existing path is that path, as git takes it.
+    remote = bare(muse, tmp_path)
+    (repo_dir / "remote-link").symlink_to(remote)
+    word = spelling.format(tmp=tmp_path)
+    pushed = muse("push", word, "main", cwd=repo_dir)
+    assert pushed.exit_code == 0, pushed.output
+    assert remote_refs(muse, remote, tmp_path) == {"refs/heads/main": two_commits[1]}
+    assert muse("ls-remote", word, cwd=repo_dir).exit_code == 0
+
+
+def test_a_configured_remote_wins_over_a_path_of_the_same_name(muse, repo_dir, tmp_path,
+                                                               two_commits):
+    remote = bare(muse, tmp_path)
+    (repo_dir / "origin").mkdir()  # a folder that happens to share the remote's name
+    ok(muse("remote", "add", "origin", str(remote), cwd=repo_dir))
+    ok(muse("push", "origin", "main", cwd=repo_dir))
+    assert remote_refs(muse, remote, tmp_path) == {"refs/heads/main": two_commits[1]}
+
+
 def test_dry_run_reports_and_changes_nothing(muse, repo_dir, tmp_path, two_commits):
     remote = bare(muse, tmp_path)
     ok(muse("remote", "add", "origin", str(remote), cwd=repo_dir))

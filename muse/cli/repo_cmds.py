@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..display import printable, printable_lines
+from ..errors import UsageError
 from .base import emit_json, open_repo, short
 
 
@@ -23,6 +24,11 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
     from ..repo import Repository
 
     branch_ref_name(initial_branch)  # the same rule as `muse branch`
+    if bare and directory is None and any(Path.cwd().iterdir()):
+        # A bare layout has no working tree to live beside: scattered into a folder of
+        # other files, it is hard to tell apart and to remove again.
+        raise UsageError("muse init --bare needs a folder for the new remote, or an empty "
+                         "current folder", hint="name it: muse init --bare song.muse")
     repo = Repository.init(directory or Path.cwd(), bare=bare, branch=initial_branch)
     kind = "bare repository" if bare else "repository"
     click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
