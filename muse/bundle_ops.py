@@ -122,8 +122,9 @@ def write_bundle_file(repo: Repository, plan: BundlePlan, target: Path, *,
     """
     if not target.parent.is_dir():
         # A typo in the folder must not send hundreds of megabytes somewhere new.
-        raise UsageError(f"cannot write bundle {target}: folder {target.parent} does not "
-                         "exist", hint="create the folder first, or check the path")
+        why = "is not a folder" if target.parent.exists() else "does not exist"
+        raise UsageError(f"cannot write bundle {target}: {target.parent} {why}",
+                         hint="create the folder first, or check the path")
     try:
         with atomic_writer(target, durable=False) as out:
             summary = write_bundle(repo.store, plan, out, progress=progress)

@@ -426,8 +426,8 @@ def test_cli_reports_unwritable_target(source: Repository, tmp_path: Path,
     (tmp_path / "afile").write_text("not a directory")
     target = tmp_path / "afile" / "x.bundle"
     out = CliRunner().invoke(cli, ["bundle", "create", str(target), "main"])
-    assert out.exit_code == 1
-    assert f"error: cannot write bundle {target}" in out.stderr
+    assert out.exit_code == 2
+    assert f"error: cannot write bundle {target}: {target.parent} is not a folder" in out.stderr
     assert "Traceback" not in out.output
 
 
