@@ -91,3 +91,35 @@ def test_keys_cli_list_show_generate(muse: MuseRunner, tmp_path: Path) -> None:
     assert len(text) == 2 and sum(line.startswith("*") for line in text) == 1
     missing = muse("keys", "show", "ffffffffff", cwd=tmp_path)
     assert missing.exit_code == 2 and "no single key" in missing.stderr
+
+
+def test_a_second_key_does_not_replace_the_default_unless_asked(muse: MuseRunner,
+                                                                tmp_path: Path) -> None:
+    def default() -> str:
+        keys = json.loads(muse("keys", "list", "--json", cwd=tmp_path).stdout)
+        return next(k["fingerprint"] for k in keys if k["default"])
+
+    first = default()
+    second = muse("keys", "generate", cwd=tmp_path)
+    assert second.exit_code == 0
+    assert default() == first  # collaborators trust the first key: it keeps signing
+    assert "not the default" in second.stdout
+    new = next(k["fingerprint"] for k in json.loads(
+        muse("keys", "list", "--json", cwd=tmp_path).stdout) if k["fingerprint"] != first)
+    assert muse("keys", "default", new[:10], cwd=tmp_path).exit_code == 0
+    assert default() == new
+    third = muse("keys", "generate", "--default", cwd=tmp_path)
+    assert third.exit_code == 0 and default() not in (first, new)
+    refused = muse("keys", "default", "ffffffffff", cwd=tmp_path)
+    assert refused.exit_code == 2 and "no single key" in refused.stderr
+
+
+def test_config_list_in_a_repository_shows_global_settings_too(muse: MuseRunner,
+                                                               repo_dir: Path) -> None:
+    assert muse("config", "core.editor", "nano", cwd=repo_dir).exit_code == 0
+    listed = muse("config", "--list", cwd=repo_dir).stdout.splitlines()
+    assert "user.name=Test Musician" in listed  # from the user config
+    assert "core.editor=nano" in listed  # from the repository's
+    assert listed.index("user.name=Test Musician") < listed.index("core.editor=nano")
+    only_global = muse("config", "--global", "--list", cwd=repo_dir).stdout.splitlines()
+    assert "core.editor=nano" not in only_global

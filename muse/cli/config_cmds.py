@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..errors import UsageError
@@ -14,15 +16,43 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--no-default", is_flag=True, help="Do not make the new key the default.")
-def keys_generate(no_default: bool) -> None:
-    """Create a new signing key pair and make it the default."""
-    from ..keys import generate_key
+@click.option("--default/--no-default", "make_default", default=None,
+              help="Make the new key the one that signs (default: only if there is none).")
+def keys_generate(make_default: bool | None) -> None:
+    """Create a new signing key pair; the first one becomes the default.
 
-    info = generate_key(make_default=not no_default)
+    A later key does not replace the default without --default: commits keep being
+    signed by the key collaborators already trust.
+    """
+    from ..keys import generate_key, list_keys
+
+    had_default = any(k.is_default for k in list_keys())
+    info = generate_key(make_default=not had_default if make_default is None else make_default)
     click.echo(f"Generated Ed25519 key {info.fingerprint}")
     click.echo(f"  private key: {info.path} (mode 0600)")
     click.echo(f"  public key:  {info.public_key.hex()}")
+    if had_default and not info.is_default:
+        click.echo(f"  not the default: sign with it after `muse keys default {info.fingerprint}`")
+
+
+@keys.command("default")
+@click.argument("fingerprint")
+def keys_default(fingerprint: str) -> None:
+    """Choose which of your keys signs new commits (a fingerprint or its prefix)."""
+    from ..config import user_config
+
+    info = _one_key(fingerprint)
+    user_config().set("user.signingkey", info.fingerprint)
+    click.echo(f"Commits are now signed with {info.fingerprint}")
+
+
+def _one_key(prefix: str) -> Any:
+    from ..keys import list_keys
+
+    matches = [k for k in list_keys() if k.fingerprint.startswith(prefix.lower())]
+    if len(matches) != 1:
+        raise UsageError(f"no single key matches {prefix!r}", hint="see `muse keys list`")
+    return matches[0]
 
 
 @keys.command("list")
@@ -47,16 +77,9 @@ def keys_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def keys_show(fingerprint: str | None, as_json: bool) -> None:
     """Show a key's public half (default: the default key)."""
-    from ..keys import default_key, list_keys
+    from ..keys import default_key
 
-    if fingerprint is None:
-        info = default_key()
-    else:
-        matches = [k for k in list_keys() if k.fingerprint.startswith(fingerprint)]
-        if len(matches) != 1:
-            raise UsageError(f"no single key matches {fingerprint!r}",
-                             hint="see `muse keys list`")
-        info = matches[0]
+    info = default_key() if fingerprint is None else _one_key(fingerprint)
     if as_json:
         emit_json({"fingerprint": info.fingerprint, "public_key": info.public_key.hex(),
                    "default": info.is_default, "private_key_path": str(info.path)})
@@ -118,8 +141,12 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
 
     target = user_config() if use_global else Repository.find().config
     if list_all:
-        for k, v in target.items():
-            click.echo(f"{k}={v}")
+        # In a repository, as git does: your own settings, then the repository's,
+        # which win where both set a key.
+        sources = [target] if use_global else [user_config(), target]
+        for source in sources:
+            for k, v in source.items():
+                click.echo(f"{k}={v}")
         return
     if key is None:
         raise UsageError("which setting?", hint="muse config KEY [VALUE], or --list")
