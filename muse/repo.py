@@ -86,7 +86,8 @@ class Repository:
         if self.root is None:
             raise RepositoryError("this is a bare repository: it has no working tree")
         if self._worktree is None:
-            self._worktree = WorkTree(self.root, self.muse_dir, self.store)
+            self._worktree = WorkTree(self.root, self.muse_dir, self.store,
+                                      tracked=self._tracked_paths)
         return self._worktree
 
     # -- state ------------------------------------------------------------------
@@ -100,6 +101,10 @@ class Repository:
 
     def head(self) -> str | None:
         return self.refs.head_commit()
+
+    def _tracked_paths(self) -> list[str]:
+        current = self.head_snapshot()
+        return [] if current is None else [e.path for e in current.entries]
 
     def head_snapshot(self) -> Snapshot | None:
         head = self.head()

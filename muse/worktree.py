@@ -12,7 +12,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,17 +55,51 @@ def _fs_name(raw: str) -> str:
     return raw
 
 
-def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
-    """Every regular, non-ignored file under `root`, as repository-relative states.
+class Tracked:
+    """The paths HEAD tracks, read only once some path turns out to be ignored.
+
+    As in git, ignore rules never untrack a file: a tracked file stays in every
+    snapshot until it is removed. Most scans meet no ignored path and never ask.
+    """
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load = load
+        self._files: set[str] | None = None
+        self._folders: set[str] = set()
+
+    def _paths(self) -> set[str]:
+        if self._files is None:
+            self._files = set(self._load())
+            for path in self._files:
+                parts = path.split("/")
+                self._folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        return self._files
+
+    def file(self, path: str) -> bool:
+        return path in self._paths()
+
+    def folder(self, path: str) -> bool:
+        self._paths()
+        return path in self._folders
+
+
+NOTHING_TRACKED = Tracked(tuple)
+
+
+def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
+         ) -> Iterator[FileState]:
+    """Every regular file under `root` that is tracked or not ignored, as relative states.
 
     Symbolic links are not followed or stored. Work files Muse itself writes
     (`workfiles.tmp_name`) are never listed, and removed once their writer is
     gone. A name that cannot be stored safely raises UnsafePathError naming it
     (unless it is ignored).
     """
-    stack = [""]
+    # Each folder with whether it is ignored: one is entered anyway when it holds a
+    # tracked file, and then only its tracked files are listed.
+    stack: list[tuple[str, bool]] = [("", False)]
     while stack:
-        rel_dir = stack.pop()
+        rel_dir, ignored_here = stack.pop()
         with os.scandir(root / rel_dir if rel_dir else root) as entries:
             for entry in entries:
                 name = entry.name
@@ -74,15 +108,17 @@ def scan(root: Path, rules: IgnoreRules) -> Iterator[FileState]:
                     if rel == REPO_DIR:
                         continue
                     text = _fs_name(rel)
-                    if rules.ignored(text, is_dir=True):
+                    ignored = ignored_here or rules.ignored(text, is_dir=True)
+                    if ignored and not tracked.folder(text):
                         continue
                     validate_path(text)
-                    stack.append(rel)
+                    stack.append((rel, ignored))
                 elif entry.is_file(follow_symlinks=False):
                     if owner_of(name) is not None:
                         _clean_if_stale(Path(entry.path), entry.stat(follow_symlinks=False))
                         continue
-                    if rules.ignored(_fs_name(rel)):
+                    text = _fs_name(rel)
+                    if (ignored_here or rules.ignored(text)) and not tracked.file(text):
                         continue
                     validate_path(rel)
                     st = entry.stat(follow_symlinks=False)
@@ -175,9 +211,11 @@ class StatCache:
 class WorkTree:
     """A repository's working directory, read through the stat cache."""
 
-    def __init__(self, root: Path, muse_dir: Path, store: ObjectStore) -> None:
+    def __init__(self, root: Path, muse_dir: Path, store: ObjectStore,
+                 tracked: Callable[[], Iterable[str]] = tuple) -> None:
         self.root = root
         self.store = store
+        self.tracked = tracked  # HEAD's paths: ignore rules never untrack them
         self.cache = StatCache(muse_dir / "index")
         self.safe = SafeTree(root)
 
@@ -185,7 +223,7 @@ class WorkTree:
         return IgnoreRules.load(self.root)
 
     def states(self) -> dict[str, FileState]:
-        return {s.path: s for s in scan(self.root, self.rules())}
+        return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked))}
 
     def snapshot(self, batch: ObjectBatch | None = None) -> Snapshot:
         """The working tree as a snapshot; with a batch, new file contents are stored too."""

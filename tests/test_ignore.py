@@ -96,3 +96,26 @@ def test_the_regex_and_the_state_set_agree(pattern: str, parts: list[str]) -> No
         return
     path = "/".join(parts)
     assert rule.matches(path) == _path_matches(rule.segments, parts), (pattern, path)
+
+
+def test_ignoring_a_tracked_file_keeps_it_tracked(muse, repo_dir: Path) -> None:
+    # As in git: an ignore rule stops new files from being added; it never untracks one.
+    import json
+
+    write(repo_dir, "take.log", "first take notes")
+    write(repo_dir, "build/keep.txt", "kept")
+    commit(muse, repo_dir, "tracked")
+    write(repo_dir, ".museignore", "*.log\nbuild/\n")
+    write(repo_dir, "take.log", "second take notes")
+    write(repo_dir, "new.log", "never tracked")
+    write(repo_dir, "build/out.o", "never tracked")
+    status = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
+    assert {c["path"]: c["status"] for c in status["changes"]} == {
+        ".museignore": "added", "take.log": "modified"}
+    commit(muse, repo_dir, "ignore rules")
+    shown = json.loads(muse("show", "--json", "--name-status", cwd=repo_dir).stdout)
+    assert sorted(c["path"] for c in shown["changes"]) == [".museignore", "take.log"]
+    # Switching away and back finds no "untracked file in the way".
+    assert muse("switch", "-c", "other", cwd=repo_dir).exit_code == 0
+    assert muse("switch", "main", cwd=repo_dir).exit_code == 0
+    assert (repo_dir / "take.log").read_text() == "second take notes"
