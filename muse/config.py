@@ -57,7 +57,9 @@ class ConfigFile:
             try:
                 self._parser.read_string(text, source=str(path))
             except configparser.Error as exc:
-                raise ConfigError(f"cannot parse {path}: {exc}") from None
+                raise ConfigError(f"cannot parse {path}: {_parse_problem(exc)}",
+                                  hint="fix that line in a text editor, or remove it and "
+                                  "set the value again with `muse config`") from None
 
     def get(self, key: str) -> str | None:
         section, option = _split_key(key)
@@ -112,3 +114,16 @@ class ConfigFile:
 
 def user_config() -> ConfigFile:
     return ConfigFile(user_config_dir() / "config")
+
+
+def _parse_problem(exc: configparser.Error) -> str:
+    """What is wrong, in one line naming the line (configparser's own text spans several)."""
+    lineno = getattr(exc, "lineno", None)
+    errors = getattr(exc, "errors", None)  # ParsingError: [(line number, line text), …]
+    if lineno is None and errors:
+        lineno = errors[0][0]
+    what = {configparser.MissingSectionHeaderError: "a setting before any [section]",
+            configparser.DuplicateSectionError: "a [section] that appears twice",
+            configparser.DuplicateOptionError: "a setting that appears twice in its section",
+            }.get(type(exc), "a line that is neither [section] nor key = value")
+    return f"line {lineno}: {what}" if lineno is not None else what

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .changes import Change, compare
+from .display import pad, printable, text_width
 from .objects import Snapshot, SnapshotEntry
 from .units import human_size, signed_size
 
@@ -170,7 +171,8 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
     """`path | 12 +++---` per file (binaries show their size change) and a summary line."""
     if not diffs:
         return []
-    name_width = max(len(fd.path) for fd in diffs)
+    names = {fd.path: printable(fd.path) for fd in diffs}
+    name_width = max(text_width(name) for name in names.values())
     most = max((fd.insertions + fd.deletions for fd in diffs), default=0)
     scale = min(1.0, width / most) if most else 1.0
     out = []
@@ -184,7 +186,7 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
             count = fd.insertions + fd.deletions
             bar = "+" * round(fd.insertions * scale) + "-" * round(fd.deletions * scale)
             detail = f"{count} {bar}"
-        out.append(f" {fd.path:<{name_width}} | {detail}")
+        out.append(f" {pad(names[fd.path], name_width)} | {detail}")
     files = len(diffs)
     ins = sum(fd.insertions for fd in diffs)
     dels = sum(fd.deletions for fd in diffs)

@@ -43,3 +43,16 @@ def printable_lines(text: str) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [printable(line) for line in lines]
+
+
+def text_width(text: str) -> int:
+    """How many terminal columns `text` takes: wide (CJK) characters two, combining none."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """`text` followed by spaces up to `columns` terminal columns (str.ljust counts code points)."""
+    return text + " " * max(0, columns - text_width(text))

@@ -254,3 +254,22 @@ def test_init_bare_into_a_folder_of_other_files_is_refused(muse: MuseRunner,
     empty.mkdir()
     assert muse("init", "--bare", cwd=empty).exit_code == 0
     assert (empty / "HEAD").is_file()
+
+
+def test_a_config_parse_error_is_one_line_naming_the_line(muse: MuseRunner,
+                                                         committed: Path) -> None:
+    config = committed / ".muse" / "config"
+    config.write_text(config.read_text() + "[unclosed\n")
+    result = changes_nothing(muse, committed, "status", exit_code=7)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: cannot parse {config}: line ")
+    assert "neither [section] nor key = value" in lines[0]
+    assert "\\x0a" not in result.stderr and "PosixPath" not in result.stderr
+    assert lines[1].startswith("hint: fix that line")
+
+
+def test_clone_of_an_empty_url_says_nothing_about_cloning(muse: MuseRunner,
+                                                          tmp_path: Path) -> None:
+    result = changes_nothing(muse, tmp_path, "clone", "", "x", exit_code=2)
+    assert "Cloning into" not in result.output
+    assert "invalid remote URL" in result.stderr

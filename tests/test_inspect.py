@@ -201,3 +201,19 @@ def test_cat_object_streams_raw_bytes(muse: MuseRunner, repo_dir: Path) -> None:
                                   "HEAD:stem.wav"], cwd=repo_dir, env=env,
                                  capture_output=True, check=True).stdout
     assert pretty_blob == big
+
+
+
+def test_stat_columns_line_up_with_wide_names(muse, repo_dir) -> None:
+    from muse.display import text_width
+
+    (repo_dir / "ドラム.wav").write_bytes(b"\0\1" * 50)
+    (repo_dir / "bass.mid").write_text("one\ntwo\n")
+    (repo_dir / "歌詞.txt").write_text("la\n")
+    assert muse("commit", "-m", "take", cwd=repo_dir).exit_code == 0
+    shown = muse("show", "--stat", cwd=repo_dir)
+    assert shown.exit_code == 0, shown.output
+    rows = [line for line in shown.stdout.splitlines() if " | " in line]
+    assert len(rows) == 3
+    # The bar starts in the same terminal column on every row (CJK takes two columns).
+    assert len({text_width(row.split(" | ")[0]) for row in rows}) == 1

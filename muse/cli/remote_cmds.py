@@ -565,7 +565,7 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
     """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
     json_errors(as_json)
     from ..config import user_config
-    from ..remotes_config import check_remote_name, url_basename
+    from ..remotes_config import check_remote_name, normalise_url, url_basename
     from ..transfer import clone as clone_repo
     from ..trust import RULE_KEY, receive_policy
 
@@ -573,6 +573,7 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
     policy = receive_policy(user_config().get(RULE_KEY), require=require_signatures)
 
     check_remote_name(remote_name)
+    normalise_url(url)  # a malformed URL is refused before "Cloning into" says otherwise
     dest = directory if directory is not None else Path(url_basename(url))
     if not as_json:
         click.echo(f"Cloning into {str(dest)!r}...", err=True)
