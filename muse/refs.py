@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .display import UNSAFE_TEXT_CHARS
+from .display import UNSAFE_TEXT_CHARS, printable
 from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
@@ -152,10 +152,11 @@ class RefStore:
                          hint="point it at a branch again: `muse switch BRANCH`").strip()
 
     def head_target(self) -> str | None:
-        """The ref HEAD points at, or None when HEAD is detached."""
+        """The ref HEAD points at, or None when HEAD is detached (at a commit id)."""
         text = self._head_text()
         if text.startswith("ref: "):
             return text[5:]
+        _check_detached(text)  # damaged is not detached: say which it is
         return None
 
     def head_commit(self) -> str | None:
@@ -163,8 +164,7 @@ class RefStore:
         text = self._head_text()
         if text.startswith("ref: "):
             return self.read(text[5:])
-        if not is_object_id(text):
-            raise RepositoryError(f"HEAD is damaged: {text[:80]!r}")
+        _check_detached(text)
         return text
 
     def set_head(self, target: str) -> None:
@@ -290,6 +290,13 @@ def _remove_empty_folders(path: Path) -> None:
     except OSError:
         raise ConflictError(f"cannot create ref {path.name}: refs appeared below it",
                             hint="another command is creating refs there; retry") from None
+
+
+def _check_detached(text: str) -> None:
+    if not is_object_id(text):
+        raise RepositoryError(f"HEAD is damaged: '{printable(text[:80])}'",
+                              hint="point it at a branch again: `muse switch BRANCH`, or "
+                              "write `ref: refs/heads/main` into .muse/HEAD")
 
 
 def _short(oid: str | None) -> str:

@@ -242,6 +242,13 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     rejected = [o for o in outcomes if o.status == "rejected"]
     if rejected:
         names = ", ".join(o.name for o in rejected)
+        if all(o.name.startswith(TAGS) for o in rejected):
+            # A tag is not history to pull in: it already names another commit there.
+            raise PushNonFastForwardError(
+                f"push refused: {names} already exists on the remote at another commit",
+                hint="tags are not moved by a push; --force moves it (everyone who "
+                "fetched it keeps the old one), or push a new tag name",
+                refs=outcomes)
         raise PushNonFastForwardError(
             f"push refused, would drop commits on the remote: {names} ({rejected[0].reason})",
             hint="fetch first (`muse pull` to bring in their commits), "

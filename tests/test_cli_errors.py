@@ -273,3 +273,12 @@ def test_clone_of_an_empty_url_says_nothing_about_cloning(muse: MuseRunner,
     result = changes_nothing(muse, tmp_path, "clone", "", "x", exit_code=2)
     assert "Cloning into" not in result.output
     assert "invalid remote URL" in result.stderr
+
+
+def test_a_damaged_head_is_called_damaged_not_detached(muse: MuseRunner, committed: Path,
+                                                       tmp_path: Path) -> None:
+    (committed / ".muse" / "HEAD").write_text("garbage\x1b[2J\n")
+    for args in (("push", str(tmp_path / "remote.muse")), ("status",), ("log",)):
+        result = changes_nothing(muse, committed, *args, exit_code=3)
+        assert "HEAD is damaged: 'garbage\\x1b[2J'" in result.stderr, args
+        assert "detached" not in result.stderr
