@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import msgpack
 
 from .errors import ConflictError, UnsafePathError
 from .fsutil import atomic_write_bytes, masked
-from .ignore import IgnoreRules
+from .ignore import IGNORE_FILE, IgnoreRules
 from .objects import Snapshot, SnapshotEntry, is_object_id
 from .paths import REPO_DIR, validate_path
 from .safetree import SafeTree
@@ -86,8 +86,16 @@ class Tracked:
 NOTHING_TRACKED = Tracked(tuple)
 
 
+@dataclass
+class ScanNotes:
+    """What a scan passed over that a user may expect to be recorded: said once, in status."""
+
+    links: list[str] = field(default_factory=list)           # symbolic links (not stored)
+    nested_ignores: list[str] = field(default_factory=list)  # `.museignore` below the top
+
+
 def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
-         ) -> Iterator[FileState]:
+         notes: ScanNotes | None = None) -> Iterator[FileState]:
     """Every regular file under `root` that is tracked or not ignored, as relative states.
 
     Symbolic links are not followed or stored. Work files Muse itself writes
@@ -120,10 +128,16 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
                     text = _fs_name(rel)
                     if (ignored_here or rules.ignored(text)) and not tracked.file(text):
                         continue
+                    if notes is not None and rel_dir and name == IGNORE_FILE:
+                        notes.nested_ignores.append(text)
                     validate_path(rel)
                     st = entry.stat(follow_symlinks=False)
                     yield FileState(rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
                                     st.st_ino, bool(st.st_mode & stat.S_IXUSR))
+                elif notes is not None and entry.is_symlink():
+                    text = _fs_name(rel)
+                    if not (ignored_here or rules.ignored(text)):
+                        notes.links.append(text)
 
 
 def _clean_if_stale(path: Path, st: os.stat_result) -> None:
@@ -216,6 +230,7 @@ class WorkTree:
         self.root = root
         self.store = store
         self.tracked = tracked  # HEAD's paths: ignore rules never untrack them
+        self.notes = ScanNotes()
         self.cache = StatCache(muse_dir / "index")
         self.safe = SafeTree(root)
 
@@ -223,7 +238,9 @@ class WorkTree:
         return IgnoreRules.load(self.root)
 
     def states(self) -> dict[str, FileState]:
-        return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked))}
+        self.notes = ScanNotes()  # what this scan passed over, for `status` to mention
+        return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked),
+                                         self.notes)}
 
     def snapshot(self, batch: ObjectBatch | None = None) -> Snapshot:
         """The working tree as a snapshot; with a batch, new file contents are stored too."""

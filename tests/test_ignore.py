@@ -119,3 +119,22 @@ def test_ignoring_a_tracked_file_keeps_it_tracked(muse, repo_dir: Path) -> None:
     assert muse("switch", "-c", "other", cwd=repo_dir).exit_code == 0
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
     assert (repo_dir / "take.log").read_text() == "second take notes"
+
+
+def test_status_says_once_what_a_commit_will_not_record(muse, repo_dir: Path) -> None:
+    import json
+    import os
+
+    write(repo_dir, "song.mid", "MThd")
+    write(repo_dir, "stems/.museignore", "*.tmp\n")  # only the top-level file is read
+    os.symlink("song.mid", repo_dir / "latest.mid")
+    os.symlink("/etc", repo_dir / "cache-link")
+    write(repo_dir, ".museignore", "cache-link\n")  # an ignored link is not mentioned
+    shown = muse("status", cwd=repo_dir)
+    assert shown.exit_code == 0
+    assert "note: symbolic links are not recorded: latest.mid" in shown.stderr
+    assert "cache-link" not in shown.stderr
+    assert "not stems/.museignore" in shown.stderr
+    data = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
+    assert data["not_recorded"] == {"links": ["latest.mid"],
+                                    "nested_ignore_files": ["stems/.museignore"]}

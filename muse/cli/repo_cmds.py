@@ -48,6 +48,9 @@ def _status_data(repo: Any) -> dict[str, Any]:
         "merging": pending_merge(repo),
         "unresolved": unresolved_conflicts(repo),
         "changes": [{"path": c.path, "status": c.status} for c in changes],
+        # What the scan passed over without recording: said once here, not silently.
+        "not_recorded": {"links": worktree.notes.links,
+                         "nested_ignore_files": worktree.notes.nested_ignores},
     }
 
 
@@ -60,6 +63,7 @@ def status(as_json: bool, short_format: bool) -> None:
     if as_json:
         emit_json(data)
         return
+    _mention_not_recorded(data["not_recorded"])
     if short_format:
         for change in data["changes"]:
             click.echo(f"{change['status'][0].upper()} {printable(change['path'])}")
@@ -80,6 +84,18 @@ def status(as_json: bool, short_format: bool) -> None:
     click.echo("Changes:")
     for change in data["changes"]:
         click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}")
+
+
+def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
+    """One line each, on stderr: what a commit will leave out that the user may expect."""
+    links, nested = skipped["links"], skipped["nested_ignore_files"]
+    if links:
+        listed = ", ".join(printable(p) for p in sorted(links)[:3])
+        more = f" and {len(links) - 3} more" if len(links) > 3 else ""
+        click.echo(f"note: symbolic links are not recorded: {listed}{more}", err=True)
+    if nested:
+        listed = ", ".join(printable(p) for p in sorted(nested)[:3])
+        click.echo(f"note: only the top-level .museignore is read, not {listed}", err=True)
 
 
 @click.command()
