@@ -24,14 +24,15 @@ from pathlib import Path
 RSS_TARGET_MB = 100
 
 
-def build_tree(root: Path, files: int, seed: int = 7) -> None:
-    """`files` small files (0.5 to 4 KiB) spread over a few nested directories."""
+def build_tree(root: Path, files: int, seed: int = 7, max_size: int = 4096) -> None:
+    """`files` small files (0.5 KiB to `max_size`) spread over a few nested directories;
+    another `seed` changes every file's bytes."""
     rng = random.Random(seed)
     dirs = [f"dir{d:02d}/sub{s}" for d in range(20) for s in range(3)]
     for i in range(files):
         path = root / dirs[i % len(dirs)] / f"file{i:05d}.dat"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(rng.randbytes(rng.randint(512, 4096)))
+        path.write_bytes(rng.randbytes(rng.randint(512, max_size)))
 
 
 def touch_files(root: Path, count: int, round_no: int) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -20,18 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_local import build_tree as build_local_tree
+
 IGNORE_LINES = ["*.log", "build/", "/out", "**/cache/**", "*.tmp", "!keep.tmp",
                 "stems/**/*.bak", "take*a*b*.wav"]
 
 
 def build_tree(root: Path, files: int, flavour: int) -> None:
-    """`files` small files over nested folders; `flavour` changes every file's bytes."""
-    rng = random.Random(flavour)
-    dirs = [f"dir{d:02d}/sub{s}" for d in range(20) for s in range(3)]
-    for i in range(files):
-        path = root / dirs[i % len(dirs)] / f"file{i:05d}.dat"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(rng.randbytes(rng.randint(512, 2048)))
+    """bench_local's tree (`flavour` changes every file's bytes), plus each tool's ignores."""
+    build_local_tree(root, files, seed=flavour, max_size=2048)
     # Each tool ignores the other's folder, so both see the same tree.
     (root / ".museignore").write_text("\n".join([*IGNORE_LINES, "/.git/"]) + "\n")
     (root / ".gitignore").write_text("\n".join([*IGNORE_LINES, "/.muse/"]) + "\n")
