@@ -15,8 +15,10 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ConfigError
 
@@ -45,6 +47,8 @@ class CharClass:
 
 Token = str | CharClass
 Segment = tuple[Token, ...] | str  # a token tuple, or DOUBLE
+P = TypeVar("P")  # a pattern position: a token, or a segment
+In = TypeVar("In")  # an input: a character, or a path component
 
 
 class BadPattern(ValueError):
@@ -99,7 +103,10 @@ def _parse_segment(glob: str) -> Segment:
             tokens.append(parsed[0])
             i = parsed[1]
         elif c == "\\" and i + 1 < len(glob):
-            tokens.append(glob[i + 1])
+            literal = glob[i + 1]
+            # An escaped `*` or `?` is that character, so it must not read as a wildcard.
+            tokens.append(CharClass(False, ((literal, literal),)) if literal in (STAR, ANY)
+                          else literal)
             i += 2
         else:
             tokens.append(c)
@@ -130,28 +137,36 @@ def _name_matches(tokens: tuple[Token, ...], name: str) -> bool:
     """One path component against one segment, as a set of positions (linear in `name`)."""
     if not _ends_match(tokens, name):
         return False
-    states = _star_closure(tokens, {0})
-    for char in name:
+    return _simulate(tokens, name, STAR, _token_matches)
+
+
+def _simulate(pattern: Sequence[P], inputs: Iterable[In], wild: P,
+              step: Callable[[P, In], bool]) -> bool:
+    """Whether `inputs` match `pattern`, tracking the set of reachable positions: linear
+    time, no backtracking. `wild` matches any run of inputs, none included (a `*` over
+    the characters of a name, a `**` over the folders of a path)."""
+    states = _skip_wild(pattern, {0}, wild)
+    for item in inputs:
         following = set()
         for at in states:
-            if at == len(tokens):
+            if at == len(pattern):
                 continue
-            token = tokens[at]
-            if token == STAR:
-                following.add(at)
-            elif _token_matches(token, char):
+            here = pattern[at]
+            if here == wild:
+                following.add(at)  # the wildcard takes this input and stays
+            elif step(here, item):
                 following.add(at + 1)
         if not following:
             return False
-        states = _star_closure(tokens, following)
-    return len(tokens) in states
+        states = _skip_wild(pattern, following, wild)
+    return len(pattern) in states
 
 
-def _star_closure(tokens: tuple[Token, ...], states: set[int]) -> set[int]:
-    """A star may match nothing: from a star's position, the one after it is reachable too."""
+def _skip_wild(pattern: Sequence[P], states: set[int], wild: P) -> set[int]:
+    """A wildcard may match nothing: from its position, the one after it is reachable too."""
     result = set(states)
     for at in sorted(states):
-        while at < len(tokens) and tokens[at] == STAR:
+        while at < len(pattern) and pattern[at] == wild:
             at += 1
             result.add(at)
     return result
@@ -191,30 +206,11 @@ def _path_matches(segments: tuple[Segment, ...], parts: list[str]) -> bool:
         return False  # the cheap test first: the last name must fit the last segment
     if len(segments) == 2 and segments[0] == DOUBLE:
         return True  # a bare name at any depth: that was the whole test
-    states = _double_closure(segments, {0})
-    for part in parts:
-        following = set()
-        for at in states:
-            if at == len(segments):
-                continue
-            segment = segments[at]
-            if not isinstance(segment, tuple):
-                following.add(at)  # `**` takes this folder and stays
-            elif _name_matches(segment, part):
-                following.add(at + 1)
-        if not following:
-            return False
-        states = _double_closure(segments, following)
-    return len(segments) in states
+    return _simulate(segments, parts, DOUBLE, _segment_fits)
 
 
-def _double_closure(segments: tuple[Segment, ...], states: set[int]) -> set[int]:
-    result = set(states)
-    for at in sorted(states):
-        while at < len(segments) and segments[at] == DOUBLE:
-            at += 1
-            result.add(at)
-    return result
+def _segment_fits(segment: Segment, part: str) -> bool:
+    return isinstance(segment, tuple) and _name_matches(segment, part)
 
 
 def _compile(segments: tuple[Segment, ...]) -> re.Pattern[str] | None:

@@ -138,3 +138,12 @@ def test_status_says_once_what_a_commit_will_not_record(muse, repo_dir: Path) ->
     data = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
     assert data["not_recorded"] == {"links": ["latest.mid"],
                                     "nested_ignore_files": ["stems/.museignore"]}
+
+
+@pytest.mark.parametrize("pattern, path, expected", [
+    ("a\\*b", "a*b", True), ("a\\*b", "axxb", False),
+    ("a\\?b", "a?b", True), ("a\\?b", "axb", False),
+    ("**/x\\*y*z*q", "d/x*yzzq", True), ("**/x\\*y*z*q", "d/x1yzzq", False),
+])
+def test_an_escaped_wildcard_is_a_literal(pattern: str, path: str, expected: bool) -> None:
+    assert IgnoreRules([pattern]).ignored(path) is expected
