@@ -40,6 +40,7 @@ from .frames import (
     encode_header,
 )
 from .graph import CommitGraph, reachability_delta
+from .interrupts import deferred_interrupts
 from .keys import fingerprint, signature_status
 from .objects import (
     Commit,
@@ -136,7 +137,10 @@ class _HashingWriter:
 
     sha256 and file writes release the GIL, so while the worker seals and writes
     one batch the caller reads and re-hashes the next objects: two cores, one
-    stream. The queue is bounded, so memory stays at a few batches.
+    stream. The queue is bounded, so memory stays at a few batches. Every queue
+    and thread call of the caller's runs with Ctrl-C deferred (`muse.interrupts`):
+    an interrupt landing inside one would leave the queue's lock held, and both
+    threads waiting on it for ever.
     """
 
     def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
@@ -149,9 +153,11 @@ class _HashingWriter:
         self._batch_bytes = 0
         self._queue: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(WRITE_QUEUE)
         self._error: BaseException | None = None
+        self._discarding = False  # set when the bundle is abandoned: stop writing at once
         self._fd = _raw_fd(out)
         self._worker = threading.Thread(target=self._drain, name="bundle-writer", daemon=True)
-        self._worker.start()
+        with deferred_interrupts():
+            self._worker.start()
 
     def _drain(self) -> None:
         while True:
@@ -159,7 +165,7 @@ class _HashingWriter:
             try:
                 if batch is None:
                     return
-                if self._error is None:
+                if self._error is None and not self._discarding:
                     for piece in batch:
                         self.hasher.update(piece)
                     self._write_batch(batch)
@@ -193,22 +199,27 @@ class _HashingWriter:
         if self._error is not None:
             raise self._error
         if self._batch:
-            self._queue.put(self._batch)
+            with deferred_interrupts():
+                self._queue.put(self._batch)
             self._batch = []
             self._batch_bytes = 0
 
     def digest(self) -> bytes:
         """sha256 of everything written so far, once the worker has caught up."""
         self._hand_over()
-        self._queue.join()
+        with deferred_interrupts():
+            self._queue.join()
         if self._error is not None:
             raise self._error
         return self.hasher.digest()
 
-    def close(self) -> None:
-        """Stop the worker; after this nothing more touches `out`."""
-        self._queue.put(None)
-        self._worker.join()
+    def close(self, *, discard: bool = False) -> None:
+        """Stop the worker; after this nothing more touches `out`. With `discard` (the
+        bundle is abandoned), batches still queued are dropped, not written."""
+        self._discarding = self._discarding or discard
+        with deferred_interrupts():
+            self._queue.put(None)
+            self._worker.join()
 
 
 def _raw_fd(out: BinaryIO) -> int | None:
@@ -361,8 +372,10 @@ def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
                 w.frame(frame_kind, encoding)
         w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
         bundle_id = w.digest().hex()
-    finally:
-        w.close()
+    except BaseException:
+        w.close(discard=True)  # interrupted or failed: what is queued need not reach `out`
+        raise
+    w.close()
     return BundleSummary(bundle_id, header, w.size, plan.commits, plan.signed,
                          len(plan.commits) - plan.signed, 0, tuple(entries))
 

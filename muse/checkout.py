@@ -157,12 +157,14 @@ def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot,
 
 def move_tree_or_restore(repo: Repository, head: Snapshot | None, target: Snapshot,
                          changed: list[str]) -> None:
-    """`move_tree`, putting the `changed` paths back as `head` had them if it fails midway."""
+    """`move_tree`, putting the paths it had already rewritten back as `head` had them if it
+    fails or is interrupted midway (so a later commit never records half of each side)."""
+    done: list[str] = []
     try:
-        move_tree(repo, head, target, changed)
+        repo.worktree.apply(restrict(head, changed), restrict(target, changed), done)
     except BaseException:
         with contextlib.suppress(Exception):  # the first failure is the one to report
-            move_tree(repo, target, head or Snapshot(()), changed)
+            repo.worktree.apply(restrict(target, done), restrict(head, done))
         raise
 
 
@@ -189,7 +191,7 @@ class Checkout:
             tracked = set(self.head.as_dict()) if self.head is not None else set()
             force_tree(self.repo, self.work, self.target, tracked)
         else:
-            move_tree(self.repo, self.head, self.target, self.changed)
+            move_tree_or_restore(self.repo, self.head, self.target, self.changed)
 
 
 def plan_checkout(repo: Repository, commit: str, *, force: bool, doing: str) -> Checkout:

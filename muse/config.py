@@ -51,15 +51,28 @@ class ConfigFile:
         self.path = path
         self._parser = configparser.ConfigParser(interpolation=None)
         self._parser.optionxform = str  # type: ignore[assignment,method-assign]
-        if path.exists():
-            text = read_utf8(path, ConfigError, hint="fix that line in a text editor, "
-                             "or remove it and set the value again with `muse config`")
+        text = self._read(path)
+        if text is not None:
             try:
                 self._parser.read_string(text, source=str(path))
             except configparser.Error as exc:
                 raise ConfigError(f"cannot parse {path}: {_parse_problem(exc)}",
                                   hint="fix that line in a text editor, or remove it and "
                                   "set the value again with `muse config`") from None
+
+    @staticmethod
+    def _read(path: Path) -> str | None:
+        """The file's text (None when there is none); one that cannot be read is a config
+        error naming it, never taken for an empty one (that would read as "no user.name")."""
+        try:
+            return read_utf8(path, ConfigError, hint="fix that line in a text editor, "
+                             "or remove it and set the value again with `muse config`")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}",
+                              hint="check that it is a file you can read (its permissions, "
+                              "and its folder's)") from None
 
     def get(self, key: str) -> str | None:
         section, option = _split_key(key)

@@ -454,7 +454,14 @@ class ObjectBatch:
             return self.add_stream(source)
 
     def commit(self) -> None:
-        """Make every pending object durable, then give each its final name."""
+        """Make every pending object durable, then give each its final name. Interrupted or
+        failed midway, the work folder goes all the same: what was renamed is whole."""
+        try:
+            self._install()
+        finally:
+            self.discard()
+
+    def _install(self) -> None:
         if self._pending:
             _make_durable(list(self._pending.values()))
             fans = set()
@@ -468,7 +475,6 @@ class ObjectBatch:
                 fsync_dir(fan)
             fsync_dir(self.store.objects_dir)
             self._pending.clear()
-        self.discard()
 
     def discard(self) -> None:
         if self._dir is not None:

@@ -23,7 +23,7 @@ from .errors import ConflictError, UnsafePathError
 from .fsutil import atomic_write_bytes, masked
 from .ignore import IGNORE_FILE, IgnoreRules
 from .objects import Snapshot, SnapshotEntry, is_object_id
-from .paths import REPO_DIR, validate_path
+from .paths import REPO_DIR, WORK_FILE_PREFIX, validate_path
 from .safetree import SafeTree
 from .store import READ_CHUNK, ObjectBatch, ObjectStore
 from .workfiles import is_stale, owner_of
@@ -88,10 +88,33 @@ NOTHING_TRACKED = Tracked(tuple)
 
 @dataclass
 class ScanNotes:
-    """What a scan passed over that a user may expect to be recorded: said once, in status."""
+    """What a scan passed over that a user may expect to be recorded: said once, in status.
+
+    With `tolerant` (status, which records nothing), an untracked name that cannot
+    be stored, or a folder that cannot be listed, is noted in `skipped` as
+    (path, problem) and the scan goes on, as git's does; without it, it raises.
+    """
 
     links: list[str] = field(default_factory=list)           # symbolic links (not stored)
     nested_ignores: list[str] = field(default_factory=list)  # `.museignore` below the top
+    tolerant: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def skip(self, path: str, problem: str) -> None:
+        self.skipped.append((path, problem))
+
+
+def _listing(root: Path, rel_dir: str, notes: ScanNotes | None) -> list[os.DirEntry[str]]:
+    """The entries of folder `rel_dir`; an unreadable one (below the top) is noted when the
+    scan is tolerant, else its error is raised."""
+    try:
+        with os.scandir(root / rel_dir if rel_dir else root) as entries:
+            return list(entries)
+    except OSError as exc:
+        if not rel_dir or notes is None or not notes.tolerant:
+            raise
+        notes.skip(rel_dir + "/", f"cannot read folder {rel_dir}/: {exc.strerror}")
+        return []
 
 
 def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
@@ -101,17 +124,17 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
     Symbolic links are not followed or stored. Work files Muse itself writes
     (`workfiles.tmp_name`) are never listed, and removed once their writer is
     gone. A name that cannot be stored safely raises UnsafePathError naming it
-    (unless it is ignored).
+    (unless it is ignored), or is noted and passed over when `notes.tolerant`.
     """
     # Each folder with whether it is ignored: one is entered anyway when it holds a
     # tracked file, and then only its tracked files are listed.
     stack: list[tuple[str, bool]] = [("", False)]
     while stack:
         rel_dir, ignored_here = stack.pop()
-        with os.scandir(root / rel_dir if rel_dir else root) as entries:
-            for entry in entries:
-                name = entry.name
-                rel = f"{rel_dir}/{name}" if rel_dir else name
+        for entry in _listing(root, rel_dir, notes):
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            try:
                 if entry.is_dir(follow_symlinks=False):
                     if rel == REPO_DIR:
                         continue
@@ -122,7 +145,9 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
                     validate_path(text)
                     stack.append((rel, ignored))
                 elif entry.is_file(follow_symlinks=False):
-                    if owner_of(name) is not None:
+                    # Only a name with the reserved prefix can be a work file: no regex
+                    # per file on the common path.
+                    if name.startswith(WORK_FILE_PREFIX) and owner_of(name) is not None:
                         _clean_if_stale(Path(entry.path), entry.stat(follow_symlinks=False))
                         continue
                     text = _fs_name(rel)
@@ -138,6 +163,10 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
                     text = _fs_name(rel)
                     if not (ignored_here or rules.ignored(text)):
                         notes.links.append(text)
+            except UnsafePathError as exc:
+                if notes is None or not notes.tolerant:
+                    raise
+                notes.skip(rel, exc.message)
 
 
 def _clean_if_stale(path: Path, st: os.stat_result) -> None:
@@ -231,6 +260,7 @@ class WorkTree:
         self.store = store
         self.tracked = tracked  # HEAD's paths: ignore rules never untrack them
         self.notes = ScanNotes()
+        self.tolerant = False  # status: skip (and note) names it cannot store, do not fail
         self.cache = StatCache(muse_dir / "index")
         self.safe = SafeTree(root)
 
@@ -238,7 +268,8 @@ class WorkTree:
         return IgnoreRules.load(self.root)
 
     def states(self) -> dict[str, FileState]:
-        self.notes = ScanNotes()  # what this scan passed over, for `status` to mention
+        # What this scan passed over, for `status` to mention.
+        self.notes = ScanNotes(tolerant=self.tolerant)
         return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked),
                                          self.notes)}
 
@@ -280,15 +311,22 @@ class WorkTree:
         self.cache.entries.pop(path, None)
         self.cache.dirty = True
 
-    def apply(self, old: Snapshot | None, new: Snapshot) -> None:
-        """Move the tracked files from `old` to `new`; untracked files are left alone."""
+    def apply(self, old: Snapshot | None, new: Snapshot, done: list[str] | None = None) -> None:
+        """Move the tracked files from `old` to `new`; untracked files are left alone.
+
+        Each path is appended to `done` just before it is touched, so a caller
+        interrupted midway knows every one it may have to put back.
+        """
         old_map = old.as_dict() if old else {}
         new_map = new.as_dict()
+        touched = done if done is not None else []
         for path in old_map:
             if path not in new_map:
+                touched.append(path)
                 self.remove_entry(path)
         for path, entry in new_map.items():
             if old_map.get(path) != entry or not os.path.lexists(self.root / path):
+                touched.append(path)
                 self.write_entry(entry)
         self.cache.save()
 

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import click
 
-from . import branch_cmds, bundle_cmds, inspect_cmds, remote_cmds
-from .base import MuseGroup
-from .config_cmds import config, keys
-from .repo_cmds import commit, init, log, status
+from .base import LazyGroup
+
+# Every command, as "module:attribute" under muse.cli: a command's module (and what it
+# imports) is loaded only when that command runs, or when --help lists them all.
+LAZY_COMMANDS = {
+    "init": "repo_cmds:init", "status": "repo_cmds:status", "commit": "repo_cmds:commit",
+    "log": "repo_cmds:log", "keys": "config_cmds:keys", "config": "config_cmds:config",
+    "show": "inspect_cmds:show", "diff": "inspect_cmds:diff",
+    "rev-parse": "inspect_cmds:rev_parse", "cat-object": "inspect_cmds:cat_object",
+    "verify": "inspect_cmds:verify", "branch": "branch_cmds:branch", "tag": "branch_cmds:tag",
+    "switch": "branch_cmds:switch", "merge": "branch_cmds:merge", "reset": "branch_cmds:reset",
+    "bundle": "bundle_cmds:bundle", "remote": "remote_cmds:remote", "push": "remote_cmds:push",
+    "fetch": "remote_cmds:fetch", "pull": "remote_cmds:pull", "clone": "remote_cmds:clone",
+    "ls-remote": "remote_cmds:ls_remote",
+}
 
 
-@click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="muse-vcs", prog_name="muse")
 def cli() -> None:
     """Muse: version control for music sessions, stems and code.
@@ -19,14 +31,6 @@ def cli() -> None:
     5 integrity; 6 remote; 7 config; 8 system refused (disk full, permissions);
     70 internal error (docs/exit-codes.md).
     """
-
-
-for command in (init, status, commit, log, keys, config):
-    cli.add_command(command)
-# Each module lists the commands it contributes in COMMANDS.
-for module in (inspect_cmds, branch_cmds, bundle_cmds, remote_cmds):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main() -> None:

@@ -44,6 +44,40 @@ class MuseGroup(click.Group):
             ctx.exit(INTERNAL_ERROR_EXIT)
 
 
+class LazyGroup(MuseGroup):
+    """A group whose commands are imported on first use, from a name → "module:attr" table.
+
+    Start-up time is most of what a quick command costs: `muse status` should
+    not pay for importing every other command's module.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = self.commands.get(cmd_name)
+        if found is None and cmd_name in self.lazy_commands:
+            import importlib
+
+            module, attribute = self.lazy_commands[cmd_name].split(":")
+            found = getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+            self.add_command(found, cmd_name)
+        return found
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:  # while parsing (click would say "Aborted!", exit 1)
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
 def _internal_error() -> None:
     click.echo("muse: internal error (this is a bug; please report it):", err=True)
     traceback.print_exc()

@@ -39,6 +39,7 @@ def _status_data(repo: Any) -> dict[str, Any]:
     from ..merge_state import pending_merge, unresolved_conflicts
 
     worktree = repo.worktree
+    worktree.tolerant = True  # an odd name or an unreadable folder is a warning here
     current = worktree.snapshot()
     worktree.cache.save()
     changes = compare(repo.head_snapshot(), current)
@@ -51,6 +52,9 @@ def _status_data(repo: Any) -> dict[str, Any]:
         # What the scan passed over without recording: said once here, not silently.
         "not_recorded": {"links": worktree.notes.links,
                          "nested_ignore_files": worktree.notes.nested_ignores},
+        # Names it could not store and folders it could not read: each passed over.
+        "warnings": [{"path": printable(path), "message": printable(problem)}
+                     for path, problem in sorted(worktree.notes.skipped)],
     }
 
 
@@ -64,6 +68,7 @@ def status(as_json: bool, short_format: bool) -> None:
         emit_json(data)
         return
     _mention_not_recorded(data["not_recorded"])
+    _warn_skipped(data["warnings"])
     if short_format:
         for change in data["changes"]:
             click.echo(f"{change['status'][0].upper()} {printable(change['path'])}")
@@ -84,6 +89,15 @@ def status(as_json: bool, short_format: bool) -> None:
     click.echo("Changes:")
     for change in data["changes"]:
         click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}")
+
+
+def _warn_skipped(warnings: list[dict[str, str]]) -> None:
+    """One line per name the scan passed over (already escaped), then one hint."""
+    for warning in warnings:
+        click.echo(f"warning: skipped: {warning['message']}", err=True)
+    if warnings:
+        click.echo("hint: rename such files (or fix the folder's permissions), or list them "
+                   "in .museignore; a commit refuses them", err=True)
 
 
 def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
