@@ -367,10 +367,18 @@ class S3Bucket:
                 progress(part.size)  # from the pool's threads: a counter's add is enough
             return {"PartNumber": part.number, "ETag": etag, "ChecksumSHA256": checksum}
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers) as pool:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.workers)
+        try:
             uploads = pool.map(send, plan)  # every part is under way from here
             whole = _file_sha256(source)  # hashing releases the GIL: it overlaps them
             return list(uploads), whole
+        except BaseException:
+            # Interrupted or failed: parts not yet started are dropped, not all sent first
+            # (a `with` block would wait for every queued part before letting Ctrl-C out).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def _abort(self, full: str, upload: str) -> None:
         # Best effort: the failure being reported matters more than a failed abort.

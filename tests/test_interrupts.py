@@ -176,6 +176,27 @@ def test_interrupted_clone_leaves_no_folder(muse, repo_dir, tmp_path):
             assert not dest.exists()
 
 
+def test_interrupted_fetch_moves_no_ref_it_has_not_stored(muse, repo_dir, tmp_path):
+    _stems(repo_dir, 40, 1_000_000, 6)
+    head = commit(muse, repo_dir, "takes")
+    remote = bare(muse, tmp_path)
+    ok(muse.proc("push", str(remote), "main", cwd=repo_dir))
+
+    def fresh(name: str) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        ok(muse("init", cwd=path))
+        ok(muse("remote", "add", "origin", str(remote), cwd=path))
+        return path
+
+    full = _timed(muse, ["fetch", "origin"], fresh("probe"))
+    for i, delay in enumerate(_delays(full)):
+        local = fresh(f"f{i}")
+        _interrupt(muse, ["fetch", "origin"], local, delay)
+        assert ref(local, "refs/remotes/origin/main") in (None, head)
+        _clean_afterwards(muse, local)
+
+
 # The bundle writer's thread hand-over, interrupted thousands of times: before Ctrl-C was
 # deferred there, one landing inside the queue's lock left it held and both threads waited.
 _PESTER = textwrap.dedent("""
@@ -223,3 +244,75 @@ def test_bundle_writer_never_deadlocks_under_repeated_interrupts(tmp_path):
         pytest.fail("the bundle writer deadlocked under repeated interrupts")
     assert done.returncode == 0, done.stderr.decode()
     assert int(done.stdout) > 0  # the interrupts did land
+
+
+# -- the pieces, in-process -------------------------------------------------------------
+
+
+def test_an_interrupt_inside_a_deferred_block_arrives_just_after_it():
+    from muse.interrupts import deferred_interrupts
+
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            signal.raise_signal(signal.SIGINT)
+            reached_end = True  # not raised inside the block
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_deferred_block_without_interrupt_changes_nothing():
+    from muse.interrupts import deferred_interrupts
+
+    with deferred_interrupts():
+        pass
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_batch_interrupted_while_installing_leaves_no_work_folder(tmp_path, monkeypatch):
+    from muse import store as store_module
+    from muse.store import ObjectStore
+
+    store = ObjectStore(tmp_path)
+    batch = store.batch()
+    for i in range(3):
+        batch.add_bytes(b"take %d" % i)
+    assert list(store.tmp_dir.iterdir())
+
+    def interrupted(_paths: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module, "_make_durable", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        batch.commit()
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_an_interrupted_multipart_upload_does_not_send_every_queued_part(tmp_path,
+                                                                        monkeypatch):
+    import threading
+
+    from remotes import s3
+
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    class SlowClient:
+        def upload_part(self, **kw: object) -> dict[str, str]:
+            time.sleep(0.05)
+            with lock:
+                sent.append(int(kw["PartNumber"]))  # type: ignore[call-overload]
+            return {"ETag": '"x"'}
+
+    def interrupted(_path: object) -> str:
+        time.sleep(0.01)  # the first parts are under way
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(s3, "_file_sha256", interrupted)
+    source = tmp_path / "bundle"
+    source.write_bytes(b"x" * 64 * 1024)
+    bucket = s3.S3Bucket(SlowClient(), "b", part_size=1024, workers=2,
+                         verdicts=s3.ProbeVerdicts(tmp_path / "verdicts"))
+    with pytest.raises(KeyboardInterrupt):
+        bucket._send_parts("key", "upload", source, 64 * 1024, {})
+    assert len(sent) <= 4  # the parts in flight, not all 64
