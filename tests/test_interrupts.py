@@ -253,10 +253,9 @@ def test_an_interrupt_inside_a_deferred_block_arrives_just_after_it():
     from muse.interrupts import deferred_interrupts
 
     reached_end = False
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupts():
-            signal.raise_signal(signal.SIGINT)
-            reached_end = True  # not raised inside the block
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+        signal.raise_signal(signal.SIGINT)
+        reached_end = True  # not raised inside the block
     assert reached_end
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
