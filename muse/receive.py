@@ -11,13 +11,14 @@ moves its refs. A bad bundle leaves nothing behind. Refs come last.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit, VerifiedSnapshot
-from .errors import CorruptObjectError
+from .errors import BundleError, CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
 from .policy import DEFAULT_POLICY, ReceivePolicy
@@ -102,6 +103,38 @@ class Pending:
 # Called once the whole bundle has verified and before the pack is installed;
 # raising here installs nothing.
 BeforeInstall = Callable[[Pending], None]
+
+
+def receive_linked(store: ObjectStore, path: Path, expected_id: str | None, *,
+                   progress: Progress | None = None,
+                   policy: ReceivePolicy = DEFAULT_POLICY) -> Received | None:
+    """Receive the immutable bundle file at `path` by hard-linking it into the store.
+
+    None when it cannot be linked (another filesystem, a file we may not link):
+    the caller copies it instead. Linking skips the copy, never a check: the
+    linked file itself (the very inode kept) is read and verified in full as
+    `receive_bundle` would, and its bundle id must be `expected_id`, the sha256
+    its remote named it by, before anything is installed.
+    """
+    tmp = store.new_tmp_file(".bundle")
+    try:
+        try:
+            tmp.unlink()
+            os.link(path, tmp)
+        except OSError:
+            return None
+        with open(tmp, "rb") as source:
+            verified = verify_pack(source, store, policy=policy, progress=progress)
+        if expected_id is not None and verified.pack_id != expected_id:
+            raise BundleError(f"pack {expected_id} holds a bundle with another id "
+                              f"({verified.pack_id})",
+                              hint="the remote is damaged: run `muse verify` in it")
+        if verified.entries:
+            store.put_pack(verified.pack_id, tmp, verified.entries, linked=True)
+        return Received(verified.summary, len(verified.entries))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def receive_bundle(store: ObjectStore, source: BinaryIO, *,

@@ -101,6 +101,11 @@ class IncomingBundle:
     size: int | None = None
     requires: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
+    # A file on this machine holding exactly this bundle, never rewritten (a filesystem
+    # remote's pack, named by its sha256 `bundle_id`): a receiver on the same filesystem
+    # may hard-link it instead of copying it, and still verifies every byte of it.
+    local_path: Path | None = None
+    bundle_id: str | None = None
 
     def open(self) -> contextlib.AbstractContextManager[BinaryIO]:
         return self.opener()

@@ -263,10 +263,16 @@ class ObjectStore:
 
     # -- reading (ObjectSource, CommitSource) ---------------------------------
 
-    def iter_chunks(self, oid: str, *, verify: bool = True) -> Iterator[bytes]:
-        """Yield an object's bytes in chunks; with `verify`, raise if they do not hash to `oid`."""
+    def iter_chunks(self, oid: str, *, verify: bool = True,
+                    packed_first: bool = False) -> Iterator[bytes]:
+        """Yield an object's bytes in chunks; with `verify`, raise if they do not hash to `oid`.
+
+        `packed_first` looks in the pack index (in memory) before trying a loose file:
+        for a checkout of a cloned or fetched tree, where nearly every object is packed
+        and a failed open per object was a visible share of the time.
+        """
         hasher = hashlib.sha256() if verify else None
-        for chunk in self._raw_chunks(oid):
+        for chunk in self._raw_chunks(oid, packed_first=packed_first):
             if hasher is not None:
                 hasher.update(chunk)
             yield chunk
@@ -274,9 +280,19 @@ class ObjectStore:
             raise CorruptObjectError(f"object {oid} is corrupt: its bytes hash differently",
                                      hint="run `muse verify` to list every damaged object")
 
-    def _raw_chunks(self, oid: str) -> Iterator[bytes]:
+    def _raw_chunks(self, oid: str, *, packed_first: bool = False) -> Iterator[bytes]:
         # os-level reads: no buffered file object per object, which adds up when a
         # bundle reads thousands of small ones.
+        found = self._packed(oid) if packed_first else None
+        if found is not None and found.pack is not None:
+            try:
+                packed = open(self._pack_name(found.pack), "rb")
+            except FileNotFoundError:
+                packed = None  # the pack went meanwhile: the object may be loose now
+            if packed is not None:
+                with packed:
+                    yield from read_stored(packed, found.offset, found.size)
+                return
         try:
             fd = os.open(self._loose_name(oid), os.O_RDONLY)
         except FileNotFoundError:
@@ -303,18 +319,22 @@ class ObjectStore:
         return decode_snapshot(self.read(oid))
 
     def copy_to(self, oid: str, out: BinaryIO) -> None:
-        for chunk in self.iter_chunks(oid):
+        """Write the object's bytes (verified) to `out`: how a checkout writes a file."""
+        for chunk in self.iter_chunks(oid, packed_first=True):
             out.write(chunk)
 
     # -- packs (PackStore) ----------------------------------------------------
 
-    def put_pack(self, pack_id: str, path: Path, entries: Sequence[PackEntry]) -> None:
+    def put_pack(self, pack_id: str, path: Path, entries: Sequence[PackEntry], *,
+                 linked: bool = False) -> None:
         """Install a verified pack (moved from `path`) and its index, durably, then merge its
-        rows into the multi-pack index."""
+        rows into the multi-pack index. `linked`: `path` is a hard link to another store's
+        pack (already read-only), whose mode is not ours to change."""
         self.packs_dir.mkdir(parents=True, exist_ok=True)
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
-        os.chmod(path, STORED_MODE)
+        if not linked:
+            os.chmod(path, STORED_MODE)
         os.replace(path, self._pack_path(pack_id))
         with atomic_writer(self._idx_path(pack_id), mode=STORED_MODE) as out:
             out.write(encode_pack_index(entries))

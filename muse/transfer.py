@@ -20,7 +20,7 @@ from .errors import (
 )
 from .objects import is_object_id
 from .policy import DEFAULT_POLICY, ReceivePolicy
-from .receive import receive_bundle
+from .receive import receive_bundle, receive_linked
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, PackContents, Remote, dependency_order
 from .remotes_config import check_remote_name, normalise_url, remote_options
@@ -400,9 +400,15 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
         sizes = [b.size for b in bundles]
         progress.phase("receiving", sum(s for s in sizes if s) if None not in sizes else None)
         for incoming in bundles:
-            with incoming.open() as stream:
-                received = receive_bundle(repo.store, stream, progress=progress.advance,
-                                          policy=policy)
+            received = None
+            if incoming.local_path is not None:
+                # The same filesystem: hard-link the remote's pack, verified all the same.
+                received = receive_linked(repo.store, incoming.local_path, incoming.bundle_id,
+                                          progress=progress.advance, policy=policy)
+            if received is None:
+                with incoming.open() as stream:
+                    received = receive_bundle(repo.store, stream, progress=progress.advance,
+                                              policy=policy)
             commits += len(received.summary.commits)
             bundle_bytes += received.summary.size
         progress.finish()

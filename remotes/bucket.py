@@ -473,9 +473,13 @@ class BucketRemote:
 
     def _incoming(self, pack: PackIndex) -> IncomingBundle:
         key = pack_key(pack.pack)
+        # A bucket whose keys are files here (a directory) offers them for hard-linking.
+        local_file = getattr(self.bucket, "local_file", None)
         return IncomingBundle(label=key, opener=lambda: self.bucket.open_range(key),
                               size=pack.size, requires=frozenset(pack.requires),
-                              provides=frozenset(pack.commits))
+                              provides=frozenset(pack.commits),
+                              local_path=None if local_file is None else local_file(key),
+                              bundle_id=pack.pack)
 
     def close(self) -> None:
         pass

@@ -98,6 +98,11 @@ class DirBucket:
     def _lock(self, key: str) -> Path:
         return self._path(key).with_suffix(".lock")
 
+    def local_file(self, key: str) -> Path:
+        """The file holding `key`: a pack's is create-only and never rewritten, so a fetch on
+        this filesystem may hard-link it (`muse.receive.receive_linked`)."""
+        return self._path(key)
+
     def get(self, key: str) -> Versioned | None:
         try:
             data = self._path(key).read_bytes()
