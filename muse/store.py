@@ -285,13 +285,9 @@ class ObjectStore:
         # bundle reads thousands of small ones.
         found = self._packed(oid) if packed_first else None
         if found is not None and found.pack is not None:
-            try:
-                packed = open(self._pack_name(found.pack), "rb")
-            except FileNotFoundError:
-                packed = None  # the pack went meanwhile: the object may be loose now
-            if packed is not None:
-                with packed:
-                    yield from read_stored(packed, found.offset, found.size)
+            chunks = self._packed_chunks(found)
+            if chunks is not None:
+                yield from chunks
                 return
         try:
             fd = os.open(self._loose_name(oid), os.O_RDONLY)
@@ -307,6 +303,21 @@ class ObjectStore:
                 yield chunk
         finally:
             os.close(fd)
+
+    def _packed_chunks(self, found: Location) -> Iterator[bytes] | None:
+        """The object's bytes from its pack; None when the pack went meanwhile (repacked:
+        the object may be loose now)."""
+        assert found.pack is not None
+        try:
+            handle = open(self._pack_name(found.pack), "rb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            return None
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                yield from read_stored(handle, found.offset, found.size)
+
+        return chunks()
 
     def read(self, oid: str) -> bytes:
         """The whole object, verified. Meant for commits, snapshots and small blobs."""
