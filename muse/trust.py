@@ -11,6 +11,7 @@ demand trusted signers (`ReceivePolicy(signers="trusted")`), and so can
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +103,14 @@ def untrust(prefix: str) -> TrustedKey:
     return key
 
 
-def trust_status(commit: Commit, trusted: frozenset[bytes]) -> str:
-    """'good' (trusted signer), 'untrusted' (good signature, unknown key), 'bad' or 'unsigned'."""
+def trust_status(commit: Commit, trusted: frozenset[bytes], *,
+                 verifies: Callable[[Commit], bool] = verify_commit_signature) -> str:
+    """'good' (trusted signer), 'untrusted' (good signature, unknown key), 'bad' or 'unsigned'.
+
+    `verifies` checks the signature itself (`muse.sigcache` answers from its cache)."""
     if not commit.is_signed:
         return "unsigned"
-    if not verify_commit_signature(commit):
+    if not verifies(commit):
         return "bad"
     return "good" if commit.signer in trusted else "untrusted"
 

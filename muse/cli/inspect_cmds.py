@@ -89,9 +89,12 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
         old = repo.commit_snapshot(commit.parents[0])
     reader = _store_reader(repo)
     diffs = diff_trees(old, new, reader, reader)
+    from ..sigcache import VerifiedSignatures
     from ..trust import trusted_set
 
-    record = commit_record(oid, commit, trusted_set())
+    signatures = VerifiedSignatures()
+    record = commit_record(oid, commit, trusted_set(), signatures)
+    signatures.save()
     if as_json:
         emit_json({"commit": record, "changes": [fd.as_dict() for fd in diffs]})
         return

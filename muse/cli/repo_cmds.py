@@ -136,14 +136,20 @@ def format_time(timestamp: int, tz_minutes: int) -> str:
     return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
 
-def commit_record(oid: str, commit: Any, trusted: frozenset[bytes]) -> dict[str, Any]:
+def commit_record(oid: str, commit: Any, trusted: frozenset[bytes],
+                  signatures: Any = None) -> dict[str, Any]:
     """A commit as plain data, the shape `log --json` and `show --json` print.
 
     The signature status is good only for a `trusted` signer (`muse keys trust`);
-    a good signature by any other key is `untrusted`.
+    a good signature by any other key is `untrusted`. With `signatures` (a
+    `muse.sigcache.VerifiedSignatures`), a signature verified before is not
+    verified again.
     """
-    from ..keys import fingerprint
+    from ..keys import fingerprint, verify_commit_signature
     from ..trust import trust_status
+
+    verifies = verify_commit_signature if signatures is None else \
+        (lambda c: signatures.check(oid, c))
 
     return {
         "id": oid,
@@ -154,7 +160,7 @@ def commit_record(oid: str, commit: Any, trusted: frozenset[bytes]) -> dict[str,
         "tz_offset_minutes": commit.tz_offset_minutes,
         "message": commit.message,
         "signature": {
-            "status": trust_status(commit, trusted),
+            "status": trust_status(commit, trusted, verifies=verifies),
             "signer": fingerprint(commit.signer) if commit.signer else None,
         },
     }
@@ -192,10 +198,12 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
         else:
             click.echo(f"no commits yet on branch {repo.current_branch()}")
         return
+    from ..sigcache import VerifiedSignatures
     from ..trust import trusted_set
 
     start = resolve(repo, revision)
     trusted = trusted_set()
+    signatures = VerifiedSignatures()
     records = []
     for count, oid in enumerate(repo.graph.walk([start])):
         if max_count is not None and count >= max_count:
@@ -204,10 +212,11 @@ def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> N
         if oneline and not as_json:
             click.echo(f"{short(oid)} {printable(commit.subject)}")
             continue
-        record = commit_record(oid, commit, trusted)
+        record = commit_record(oid, commit, trusted, signatures)
         if as_json:
             records.append(record)
         else:
             echo_commit(record)
+    signatures.save()
     if as_json:
         emit_json(records)
