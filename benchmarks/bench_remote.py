@@ -11,6 +11,8 @@ whole-process median measured in this run, so the ratios compare like with like:
     fresh push   `muse push DIR main` to an empty `muse init --bare` directory
                  vs `git push file://DIR.git main` to an empty bare repo     target ≤ 1.0x
     clone        `muse clone DIR` vs `git clone --no-local`                  target ≤ 1.5x
+    local clone  the same `muse clone DIR` vs `git clone` (local: hard links) target ≤ 1.5x
+    2,000 files  one commit of 2,000 small files, local clone vs `git clone`  target ≤ 1.5x
     incremental  one new commit pushed on top of the whole history           target < 0.3 s
 """
 
@@ -139,8 +141,9 @@ def bench_fresh_push(runs: Path, muse_src: Path, git_src: Path, n: int, menv: di
 
 
 def bench_clone(runs: Path, n: int, menv: dict[str, str],
-                genv: dict[str, str]) -> tuple[list[float], list[float]]:
-    muse_times, git_times = [], []
+                genv: dict[str, str]) -> tuple[list[float], list[float], list[float]]:
+    """Muse's clone of a local path, git's with --no-local, and git's local (hard links)."""
+    muse_times, git_times, git_local_times = [], [], []
     for _ in range(n):
         dest = fresh_dir(runs / "clone-muse")
         muse_times.append(timed([*MUSE, "clone", str(runs / "remote.muse"), str(dest)],
@@ -148,6 +151,42 @@ def bench_clone(runs: Path, n: int, menv: dict[str, str],
         gdest = fresh_dir(runs / "clone-git")
         git_times.append(timed(["git", "clone", "-q", "--no-local", str(runs / "remote.git"),
                                 str(gdest)], runs, genv))
+        ldest = fresh_dir(runs / "clone-git-local")
+        git_local_times.append(timed(["git", "clone", "-q", str(runs / "remote.git"),
+                                      str(ldest)], runs, genv))
+    shutil.rmtree(runs / "clone-git-local", ignore_errors=True)
+    return muse_times, git_times, git_local_times
+
+
+def bench_clone_files(runs: Path, files: int, n: int, menv: dict[str, str],
+                      genv: dict[str, str]) -> tuple[list[float], list[float]]:
+    """One commit of `files` small files: Muse's local clone against git's (hard links)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_local import build_tree
+
+    base = fresh_dir(runs / f"tree-{files}")
+    for kind in ("muse", "git"):
+        tree = base / kind
+        build_tree(tree, files)
+        if kind == "muse":
+            run([*MUSE, "init"], tree, menv)
+            run([*MUSE, "commit", "-m", "takes"], tree, menv)
+            run([*MUSE, "init", "--bare", str(base / "remote.muse")], base, menv)
+            run([*MUSE, "push", str(base / "remote.muse"), "main"], tree, menv)
+        else:
+            run(["git", "init", "-q", "-b", "main"], tree, genv)
+            run(["git", "add", "-A"], tree, genv)
+            run(["git", "commit", "-q", "-m", "takes"], tree, genv)
+            run(["git", "clone", "-q", "--bare", str(tree), str(base / "remote.git")], base, genv)
+    muse_times, git_times = [], []
+    for _ in range(n):
+        dest = fresh_dir(base / "clone-muse")
+        muse_times.append(timed([*MUSE, "clone", str(base / "remote.muse"), str(dest)],
+                                base, menv))
+        gdest = fresh_dir(base / "clone-git")
+        git_times.append(timed(["git", "clone", "-q", str(base / "remote.git"), str(gdest)],
+                               base, genv))
+    shutil.rmtree(base, ignore_errors=True)
     return muse_times, git_times
 
 
@@ -216,6 +255,7 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=1024)
     ap.add_argument("--objects", type=int, default=5139)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--files", type=int, default=2000, help="files in the one-commit clone case")
     ap.add_argument("--profile", action="store_true", help="Also cProfile one fresh push.")
     args = ap.parse_args()
 
@@ -235,13 +275,20 @@ def main() -> None:
     push_m, push_g = bench_fresh_push(runs, muse_src, git_src, args.runs, menv, genv)
     check_pushed(runs, muse_src, menv)
     results = [report("fresh push", push_m, push_g, lambda m, g: ("≤ 1.0x", m <= g))]
-    clone_m, clone_g = bench_clone(runs, args.runs, menv, genv)
+    clone_m, clone_g, clone_l = bench_clone(runs, args.runs, menv, genv)
     results.append(report("clone", clone_m, clone_g, lambda m, g: ("≤ 1.5x", m <= 1.5 * g)))
+    results.append(report("local clone", clone_m, clone_l,
+                          lambda m, g: ("≤ 1.5x", m <= 1.5 * g)))
+    files_m, files_g = bench_clone_files(runs, args.files, args.runs, menv, genv)
+    results.append(report(f"clone {args.files} files", files_m, files_g,
+                          lambda m, g: ("≤ 1.5x", m <= 1.5 * g)))
     inc_m, inc_g = bench_incremental(runs, args.runs, menv, genv)
     results.append(report("incremental push", inc_m, inc_g, lambda m, g: ("< 0.3 s", m < 0.3)))
     print("raw (s): " + "; ".join(
         f"{name} muse {[round(t, 3) for t in m]} git {[round(t, 3) for t in g]}"
         for name, m, g in (("push", push_m, push_g), ("clone", clone_m, clone_g),
+                           ("local clone", clone_m, clone_l),
+                           (f"clone {args.files} files", files_m, files_g),
                            ("incremental", inc_m, inc_g))))
     if args.profile:
         profile_push(runs, muse_src, menv)

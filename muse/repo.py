@@ -38,6 +38,7 @@ class Repository:
         self.graph = CommitGraph(self.store)
         self.config = ConfigFile(muse_dir / "config")
         self._worktree: WorkTree | None = None
+        self._last_snapshot: tuple[str, Snapshot] | None = None  # (id, decoded)
 
     # -- finding and creating ---------------------------------------------------
 
@@ -111,7 +112,13 @@ class Repository:
         return None if head is None else self.commit_snapshot(head)
 
     def commit_snapshot(self, commit: str) -> Snapshot:
-        return self.store.read_snapshot(self.graph.commit(commit).snapshot)
+        snap_id = self.graph.commit(commit).snapshot
+        # The last one read is kept: `status` asks for HEAD's twice (its tracked paths,
+        # and the comparison), and decoding 10,000 entries is most of a quick status.
+        # Snapshots never change under their id.
+        if self._last_snapshot is None or self._last_snapshot[0] != snap_id:
+            self._last_snapshot = (snap_id, self.store.read_snapshot(snap_id))
+        return self._last_snapshot[1]
 
     def move_head(self, old: str | None, new: str, message: str) -> None:
         """Move the current branch from `old` to `new` by CAS, or a detached HEAD to `new`."""
