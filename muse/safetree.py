@@ -24,6 +24,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
 _NOT_A_FOLDER = (errno.ELOOP, errno.ENOTDIR)
 _ATTEMPTS = 100
+_KEPT_FOLDERS = 64  # descriptor chains a session keeps open at once (a few hundred fds)
 _HINT = "move it out of the way and run the command again; nothing outside the repository " \
         "was touched"
 
@@ -38,24 +39,75 @@ class SafeTree:
     def __init__(self, root: Path, *, work_name: Callable[[], str] = tmp_name) -> None:
         self.root = root
         self.work_name = work_name  # injectable, so a test can aim it at a planted link
+        # Within a `session`: each folder's descriptor chain, kept open between files.
+        self._kept: dict[str, list[int]] | None = None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Write many files: folder descriptors are opened (component by component, never
+        through a link, as always) once per folder, not once per file.
+
+        A descriptor names the folder itself, so a folder swapped for a link meanwhile
+        still cannot send a write elsewhere: it lands in the folder that was opened.
+        """
+        if self._kept is not None:
+            yield  # nested: the outer session keeps them
+            return
+        self._kept = {}
+        try:
+            yield
+        finally:
+            self._forget()
+            self._kept = None
+
+    def _forget(self) -> None:
+        """Close every kept descriptor (a folder was removed: one may name it)."""
+        if self._kept:
+            for fds in self._kept.values():
+                for fd in fds:
+                    os.close(fd)
+            self._kept.clear()
 
     @contextlib.contextmanager
     def _folders(self, path: str, *, create: bool) -> Iterator[list[int] | None]:
         """Descriptors of the root and each folder above `path`, or None when one is missing
         (or is not a real folder) and `create` is false."""
+        folder = path.rpartition("/")[0]
+        if self._kept is not None:
+            kept = self._kept.get(folder)
+            if kept is None:
+                kept = self._open_chain(path, create=create)
+                if kept is not None:
+                    if len(self._kept) >= _KEPT_FOLDERS:
+                        self._forget()
+                    self._kept[folder] = kept
+            yield kept
+            return
+        fds = self._open_chain(path, create=create)
+        try:
+            yield fds
+        finally:
+            for fd in fds or ():
+                os.close(fd)
+
+    def _open_chain(self, path: str, *, create: bool) -> list[int] | None:
         parts = path.split("/")[:-1]
         fds = [os.open(self.root, _DIR_FLAGS)]
         try:
             for i, part in enumerate(parts):
                 fd = self._enter(fds[-1], part, create=create, shown="/".join(parts[:i + 1]))
                 if fd is None:
-                    yield None
-                    return
+                    break
                 fds.append(fd)
-            yield fds
-        finally:
+            else:
+                return fds
+        except BaseException:
             for fd in fds:
                 os.close(fd)
+            raise
+        for fd in fds:
+            os.close(fd)
+        return None
 
     @staticmethod
     def _enter(parent: int, name: str, *, create: bool, shown: str) -> int | None:
@@ -80,7 +132,8 @@ class SafeTree:
         with self._folders(path, create=True) as fds:
             assert fds is not None
             folder = fds[-1]
-            _clear_empty_folder(folder, name, path)
+            if _clear_empty_folder(folder, name, path):
+                self._forget_below(path)
             tmp, fd = self._create_work_file(folder)
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -93,6 +146,13 @@ class SafeTree:
                     os.unlink(tmp, dir_fd=folder)
                 raise
             return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+    def _forget_below(self, path: str) -> None:
+        """Close kept descriptors of `path` and the folders below it (just removed)."""
+        if self._kept:
+            for folder in [f for f in self._kept if f == path or f.startswith(path + "/")]:
+                for fd in self._kept.pop(folder):
+                    os.close(fd)
 
     def _create_work_file(self, folder: int) -> tuple[str, int]:
         """A new file in `folder` that no one else can have made or aimed elsewhere."""
@@ -120,11 +180,15 @@ class SafeTree:
                 st = None
             if st is not None and stat.S_ISREG(st.st_mode):
                 os.unlink(parts[-1], dir_fd=fds[-1])
+            removed = False
             for depth in range(len(parts) - 1, 0, -1):
                 try:
                     os.rmdir(parts[depth - 1], dir_fd=fds[depth - 1])
+                    removed = True
                 except OSError:
                     break  # not empty (or already gone): the folders above stay too
+        if removed:
+            self._forget()  # a kept descriptor may name a folder just removed
 
 
 def _is_link(folder: int, name: str) -> bool:
@@ -134,16 +198,19 @@ def _is_link(folder: int, name: str) -> bool:
         return False
 
 
-def _clear_empty_folder(folder: int, name: str, path: str) -> None:
-    """Where a file goes: remove empty folders; refuse a link or a folder holding files."""
+def _clear_empty_folder(folder: int, name: str, path: str) -> bool:
+    """Where a file goes: remove empty folders (True when it did); refuse a link or a folder
+    holding files."""
     try:
         st = os.stat(name, dir_fd=folder, follow_symlinks=False)
     except FileNotFoundError:
-        return
+        return False
     if stat.S_ISLNK(st.st_mode):
         raise in_the_way(path, "a symbolic link")
     if stat.S_ISDIR(st.st_mode):
         _remove_empty_tree(folder, name, path)
+        return True
+    return False
 
 
 def _remove_empty_tree(parent: int, name: str, path: str) -> None:

@@ -320,13 +320,14 @@ class WorkTree:
         old_map = old.as_dict() if old else {}
         new_map = new.as_dict()
         touched = done if done is not None else []
-        for path in old_map:
-            if path not in new_map:
-                touched.append(path)
-                self.remove_entry(path)
-        for path, entry in new_map.items():
-            if old_map.get(path) != entry or not os.path.lexists(self.root / path):
-                touched.append(path)
-                self.write_entry(entry)
+        with self.safe.session():  # folder descriptors opened once per folder, not per file
+            for path in old_map:
+                if path not in new_map:
+                    touched.append(path)
+                    self.remove_entry(path)
+            for path, entry in new_map.items():
+                if old_map.get(path) != entry or not os.path.lexists(self.root / path):
+                    touched.append(path)
+                    self.write_entry(entry)
         self.cache.save()
 

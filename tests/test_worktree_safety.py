@@ -243,3 +243,51 @@ def test_hashing_never_reads_through_a_link_swapped_in_after_the_scan(tmp_path, 
     (tmp_path / "song.mid").symlink_to(outside / "victim")
     with pytest.raises(OSError):
         hash_file(tmp_path / "song.mid")
+
+
+# -- sessions: folder descriptors kept open between files -----------------------------------
+
+
+def _fill(text: str):
+    return lambda out: out.write(text.encode())
+
+
+def test_a_session_writes_each_file_as_a_single_write_would(tmp_path: Path) -> None:
+    tree = SafeTree(tmp_path)
+    with tree.session():
+        for i in range(5):
+            tree.write(f"a/b/take{i}.wav", _fill(f"take {i}"), 0o644)
+        tree.write("c.mid", _fill("verse"), 0o644)
+        tree.remove("a/b/take0.wav")
+    assert sorted(p.name for p in (tmp_path / "a" / "b").iterdir()) == [
+        f"take{i}.wav" for i in range(1, 5)]
+    assert (tmp_path / "c.mid").read_text() == "verse"
+
+
+def test_a_folder_removed_in_a_session_is_made_again_for_a_later_file(tmp_path: Path) -> None:
+    tree = SafeTree(tmp_path)
+    with tree.session():
+        tree.write("a/only.wav", _fill("x"), 0o644)
+        tree.remove("a/only.wav")  # leaves `a` empty: it goes
+        assert not (tmp_path / "a").exists()
+        tree.write("a/again.wav", _fill("y"), 0o644)  # not into the removed folder
+    assert (tmp_path / "a" / "again.wav").read_text() == "y"
+
+
+def test_a_folder_swapped_for_a_link_mid_session_never_sends_a_write_through_it(
+        tmp_path: Path, outside: Path) -> None:
+    root = tmp_path / "work"
+    root.mkdir()
+    tree = SafeTree(root)
+    before = sorted(p.name for p in outside.iterdir())
+    with tree.session():
+        tree.write("stems/one.wav", _fill("one"), 0o644)
+        (root / "stems").rename(tmp_path / "moved")
+        (root / "stems").symlink_to(outside)
+        tree.write("stems/two.wav", _fill("two"), 0o644)
+    assert sorted(p.name for p in outside.iterdir()) == before  # nothing through the link
+    # The write went to the folder that was opened (wherever it was moved), never elsewhere.
+    assert (tmp_path / "moved" / "two.wav").read_text() == "two"
+    with pytest.raises(ConflictError):  # a new session sees the link and refuses
+        with tree.session():
+            tree.write("stems/three.wav", _fill("three"), 0o644)
