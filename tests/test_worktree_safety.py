@@ -288,6 +288,6 @@ def test_a_folder_swapped_for_a_link_mid_session_never_sends_a_write_through_it(
     assert sorted(p.name for p in outside.iterdir()) == before  # nothing through the link
     # The write went to the folder that was opened (wherever it was moved), never elsewhere.
     assert (tmp_path / "moved" / "two.wav").read_text() == "two"
-    with pytest.raises(ConflictError):  # a new session sees the link and refuses
-        with tree.session():
-            tree.write("stems/three.wav", _fill("three"), 0o644)
+    # A new session sees the link and refuses.
+    with pytest.raises(ConflictError), tree.session():
+        tree.write("stems/three.wav", _fill("three"), 0o644)
