@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +44,8 @@ def atomic_writer(target: Path, *, mode: int = 0o644, tmp_dir: Path | None = Non
     The file gets `mode` less the umask. On any exception the temporary file is
     removed and `target` is untouched.
     """
+    import tempfile  # here, not at start-up: a quick read-only command never needs it
+
     directory = tmp_dir or target.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=".tmp-")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import socket
 from dataclasses import dataclass
 
 
@@ -25,6 +24,13 @@ def process_start(pid: int) -> str | None:
 
 
 def host_name() -> str:
+    # os.uname's node name is what gethostname() returns, without importing socket
+    # (start-up time: every command may sweep work files, which asks for it).
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
     return socket.gethostname()
 
 

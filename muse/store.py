@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -397,6 +395,8 @@ class ObjectStore:
         return ObjectBatch(self)
 
     def new_tmp_file(self, suffix: str = "") -> Path:
+        import tempfile  # here, not at start-up (status and log never write)
+
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         # Named for this process, so a sweep removes it as soon as a killed owner is gone.
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=work_prefix(), suffix=suffix)
@@ -444,6 +444,8 @@ class ObjectBatch:
 
     def _workdir(self) -> Path:
         if self._dir is None:
+            import tempfile
+
             self.store.tmp_dir.mkdir(parents=True, exist_ok=True)
             self._dir = Path(tempfile.mkdtemp(dir=self.store.tmp_dir, prefix=work_prefix()))
         return self._dir
@@ -462,6 +464,8 @@ class ObjectBatch:
 
     def add_stream(self, source: BinaryIO) -> tuple[str, int]:
         """Copy a stream into the batch while hashing it; memory stays at one chunk."""
+        import tempfile
+
         hasher = hashlib.sha256()
         size = 0
         fd, name = tempfile.mkstemp(dir=self._workdir())
@@ -509,6 +513,8 @@ class ObjectBatch:
 
     def discard(self) -> None:
         if self._dir is not None:
+            import shutil
+
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         self._pending.clear()

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -39,7 +37,7 @@ def work_prefix() -> str:
 
 def tmp_name() -> str:
     """A fresh work-file name (under 80 bytes, so any folder can hold it) owned by this process."""
-    return work_prefix() + secrets.token_hex(8)
+    return work_prefix() + os.urandom(8).hex()
 
 
 def owner_of(name: str) -> Owner | None:
@@ -132,6 +130,8 @@ def remove_entry(path: Path, st: os.stat_result) -> None:
     """Remove a file or a folder tree without following symbolic links; gone already is fine."""
     try:
         if stat.S_ISDIR(st.st_mode):
+            import shutil  # only when there is a folder to remove: not at start-up
+
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink()

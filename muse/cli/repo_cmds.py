@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +127,8 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
 
 
 def format_time(timestamp: int, tz_minutes: int) -> str:
+    import datetime as dt
+
     zone = dt.timezone(dt.timedelta(minutes=tz_minutes))
     when = dt.datetime.fromtimestamp(timestamp, zone)
     sign = "+" if tz_minutes >= 0 else "-"
