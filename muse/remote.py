@@ -103,7 +103,8 @@ class IncomingBundle:
     provides: frozenset[str] = frozenset()
     # A file on this machine holding exactly this bundle, never rewritten (a filesystem
     # remote's pack, named by its sha256 `bundle_id`): a receiver on the same filesystem
-    # may hard-link it instead of copying it, and still verifies every byte of it.
+    # may hard-link it instead of copying it, and still verifies every byte of it. A
+    # wrapper whose opener serves other bytes must set it to None.
     local_path: Path | None = None
     bundle_id: str | None = None
 

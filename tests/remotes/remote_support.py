@@ -156,7 +156,9 @@ class HostileRemote:
         return self.inner.push(bundle, updates)
 
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
-        return [replace(b, opener=self._mangled(b)) for b in self.inner.fetch(wants, haves)]
+        # Serving other bytes than its files hold, it must not offer them for linking.
+        return [replace(b, opener=self._mangled(b), local_path=None)
+                for b in self.inner.fetch(wants, haves)]
 
     def _mangled(self, bundle: IncomingBundle) -> Opener:
         @contextlib.contextmanager
