@@ -100,7 +100,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21, help="runs per figure (median)")
     parser.add_argument("--files", type=int, default=10_000, help="files in the large tree")
     parser.add_argument("--imports", action="store_true", help="print the slowest imports")
+    parser.add_argument("--muse", help="another `muse` executable to time (an older build)")
     args = parser.parse_args()
+    if args.muse:
+        MUSE[:] = [args.muse]
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "muse"),
                     str(ROOT / "remotes")], check=True, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="muse-bench-startup-") as tmp:
