@@ -315,3 +315,20 @@ def test_an_interrupted_multipart_upload_does_not_send_every_queued_part(tmp_pat
     with pytest.raises(KeyboardInterrupt):
         bucket._send_parts("key", "upload", source, 64 * 1024, {})
     assert len(sent) <= 4  # the parts in flight, not all 64
+
+
+def test_an_interrupt_wrapped_by_python_is_still_an_interrupt(muse, repo_dir, monkeypatch):
+    """A Ctrl-C inside a class being built reaches Muse as a RuntimeError whose cause is the
+    KeyboardInterrupt: exit 130 and one line, not an internal error."""
+    from muse.cli import repo_cmds
+
+    def wrapped(*_args: object, **_kw: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__") from exc
+
+    monkeypatch.setattr(repo_cmds, "_status_data", wrapped)
+    result = muse("status", cwd=repo_dir)
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"

@@ -39,9 +39,25 @@ class MuseGroup(click.Group):
                 ctx.exit(INTERNAL_ERROR_EXIT)
             report_error(refusal, as_json=ctx.meta.get(JSON_ERRORS, False))
             ctx.exit(refusal.exit_code)
-        except Exception:
+        except Exception as exc:
+            if _caused_by_interrupt(exc):
+                # Python wraps a Ctrl-C landing in some import machinery (a class being
+                # built, a `__set_name__`) in a RuntimeError: still an interrupt, not a bug.
+                click.echo("interrupted", err=True)
+                ctx.exit(130)
             _internal_error()
             ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class LazyGroup(MuseGroup):
