@@ -175,11 +175,11 @@ class Hub:
     def _check_targets(self, repo: Repo, updates: Sequence[RefUpdate],
                        pack: NewPack | None) -> None:
         objects = self.index.objects(repo)
-        carried = pack.parents if pack is not None else {}
+        carried = {e.oid: e.kind for e in pack.entries} if pack is not None else {}
         for u in updates:
-            if u.new is None or u.new in carried:
+            if u.new is None:
                 continue
-            kind = objects.kind(u.new)
+            kind = carried.get(u.new) or objects.kind(u.new)
             if kind != COMMIT:
                 what = f"a {kind}" if kind else "neither in the bundle nor on the hub"
                 raise BundleError(f"push would set {u.name} to {u.new}, {what}, not a commit; "
