@@ -11,8 +11,8 @@ import pytest
 
 from muse.remote import Remote
 from muse.repo import Repository
-from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 from tests.hub_server import HubHarness
+from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 from tests.s3_server import s3_harness
 
 
