@@ -64,7 +64,8 @@ class Hub:
         if repo is None or not grant.allows(repo, READ):
             raise RemoteError(f"no repository {owner}/{name} on this hub",
                               code="remote-not-found",
-                              hint="check the URL; a private repository needs a read token")
+                              hint="check the URL; a private repository needs a token: set "
+                              "MUSE_TOKEN, or keep one with `muse remote set-token NAME`")
         if not grant.allows(repo, need):
             raise RemoteError(f"this token may not {need} {owner}/{name}",
                               code="remote-forbidden" if grant.scope else "remote-auth",
