@@ -13,6 +13,7 @@ import contextlib
 import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from muse.remote import (
 )
 
 CHUNK = 1 << 20
+PART_WORKERS = 4  # parts of a multipart upload in flight at once
 INLINE_TYPE = "application/vnd.muse.push+bundle"
 # Named steps of a push, for tests and tracers (a hook may raise there).
 STEPS = ("presigned", "uploaded", "confirmed")
@@ -168,13 +170,34 @@ class HubRemote:
         self._hook("presigned")
         if target.get("exists"):
             return  # the hub holds these bytes already (a resent push): no PUT
-        url = target.get("url")
-        if not isinstance(url, str):
-            raise RemoteError(f"{self.url} answered a presign without a URL")
-        headers = {str(k): str(v) for k, v in (target.get("headers") or {}).items()}
-        headers["Content-Length"] = str(bundle.size)
-        self._request("PUT", url, content=_chunks(bundle), headers=headers)
+        if isinstance(target.get("parts"), list):
+            self._upload_parts(bundle, target["parts"])
+        else:
+            url = target.get("url")
+            if not isinstance(url, str):
+                raise RemoteError(f"{self.url} answered a presign without a URL")
+            headers = {str(k): str(v) for k, v in (target.get("headers") or {}).items()}
+            headers["Content-Length"] = str(bundle.size)
+            self._request("PUT", url, content=_chunks(bundle), headers=headers)
         self._hook("uploaded")
+
+    def _upload_parts(self, bundle: OutgoingBundle, parts: list[Any]) -> None:
+        """A multipart upload: each part not yet there, PUT in parallel from its offset."""
+        try:
+            todo = [(str(p["url"]), int(p["offset"]), int(p["size"])) for p in parts
+                    if not p.get("done")]
+        except (KeyError, TypeError, ValueError):
+            raise RemoteError(f"{self.url} answered a multipart presign in an unknown "
+                              "shape") from None
+
+        def send(part: tuple[str, int, int]) -> None:
+            url, offset, size = part
+            self._request("PUT", url, content=_range(bundle, offset, size),
+                          headers={"Content-Length": str(size)})
+
+        with ThreadPoolExecutor(max_workers=PART_WORKERS) as pool:
+            for done in [pool.submit(send, part) for part in todo]:
+                done.result()
 
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         answer = self._json("POST", "/fetch", {"wants": list(wants), "haves": list(haves)})
@@ -206,6 +229,15 @@ class HubRemote:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _range(bundle: OutgoingBundle, offset: int, size: int) -> Iterator[bytes]:
+    with bundle.open() as handle:
+        handle.seek(offset)
+        left = size
+        while left > 0 and (data := handle.read(min(CHUNK, left))):
+            left -= len(data)
+            yield data
 
 
 def _chunks(bundle: OutgoingBundle, first: bytes = b"") -> Iterator[bytes]:

@@ -155,6 +155,7 @@ class Hub:
             return verified
         assert bundle_id is not None
         _check_bundle_id(bundle_id)
+        self.blobs.finish_upload(bundle_id)
         if not self.blobs.exists(bundle_id):
             raise RemoteError(f"bundle {bundle_id} was not uploaded (or its upload expired)",
                               code="remote-missing", hint="push again")
