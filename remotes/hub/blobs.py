@@ -9,6 +9,7 @@ straight to and from the bucket through presigned URLs.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -53,6 +54,20 @@ class BlobStore(Protocol):
     def presign_download(self, bundle_id: str, expires: int) -> str | None:
         ...
 
+    def put_key(self, key: str, path: Path) -> None:
+        """Store the file at `path` under any key (quarantine), create-only."""
+        ...
+
+    def move(self, key: str, to: str) -> None:
+        """Give the bytes at `key` the name `to` instead (quarantining an upload)."""
+        ...
+
+    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        ...
+
+    def delete_key(self, key: str) -> None:
+        ...
+
     def work_dir(self) -> Path:
         """A local folder for uploads the hub receives itself (same filesystem as `put`'s target
         when there is one, so storing is a link, not a copy)."""
@@ -81,6 +96,20 @@ class DirBlobs:
 
     def presign_upload(self, bundle_id: str, size: int, expires: int) -> dict[str, object] | None:
         return None
+
+    def put_key(self, key: str, path: Path) -> None:
+        self._bucket.put_if_absent(key, path)
+
+    def move(self, key: str, to: str) -> None:
+        source, target = self.root / key, self.root / to
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self._bucket.open_range(key)
+
+    def delete_key(self, key: str) -> None:
+        self._bucket.delete(key)
 
     def finish_upload(self, bundle_id: str) -> None:
         pass  # uploads to the hub's own endpoint are whole when they land
