@@ -53,7 +53,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " PRIMARY KEY (user_name, fingerprint))",
         "CREATE TABLE takedowns (notice TEXT PRIMARY KEY, repo_id TEXT NOT NULL,"
         " claimant TEXT NOT NULL, noticed TEXT NOT NULL, body TEXT NOT NULL,"
-        " objects TEXT NOT NULL, state TEXT NOT NULL, created BIGINT NOT NULL)",
+        " objects TEXT NOT NULL, state TEXT NOT NULL, created BIGINT NOT NULL,"
+        " packs TEXT NOT NULL DEFAULT '[]')",
         # Bytes received per UTC day, per subject ('user:NAME', 'repo:ID').
         "CREATE TABLE usage (day TEXT NOT NULL, subject TEXT NOT NULL, bytes BIGINT NOT NULL,"
         " PRIMARY KEY (day, subject))",

@@ -30,6 +30,8 @@ QUARANTINED_CODES = {"bad-bundle", "corrupt-object", "bad-signature", "missing-p
                      "not-a-commit", "integrity", "missing-object", "checksum-mismatch"}
 # Refusals by rule: the push is refused and audited, the bytes are not worth keeping.
 DEFAULT_PUSHES_PER_MINUTE = 120
+# Takedown states that hide: `hidden` (reversible) and `purged` (the bytes are gone).
+IN_FORCE = ("hidden", "purged")
 
 
 class ThrottledError(RemoteError):
@@ -207,14 +209,15 @@ class Guard:
         hidden = {p: f"it holds blocked content ({oid})"
                   for p, oid in self.rows.blocked_packs(repo).items()}
         for notice in self.rows.takedowns(repo):
-            if notice.state == "hidden" and notice.objects:
-                for pack in self.rows.packs_holding(repo, notice.objects):
-                    hidden[pack] = f"it is taken down (notice {notice.notice})"
+            if notice.state in IN_FORCE and notice.objects:
+                why = f"it is taken down (notice {notice.notice})"
+                for pack in [*self.rows.packs_holding(repo, notice.objects), *notice.packs]:
+                    hidden[pack] = why
         return hidden
 
     def check_not_taken_down(self, repo: Repo) -> None:
         for notice in self.rows.takedowns(repo):
-            if notice.state == "hidden" and not notice.objects:
+            if notice.state in IN_FORCE and not notice.objects:
                 raise RemoteError(f"{repo.full_name} is taken down (notice {notice.notice})",
                                   code="taken-down", hint="see the notice on the hub")
 

@@ -53,6 +53,7 @@ class Takedown:
     objects: tuple[str, ...]  # empty: the whole repository
     state: str                # hidden | restored | purged
     created: int
+    packs: tuple[str, ...] = ()  # packs rewritten without the objects (after a purge)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class SecurityIndex:
                 (t.notice, t.repo_id, t.claimant, t.noticed, t.body,
                  json.dumps(list(t.objects)), t.state, t.created))
 
-    _T = "notice, repo_id, claimant, noticed, body, objects, state, created"
+    _T = "notice, repo_id, claimant, noticed, body, objects, state, created, packs"
 
     def takedown(self, notice: str) -> Takedown | None:
         row = self.index._one(f"SELECT {self._T} FROM takedowns WHERE notice = ?", notice)
@@ -204,10 +205,14 @@ class SecurityIndex:
                                    "ORDER BY created", repo.id)
         return [_takedown(r) for r in rows]
 
-    def set_takedown_state(self, notice: str, state: str) -> None:
+    def set_takedown_state(self, notice: str, state: str,
+                           packs: Iterable[str] | None = None) -> None:
         with self.index._write() as cur:
             cur.execute(self.db.sql("UPDATE takedowns SET state = ? WHERE notice = ?"),
                         (state, notice))
+            if packs is not None:
+                cur.execute(self.db.sql("UPDATE takedowns SET packs = ? WHERE notice = ?"),
+                            (json.dumps(sorted(packs)), notice))
 
     # -- usage and rates -------------------------------------------------------------------
 
@@ -260,6 +265,6 @@ class SecurityIndex:
 
 
 def _takedown(row: Any) -> Takedown:
-    n, repo_id, claimant, noticed, body, objects, state, created = row
+    n, repo_id, claimant, noticed, body, objects, state, created, packs = row
     return Takedown(n, repo_id, claimant, noticed, body, tuple(json.loads(objects)), state,
-                    int(created))
+                    int(created), tuple(json.loads(packs)))
