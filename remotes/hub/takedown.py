@@ -52,7 +52,14 @@ def restore(hub: Hub, notice: str) -> None:
         raise UsageError(f"notice {notice} is {found.state}: only a hidden takedown can be "
                          "restored")
     hub.guard.rows.set_takedown_state(notice, "restored")
-    hub.guard.rows.record(actor_name(), "takedown-restore", target=notice)
+    hub.guard.rows.record(actor_name(), "takedown-restore", repo=_repo_of(hub, found).full_name,
+                          target=notice)
+
+
+def _repo_of(hub: Hub, notice: Takedown) -> Repo:
+    found = next((r for r in hub.index.repos() if r.id == notice.repo_id), None)
+    assert found is not None  # repositories are never deleted
+    return found
 
 
 def purge(hub: Hub, notice: str) -> list[str]:
@@ -61,8 +68,7 @@ def purge(hub: Hub, notice: str) -> list[str]:
     if found.state != "hidden":
         raise UsageError(f"notice {notice} is {found.state}: only a hidden takedown can be "
                          "purged")
-    repo = next((r for r in hub.index.repos() if r.id == found.repo_id), None)
-    assert repo is not None
+    repo = _repo_of(hub, found)
     if not found.objects:
         touched = hub.index.drop_contents(repo)
         rewritten: list[str] = []
