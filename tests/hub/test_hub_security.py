@@ -7,7 +7,6 @@ visible, and that the refusal is in the audit log.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import httpx
