@@ -26,6 +26,10 @@ class BlobStore(Protocol):
     def exists(self, bundle_id: str) -> bool:
         ...
 
+    def size_of(self, bundle_id: str) -> int | None:
+        """The stored bundle's length (None: unknown without another request)."""
+        ...
+
     def put(self, bundle_id: str, path: Path) -> None:
         """Store the hub's own work file `path` (already hashed to `bundle_id`) create-only."""
         ...
@@ -84,6 +88,9 @@ class DirBlobs:
 
     def exists(self, bundle_id: str) -> bool:
         return (self.root / bundle_key(bundle_id)).is_file()
+
+    def size_of(self, bundle_id: str) -> int | None:
+        return (self.root / bundle_key(bundle_id)).stat().st_size
 
     def put(self, bundle_id: str, path: Path) -> None:
         self._bucket.put_if_absent(bundle_key(bundle_id), path, disposable=True)

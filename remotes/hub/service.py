@@ -184,7 +184,8 @@ class Hub:
         objects = self.index.objects(repo)
         if inline is not None:
             with open(inline, "rb") as stream:
-                verified = verify_pack(stream, objects, policy=policy)
+                verified = verify_pack(stream, objects, policy=policy,
+                                       size=inline.stat().st_size)
             if bundle_id is not None and verified.pack_id != bundle_id:
                 raise BundleError("the inline bundle is not the bundle the request names; "
                                   "nothing was changed")
@@ -197,7 +198,8 @@ class Hub:
             raise RemoteError(f"bundle {bundle_id} was not uploaded (or its upload expired)",
                               code="remote-missing", hint="push again")
         with self.blobs.open(bundle_id) as stream:
-            verified = verify_pack(stream, objects, policy=policy)
+            verified = verify_pack(stream, objects, policy=policy,
+                                   size=self.blobs.size_of(bundle_id))
         if verified.pack_id != bundle_id:  # a store that did not check the upload's checksum
             raise BundleError(f"the uploaded bytes do not hash to {bundle_id}; nothing was "
                               "changed")

@@ -68,9 +68,15 @@ def _huge_declared_length() -> bytes:
     from muse.frames import KIND_COMMIT, KIND_HEADER, KIND_SNAPSHOT
 
     body = raw_frame(KIND_HEADER, raw_header(refs={"refs/heads/main": commit.id}, objects=1,
-                                             object_bytes=1 << 60, snapshots=1, commits=1))
-    body += object_frames(blob, size=1 << 60)
+                                             object_bytes=len(blob), snapshots=1, commits=1))
+    body += object_frames(blob, size=1 << 60)  # the object frame alone lies
     return seal(body + raw_frame(KIND_SNAPSHOT, snap) + raw_frame(KIND_COMMIT, commit.encode()))
+
+
+def _header_claiming(object_bytes: int) -> bytes:
+    blob, snap, commit = valid_parts()
+    return Crafted([blob], [snap], [commit.encode()], {"refs/heads/main": commit.id},
+                   header_overrides={"object_bytes": object_bytes}).build()
 
 
 def _counts_beyond_size() -> bytes:
@@ -106,6 +112,7 @@ CORPUS: dict[str, tuple[Callable[[], bytes], int, set[str], bool]] = {
     "blob-as-parent": (_blob_as_parent, 422, {"not-a-commit", "bad-bundle"}, True),
     "huge-declared-length": (_huge_declared_length, 413, {"object-too-large"}, False),
     "counts-beyond-size": (_counts_beyond_size, 422, {"bad-bundle"}, True),
+    "header-beyond-upload": (lambda: _header_claiming(1 << 40), 422, {"bad-bundle"}, True),
     "truncated": (lambda: _valid()[0][:-30], 422, {"bad-bundle"}, True),
     "trailing-bytes": (lambda: _valid()[0] + b"\0extra", 422, {"bad-bundle"}, True),
     "duplicate-ids": (_duplicate_ids, 422, {"bad-bundle"}, True),
@@ -203,3 +210,16 @@ def test_fuzzed_bundles_never_get_a_5xx_and_memory_stays_bounded(
 
     fuzz()
     assert _rss_kb(hub_server.process.pid) - start < 60_000  # KB: no allocation ran away
+
+
+def test_counts_that_cannot_fit_are_refused_before_any_object_is_read() -> None:
+    import io
+
+    from muse.bundle import BundleReader
+    from muse.errors import BundleError
+
+    data = _counts_beyond_size()
+    with pytest.raises(BundleError, match="at least"):
+        BundleReader(io.BytesIO(data), size=len(data)).read_header()
+    valid, _ = _valid()
+    assert BundleReader(io.BytesIO(valid), size=len(valid)).read_header().objects == 1
