@@ -45,7 +45,7 @@ INLINE_TYPE = "application/vnd.muse.push+bundle"
 # Named steps of a push, for tests and tracers (a hook may raise there).
 STEPS = ("presigned", "uploaded", "confirmed")
 Hook = Callable[[str], None]
-INTEGRITY_CODES = {"bad-bundle", "not-a-commit", "too-large", "object-too-large",
+INTEGRITY_CODES = {"bad-bundle", "not-a-commit", "too-large", "object-too-large", "repo-too-large",
                    "missing-prerequisite", "blocked", "unsigned", "untrusted-signer",
                    "corrupt-object", "missing-object", "bad-signature", "integrity"}
 
@@ -296,8 +296,10 @@ def _raise_for(response: httpx.Response, url: str) -> None:
         raise ConflictError(where + message, hint=hint, code=code)
     if code == "usage":
         raise UsageError(where + message, hint=hint)
-    raise RemoteError(where + (message or f"HTTP {status}"), hint=hint,
-                      code=code if code and code.startswith("remote") else "remote")
+    if status == 429 and response.headers.get("retry-after", "").isdigit():
+        hint = f"{hint + '; ' if hint else ''}the hub says to retry in " \
+               f"{response.headers['retry-after']} s"
+    raise RemoteError(where + (message or f"HTTP {status}"), hint=hint, code=code or "remote")
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str, str | None]:

@@ -307,3 +307,23 @@ def test_sizes_read_as_people_write_them(text: str, value: int | None) -> None:
 def test_a_bad_size_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="invalid size"):
         _size("12 parsecs")
+
+
+def test_the_client_reports_refusals_with_their_code_and_exit(tmp_path: Path,
+                                                              hub_server: HubServer,
+                                                              hub_repo: NewRepo,
+                                                              seeded_local: Repository) -> None:
+    from muse.errors import MuseError
+
+    _, repo, rows = admin(hub_server, hub_repo)
+    rows.set_repo_rule(repo, "daily_bytes", 10)
+    with pytest.raises(MuseError) as caught:
+        push(seeded_local, hub_remote(hub_repo, inline=0), [(MAIN, MAIN)])
+    assert caught.value.code == "quota-exceeded" and caught.value.exit_code == 6
+    assert caught.value.hint is not None and "retry in" in caught.value.hint
+    rows.set_repo_rule(repo, "daily_bytes", None)
+    rows.set_repo_rule(repo, "max_repo_bytes", 10)
+    with pytest.raises(MuseError) as caught:
+        push(seeded_local, hub_remote(hub_repo, inline=0), [(MAIN, MAIN)])
+    assert caught.value.code == "repo-too-large" and caught.value.exit_code == 5
+    assert hub_remote(hub_repo).list_refs() == {}
