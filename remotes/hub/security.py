@@ -109,7 +109,7 @@ class Guard:
         rules = self.effective(repo)
         self._rate(repo, grant, rules)
         if size is not None:
-            self._sizes(repo, grant, rules, size)
+            self.check_sizes(repo, grant, rules, size)
             self._quota(repo, grant, rules, size)
         return rules
 
@@ -124,7 +124,8 @@ class Guard:
                                  retry_after=60 - int(time.time()) % 60,
                                  hint="wait a minute and push again")
 
-    def _sizes(self, repo: Repo, grant: Grant, rules: Effective, size: int) -> None:
+    def check_sizes(self, repo: Repo, grant: Grant, rules: Effective, size: int) -> None:
+        """The bundle and repository size gates (413)."""
         limit = rules.max_bundle_bytes
         if limit is not None and size > limit:
             self._refused(repo, grant, "too-large", f"bundle {size} > {limit}")

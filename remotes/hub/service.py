@@ -170,14 +170,23 @@ class Hub:
         except MuseError as error:
             if error.code in ("remote-missing", "usage"):
                 raise
-            size = inline.stat().st_size if inline is not None else 0
+            # What arrived counts against the quotas whether or not it verified.
+            size = self._arrived(bundle_id, inline)
+            self.guard.count_upload(repo, grant, size)
             raise self.guard.refuse_bundle(repo, grant, label, size, error, inline) from None
         self.guard.count_upload(repo, grant, verified.summary.size)
         if inline is None:
-            # Presigned uploads are counted here, by the bytes that arrived (declared
-            # sizes were checked at presign); the repository limit by what it now holds.
-            self.guard.admit_push(repo, grant, None)
+            # The declared size passed the gates at presign; the bytes that arrived
+            # pass them again (an inline bundle did before it was read).
+            self.guard.check_sizes(repo, grant, rules, verified.summary.size)
         return verified
+
+    def _arrived(self, bundle_id: str | None, inline: Path | None) -> int:
+        if inline is not None:
+            return inline.stat().st_size
+        if bundle_id is not None and self.blobs.exists(bundle_id):
+            return self.blobs.size_of(bundle_id) or 0
+        return 0
 
     def _read_bundle(self, repo: Repo, policy: ReceivePolicy, bundle_id: str | None,
                      inline: Path | None) -> VerifiedPack:
