@@ -92,7 +92,8 @@ def pending_pick(repo: Repository) -> PickState | None:
     return state
 
 
-_PICK_DAMAGED_HINT = "run `muse cherry-pick --abort` (or `muse revert --abort`) or `muse reset --hard`"
+_PICK_DAMAGED_HINT = ("run `muse cherry-pick --abort` (or `muse revert --abort`) "
+                      "or `muse reset --hard`")
 
 
 def write_pick_state(repo: Repository, state: PickState, records: list[ConflictRecord]) -> None:
