@@ -2,9 +2,10 @@
 
 Run:  .venv/bin/python benchmarks/bench_merge.py [--lines N] [--runs R] [--quick]
 
-A text file of N lines (default 160,000, about 7.5 MiB, under the 8 MiB text-merge cap) gets scattered edits on
-two sides (no overlap: a clean merge) and, in a second case, also 50
-overlapping edits (conflicts). Three figures per case, medians of R runs:
+A text file of N lines (default 160,000: about 7.5 MiB, under the 8 MiB
+text-merge cap) gets scattered edits on two sides (no overlap: a clean
+merge) and, in a second case, also 50 overlapping edits (conflicts).
+Three figures per case, medians of R runs:
 `merge_texts` in-process (the algorithm alone), `git merge-file -p` as a
 process, and an end-to-end `muse merge` vs `git merge` of two branches that
 hold the file. Results are checked to agree on the clean case. Not a test:
