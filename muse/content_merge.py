@@ -17,11 +17,10 @@ from .errors import ConfigError
 from .objects import SnapshotEntry
 from .repo import Repository
 from .store import ObjectBatch
-from .textmerge import OURS, STYLE_MERGE, STYLES, THEIRS, merge_texts
+from .textmerge import OURS, STYLE_MERGE, STYLES, merge_texts
 
 TEXT_MERGE_CAP = 8 << 20  # per side: above it a file merges as a whole, like a binary
 CONFLICT_STYLE_KEY = "merge.conflictStyle"
-SIDES = (OURS, THEIRS)
 
 if TYPE_CHECKING:  # merge.py calls in here: the plan types are only named, not imported
     from .merge import Conflict, MergePlan

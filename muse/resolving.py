@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .errors import RepositoryError, UsageError
 from .merge_state import (
+    MERGE_CONFLICTS,
     ConflictRecord,
     mark_resolved,
     merge_in_progress,
@@ -53,6 +54,10 @@ def resolve(repo: Repository, paths: list[str], side: str | None) -> list[Resolv
         raise UsageError(f"not a conflicted path: {', '.join(unknown)}",
                          hint=f"the conflicts are: {listed}")
     chosen = [records[p] for p in dict.fromkeys(paths)] or list(records.values())
+    unsafe = [r.path for r in chosen if not is_safe_path(r.path)]
+    if unsafe:  # only a hand-edited record holds one: never write outside the tree
+        raise RepositoryError(f"{MERGE_CONFLICTS} is damaged: unsafe path {unsafe[0]!r}",
+                              hint="run `muse merge --abort` or `muse reset --hard`")
     sides = _side_trees(repo) if side is not None else {}
     done = []
     for record in chosen:

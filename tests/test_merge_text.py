@@ -265,3 +265,16 @@ def test_merge_json_reports_the_conflicts(muse, repo_dir):
     data = json.loads(result.stdout)
     assert data["result"] == "conflicts"
     assert [c["path"] for c in data["conflicts"]] == ["lyrics.txt"]
+
+
+def test_resolve_refuses_a_hand_edited_record_outside_the_tree(muse, repo_dir):
+    _branches(muse, repo_dir, ours={"lyrics.txt": LYRICS + "ours\n"},
+              theirs={"lyrics.txt": LYRICS + "theirs\n"})
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
+    records = _records(repo_dir)
+    records[0]["path"] = "../outside.txt"
+    write(repo_dir, ".muse/MERGE_CONFLICTS", json.dumps(records))
+    result = changes_nothing(muse, repo_dir, "resolve", "--ours", exit_code=3,
+                             root=repo_dir.parent)
+    assert "MERGE_CONFLICTS is damaged: unsafe path '../outside.txt'" in result.stderr
+    assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
