@@ -17,7 +17,7 @@ from muse.errors import UsageError
 from muse.keys import default_key
 from muse.repo import Repository
 from muse.transfer import push
-from remotes.hub.cli import _size
+from remotes.hub.cli import parse_size
 from remotes.hub.purge import rewrite_without
 from remotes.hub.takedown import purge, restore, take_down
 from tests.hub.conftest import hub_remote
@@ -301,12 +301,12 @@ def test_every_admin_action_is_audited(tmp_path: Path, hub_server: HubServer,
 @pytest.mark.parametrize("text,value", [("5000", 5000), ("2K", 2048), ("3M", 3 << 20),
                                         ("1g", 1 << 30), ("none", None)])
 def test_sizes_read_as_people_write_them(text: str, value: int | None) -> None:
-    assert _size(text) == value
+    assert parse_size(text) == value
 
 
 def test_a_bad_size_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="invalid size"):
-        _size("12 parsecs")
+        parse_size("12 parsecs")
 
 
 def test_the_client_reports_refusals_with_their_code_and_exit(tmp_path: Path,
