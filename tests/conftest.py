@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PgServer, find_pg_bin
 from tests.s3_server import S3Server, find_weed
 from tests.testkit import MuseRunner, Result, tree_state
 
@@ -64,3 +65,25 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         pytest.skip(f"no S3 test server: {exc}")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A private PostgreSQL cluster for the whole session; in CI its absence is a failure."""
+    pg_bin = find_pg_bin()
+    try:
+        if pg_bin is None:
+            raise RuntimeError("PostgreSQL's initdb is missing (apt-get install postgresql)")
+        server = PgServer.start(pg_bin)
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the PostgreSQL test server cannot start: {exc}")
+        pytest.skip(f"no PostgreSQL test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_server: PgServer) -> str:
+    """The DSN of a fresh, empty database on the session's cluster."""
+    return pg_server.new_database()
