@@ -13,6 +13,7 @@ import contextlib
 import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from muse.remote import (
 )
 
 CHUNK = 1 << 20
+PART_WORKERS = 4  # parts of a multipart upload in flight at once
 INLINE_TYPE = "application/vnd.muse.push+bundle"
 # Named steps of a push, for tests and tracers (a hook may raise there).
 STEPS = ("presigned", "uploaded", "confirmed")
@@ -73,8 +75,7 @@ class HubRemote:
                                   follow_redirects=False)
         self._hook: Hook = hook or (lambda step: None)
         self._inline_setting = options.settings.get("inline-max")
-        self._caps: dict[str, Any] | None = None
-        self._fresh_refs: dict[str, str] | None = None
+        self._caps: dict[str, Any] | None = None  # learnt from the last refs read
 
     # -- requests ------------------------------------------------------------------------
 
@@ -105,30 +106,25 @@ class HubRemote:
     # -- the protocol ----------------------------------------------------------------------
 
     def capabilities(self) -> Capabilities:
-        if self._caps is None:
-            self._read_refs()
+        # No request of its own: the hub announces its limits with every refs read, and a
+        # push always reads the refs first. Until then, the protocol's defaults hold.
         caps = self._caps or {}
         return Capabilities(atomic_multi_ref=bool(caps.get("atomic_multi_ref", True)),
                             max_bundle_bytes=caps.get("max_bundle_bytes"),
                             server_verifies=bool(caps.get("server_verifies", True)))
 
-    def _read_refs(self) -> dict[str, str]:
+    def list_refs(self) -> dict[str, str]:
         answer = self._json("GET", "/refs")
         refs = answer.get("refs") if isinstance(answer, dict) else None
         if not isinstance(refs, dict) or not all(isinstance(v, str) for v in refs.values()):
             raise RemoteError(f"{self.url} answered refs in an unknown shape")
-        self._caps = answer.get("capabilities") or {}
-        self._fresh_refs = dict(refs)
+        caps = answer.get("capabilities")
+        self._caps = caps if isinstance(caps, dict) else {}
         return dict(refs)
-
-    def list_refs(self) -> dict[str, str]:
-        # The capabilities read that starts a push fetched the refs too: use them once.
-        fresh, self._fresh_refs = self._fresh_refs, None
-        return fresh if fresh is not None else self._read_refs()
 
     def push(self, bundle: OutgoingBundle | None,
              updates: Sequence[RefUpdate]) -> list[RefResult]:
-        self._fresh_refs = None
+        self._check_limit(bundle)
         body: dict[str, Any] = {"updates": [{"name": u.name, "old": u.old, "new": u.new}
                                             for u in updates]}
         if bundle is None:
@@ -149,10 +145,15 @@ class HubRemote:
             except ValueError:
                 raise UsageError(f"remote inline-max is {self._inline_setting!r}, not a number "
                                  "of bytes") from None
-        if self._caps is None:
-            self._read_refs()
         value = (self._caps or {}).get("inline_max_bytes", 0)
         return int(value) if isinstance(value, int) else 0
+
+    def _check_limit(self, bundle: OutgoingBundle | None) -> None:
+        limit = (self._caps or {}).get("max_bundle_bytes")
+        if bundle is not None and isinstance(limit, int) and bundle.size > limit:
+            raise BundleError(f"the bundle is {bundle.size} bytes; {self.url} takes at most "
+                              f"{limit}; nothing was sent", code="too-large",
+                              hint="push fewer commits at a time")
 
     def _confirm_inline(self, bundle: OutgoingBundle, body: dict[str, Any]) -> Any:
         meta = json.dumps({**body, "bundle_id": bundle.sha256}).encode()
@@ -169,13 +170,34 @@ class HubRemote:
         self._hook("presigned")
         if target.get("exists"):
             return  # the hub holds these bytes already (a resent push): no PUT
-        url = target.get("url")
-        if not isinstance(url, str):
-            raise RemoteError(f"{self.url} answered a presign without a URL")
-        headers = {str(k): str(v) for k, v in (target.get("headers") or {}).items()}
-        headers["Content-Length"] = str(bundle.size)
-        self._request("PUT", url, content=_chunks(bundle), headers=headers)
+        if isinstance(target.get("parts"), list):
+            self._upload_parts(bundle, target["parts"])
+        else:
+            url = target.get("url")
+            if not isinstance(url, str):
+                raise RemoteError(f"{self.url} answered a presign without a URL")
+            headers = {str(k): str(v) for k, v in (target.get("headers") or {}).items()}
+            headers["Content-Length"] = str(bundle.size)
+            self._request("PUT", url, content=_chunks(bundle), headers=headers)
         self._hook("uploaded")
+
+    def _upload_parts(self, bundle: OutgoingBundle, parts: list[Any]) -> None:
+        """A multipart upload: each part not yet there, PUT in parallel from its offset."""
+        try:
+            todo = [(str(p["url"]), int(p["offset"]), int(p["size"])) for p in parts
+                    if not p.get("done")]
+        except (KeyError, TypeError, ValueError):
+            raise RemoteError(f"{self.url} answered a multipart presign in an unknown "
+                              "shape") from None
+
+        def send(part: tuple[str, int, int]) -> None:
+            url, offset, size = part
+            self._request("PUT", url, content=_range(bundle, offset, size),
+                          headers={"Content-Length": str(size)})
+
+        with ThreadPoolExecutor(max_workers=PART_WORKERS) as pool:
+            for done in [pool.submit(send, part) for part in todo]:
+                done.result()
 
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         answer = self._json("POST", "/fetch", {"wants": list(wants), "haves": list(haves)})
@@ -207,6 +229,15 @@ class HubRemote:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _range(bundle: OutgoingBundle, offset: int, size: int) -> Iterator[bytes]:
+    with bundle.open() as handle:
+        handle.seek(offset)
+        left = size
+        while left > 0 and (data := handle.read(min(CHUNK, left))):
+            left -= len(data)
+            yield data
 
 
 def _chunks(bundle: OutgoingBundle, first: bytes = b"") -> Iterator[bytes]:

@@ -36,7 +36,18 @@ class BlobStore(Protocol):
         ...
 
     def presign_upload(self, bundle_id: str, size: int, expires: int) -> dict[str, object] | None:
-        """How a client uploads the bundle straight to the store: {"url", "headers"}."""
+        """How a client uploads the bundle straight to the store, or None (the hub's own URL).
+
+        One PUT: `{"url": URL, "headers": {…}}`, signed with the length and sha256.
+        Multipart (a large bundle): `{"parts": [{"number": n, "url": URL, "offset": o,
+        "size": s, "done": bool}, …]}` — the client PUTs each part not `done` (in
+        parallel; a second presign of the same bundle resumes the same upload and
+        marks the parts already there), then confirms; `finish_upload` completes it.
+        """
+        ...
+
+    def finish_upload(self, bundle_id: str) -> None:
+        """Complete a multipart upload of `bundle_id` if one is pending (else nothing)."""
         ...
 
     def presign_download(self, bundle_id: str, expires: int) -> str | None:
@@ -70,6 +81,9 @@ class DirBlobs:
 
     def presign_upload(self, bundle_id: str, size: int, expires: int) -> dict[str, object] | None:
         return None
+
+    def finish_upload(self, bundle_id: str) -> None:
+        pass  # uploads to the hub's own endpoint are whole when they land
 
     def presign_download(self, bundle_id: str, expires: int) -> str | None:
         return None

@@ -64,7 +64,8 @@ class Hub:
         if repo is None or not grant.allows(repo, READ):
             raise RemoteError(f"no repository {owner}/{name} on this hub",
                               code="remote-not-found",
-                              hint="check the URL; a private repository needs a read token")
+                              hint="check the URL; a private repository needs a token: set "
+                              "MUSE_TOKEN, or keep one with `muse remote set-token NAME`")
         if not grant.allows(repo, need):
             raise RemoteError(f"this token may not {need} {owner}/{name}",
                               code="remote-forbidden" if grant.scope else "remote-auth",
@@ -154,6 +155,7 @@ class Hub:
             return verified
         assert bundle_id is not None
         _check_bundle_id(bundle_id)
+        self.blobs.finish_upload(bundle_id)
         if not self.blobs.exists(bundle_id):
             raise RemoteError(f"bundle {bundle_id} was not uploaded (or its upload expired)",
                               code="remote-missing", hint="push again")
@@ -175,11 +177,11 @@ class Hub:
     def _check_targets(self, repo: Repo, updates: Sequence[RefUpdate],
                        pack: NewPack | None) -> None:
         objects = self.index.objects(repo)
-        carried = pack.parents if pack is not None else {}
+        carried = {e.oid: e.kind for e in pack.entries} if pack is not None else {}
         for u in updates:
-            if u.new is None or u.new in carried:
+            if u.new is None:
                 continue
-            kind = objects.kind(u.new)
+            kind = carried.get(u.new) or objects.kind(u.new)
             if kind != COMMIT:
                 what = f"a {kind}" if kind else "neither in the bundle nor on the hub"
                 raise BundleError(f"push would set {u.name} to {u.new}, {what}, not a commit; "

@@ -79,5 +79,5 @@ def authenticate(index: SqlIndex, authorization: str | None) -> Grant:
 
 def _refused(why: str) -> RemoteError:
     return RemoteError(why, code="remote-auth",
-                       hint="ask the hub's admin for a token (`muse hub token create`) and "
-                       "set MUSE_TOKEN")
+                       hint="ask the hub's admin for a token (`muse hub token create`), then "
+                       "set MUSE_TOKEN or keep it with `muse remote set-token NAME`")
