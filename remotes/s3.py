@@ -300,7 +300,7 @@ class S3Bucket:
     def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None,
                        progress: Progress | None = None) -> bool:
         full = self.prefix + key
-        if self._exists(key):  # before sending gigabytes that would be refused at the end
+        if self.exists(key):  # before sending gigabytes that would be refused at the end
             return False
         with self._edge(key):
             upload, done = self._resumable_upload(full, source, size)
@@ -331,7 +331,8 @@ class S3Bucket:
             raise
         return True
 
-    def _exists(self, key: str) -> bool:
+    def exists(self, key: str) -> bool:
+        """Whether `key` holds an object (one HEAD request)."""
         try:
             with self._edge(key):
                 self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
@@ -431,7 +432,7 @@ class S3Bucket:
         plan = _plan_parts(size, part_size)
         full = self.prefix + key
         with self._edge(key):
-            upload = self._upload_under_way(full)
+            upload = self.upload_under_way(key)
             held: dict[int, dict[str, Any]] = {}
             if upload is None:
                 upload = str(self.client.create_multipart_upload(
@@ -501,9 +502,11 @@ class S3Bucket:
                 operation, ExpiresIn=expires,
                 Params={"Bucket": self.bucket, "Key": self.prefix + key, **params}))
 
-    def _upload_under_way(self, full: str) -> str | None:
-        """The newest upload in parts still open for exactly `full`, if any."""
-        found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
+    def upload_under_way(self, key: str) -> str | None:
+        """The newest upload in parts still open for exactly `key`, if any."""
+        full = self.prefix + key
+        with self._edge(key):
+            found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
         mine = [u for u in found.get("Uploads", []) if u["Key"] == full]
         mine.sort(key=lambda u: u.get("Initiated") or 0)
         return str(mine[-1]["UploadId"]) if mine else None

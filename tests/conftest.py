@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hub_prod import prod_storage
 from tests.hub_server import HubServer, Storage
 from tests.pg_server import PgServer, find_pg_bin
 from tests.s3_server import S3Server, find_weed
@@ -102,3 +103,14 @@ def pg_server() -> Iterator[PgServer]:
 def pg_database(pg_server: PgServer) -> str:
     """The DSN of a fresh, empty database on the session's cluster."""
     return pg_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def hub_prod_server(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer,
+                    s3_server: S3Server) -> Iterator[HubServer]:
+    """The production hub (PostgreSQL + an S3 bucket) as a real uvicorn process, for the
+    whole session."""
+    base = tmp_path_factory.mktemp("hub-prod-server")
+    server = HubServer.start(prod_storage(pg_server, s3_server, base), base)
+    yield server
+    server.stop()

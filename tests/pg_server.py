@@ -30,7 +30,8 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
 SUPERUSER = "muse"
 # A throwaway cluster: durability buys nothing, and fsync on a shared test box costs seconds.
-FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off",
+                 "max_connections=300")
 
 
 def find_pg_bin() -> Path | None:

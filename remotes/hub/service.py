@@ -7,6 +7,7 @@ lives here, so it is the same whichever process, database or blob store serves i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from muse.errors import BundleError, MuseError, RemoteError, UsageError
+from muse.errors import BundleError, IntegrityError, MuseError, RemoteError, UsageError
 from muse.objects import is_object_id
 from muse.policy import ReceivePolicy
 from muse.receive import VerifiedPack, verify_pack
@@ -159,12 +160,33 @@ class Hub:
         if not self.blobs.exists(bundle_id):
             raise RemoteError(f"bundle {bundle_id} was not uploaded (or its upload expired)",
                               code="remote-missing", hint="push again")
-        with self.blobs.open(bundle_id) as stream:
-            verified = verify_pack(stream, objects, policy=policy)
+        try:
+            with self.blobs.open(bundle_id) as stream:
+                verified = verify_pack(stream, objects, policy=policy)
+        except IntegrityError:
+            self._drop_if_misnamed(bundle_id)
+            raise
         if verified.pack_id != bundle_id:  # a store that did not check the upload's checksum
+            self._drop_if_misnamed(bundle_id)
             raise BundleError(f"the uploaded bytes do not hash to {bundle_id}; nothing was "
                               "changed")
         return verified
+
+    def _drop_if_misnamed(self, bundle_id: str) -> None:
+        """Delete an unindexed blob whose bytes do not hash to its name.
+
+        An upload in parts is bound part by part, by length only, so its whole can be
+        other bytes; left in place, it would pass for the bundle (presign answers
+        "exists") and refuse every later push of the real one.
+        """
+        if self.index.pack_known(bundle_id):
+            return
+        digest = hashlib.sha256()
+        with self.blobs.open(bundle_id) as stream:
+            while chunk := stream.read(MIB):
+                digest.update(chunk)
+        if digest.hexdigest() != bundle_id:
+            self.blobs.delete(bundle_id)
 
     def _check_size(self, size: int) -> None:
         limit = self.limits.max_bundle_bytes

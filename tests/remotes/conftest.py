@@ -93,14 +93,16 @@ class FsHarness:
 HARNESSES: dict[str, Callable[[Path], RemoteHarness]] = {"fs": FsHarness}
 
 
-@pytest.fixture(params=[*sorted(HARNESSES), "s3", "hub"])
+@pytest.fixture(params=[*sorted(HARNESSES), "s3", "hub", "hub-pg-s3"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> RemoteHarness:
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
     if request.param == "s3":  # needs the session's S3 server (tests/s3_server.py)
         return s3_harness(request, base)
-    if request.param == "hub":  # a fresh repository on the session's hub (tests/hub_server.py)
-        hub = HubHarness(request.getfixturevalue("hub_server"))
+    if request.param in ("hub", "hub-pg-s3"):  # a fresh repository on the session's hub
+        # (tests/hub_server.py): embedded, or on PostgreSQL + SeaweedFS (tests/hub_prod.py)
+        server = "hub_server" if request.param == "hub" else "hub_prod_server"
+        hub = HubHarness(request.getfixturevalue(server))
         # What `muse clone URL` and friends find, as a user's shell would hold it.
         request.getfixturevalue("monkeypatch").setenv("MUSE_TOKEN", hub.repo.write_token)
         return hub
