@@ -15,6 +15,16 @@ from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import commit_files, new_repo
 
 
+@pytest.fixture(scope="session", params=["embedded", "pg-s3"])
+def hub_server(request: pytest.FixtureRequest, hub_server: HubServer) -> HubServer:
+    """Every hub test runs on both deployments: embedded (SQLite + a folder, the session's
+    `hub_server`) and production (PostgreSQL + SeaweedFS, `hub_prod_server`)."""
+    if request.param == "embedded":
+        return hub_server
+    prod: HubServer = request.getfixturevalue("hub_prod_server")
+    return prod
+
+
 @pytest.fixture
 def hub_repo(hub_server: HubServer) -> NewRepo:
     return hub_server.new_repo()
@@ -28,8 +38,8 @@ class CountingTransport(httpx.HTTPTransport):
         self.counts: Counter[str] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        tail = request.url.path.rsplit("/", 1)[-1] if "/uploads/" not in request.url.path \
-            else "upload"
+        # Every PUT is an upload: to the hub's own endpoint or to a presigned bucket URL.
+        tail = "upload" if request.method == "PUT" else request.url.path.rsplit("/", 1)[-1]
         self.counts[f"{request.method} {tail}"] += 1
         return super().handle_request(request)
 
