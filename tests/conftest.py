@@ -114,3 +114,13 @@ def hub_prod_server(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServe
     server = HubServer.start(prod_storage(pg_server, s3_server, base), base)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_prod_replica(tmp_path_factory: pytest.TempPathFactory,
+                     hub_prod_server: HubServer) -> Iterator[HubServer]:
+    """A second hub process on the production hub's database and bucket (a replica)."""
+    base = tmp_path_factory.mktemp("hub-prod-replica")
+    server = HubServer.start(hub_prod_server.storage, base)
+    yield server
+    server.stop()
