@@ -92,11 +92,13 @@ class PostgresDatabase:
         psycopg = self._psycopg
         try:
             yield
-        except psycopg.errors.InvalidPassword as exc:
-            raise ConfigError(f"the hub database {self.url} refused the credentials: "
-                              f"{_first_line(exc)}",
-                              hint="check the user and password in --database") from None
         except psycopg.OperationalError as exc:
+            # A refused login comes as a connection failure whose text says so (no sqlstate).
+            if isinstance(exc, psycopg.errors.InvalidPassword) or \
+                    "authentication failed" in str(exc):
+                raise ConfigError(f"the hub database {self.url} refused the credentials: "
+                                  f"{_first_line(exc)}",
+                                  hint="check the user and password in --database") from None
             if getattr(exc, "sqlstate", None) in RETRYABLE:
                 raise TransientRemoteError(f"the hub database {self.url} aborted a "
                                            f"transaction: {_first_line(exc)}",
