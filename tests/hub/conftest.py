@@ -11,7 +11,8 @@ import pytest
 from muse.remote import RemoteOptions
 from muse.repo import Repository
 from remotes.hub_client import HubRemote
-from tests.hub_server import HubServer, NewRepo
+from tests.hub_prod import prod_storage
+from tests.hub_server import HubServer, NewRepo, Storage
 from tests.remotes.remote_support import commit_files, new_repo
 
 
@@ -23,6 +24,15 @@ def hub_server(request: pytest.FixtureRequest, hub_server: HubServer) -> HubServ
         return hub_server
     prod: HubServer = request.getfixturevalue("hub_prod_server")
     return prod
+
+
+@pytest.fixture(params=["embedded", "pg-s3"])
+def fresh_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A new, empty deployment for a test that starts (and kills) hubs of its own."""
+    if request.param == "embedded":
+        return Storage(data=tmp_path / "hub-data")
+    return prod_storage(request.getfixturevalue("pg_server"),
+                        request.getfixturevalue("s3_server"), tmp_path / "hub-prod")
 
 
 @pytest.fixture
