@@ -30,8 +30,7 @@ HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
 SUPERUSER = "muse"
 # A throwaway cluster: durability buys nothing, and fsync on a shared test box costs seconds.
-FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off",
-                 "max_connections=300")
+FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
 
 def find_pg_bin() -> Path | None:
@@ -77,8 +76,10 @@ class PgServer:
     def data(self) -> Path:
         return self.base / "data"
 
+    durable: bool = False  # fsync as a real deployment does (benchmarks), not as tests may
+
     @classmethod
-    def start(cls, pg_bin: Path) -> PgServer:
+    def start(cls, pg_bin: Path, *, durable: bool = False) -> PgServer:
         owner = "postgres" if os.geteuid() == 0 else None
         # Not under pytest's tmp dir: that is private to root, and the cluster's user
         # must own its folder.
@@ -86,7 +87,7 @@ class PgServer:
         if owner is not None:
             entry = pwd.getpwnam(owner)
             os.chown(base, entry.pw_uid, entry.pw_gid)
-        server = cls(pg_bin, base, _free_port(), secrets.token_hex(16), owner)
+        server = cls(pg_bin, base, _free_port(), secrets.token_hex(16), owner, durable)
         try:
             server._init()
             server._run(["pg_ctl", "start", "-D", str(server.data), "-w",
@@ -113,7 +114,8 @@ class PgServer:
 
     def _options(self) -> str:
         settings = [f"listen_addresses={HOST}", f"port={self.port}",
-                    f"unix_socket_directories={self.base}", *FAST_SETTINGS]
+                    f"unix_socket_directories={self.base}", "max_connections=300",
+                    *(() if self.durable else FAST_SETTINGS)]
         return " ".join(f"-c {s}" for s in settings)
 
     def _run(self, args: list[str]) -> None:
