@@ -3,6 +3,8 @@
 
     .venv/bin/python benchmarks/bench_hub.py [WORK] [--runs 3] [--rtt-ms 20] [--big-mb 1024]
         [--database URL --blobs URL]     (production storage; S3 credentials from AWS_*)
+        [--pg-s3]                        (production storage started for the run: a private
+                                          PostgreSQL cluster, fsync on, and SeaweedFS)
 
 The hub runs as a real `muse hub serve` process on 127.0.0.1 (embedded: SQLite and
 a folder under WORK, the same disk as git's). The sources are bench_remote.py's,
@@ -28,6 +30,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bench_remote import (
     MUSE,
@@ -168,6 +171,8 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=0, help="also push and clone one N MB stem")
     ap.add_argument("--database", help="index database URL (default: embedded SQLite)")
     ap.add_argument("--blobs", help="blob store URL (default: a folder)")
+    ap.add_argument("--pg-s3", action="store_true",
+                    help="start a PostgreSQL cluster and SeaweedFS on loopback and use them")
     args = ap.parse_args()
 
     work = args.work.resolve()
@@ -178,11 +183,16 @@ def main() -> None:
     git_src = ensure_git_source(work, args)
     runs = fresh_dir(work / "hub-runs")
     runs.mkdir()
-    embedded = args.database is None and args.blobs is None
-    storage = Storage(data=runs / "hub-data" if embedded else None, database=args.database,
-                      blobs=args.blobs)
+    embedded = args.database is None and args.blobs is None and not args.pg_s3
+    services: list[Any] = []
+    if args.pg_s3:
+        storage = production_storage(runs, services)
+        kind = "PostgreSQL (fsync on) + SeaweedFS, started for the run"
+    else:
+        storage = Storage(data=runs / "hub-data" if embedded else None, database=args.database,
+                          blobs=args.blobs)
+        kind = "embedded (SQLite + folder)" if embedded else f"{args.database} + {args.blobs}"
     server = HubServer.start(storage, runs)
-    kind = "embedded (SQLite + folder)" if embedded else f"{args.database} + {args.blobs}"
     push_goal = 1.5 if embedded else 2.5
     try:
         print(f"workload: {args.commits} commits, {args.objects} objects, seed {args.seed}; "
@@ -217,7 +227,26 @@ def main() -> None:
                   f"target < 150 MB   {'ok' if rss < 150 else 'MISSED'}", flush=True)
     finally:
         server.stop()
+        for service in services:
+            service.stop()
     sys.exit(0 if all(results) else 1)
+
+
+def production_storage(runs: Path, services: list[Any]) -> Storage:
+    """A private PostgreSQL cluster and a SeaweedFS, both on loopback (stopped by the caller)."""
+    from tests.hub_prod import prod_storage
+    from tests.pg_server import PgServer, find_pg_bin
+    from tests.s3_server import S3Server, find_weed
+
+    pg_bin, weed = find_pg_bin(), find_weed()
+    if pg_bin is None or weed is None:
+        sys.exit("--pg-s3 needs PostgreSQL's initdb and SeaweedFS's weed")
+    services.append(PgServer.start(pg_bin, durable=True))
+    services.append(S3Server.start(weed, runs / "s3"))
+    storage = prod_storage(services[0], services[1], runs / "prod")
+    # The tests' small multipart threshold off: S3's defaults, as a deployment has them.
+    storage.env = {k: v for k, v in storage.env.items() if not k.startswith("MUSE_HUB_S3_")}
+    return storage
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ STATUS_BY_CODE = {
     "remote-missing": 404, "exists": 409, "too-large": 413, "object-too-large": 413,
     "repo-too-large": 413, "quota-exceeded": 429, "rate-limited": 429, "blocked": 451,
     "taken-down": 451, "checksum-mismatch": 422, "remote-unavailable": 503,
+    "upload-incomplete": 409,
 }
 STATUS_BY_EXIT = {2: 400, 3: 409, 4: 409, 5: 422, 6: 502, 7: 500, 8: 507}
 

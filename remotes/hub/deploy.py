@@ -13,7 +13,7 @@ from .sql_index import Database, SqlIndex
 
 def open_database(url: str) -> Database:
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres_db import PostgresDatabase  # type: ignore[import-not-found]
+        from .postgres_db import PostgresDatabase
 
         return PostgresDatabase(url)
     if url.startswith("sqlite:///"):
@@ -26,9 +26,9 @@ def open_database(url: str) -> Database:
 
 def open_blobs(url: str) -> BlobStore:
     if url.startswith("s3://"):
-        from .s3_blobs import S3Blobs  # type: ignore[import-not-found]
+        from .s3_blobs import S3Blobs
 
-        return S3Blobs.open(url)
+        return S3Blobs.from_url(url)
     if url.startswith("file://") or url.startswith("/"):
         return DirBlobs(Path(url.removeprefix("file://")))
     raise UsageError(f"unsupported hub blob store {url!r}", hint="use s3://BUCKET/PREFIX or a path")

@@ -55,6 +55,11 @@ class Database(Protocol):
         """Start a transaction that will write (SQLite: BEGIN IMMEDIATE)."""
         ...
 
+    def lock_schema(self, cur: Cursor) -> None:
+        """Inside a write transaction: hold off every other process's migration until it ends
+        (SQLite: BEGIN IMMEDIATE did already; PostgreSQL: an advisory lock)."""
+        ...
+
     def bulk_insert(self, cur: Cursor, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
         """Insert `rows`, skipping any whose primary key exists already."""
@@ -124,6 +129,7 @@ class SqlIndex:
     def migrate(self) -> int:
         """Create or upgrade the schema to SCHEMA_VERSION; returns the version found."""
         with self._write() as cur:
+            self.db.lock_schema(cur)  # replicas starting together migrate once
             found = self._version(cur)
             if found > SCHEMA_VERSION:
                 raise UsageError(f"the hub database {self.db.url} has schema version {found}; "

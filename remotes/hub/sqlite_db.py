@@ -43,6 +43,9 @@ class SqliteDatabase:
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
 
+    def lock_schema(self, cur: Any) -> None:
+        pass  # BEGIN IMMEDIATE holds the whole database's write lock already
+
     def bulk_insert(self, cur: Any, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

@@ -11,8 +11,28 @@ import pytest
 from muse.remote import RemoteOptions
 from muse.repo import Repository
 from remotes.hub_client import HubRemote
-from tests.hub_server import HubServer, NewRepo
+from tests.hub_prod import prod_storage
+from tests.hub_server import HubServer, NewRepo, Storage
 from tests.remotes.remote_support import commit_files, new_repo
+
+
+@pytest.fixture(scope="session", params=["embedded", "pg-s3"])
+def hub_server(request: pytest.FixtureRequest, hub_server: HubServer) -> HubServer:
+    """Every hub test runs on both deployments: embedded (SQLite + a folder, the session's
+    `hub_server`) and production (PostgreSQL + SeaweedFS, `hub_prod_server`)."""
+    if request.param == "embedded":
+        return hub_server
+    prod: HubServer = request.getfixturevalue("hub_prod_server")
+    return prod
+
+
+@pytest.fixture(params=["embedded", "pg-s3"])
+def fresh_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A new, empty deployment for a test that starts (and kills) hubs of its own."""
+    if request.param == "embedded":
+        return Storage(data=tmp_path / "hub-data")
+    return prod_storage(request.getfixturevalue("pg_server"),
+                        request.getfixturevalue("s3_server"), tmp_path / "hub-prod")
 
 
 @pytest.fixture
@@ -28,8 +48,8 @@ class CountingTransport(httpx.HTTPTransport):
         self.counts: Counter[str] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        tail = request.url.path.rsplit("/", 1)[-1] if "/uploads/" not in request.url.path \
-            else "upload"
+        # Every PUT is an upload: to the hub's own endpoint or to a presigned bucket URL.
+        tail = "upload" if request.method == "PUT" else request.url.path.rsplit("/", 1)[-1]
         self.counts[f"{request.method} {tail}"] += 1
         return super().handle_request(request)
 

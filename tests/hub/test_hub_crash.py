@@ -23,8 +23,8 @@ STEPS = ("verified", "indexed", "moved", "committed")
 @pytest.mark.slow
 @pytest.mark.parametrize("inline", [0, 1 << 30], ids=["uploaded", "inline"])
 def test_a_hub_killed_at_each_step_of_confirm_leaves_no_ghost_ref(
-        tmp_path: Path, seeded_local: Repository, inline: int) -> None:
-    storage = Storage(data=tmp_path / "hub-data")
+        tmp_path: Path, seeded_local: Repository, inline: int, fresh_storage: Storage) -> None:
+    storage = fresh_storage
     server = HubServer.start(storage, tmp_path)
     repo = server.new_repo()
     push(seeded_local, hub_remote(repo), [(MAIN, MAIN)])
