@@ -15,6 +15,7 @@ from muse.remote import Remote
 from muse.remote_wrappers import RetryingRemote
 from muse.repo import Repository
 from muse.transfer import PushReport, push
+from remotes.hub.blobs import bundle_key
 from tests.hub.conftest import CountingTransport, hub_remote
 from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import (
@@ -207,7 +208,8 @@ def test_an_upload_whose_bytes_are_not_its_name_is_dropped_at_confirm(
     other = tmp_path / "other.bundle"
     other.write_bytes(bundle.path.read_bytes()[:-1] + b"\0")
     hub = hub_server.admin()
-    hub.blobs.put(bundle.sha256, other)  # as a store that never checked the upload would
+    # As a store that never checked the upload would hold it (no checksum on the way in).
+    hub.blobs.put_key(bundle_key(bundle.sha256), other)
     auth = {"Authorization": f"Bearer {hub_repo.write_token}"}
     confirm = httpx.post(f"{hub_repo.api}/push/bundle/confirm", headers=auth,
                          json={"bundle_id": bundle.sha256,

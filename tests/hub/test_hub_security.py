@@ -24,6 +24,7 @@ from tests.hub.conftest import hub_remote
 from tests.hub.security_support import admin, error_of, inline_push, presign, state
 from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import MAIN, commit_files, new_repo, write_push_bundle
+from tests.testkit import MuseRunner
 
 
 def _audited(server: HubServer, repo: NewRepo, code: str) -> bool:
@@ -274,28 +275,26 @@ def test_a_rewritten_pack_keeps_everything_but_the_dropped_objects(
 
 
 def test_every_admin_action_is_audited(tmp_path: Path, hub_server: HubServer,
-                                       muse: object) -> None:
-    from tests.testkit import MuseRunner
-
-    assert isinstance(muse, MuseRunner)
-    assert hub_server.storage.data is not None
-    data = str(hub_server.storage.data)
+                                       muse: MuseRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in hub_server.storage.env.items():
+        monkeypatch.setenv(name, value)  # the blob store's credentials, as a shell has them
+    storage = hub_server.storage.args()
     steps = [("user", "add", "auditee"), ("repo", "create", "auditee/song"),
              ("repo", "set", "auditee/song", "--signatures", "any", "--max-repo-bytes", "1G"),
              ("token", "create", "--repo", "auditee/song"),
              ("block", "b" * 64, "--reason", "test"), ("unblock", "b" * 64),
              ("settings", "--pushes-per-minute", "500")]
     for args in steps:
-        done = muse("hub", *args, "--data", data, cwd=tmp_path)
+        done = muse("hub", *args, *storage, cwd=tmp_path)
         assert done.exit_code == 0, (args, done.stderr)
-    listed = muse("hub", "audit", "--limit", "50", "--json", "--data", data, cwd=tmp_path)
+    listed = muse("hub", "audit", "--limit", "50", "--json", *storage, cwd=tmp_path)
     import json
 
     actions = [e["action"] for e in json.loads(listed.stdout)]
     for action in ("user-add", "repo-create", "repo-set", "token-create", "block", "unblock",
                    "hub-settings"):
         assert action in actions
-    muse("hub", "settings", "--pushes-per-minute", "none", "--data", data, cwd=tmp_path)
+    muse("hub", "settings", "--pushes-per-minute", "none", *storage, cwd=tmp_path)
 
 
 @pytest.mark.parametrize("text,value", [("5000", 5000), ("2K", 2048), ("3M", 3 << 20),
