@@ -21,7 +21,7 @@ class Problem:
     """One thing wrong: `subject` is the object id (or ref name) it is about."""
 
     subject: str
-    kind: str  # "ref", "commit", "snapshot", "object", "signature"
+    kind: str  # "ref", "commit", "snapshot", "object", "signature", "pack"
     message: str
 
     def as_dict(self) -> dict[str, str]:
@@ -306,6 +306,8 @@ def verify_repository(repo: Repository, *, require_signatures: bool = False) -> 
     """Check everything reachable from every ref and HEAD, then every other stored object."""
     report = Report()
     _check_pack_indexes(repo, report)
+    for subject, message in repo.storage_problems():
+        report.add(subject, "pack", message)
     tips = _collect_tips(repo, report)
     checker = _Checker(repo, report, require_signatures)
     checker.commits_from(tips)

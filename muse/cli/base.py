@@ -82,6 +82,17 @@ def open_repo() -> Any:
 
     repo = Repository.find()
     sweep(repo.muse_dir / "tmp")
+    return repository_view(repo)
+
+
+def repository_view(repo: Any) -> Any:
+    """A bare filesystem remote as a read-only repository over its refs document and
+    packs (remotes.bare); any other repository as it is."""
+    if repo.is_bare:
+        from remotes.bare import RemoteRepository, is_bare_remote
+
+        if is_bare_remote(repo.muse_dir):
+            return RemoteRepository(repo.muse_dir)
     return repo
 
 
