@@ -164,7 +164,7 @@ def test_pushes_racing_remote_gc_lose_nothing(muse: MuseRunner, muse_home: Path,
 
 def test_unbundle_into_a_repository_after_gc(muse_home: Path, tmp_path: Path) -> None:
     """A pack gc wrote is a bundle other stores can receive whole."""
-    repo, ids = packed_repo(tmp_path, 3)
+    repo, _ = packed_repo(tmp_path, 3)
     report = gc.collect(repo, cutoff=None)
     other = make_repo(tmp_path / "other")
     pack = repo.muse_dir / "packs" / f"pack-{report.pack}.bundle"
