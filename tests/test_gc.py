@@ -318,3 +318,36 @@ def test_gc_prints_a_summary(muse: MuseRunner, muse_home: Path, tmp_path: Path) 
     assert repo.root is not None
     res = muse("gc", cwd=repo.root)
     assert res.exit_code == 0 and "packs: 2 -> 1" in res.stdout
+
+
+def test_commit_and_unbundle_run_gc_auto(muse: MuseRunner, muse_home: Path,
+                                         tmp_path: Path) -> None:
+    repo, ids = packed_repo(tmp_path, 3)
+    assert repo.root is not None
+    repo.config.set("gc.autoPacks", "3")
+    (repo.root / "new.mid").write_bytes(b"MThd new")
+    assert muse("commit", "--unsigned", "-m", "below the threshold", cwd=repo.root).exit_code == 0
+    assert len(repo.store.list_packs()) == 3 and any(repo.store.all_loose_ids())
+    source = Repository.find(tmp_path / "source")
+    extra = commit_files(source, {"extra.mid": b"extra"}, "extra", sign=False)
+    data, _ = bundle_bytes(source, [extra], [ids[-1]], refs={"refs/heads/extra": extra})
+    (tmp_path / "extra.bundle").write_bytes(data)
+    res = muse("bundle", "unbundle", str(tmp_path / "extra.bundle"), cwd=repo.root)
+    assert res.exit_code == 0, res.output
+    fresh = Repository.find(repo.root)
+    assert fresh.store.list_packs() != [] and len(fresh.store.list_packs()) == 1
+    assert not any(fresh.store.all_loose_ids())
+    assert verify_repository(fresh).ok
+
+
+def test_a_failing_gc_auto_is_a_warning(muse: MuseRunner, muse_home: Path,
+                                        tmp_path: Path) -> None:
+    repo, _ = packed_repo(tmp_path, 2)
+    assert repo.root is not None
+    repo.config.set("gc.autoPacks", "1")
+    repo.config.set("gc.pruneExpire", "whenever")
+    (repo.root / "new.mid").write_bytes(b"MThd new")
+    res = muse("commit", "--unsigned", "-m", "still committed", cwd=repo.root)
+    assert res.exit_code == 0 and "warning: gc --auto did not run" in res.stderr
+    assert Repository.find(repo.root).head() is not None
+    assert len(repo.store.list_packs()) == 2

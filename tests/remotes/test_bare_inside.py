@@ -195,3 +195,16 @@ def test_gc_remote_refuses_a_folder_that_is_no_remote(muse: MuseRunner, tmp_path
     res = muse("gc", "--remote", str(tmp_path / "plain"), cwd=tmp_path)
     assert res.exit_code == 6 and "no bare filesystem remote" in res.stderr
     assert tree_state(tmp_path / "plain") == before
+
+
+def test_a_push_runs_gc_auto_on_the_remote(muse: MuseRunner, pushed: tuple[Path, Path]) -> None:
+    work, remote = pushed
+    ok(muse("config", "gc.autoPacks", "3", cwd=remote))
+    (work / "four.mid").write_text("four\n")
+    ok(muse("commit", "-m", "four", cwd=work))
+    ok(muse("push", str(remote), "main", cwd=work))
+    doc = json.loads((remote / "refs.json").read_text())
+    assert len(doc["packs"]) == 1 and len(packs_of(remote)) == 5  # 4 replaced wait their turn
+    ok(muse("verify", cwd=remote))
+    assert ok(muse("log", "--oneline", cwd=remote)).stdout == \
+        ok(muse("log", "--oneline", cwd=work)).stdout
