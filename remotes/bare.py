@@ -342,11 +342,10 @@ class BareRemote:
         cutoff = self.cutoff(prune)
         report = RemoteGcReport(cutoff=cutoff)
         doc = _read_doc(self.root)
-        report.packs_before = len(self._pack_files())
         limit = self.auto_packs()
         if auto and (not limit or len(doc.packs) <= limit):
-            report.packs_after = report.packs_before
-            return report
+            return report  # after every push: one read of refs.json, nothing listed
+        report.packs_before = len(self._pack_files())
         try:
             with locked(self.root / GC_LOCK, what="gc", wait=0.5):
                 report.ran = True
