@@ -513,8 +513,8 @@ def count_objects(repo: Repository, *, cutoff: float | None) -> ObjectCounts:
 # -- gc --auto ----------------------------------------------------------------------------
 
 
-def _int_setting(repo: Repository, key: str, default: int) -> int:
-    value = repo.config_value(key)
+def whole_number(key: str, value: str | None, default: int) -> int:
+    """A threshold setting's value (`default` when unset); ConfigError when it is no number."""
     if value is None:
         return default
     try:
@@ -523,6 +523,10 @@ def _int_setting(repo: Repository, key: str, default: int) -> int:
         raise ConfigError(f"{key} must be a whole number, not {value!r}",
                           hint=f"`muse config {key} {default}`; 0 turns it off") from None
     return max(number, 0)
+
+
+def _int_setting(repo: Repository, key: str, default: int) -> int:
+    return whole_number(key, repo.config_value(key), default)
 
 
 def auto_needed(repo: Repository) -> bool:
@@ -554,4 +558,4 @@ def collect_auto(repo: Repository, *, cutoff: float | None) -> GcReport | None:
 
 __all__ = ["DEFAULT_PRUNE", "STEPS", "GcReport", "ObjectCounts", "Roots",
            "auto_needed", "collect", "collect_auto", "configured_cutoff", "count_objects",
-           "prune_cutoff", "reach", "repository_roots", "storage_bytes"]
+           "prune_cutoff", "reach", "repository_roots", "storage_bytes", "whole_number"]

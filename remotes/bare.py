@@ -25,12 +25,14 @@ from pathlib import Path
 from muse.bundle import plan_bundle, write_bundle
 from muse.config import ConfigFile, user_config
 from muse.errors import (
+    ConfigError,
     ConflictError,
     CorruptObjectError,
     MuseError,
     RefConflictError,
     RemoteError,
     RepositoryError,
+    UsageError,
 )
 from muse.gc import (
     AUTO_PACKS_KEY,
@@ -40,6 +42,7 @@ from muse.gc import (
     HALF_INSTALLED_AFTER,
     PRUNE_KEY,
     prune_cutoff,
+    whole_number,
 )
 from muse.graph import CommitGraph
 from muse.lockfile import locked
@@ -315,7 +318,13 @@ class BareRemote:
     def cutoff(self, requested: str | None) -> float | None:
         """The grace period's cutoff, floored: a pack younger than HALF_INSTALLED_AFTER is
         never dropped, since a push stores its pack before its refs name it."""
-        found = prune_cutoff(requested or self._setting(PRUNE_KEY) or DEFAULT_PRUNE)
+        if requested is not None:
+            found = prune_cutoff(requested)
+        else:
+            try:
+                found = prune_cutoff(self._setting(PRUNE_KEY) or DEFAULT_PRUNE)
+            except UsageError as exc:
+                raise ConfigError(f"{PRUNE_KEY}: {exc.message}", hint=exc.hint) from None
         return None if found is None else min(found, time.time() - HALF_INSTALLED_AFTER)
 
     def _pack_files(self) -> dict[str, list[Path]]:
@@ -329,11 +338,7 @@ class BareRemote:
         return found
 
     def auto_packs(self) -> int:
-        value = self._setting(AUTO_PACKS_KEY)
-        try:
-            return max(int(value), 0) if value is not None else DEFAULT_AUTO_PACKS
-        except ValueError:
-            return DEFAULT_AUTO_PACKS
+        return whole_number(AUTO_PACKS_KEY, self._setting(AUTO_PACKS_KEY), DEFAULT_AUTO_PACKS)
 
     def gc(self, *, prune: str | None = None, auto: bool = False,
            fold_over: int = 1) -> RemoteGcReport:

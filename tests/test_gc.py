@@ -351,3 +351,22 @@ def test_a_failing_gc_auto_is_a_warning(muse: MuseRunner, muse_home: Path,
     assert res.exit_code == 0 and "warning: gc --auto did not run" in res.stderr
     assert Repository.find(repo.root).head() is not None
     assert len(repo.store.list_packs()) == 2
+
+
+@pytest.mark.parametrize("key", ["gc.autoPacks", "gc.auto"])
+def test_bad_threshold_is_a_config_error(muse: MuseRunner, repo: Repository, key: str) -> None:
+    assert repo.root is not None
+    repo.config.set(key, "lots")
+    before = tree_state(repo.root)
+    res = muse("gc", "--auto", cwd=repo.root)
+    assert res.exit_code == 7 and f"{key} must be a whole number" in res.stderr
+    assert tree_state(repo.root) == before
+
+
+def test_odd_bytes_in_records_do_not_stop_gc(repo: Repository) -> None:
+    oid = dangling_commit(repo, "kept.wav")
+    (repo.muse_dir / "stash.list").write_bytes(b"\xff\xfe garbage\n" + oid.encode() + b"\n")
+    (repo.muse_dir / "logs" / "odd").write_bytes(b"\x00\x01 \xff\n")
+    age_everything(repo)
+    gc.collect(repo, cutoff=gc.prune_cutoff("now"))
+    assert Repository.find(repo.root).store.has(oid)

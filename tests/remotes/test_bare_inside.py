@@ -208,3 +208,35 @@ def test_a_push_runs_gc_auto_on_the_remote(muse: MuseRunner, pushed: tuple[Path,
     ok(muse("verify", cwd=remote))
     assert ok(muse("log", "--oneline", cwd=remote)).stdout == \
         ok(muse("log", "--oneline", cwd=work)).stdout
+
+
+@pytest.mark.parametrize(("key", "value", "args"), [("gc.autoPacks", "many", ("--auto",)),
+                                                     ("gc.pruneExpire", "whenever", ())])
+def test_gc_inside_refuses_a_bad_setting(muse: MuseRunner, pushed: tuple[Path, Path],
+                                         key: str, value: str, args: tuple[str, ...]) -> None:
+    _, remote = pushed
+    ok(muse("config", key, value, cwd=remote))
+    before = tree_state(remote)
+    res = muse("gc", *args, cwd=remote)
+    assert res.exit_code == 7 and key in res.stderr and "Traceback" not in res.output
+    assert tree_state(remote) == before
+
+
+def test_gc_inside_refuses_a_damaged_refs_document(muse: MuseRunner,
+                                                   pushed: tuple[Path, Path]) -> None:
+    _, remote = pushed
+    (remote / "refs.json").write_text('{"format": "muse-remote-refs"}')
+    before = tree_state(remote)
+    res = muse("gc", "--prune=now", cwd=remote)
+    assert res.exit_code == 6 and "refs.json is corrupt" in res.stderr
+    assert tree_state(remote) == before
+
+
+def test_count_objects_inside_a_remote(muse: MuseRunner, pushed: tuple[Path, Path],
+                                       tmp_path: Path) -> None:
+    work, remote = pushed
+    stray = stray_pack(remote, work, muse, tmp_path)
+    make_old(remote, stray, 3 * WEEKS)
+    out = ok(muse("count-objects", "--remote", str(remote), cwd=tmp_path)).stdout
+    assert "packs named by refs: 3" in out
+    assert "packs no ref relies on: 1" in out and "1 past the grace period" in out
