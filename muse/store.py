@@ -437,6 +437,17 @@ class ObjectStore:
             raise CorruptObjectError(f"object {oid} is corrupt: its bytes hash differently",
                                      hint="run `muse verify` to list every damaged object")
 
+    def freshen(self, oid: str) -> None:
+        """Date a stored object (its loose file, else its pack) now. An object a new commit
+        reuses may be one nothing reached for weeks: `muse gc` keeps young objects."""
+        with contextlib.suppress(OSError):
+            os.utime(self._loose_name(oid))
+            return
+        found = self._packed(oid)
+        if found is not None and found.pack is not None:
+            with contextlib.suppress(OSError):
+                os.utime(self._pack_name(found.pack))
+
     def remove_loose(self, oid: str) -> int:
         """Remove a loose object (`muse gc`: packed or pruned); its size, 0 if it was gone."""
         path = self._loose_name(oid)
@@ -493,7 +504,12 @@ class ObjectBatch:
         return self._dir
 
     def _wanted(self, oid: str) -> bool:
-        return oid not in self._pending and not self.store.has(oid)
+        if oid in self._pending:
+            return False
+        if self.store.has(oid):
+            self.store.freshen(oid)  # reused now: a concurrent gc must see it as young
+            return False
+        return True
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data)

@@ -14,6 +14,7 @@ import pytest
 from muse import gc
 from muse.errors import UsageError
 from muse.fsck import verify_repository
+from muse.objects import hash_bytes
 from muse.receive import receive_bundle
 from muse.repo import Repository
 from tests.bundle_repos import bundle_bytes, commit_files, make_repo
@@ -370,3 +371,15 @@ def test_odd_bytes_in_records_do_not_stop_gc(repo: Repository) -> None:
     age_everything(repo)
     gc.collect(repo, cutoff=gc.prune_cutoff("now"))
     assert Repository.find(repo.root).store.has(oid)
+
+
+def test_reusing_an_old_unreachable_object_makes_it_young(repo: Repository) -> None:
+    assert repo.root is not None
+    dangling_commit(repo, "again.wav")
+    age_everything(repo)
+    blob = hash_bytes(b"again.wav only\n")
+    assert loose_path(repo, blob).stat().st_mtime < time.time() - 2 * WEEKS
+    commit_files(repo, {"again.wav": b"again.wav only\n"}, "restored", sign=False)
+    assert loose_path(repo, blob).stat().st_mtime > time.time() - 60
+    gc.collect(repo, cutoff=gc.prune_cutoff("now"))
+    assert verify_repository(Repository.find(repo.root)).ok
