@@ -276,7 +276,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
     for oid in prerequisites:
-        for row in _stored_rows(store, graph.commit(oid).snapshot)[1]:
+        for row in stored_rows(store, graph.commit(oid).snapshot)[1]:
             sizes[row[1]] = _KNOWN
     snapshots: list[str] = []
     seen_snapshots: set[str] = set()
@@ -293,7 +293,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        data, rows = _stored_rows(store, snap_id)
+        data, rows = stored_rows(store, snap_id)
         if budget >= len(data):
             encodings[snap_id] = data
             budget -= len(data)
@@ -310,7 +310,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
 _KNOWN = -1
 
 
-def _stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
+def stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
     """A stored snapshot's rows `[path, raw id, size, executable]`, without a strict decode.
 
     The store re-hashes the bytes to their id, and every snapshot was validated

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .bundle import plan_bundle, write_bundle
+from .bundle import plan_bundle, stored_rows, write_bundle
 from .errors import (
     ConfigError,
     ConflictError,
@@ -46,7 +46,7 @@ from .errors import (
     UsageError,
 )
 from .lockfile import locked
-from .objects import decode_commit, decode_snapshot, is_object_id
+from .objects import decode_commit, is_object_id
 from .refs import TRANSFERABLE
 from .repo import Repository
 from .storage import COMMIT, SNAPSHOT
@@ -215,9 +215,9 @@ def reach(store: ObjectStore, roots: Iterable[str], *, strict: bool = True) -> s
             stack.extend(commit.parents)
             stack.append(commit.snapshot)
         elif kind == SNAPSHOT:
-            for entry in decode_snapshot(store.read(oid)).entries:
-                if entry.oid not in seen:
-                    blobs.add(entry.oid)
+            # The rows of a stored (re-hashed, once validated) snapshot: no strict decode.
+            for row in stored_rows(store, oid)[1]:
+                blobs.add(row[1].hex())
     absent = store.missing(blobs - seen)
     if absent and strict:
         raise MissingObjectError(f"object {min(absent)} is missing",
