@@ -283,10 +283,13 @@ def collect(repo: Repository, *, cutoff: float | None, hook: Hook | None = None)
             store.refresh_index()
             kept |= reach(store, later.all - kept, strict=False)
         step("packed")
+        # Kept, and stored at the start but not in the new pack: only an old pack may hold
+        # it, so it is copied out before the old packs go (a new pack's objects stay put).
+        outside = {oid for oid in kept - in_pack if oid in ages}
         loose_set = set(loose)
-        for oid in sorted(kept - in_pack - loose_set):
-            store.unpack_object(oid, mtime=ages.get(oid))
-        report.kept_loose = len(kept - in_pack)
+        for oid in sorted(outside - loose_set):
+            store.unpack_object(oid, mtime=ages[oid])
+        report.kept_loose = len(outside)
         step("unpacked")
         store.delete_packs([p for p in packs if p != report.pack])
         step("dropped")

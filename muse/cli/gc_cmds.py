@@ -18,12 +18,12 @@ _REMOTE = click.option("--remote", "remote_path", type=click.Path(path_type=Path
 
 def _open_target(remote_path: Path | None) -> Any:
     """The repository here, or a bare filesystem remote (here, or at --remote PATH)."""
-    from remotes.bare import open_bare_remote
+    from remotes.bare import is_bare_remote, open_bare_remote
 
     if remote_path is not None:
         return open_bare_remote(remote_path)
     repo = open_repo()
-    if repo.is_bare and (repo.muse_dir / "refs.json").exists():
+    if repo.is_bare and is_bare_remote(repo.muse_dir):
         return open_bare_remote(repo.muse_dir)
     return repo
 
