@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .bundle import plan_bundle, stored_rows, write_bundle
 from .errors import (
     ConfigError,
     ConflictError,
@@ -195,6 +194,8 @@ def reach(store: ObjectStore, roots: Iterable[str], *, strict: bool = True) -> s
     `strict`: an id that should be stored and is not raises MissingObjectError;
     otherwise the walk skips it (ids a reflog or a young object names).
     """
+    from .bundle import stored_rows  # only when gc runs: `gc --auto` checks stay light
+
     seen: set[str] = set()
     stack = [r for r in roots if is_object_id(r)]
     blobs: set[str] = set()
@@ -355,6 +356,8 @@ def _pack_reachable(repo: Repository, roots: Roots, packs: list[str], loose: lis
 
     Nothing is written when the store is one pack already holding exactly that.
     """
+    from .bundle import plan_bundle, write_bundle
+
     store = repo.store
     commits = sorted(oid for oid in roots.all if oid in kept and store.kind(oid) == COMMIT)
     if not commits:
