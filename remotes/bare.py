@@ -58,6 +58,7 @@ from .bucket import (
     EMPTY_DOC,
     PACKS_PREFIX,
     REFS_KEY,
+    Hook,
     PackIndex,
     RefsDoc,
     decode_pack_index,
@@ -68,6 +69,7 @@ from .bucket import (
 )
 from .fs import TMP_DIR, DirBucket
 
+REMOTE_STEPS = ("locked", "stored", "swapped", "dropped", "swept")
 _READ_ONLY_HINT = "a remote's refs move only by push: push to it from a clone"
 
 
@@ -307,10 +309,11 @@ class RemoteCounts:
 class BareRemote:
     """Maintenance of a bare filesystem remote at `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, hook: Hook | None = None) -> None:
         self.root = root
         self.bucket = DirBucket(root)
         self.config = ConfigFile(root / "config")
+        self._hook: Hook = hook or (lambda step: None)
 
     def _setting(self, key: str) -> str | None:
         return self.config.get(key) or user_config().get(key)
@@ -340,24 +343,30 @@ class BareRemote:
     def auto_packs(self) -> int:
         return whole_number(AUTO_PACKS_KEY, self._setting(AUTO_PACKS_KEY), DEFAULT_AUTO_PACKS)
 
-    def gc(self, *, prune: str | None = None, auto: bool = False,
-           fold_over: int = 1) -> RemoteGcReport:
-        """Fold the named packs into one (when more than `fold_over`), then drop unnamed
-        packs past the grace period; with `auto`, only above gc.autoPacks packs."""
+    def gc(self, *, prune: str | None = None, auto: bool = False) -> RemoteGcReport:
+        """Fold the named packs into one (when there are several), then drop unnamed packs
+        past the grace period; with `auto`, only above gc.autoPacks named packs.
+
+        Steps a hook sees (REMOTE_STEPS): `locked`; `stored` (the folded pack and its
+        index are stored, unnamed); `swapped` (refs.json names it); `dropped`; `swept`.
+        """
         cutoff = self.cutoff(prune)
         report = RemoteGcReport(cutoff=cutoff)
-        doc = _read_doc(self.root)
         limit = self.auto_packs()
-        if auto and (not limit or len(doc.packs) <= limit):
+        if auto and (not limit or len(_read_doc(self.root).packs) <= limit):
             return report  # after every push: one read of refs.json, nothing listed
         report.packs_before = len(self._pack_files())
         try:
             with locked(self.root / GC_LOCK, what="gc", wait=0.5):
                 report.ran = True
-                if len(doc.packs) > fold_over:
+                self._hook("locked")
+                doc = _read_doc(self.root)
+                if len(doc.packs) > 1:
                     self._fold(doc, report)
                 self._drop_unnamed(cutoff, report)
+                self._hook("dropped")
                 report.work_files_removed = sweep(self.root / TMP_DIR)
+                self._hook("swept")
         except RefConflictError as exc:
             if not exc.message.startswith("gc is locked"):
                 raise
@@ -403,11 +412,13 @@ class BareRemote:
             self.bucket.put_if_absent(pack_key(index.pack), work, sha256=index.pack,
                                       disposable=True)
             self.bucket.put_if_absent(index_key(index.pack), index.encode())
+            self._hook("stored")
         finally:
             with contextlib.suppress(FileNotFoundError):
                 work.unlink()
         replaced = set(doc.packs) - {index.pack}
         if self._swap_packs(index, replaced):
+            self._hook("swapped")
             report.folded_into, report.folded_packs = index.pack, len(replaced)
             now = time.time()
             for pack_id in replaced:

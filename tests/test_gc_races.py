@@ -4,6 +4,7 @@ it from other processes. Afterwards the repository verifies and has lost nothing
 from __future__ import annotations
 
 import io
+import json
 import signal
 import subprocess
 import sys
@@ -171,3 +172,42 @@ def test_unbundle_into_a_repository_after_gc(muse_home: Path, tmp_path: Path) ->
     with open(pack, "rb") as stream:
         got = receive_bundle(other.store, io.BytesIO(stream.read()))
     assert got.new_items == report.packed_objects
+
+
+REMOTE_KILL_AT = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from remotes.bare import BareRemote
+
+    def hook(step):
+        if step == sys.argv[2]:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    BareRemote(Path(sys.argv[1]), hook=hook).gc(prune="now")
+""")
+
+
+@pytest.mark.parametrize("step", ["locked", "stored", "swapped", "dropped", "swept"])
+def test_sigkill_at_each_step_of_a_remote_gc(muse: MuseRunner, muse_home: Path,
+                                             tmp_path: Path, step: str) -> None:
+    from remotes.bare import REMOTE_STEPS, RemoteRepository, open_bare_remote
+
+    assert step in REMOTE_STEPS
+    remote = tmp_path / "remote.muse"
+    assert muse("init", "--bare", str(remote), cwd=tmp_path).exit_code == 0
+    work = make_repo(tmp_path / "work")
+    assert work.root is not None
+    for i in range(3):
+        commit_files(work, {f"t{i}.mid": f"{i}\n".encode()}, f"t{i}", sign=False)
+        assert muse("push", str(remote), "main", cwd=work.root).exit_code == 0
+    head = Repository.find(work.root).head()
+    done = subprocess.run([sys.executable, "-c", REMOTE_KILL_AT, str(remote), step],
+                          capture_output=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    view = RemoteRepository(remote)
+    assert view.refs.read("refs/heads/main") == head and verify_repository(view).ok
+    assert len(list(view.graph.walk([head or ""]))) == 3
+    report = open_bare_remote(remote).gc()  # breaks the dead one's lock, finishes the job
+    assert report.ran and len(json.loads((remote / "refs.json").read_text())["packs"]) == 1
+    assert verify_repository(RemoteRepository(remote)).ok
+    assert muse("clone", str(remote), str(tmp_path / "clone"), cwd=tmp_path).exit_code == 0
