@@ -63,6 +63,7 @@ DEFAULT_AUTO_LOOSE = 6700
 # it is this old: only then is it a killed install's leftover.
 HALF_INSTALLED_AFTER = 3600.0
 STASH_LIST = "stash.list"
+NO_ID = "0" * 64
 # Where a test hooks in (SIGKILL at each step); each is called with its name.
 STEPS = ("locked", "marked", "packed", "unpacked", "dropped", "pruned", "swept")
 Hook = Callable[[str], None]
@@ -158,7 +159,8 @@ def repository_roots(repo: Repository) -> Roots:
     for path in _merge_state_files(root):
         for line in _lines(path):
             recorded.update(_HEX_ID.findall(line))
-    return Roots(frozenset(required), frozenset(recorded - required))
+    # 64 zeros is how a reflog writes "none" (a ref created or deleted): no object.
+    return Roots(frozenset(required), frozenset(recorded - required - {NO_ID}))
 
 
 def _files_under(folder: Path) -> Iterator[Path]:

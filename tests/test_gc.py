@@ -221,6 +221,8 @@ def test_roots_are_read_from_every_file(repo: Repository) -> None:
     roots = gc.repository_roots(repo)
     assert oid in roots.recorded and "1" * 64 in roots.recorded
     assert "2" * 64 not in roots.all  # only the first two fields are ids
+    (repo.muse_dir / "logs" / "HEAD").write_text(f"{'0' * 64} {oid} 5 me\tcreated\n")
+    assert gc.repository_roots(repo).recorded == {oid}  # 64 zeros: "none", not an object
     assert repo.head() in roots.required
 
 
