@@ -240,3 +240,19 @@ def test_count_objects_inside_a_remote(muse: MuseRunner, pushed: tuple[Path, Pat
     out = ok(muse("count-objects", "--remote", str(remote), cwd=tmp_path)).stdout
     assert "packs named by refs: 3" in out
     assert "packs no ref relies on: 1" in out and "1 past the grace period" in out
+
+
+def test_a_fetch_runs_gc_auto_here(muse: MuseRunner, pushed: tuple[Path, Path],
+                                   tmp_path: Path) -> None:
+    work, remote = pushed
+    clone = tmp_path / "clone"
+    ok(muse("clone", str(remote), str(clone), cwd=tmp_path))
+    packs = clone / ".muse" / "packs"
+    assert len(list(packs.glob("*.idx"))) == 3  # one per pushed pack, as fetched
+    ok(muse("config", "gc.autoPacks", "3", cwd=clone))
+    (work / "four.mid").write_text("four\n")
+    ok(muse("commit", "-m", "four", cwd=work))
+    ok(muse("push", str(remote), "main", cwd=work))
+    ok(muse("fetch", "origin", cwd=clone))
+    assert len(list(packs.glob("*.idx"))) == 1
+    ok(muse("verify", cwd=clone))
