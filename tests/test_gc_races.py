@@ -211,3 +211,49 @@ def test_sigkill_at_each_step_of_a_remote_gc(muse: MuseRunner, muse_home: Path,
     assert report.ran and len(json.loads((remote / "refs.json").read_text())["packs"]) == 1
     assert verify_repository(RemoteRepository(remote)).ok
     assert muse("clone", str(remote), str(tmp_path / "clone"), cwd=tmp_path).exit_code == 0
+
+
+@pytest.mark.parametrize("step", ["locked", "marked", "packed", "unpacked"])
+def test_a_pack_fetched_while_gc_runs_is_kept(muse_home: Path, tmp_path: Path,
+                                              step: str) -> None:
+    repo, ids = packed_repo(tmp_path, 3)
+    assert repo.root is not None
+    source = Repository.find(tmp_path / "source")
+    extra = commit_files(source, {"late.mid": b"late"}, "late", sign=False)
+    data, _ = bundle_bytes(source, [extra], [ids[-1]])
+
+    def fetch_now(at: str) -> None:
+        if at == step:  # another process's fetch: its pack, then its ref
+            other = Repository.find(repo.root)
+            receive_bundle(other.store, io.BytesIO(data))
+            other.refs.update("refs/heads/main", ids[-1], extra, "fetch")
+
+    gc.collect(Repository.find(repo.root), cutoff=gc.prune_cutoff("now"), hook=fetch_now)
+    fresh = Repository.find(repo.root)
+    assert fresh.head() == extra and verify_repository(fresh).ok
+    all_readable(fresh, [*ids, extra])
+
+
+def test_a_push_landing_while_a_remote_gc_folds_stays_named(
+        muse: MuseRunner, muse_home: Path, tmp_path: Path) -> None:
+    from remotes.bare import BareRemote, RemoteRepository
+
+    remote = tmp_path / "remote.muse"
+    assert muse("init", "--bare", str(remote), cwd=tmp_path).exit_code == 0
+    work = make_repo(tmp_path / "work")
+    assert work.root is not None
+    for i in range(3):
+        commit_files(work, {f"t{i}.mid": f"{i}\n".encode()}, f"t{i}", sign=False)
+        assert muse("push", str(remote), "main", cwd=work.root).exit_code == 0
+
+    def push_now(at: str) -> None:
+        if at == "stored":  # the folded pack is stored, refs.json not swapped yet
+            commit_files(work, {"late.mid": b"late"}, "late", sign=False)
+            assert muse("push", str(remote), "main", cwd=work.root).exit_code == 0
+
+    report = BareRemote(remote, hook=push_now).gc(prune="now")
+    assert report.folded_packs == 3
+    view = RemoteRepository(remote)
+    head = Repository.find(work.root).head()
+    assert view.refs.read("refs/heads/main") == head and verify_repository(view).ok
+    assert len(view.doc.packs) == 2  # the fold, and the late push's own pack
