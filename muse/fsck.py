@@ -77,7 +77,12 @@ class Report:
 def _collect_tips(repo: Repository, report: Report) -> dict[str, str]:
     """Ref name (and HEAD) → commit id, recording damaged refs as problems."""
     tips: dict[str, str] = {}
-    for name in repo.refs.names():  # damaged ones too: they are reported, not skipped
+    try:
+        names = repo.refs.names()
+    except RepositoryError as exc:  # the refs cannot be listed at all (a damaged refs.json)
+        report.add("refs", "ref", exc.message)
+        names = []
+    for name in names:  # damaged ones too: they are reported, not skipped
         report.refs += 1
         try:
             value = repo.refs.read(name)

@@ -98,14 +98,22 @@ def _read_doc(root: Path) -> RefsDoc:
 class DocumentRefs(RefStore):
     """The refs of `refs.json`, read once; HEAD is the bare repository's own file."""
 
-    def __init__(self, root: Path, doc: RefsDoc) -> None:
+    def __init__(self, root: Path, doc: RefsDoc, problem: str | None = None) -> None:
         super().__init__(root)
         self.doc = doc
+        self.problem = problem  # why refs.json cannot be read: every read says so
+
+    def _check(self) -> None:
+        if self.problem is not None:
+            raise RepositoryError(self.problem, hint="restore refs.json from a backup, or "
+                                  "rewrite it from a clone's remote-tracking refs")
 
     def read(self, name: str) -> str | None:
+        self._check()
         return self.doc.refs.get(name)
 
     def names(self, prefix: str = "refs/") -> list[str]:
+        self._check()
         return sorted(n for n in self.doc.refs if n.startswith(prefix))
 
     def transaction(self, updates: list[RefUpdate], message: str) -> None:  # type: ignore[override]
@@ -190,14 +198,13 @@ class RemoteRepository(Repository):
         self.doc = doc
         self.packs = BucketStore(root)
         self.store = self.packs
-        self.refs = DocumentRefs(root, doc)
+        self.refs = DocumentRefs(root, doc, self.doc_problem)
         self.graph = CommitGraph(self.store)
 
     def storage_problems(self) -> Iterator[tuple[str, str]]:
         """The refs document, and every pack it names checked in full against its index."""
         if self.doc_problem is not None:
-            yield REFS_KEY, self.doc_problem
-            return
+            return  # reading the refs reports it
         provided = self.doc.commits()
         for name, commit in sorted(self.doc.refs.items()):
             if commit not in provided:

@@ -256,3 +256,13 @@ def test_a_fetch_runs_gc_auto_here(muse: MuseRunner, pushed: tuple[Path, Path],
     ok(muse("fetch", "origin", cwd=clone))
     assert len(list(packs.glob("*.idx"))) == 1
     ok(muse("verify", cwd=clone))
+
+
+def test_log_inside_says_the_refs_document_is_damaged(muse: MuseRunner,
+                                                     pushed: tuple[Path, Path]) -> None:
+    _, remote = pushed
+    (remote / "refs.json").write_text("{not json")
+    before = tree_state(remote)
+    res = muse("log", cwd=remote)
+    assert res.exit_code == 3 and "refs.json is corrupt" in res.stderr
+    assert "Traceback" not in res.output and tree_state(remote) == before
