@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,11 @@ class Repository:
                 raise ConfigError(f"{key} holds {problem}",
                                   hint=f'set it again: `muse config --global {key} "..."`')
         return Identity(name, email)
+
+    def storage_problems(self) -> Iterator[tuple[str, str]]:
+        """(subject, message) for damage a storage backend finds in its own files beyond what
+        `verify` walks (a bare remote checks its packs against their indexes); none here."""
+        return iter(())
 
     def merge_state_file(self, name: str) -> Path:
         return self.muse_dir / name

@@ -20,6 +20,7 @@ from .base import (
     json_errors,
     open_repo,
     receive_policy_for,
+    request_auto_gc,
     short,
 )
 
@@ -422,6 +423,7 @@ def _fetch_one(repo: Any, location: Any, as_json: bool,
     with _connected(location.url, repo, location.name) as conn, \
             _progress(as_json) as progress:
         report = fetch_refs(repo, conn, name, progress=progress, policy=policy)
+    request_auto_gc(repo)
     data = {"remote": name, "url": location.url, "refs": _refs_json(report.refs),
             "commits": report.commits, "bytes": report.bundle_bytes}
     return report, data

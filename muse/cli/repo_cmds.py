@@ -11,7 +11,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, open_repo, request_auto_gc, short
 
 
 @click.command()
@@ -114,6 +114,7 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
 
     repo = open_repo()
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
+    request_auto_gc(repo)
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
     click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
