@@ -233,7 +233,7 @@ def switch_branch(repo: Repository, name: str, *, force: bool = False) -> Switch
         return SwitchResult(name, commit, unchanged=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     plan.run()
-    repo.refs.set_head(ref)
+    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
     return SwitchResult(name, commit, carried=tuple(plan.carried))
 
 
@@ -249,12 +249,12 @@ def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: 
     commit = start or repo.head()
     if commit is None:
         # Nothing to start from: the new branch is born with the first commit.
-        repo.refs.set_head(ref)
+        repo.refs.set_head(ref, f"switch: new branch {name}")
         return SwitchResult(name, None, created=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     create_branch(repo, name, commit, start_label=start_label)
     plan.run()
-    repo.refs.set_head(ref)
+    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
     return SwitchResult(name, commit, created=True, carried=tuple(plan.carried))
 
 
@@ -263,8 +263,17 @@ def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> Sw
     require_no_merge(repo, "switch")
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {commit[:12]}")
     plan.run()
-    repo.refs.set_head(commit)
+    repo.refs.set_head(commit, f"switch: moving from {_where(repo)} to {commit[:12]}")
     return SwitchResult(None, commit, carried=tuple(plan.carried))
+
+
+def _where(repo: Repository) -> str:
+    """What HEAD is on now, for a reflog message: the branch, or the detached commit."""
+    branch = repo.current_branch()
+    if branch is not None:
+        return branch
+    head = repo.head()
+    return head[:12] if head else "(none)"
 
 
 def reset_hard(repo: Repository, commit: str, label: str) -> None:

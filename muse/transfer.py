@@ -476,7 +476,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if branch is not None:
             ref = HEADS + branch
             repo.refs.update(ref, None, heads[branch], f"clone: from {url}")
-            repo.refs.set_head(ref)
+            repo.refs.set_head(ref, f"clone: from {url}")
             repo.config.set(f"branch.{branch}.remote", remote_name)
             repo.config.set(f"branch.{branch}.merge", ref)
             snapshot = repo.commit_snapshot(heads[branch])

@@ -35,9 +35,9 @@ def test_reset_hard_moves_branch_and_tracked_files(muse, repo_dir, history):
     assert is_executable(repo_dir / "render.sh")
     assert read(repo_dir, "scratch.txt") == "untracked"  # untracked files are left alone
     assert muse("status", "--short", cwd=repo_dir).stdout == "A scratch.txt\n"
-    reflog = list(repo(repo_dir).refs.reflog("refs/heads/main"))
-    assert reflog[-1][:2] == (history["second"], history["first"])
-    assert "reset: moving to HEAD~1" in reflog[-1][3]
+    newest = next(repo(repo_dir).refs.reflog("refs/heads/main"))
+    assert (newest.old, newest.new) == (history["second"], history["first"])
+    assert "reset: moving to HEAD~1" in newest.message
 
 
 def test_reset_hard_forward_again(muse, repo_dir, history):
