@@ -11,7 +11,7 @@ from pathlib import Path
 from .branches import branch_ref_name, create_branch
 from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
-from .merge_state import clear_state, require_no_merge, tracked_by_merge
+from .merge_state import clear_state, end_merge, require_no_merge, tracked_by_merge
 from .objects import Snapshot
 from .repo import Repository
 
@@ -295,3 +295,23 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
         repo.move_head(head, commit, f"reset: moving to {label}")
     force_tree(repo, work, target, tracked)
     clear_state(repo)
+
+
+SOFT, MIXED = "soft", "mixed"
+
+
+def reset_branch(repo: Repository, commit: str, label: str, *, mode: str) -> None:
+    """`reset --soft` / `--mixed`: move only the current branch (or detached HEAD).
+
+    Muse has no staging area (a commit records the whole working tree), so both
+    leave every file as it is: what differs from `commit` shows in `status` and
+    goes into the next commit. They differ only on a merge in progress: --soft
+    refuses (as git does), --mixed gives the merge up and keeps its files.
+    """
+    if mode == SOFT:
+        require_no_merge(repo, "reset --soft")
+    head = repo.head()
+    if head != commit:
+        repo.move_head(head, commit, f"reset: moving to {label}")
+    if mode == MIXED:
+        end_merge(repo)

@@ -299,19 +299,37 @@ def _report_conflicts(records: list[Any]) -> None:
 @_command
 @click.command()
 @click.argument("revision", required=False, default="HEAD")
-@click.option("--hard", is_flag=True, help="Make the tracked files match REVISION (required).")
-def reset(revision: str, hard: bool) -> None:
-    """Move the current branch to REVISION and make tracked files match it (--hard).
+@click.option("--hard", is_flag=True,
+              help="Also make the tracked files match REVISION (discards local changes).")
+@click.option("--mixed", is_flag=True,
+              help="Move only the branch; a merge in progress is given up, files kept.")
+@click.option("--soft", is_flag=True,
+              help="Move only the branch; refused while a merge is in progress.")
+def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
+    """Move the current branch (or detached HEAD) to REVISION: --soft, --mixed or --hard.
 
-    Untracked files are left alone; a merge in progress is given up.
+    Muse has no staging area: --soft and --mixed leave every file as it is, so
+    what differs from REVISION shows in `muse status` and goes into the next
+    commit. --hard also makes tracked files match REVISION (untracked files are
+    left alone) and gives up a merge in progress.
     """
-    from ..checkout import reset_hard
+    from ..checkout import reset_branch, reset_hard
 
-    if not hard:
-        raise UsageError("only `muse reset --hard` is supported",
-                         hint="it discards local changes to tracked files; "
-                         "commit them first if you want to keep them")
+    modes = [name for name, on in (("soft", soft), ("mixed", mixed), ("hard", hard)) if on]
+    if len(modes) > 1:
+        raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
+    if not modes:
+        raise UsageError("say how far to reset: --soft, --mixed or --hard",
+                         hint="--soft/--mixed move only the branch and keep every file; "
+                         "--hard also discards local changes to tracked files")
+    mode = modes[0]
     repo = open_repo()
     commit = _resolve(repo, revision)
-    reset_hard(repo, commit, revision)
+    if mode == "hard":
+        reset_hard(repo, commit, revision)
+    else:
+        reset_branch(repo, commit, revision, mode=mode)
     click.echo(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")
+    if mode != "hard":
+        click.echo("The working tree was not touched: `muse status` shows how it differs.",
+                   err=True)
