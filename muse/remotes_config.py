@@ -368,6 +368,24 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
 # -- driver options -----------------------------------------------------------------
 
 
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def prune_setting(repo: Repository, name: str) -> bool:
+    """Whether a fetch from remote NAME prunes by default: `remote.NAME.prune`, else
+    `fetch.prune` (as in git), else no."""
+    for key in (f"remote.{name}.prune", "fetch.prune"):
+        raw = repo.config_value(key)
+        if raw is None:
+            continue
+        word = raw.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{key} is {raw!r}, not true or false",
+                          hint=f"set it with `muse config {key} true` (or false)")
+    return False
+
+
 def token_variable(name: str) -> str:
     """`MUSE_TOKEN_ORIGIN` for `origin`, `MUSE_TOKEN_MY_HUB` for `my-hub`."""
     return f"{TOKEN_ENV}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
@@ -383,6 +401,7 @@ def remote_options(repo: Repository | None, name: str | None,
                     if key != "url"}
     token = (env.get(token_variable(name)) if name is not None else None) or env.get(TOKEN_ENV)
     timeout = _timeout(name, settings.pop("timeout", None))
+    settings.pop("prune", None)  # read by fetch (prune_setting), not by the driver
     return RemoteOptions(token=token or None, timeout=timeout, settings=settings)
 
 
