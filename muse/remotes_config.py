@@ -24,6 +24,7 @@ from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import RemoteOptions
 from .remote_registry import URL_SCHEME
 from .repo import Repository
+from .tracking import Upstream, upstream  # kept there: `status` needs no driver registry
 
 DEFAULT_REMOTE = "origin"
 TOKEN_ENV = "MUSE_TOKEN"  # any remote's token; MUSE_TOKEN_<NAME> wins for remote NAME
@@ -203,24 +204,6 @@ def _section_items(repo: Repository, prefix: str) -> list[tuple[str, str]]:
 
 
 # -- upstreams ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Upstream:
-    remote: str
-    merge: str  # the branch's full ref name on the remote, e.g. refs/heads/main
-
-    @property
-    def branch(self) -> str:
-        return self.merge[len(HEADS):] if self.merge.startswith(HEADS) else self.merge
-
-
-def upstream(repo: Repository, branch: str) -> Upstream | None:
-    remote = repo.config.get(f"branch.{branch}.remote")
-    merge = repo.config.get(f"branch.{branch}.merge")
-    if not remote or not merge:
-        return None
-    return Upstream(remote, merge)
 
 
 def set_upstream(repo: Repository, branch: str, remote: str, merge: str) -> Upstream:

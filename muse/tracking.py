@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 from .graph import reachability_delta
 from .refs import HEADS, REMOTES, check_ref_name
-from .remotes_config import upstream
-from .repo import Repository
+
+if TYPE_CHECKING:
+    from .repo import Repository
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A branch's upstream: `branch.NAME.remote` and `branch.NAME.merge`."""
+
+    remote: str
+    merge: str  # the branch's full ref name on the remote, e.g. refs/heads/main
+
+    @property
+    def branch(self) -> str:
+        return self.merge[len(HEADS):] if self.merge.startswith(HEADS) else self.merge
+
+
+def upstream(repo: Repository, branch: str) -> Upstream | None:
+    remote = repo.config.get(f"branch.{branch}.remote")
+    merge = repo.config.get(f"branch.{branch}.merge")
+    if not remote or not merge:
+        return None
+    return Upstream(remote, merge)
 
 
 @dataclass(frozen=True)
