@@ -182,3 +182,26 @@ def test_reading_backwards_across_blocks_and_a_runaway_line(tmp_path: Path):
     assert len(read[0].text) <= 200
     entries = read[1:-1]
     assert [e.new for e in entries if isinstance(e, ReflogEntry)] == ids[::-1]
+
+
+APPENDER = """
+import sys
+from pathlib import Path
+from muse.reflog import append, format_line
+root, tag = Path(sys.argv[1]), sys.argv[2]
+for n in range(400):
+    append(root, "refs/heads/main", format_line(None, f"{n + 1:064x}", tag * 300, f"move {n}"))
+"""
+
+
+def test_concurrent_appends_never_interleave(tmp_path: Path):
+    import subprocess
+    import sys
+
+    writers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(tmp_path), tag])
+               for tag in "ab"]
+    assert [w.wait(timeout=60) for w in writers] == [0, 0]
+    read = list(newest_first(tmp_path, "refs/heads/main"))
+    assert len(read) == 800
+    assert all(isinstance(e, ReflogEntry) for e in read)
+    assert {e.identity for e in read if isinstance(e, ReflogEntry)} == {"a" * 300, "b" * 300}

@@ -61,3 +61,25 @@ def test_detached_head_has_no_upstream(muse, repo_dir, tmp_path):
     published(muse, repo_dir, tmp_path)
     ok(muse("switch", "--detach", "HEAD", cwd=repo_dir))
     assert upstream(muse, repo_dir) is None
+
+
+STATUS_MODULES = """
+import sys
+from muse.cli import cli
+try:
+    cli.main(["status"], prog_name="muse", standalone_mode=False)
+except SystemExit:
+    pass
+print("REGISTRY=" + str("muse.remote_registry" in sys.modules))
+"""
+
+
+def test_status_with_an_upstream_loads_no_driver_registry(muse, repo_dir, tmp_path):
+    import subprocess
+    import sys
+
+    published(muse, repo_dir, tmp_path)
+    done = subprocess.run([sys.executable, "-c", STATUS_MODULES], cwd=repo_dir,
+                          env=muse.env(), capture_output=True, text=True, timeout=60)
+    assert "is up to date with 'origin/main'" in done.stdout, done.stderr
+    assert "REGISTRY=False" in done.stdout
