@@ -375,14 +375,23 @@ def token_variable(name: str) -> str:
 
 
 def remote_options(repo: Repository | None, name: str | None,
-                   env: Mapping[str, str] | None = None) -> RemoteOptions:
-    """How to open remote `name` (None: a bare URL): its settings, timeout and token."""
+                   env: Mapping[str, str] | None = None, *, url: str | None = None
+                   ) -> RemoteOptions:
+    """How to open remote `name` (None: a bare URL): its settings, timeout and token.
+
+    The token: `MUSE_TOKEN_<NAME>`, else `MUSE_TOKEN`, else the one stored for `url`
+    in the user's credentials (`muse remote set-token`).
+    """
     env = os.environ if env is None else env
     settings: dict[str, str] = {}
     if repo is not None and name is not None:
         settings = {key: value for key, value in _section_items(repo, f"remote.{name}")
                     if key != "url"}
     token = (env.get(token_variable(name)) if name is not None else None) or env.get(TOKEN_ENV)
+    if not token and url is not None:
+        from .credentials import token_for
+
+        token = token_for(url)
     timeout = _timeout(name, settings.pop("timeout", None))
     settings.pop("prune", None)  # read by fetch (prune_setting), not by the driver
     return RemoteOptions(token=token or None, timeout=timeout, settings=settings)

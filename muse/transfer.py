@@ -481,7 +481,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if remote is None:
             from .remote_wrappers import connect
 
-            remote = connect(url, remote_options(None, remote_name))
+            remote = connect(url, remote_options(None, remote_name, url=url))
         repo = Repository.init(dest)
         repo.config.set(f"remote.{remote_name}.url", url)
         fetch(repo, remote, remote_name, progress=progress, policy=policy)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.hub_server import HubServer, Storage
 from tests.s3_server import S3Server, find_weed
 from tests.testkit import MuseRunner, Result, tree_state
 
@@ -62,5 +63,19 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         if os.environ.get("CI"):
             pytest.fail(f"the S3 test server cannot start: {exc}")
         pytest.skip(f"no S3 test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """The embedded hub (SQLite + a folder) as a real uvicorn process, for the whole session."""
+    base = tmp_path_factory.mktemp("hub-server")
+    try:
+        server = HubServer.start(Storage(data=base / "data"), base)
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the hub test server cannot start: {exc}")
+        pytest.skip(f"no hub test server: {exc}")
     yield server
     server.stop()

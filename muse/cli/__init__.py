@@ -10,7 +10,26 @@ from .config_cmds import config, keys
 from .repo_cmds import commit, init, log, status
 
 
-@click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class MuseCli(MuseGroup):
+    """The top-level group; commands from optional extras load only when called."""
+
+    # name → "module:attribute"; the hub server's dependencies load only for `muse hub`.
+    LAZY = {"hub": "remotes.hub.cli:hub"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            import importlib
+
+            module, _, attribute = self.LAZY[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=MuseCli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="muse-vcs", prog_name="muse")
 def cli() -> None:
     """Muse: version control for music sessions, stems and code.

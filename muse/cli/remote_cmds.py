@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -36,7 +37,7 @@ def _connected(url: str, repo: Any = None, name: str | None = None) -> Iterator[
     from ..remote_wrappers import connect
     from ..remotes_config import remote_options
 
-    remote = connect(url, remote_options(repo, name))
+    remote = connect(url, remote_options(repo, name, url=url))
     try:
         yield remote
     finally:
@@ -117,6 +118,36 @@ def remote_add(name: str, url: str) -> None:
 
     added = add_remote(open_repo(), name, url)
     click.echo(f"Added remote {added.name} → {added.url}")
+
+
+@remote.command("set-token")
+@click.argument("name")
+@click.option("--stdin", "from_stdin", is_flag=True, help="read the token from standard input")
+def remote_set_token(name: str, from_stdin: bool) -> None:
+    """Keep a token for remote NAME in your config dir (mode 0600), never in the repository."""
+    from ..credentials import store_token
+    from ..remotes_config import remote_url
+
+    url = remote_url(open_repo(), name)
+    if from_stdin or not sys.stdin.isatty():
+        token = sys.stdin.readline()
+    else:
+        token = click.prompt(f"token for {url}", hide_input=True)
+    store_token(url, token)
+    click.echo(f"Stored a token for {name} ({url})")
+
+
+@remote.command("forget-token")
+@click.argument("name")
+def remote_forget_token(name: str) -> None:
+    """Drop the token kept for remote NAME."""
+    from ..credentials import forget_token
+    from ..remotes_config import remote_url
+
+    url = remote_url(open_repo(), name)
+    if not forget_token(url):
+        raise UsageError(f"no token is stored for {name} ({url})")
+    click.echo(f"Forgot the token for {name}")
 
 
 @remote.command("remove")

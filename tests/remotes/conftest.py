@@ -11,6 +11,7 @@ import pytest
 
 from muse.remote import Remote
 from muse.repo import Repository
+from tests.hub_server import HubHarness
 from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 from tests.s3_server import s3_harness
 
@@ -92,12 +93,17 @@ class FsHarness:
 HARNESSES: dict[str, Callable[[Path], RemoteHarness]] = {"fs": FsHarness}
 
 
-@pytest.fixture(params=[*sorted(HARNESSES), "s3"])
+@pytest.fixture(params=[*sorted(HARNESSES), "s3", "hub"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> RemoteHarness:
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
     if request.param == "s3":  # needs the session's S3 server (tests/s3_server.py)
         return s3_harness(request, base)
+    if request.param == "hub":  # a fresh repository on the session's hub (tests/hub_server.py)
+        hub = HubHarness(request.getfixturevalue("hub_server"))
+        # What `muse clone URL` and friends find, as a user's shell would hold it.
+        request.getfixturevalue("monkeypatch").setenv("MUSE_TOKEN", hub.repo.write_token)
+        return hub
     return HARNESSES[request.param](base)
 
 
