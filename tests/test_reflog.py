@@ -205,3 +205,13 @@ def test_concurrent_appends_never_interleave(tmp_path: Path):
     assert len(read) == 800
     assert all(isinstance(e, ReflogEntry) for e in read)
     assert {e.identity for e in read if isinstance(e, ReflogEntry)} == {"a" * 300, "b" * 300}
+
+
+def test_reflog_of_an_unknown_ref_is_refused_and_a_fresh_repository_has_none(muse, repo_dir):
+    assert ok(muse("reflog", cwd=repo_dir)).stdout == ""
+    assert json.loads(ok(muse("reflog", "--json", cwd=repo_dir)).stdout)["entries"] == []
+    result = changes_nothing(muse, repo_dir, "reflog", "nowhere", exit_code=2)
+    assert "no such ref, and no reflog for it" in result.stderr
+    data = json.loads(changes_nothing(muse, repo_dir, "reflog", "nowhere", "--json",
+                                      exit_code=2).stderr)
+    assert data["error"]["code"] == "bad-revision"

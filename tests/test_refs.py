@@ -280,3 +280,31 @@ def test_ref_name_components_fit_a_file_name_with_their_lock(refs: RefStore) -> 
         with pytest.raises(UsageError, match="over 200 bytes"):
             refs.update(name, None, "ab" * 32, "created")
         assert sorted(p.name for p in refs.root.rglob("*")) == before
+
+
+def test_rename_moves_ref_log_and_head_together(refs: RefStore) -> None:
+    refs.update("refs/heads/main", None, A, "create")
+    refs.rename("refs/heads/main", "refs/heads/trunk", A, "renamed")
+    assert refs.read("refs/heads/main") is None and refs.read("refs/heads/trunk") == A
+    assert refs.head_target() == "refs/heads/trunk"
+    assert [e.message for e in refs.reflog("refs/heads/trunk")] == ["renamed", "create"]
+    assert not (refs.root / "logs/refs/heads/main").exists()
+
+
+def test_rename_refused_by_a_moved_ref_or_a_held_lock_changes_nothing(
+        refs: RefStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    import muse.refs
+
+    refs.update("refs/heads/main", None, A, "create")
+    before = tree_state(refs.root)
+    with pytest.raises(RefConflictError, match="ref refs/heads/main moved"):
+        refs.rename("refs/heads/main", "refs/heads/trunk", B, "renamed")
+    assert tree_state(refs.root) == before
+    monkeypatch.setattr(muse.refs, "locked", functools.partial(locked, wait=0.2))
+    with locked(refs.root / "HEAD.lock", what="HEAD"):
+        held = tree_state(refs.root)
+        with pytest.raises(RefConflictError, match="HEAD is locked"):
+            refs.rename("refs/heads/main", "refs/heads/trunk", A, "renamed")
+        assert tree_state(refs.root) == held
