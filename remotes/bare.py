@@ -48,6 +48,7 @@ from muse.graph import CommitGraph
 from muse.lockfile import locked
 from muse.midx import KIND_CODES, MultiPackIndex, build_index
 from muse.receive import verify_pack
+from muse.reflog import DamagedLine, ReflogEntry
 from muse.refs import RefStore, RefUpdate
 from muse.repo import Repository
 from muse.store import ObjectStore
@@ -120,12 +121,12 @@ class DocumentRefs(RefStore):
         raise RepositoryError("this is a bare remote: its refs cannot be changed here",
                               hint=_READ_ONLY_HINT)
 
-    def set_head(self, target: str) -> None:
+    def set_head(self, target: str, message: str) -> None:
         raise RepositoryError("this is a bare remote: its HEAD cannot be changed here",
                               hint=_READ_ONLY_HINT)
 
-    def reflog(self, name: str) -> Iterator[tuple[str | None, str | None, int, str]]:
-        return iter(())
+    def reflog(self, name: str) -> Iterator[ReflogEntry | DamagedLine]:
+        return iter(())  # a remote keeps no reflog
 
 
 # -- objects: the packs and their JSON indexes ----------------------------------------
