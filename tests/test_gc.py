@@ -123,11 +123,13 @@ def dangling_commit(repo: Repository, name: str) -> str:
     """A commit on a branch that is then deleted: only what the test adds keeps it."""
     base = repo.head()
     repo.refs.update("refs/heads/tmp", None, base, "branch")
-    repo.refs.set_head("refs/heads/tmp")
+    repo.refs.set_head("refs/heads/tmp", "test: onto tmp")
     oid = commit_files(repo, {name: f"{name} only\n".encode()}, name, sign=False)
-    repo.refs.set_head("refs/heads/main")
+    repo.refs.set_head("refs/heads/main", "test: back to main")
     repo.refs.update("refs/heads/tmp", oid, None, "delete")
     (repo.muse_dir / "logs" / "refs" / "heads" / "tmp").unlink()
+    # HEAD's reflog remembers the commit too (it was made on HEAD): as after its expiry.
+    (repo.muse_dir / "logs" / "HEAD").unlink(missing_ok=True)
     (repo.root / name).unlink()
     return oid
 
@@ -173,7 +175,8 @@ def test_young_packed_unreachable_objects_are_unpacked_with_their_age(
         muse_home: Path, tmp_path: Path) -> None:
     repo, ids = packed_repo(tmp_path, 3)
     repo.refs.update("refs/heads/main", ids[-1], ids[0], "reset")
-    (repo.muse_dir / "logs" / "refs" / "heads" / "main").unlink()
+    for log in ("refs/heads/main", "HEAD"):  # as after the reflogs' expiry
+        (repo.muse_dir / "logs" / log).unlink(missing_ok=True)
     pack_time = time.time() - 86400
     for p in (repo.muse_dir / "packs").glob("*.bundle"):
         os.utime(p, (pack_time, pack_time))

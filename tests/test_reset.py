@@ -146,7 +146,7 @@ def test_soft_and_mixed_move_only_the_branch(muse, repo_dir, history, mode):
 
 def _conflicted_merge(muse, repo_dir) -> None:
     assert muse("switch", "-c", "feature", "HEAD~1", cwd=repo_dir).exit_code == 0
-    write(repo_dir, "song.mid", "feature take")
+    write(repo_dir, "song.mid", "feature\x00take")  # binary: a file-level conflict
     commit(muse, repo_dir, "feature")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
     assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
