@@ -282,3 +282,23 @@ def test_a_damaged_head_is_called_damaged_not_detached(muse: MuseRunner, committ
         result = changes_nothing(muse, committed, *args, exit_code=3)
         assert "HEAD is damaged: 'garbage\\x1b[2J'" in result.stderr, args
         assert "detached" not in result.stderr
+
+
+def test_the_lazy_command_table_lists_every_command() -> None:
+    """Commands load on first use from muse/cli/__init__.py's table: none may be missing,
+    and each entry must name the command its module contributes under that name."""
+    import importlib
+    import pkgutil
+
+    import muse.cli as cli_package
+    from muse.cli import LAZY_COMMANDS
+
+    contributed = {}
+    for info in pkgutil.iter_modules(cli_package.__path__):
+        module = importlib.import_module(f"muse.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            contributed[command.name] = command
+    for name, command in contributed.items():
+        assert name in LAZY_COMMANDS, f"`muse {name}` is not in LAZY_COMMANDS"
+        module, attribute = LAZY_COMMANDS[name].split(":")
+        assert getattr(importlib.import_module(module), attribute) is command

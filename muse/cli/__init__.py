@@ -6,18 +6,41 @@ import click
 
 from .base import LazyGroup
 
-# Every command, as "module:attribute" under muse.cli: a command's module (and what it
-# imports) is loaded only when that command runs, or when --help lists them all.
+# Every command, as "module:attribute": a command's module (and what it imports) is
+# loaded only when that command runs, or when --help lists them all. The hub server's
+# dependencies load only for `muse hub`. A new command is one line here
+# (tests/test_cli_errors.py checks every module's COMMANDS are all listed).
 LAZY_COMMANDS = {
-    "init": "repo_cmds:init", "status": "repo_cmds:status", "commit": "repo_cmds:commit",
-    "log": "repo_cmds:log", "keys": "config_cmds:keys", "config": "config_cmds:config",
-    "show": "inspect_cmds:show", "diff": "inspect_cmds:diff",
-    "rev-parse": "inspect_cmds:rev_parse", "cat-object": "inspect_cmds:cat_object",
-    "verify": "inspect_cmds:verify", "branch": "branch_cmds:branch", "tag": "branch_cmds:tag",
-    "switch": "branch_cmds:switch", "merge": "branch_cmds:merge", "reset": "branch_cmds:reset",
-    "bundle": "bundle_cmds:bundle", "remote": "remote_cmds:remote", "push": "remote_cmds:push",
-    "fetch": "remote_cmds:fetch", "pull": "remote_cmds:pull", "clone": "remote_cmds:clone",
-    "ls-remote": "remote_cmds:ls_remote",
+    "init": "muse.cli.repo_cmds:init",
+    "status": "muse.cli.repo_cmds:status",
+    "commit": "muse.cli.repo_cmds:commit",
+    "log": "muse.cli.repo_cmds:log",
+    "keys": "muse.cli.config_cmds:keys",
+    "config": "muse.cli.config_cmds:config",
+    "show": "muse.cli.inspect_cmds:show",
+    "diff": "muse.cli.inspect_cmds:diff",
+    "rev-parse": "muse.cli.inspect_cmds:rev_parse",
+    "cat-object": "muse.cli.inspect_cmds:cat_object",
+    "verify": "muse.cli.inspect_cmds:verify",
+    "branch": "muse.cli.branch_cmds:branch",
+    "tag": "muse.cli.branch_cmds:tag",
+    "switch": "muse.cli.branch_cmds:switch",
+    "merge": "muse.cli.branch_cmds:merge",
+    "reset": "muse.cli.branch_cmds:reset",
+    "reflog": "muse.cli.history_cmds:reflog",
+    "cherry-pick": "muse.cli.pick_cmds:cherry_pick",
+    "revert": "muse.cli.pick_cmds:revert",
+    "resolve": "muse.cli.pick_cmds:resolve",
+    "bundle": "muse.cli.bundle_cmds:bundle",
+    "remote": "muse.cli.remote_cmds:remote",
+    "push": "muse.cli.remote_cmds:push",
+    "fetch": "muse.cli.remote_cmds:fetch",
+    "pull": "muse.cli.remote_cmds:pull",
+    "clone": "muse.cli.remote_cmds:clone",
+    "ls-remote": "muse.cli.remote_cmds:ls_remote",
+    "gc": "muse.cli.gc_cmds:gc",
+    "count-objects": "muse.cli.gc_cmds:count_objects",
+    "hub": "remotes.hub.cli:hub",
 }
 
 
