@@ -112,3 +112,23 @@ def test_a_pack_that_cannot_be_linked_is_left_to_the_copy(tmp_path):
     store.root.mkdir(parents=True)
     assert receive_linked(store, tmp_path / "no-such.bundle", None) is None
     assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_a_pack_mostly_stored_already_is_not_linked_only_its_new_items_kept(muse, repo_dir,
+                                                                           tmp_path):
+    first_remote, _head = _pushed(muse, repo_dir, tmp_path)
+    dest = tmp_path / "clone"
+    ok(muse("clone", str(first_remote), str(dest), cwd=tmp_path))
+    write(repo_dir, "notes.txt", "a small new take")
+    head = commit(muse, repo_dir, "notes")
+    second_remote = bare(muse, tmp_path, "second.muse")  # holds the whole history again
+    ok(muse("push", str(second_remote), "main", cwd=repo_dir))
+    ok(muse("remote", "add", "second", str(second_remote), cwd=dest))
+    ok(muse("fetch", "second", cwd=dest))
+    assert ref(dest, "refs/remotes/second/main") == head
+    [theirs] = _packs(second_remote)
+    # Nothing linked from it: its new items were copied into a pack of their own.
+    assert all(p.stat().st_ino != theirs.stat().st_ino for p in _packs(dest / ".muse"))
+    newest = max(_packs(dest / ".muse"), key=lambda p: p.stat().st_mtime_ns)
+    assert newest.stat().st_size < theirs.stat().st_size // 10  # the stem is not kept twice
+    ok(muse("verify", cwd=dest))
