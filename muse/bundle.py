@@ -429,8 +429,9 @@ class BundleReader:
     def __init__(self, source: BinaryIO, *, index: ObjectIndex | None = None,
                  sink: Callable[[bytes], Any] | None = None,
                  progress: Progress | None = None,
-                 policy: ReceivePolicy = DEFAULT_POLICY) -> None:
+                 policy: ReceivePolicy = DEFAULT_POLICY, size: int | None = None) -> None:
         self.source = source
+        self.size = size  # the whole bundle's length, when the receiver knows it
         self.index = index
         self.sink = sink
         self.progress = progress
@@ -496,7 +497,18 @@ class BundleReader:
         if kind != KIND_HEADER:
             raise BundleError("bundle does not start with a header frame")
         self.header = _parse_header(payload)
+        if self.size is not None:
+            self._check_counts_fit(self.header, self.size)
         return self.header
+
+    def _check_counts_fit(self, header: BundleHeader, size: int) -> None:
+        """Refuse, before reading on, a header claiming more than `size` bytes could hold."""
+        items = header.objects + header.snapshots + header.commits
+        least = self.position + header.object_bytes + items * HEADER_SIZE + \
+            header.objects * OBJECT_START.size
+        if least > size:
+            raise BundleError(f"bundle header declares contents of at least {least} bytes, "
+                              f"but the bundle is {size} bytes")
 
     def items(self) -> Iterator[Verified]:
         """Yield every object, snapshot and commit, each verified; then check the trailer."""

@@ -42,13 +42,16 @@ class VerifiedPack:
 def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
                 policy: ReceivePolicy = DEFAULT_POLICY,
                 sink: Callable[[bytes], Any] | None = None,
-                progress: Progress | None = None) -> VerifiedPack:
+                progress: Progress | None = None, size: int | None = None) -> VerifiedPack:
     """Read and check the bundle in `source`; raise BundleError at the first problem.
 
     Memory is bounded by the largest frame plus one row per item. Which items
     are new is asked of `index` once, for the whole bundle, after the trailer.
+    `size`, when the receiver knows the bundle's length, refuses a header whose
+    counts cannot fit in it before any object is read.
     """
-    reader = BundleReader(source, index=index, sink=sink, progress=progress, policy=policy)
+    reader = BundleReader(source, index=index, sink=sink, progress=progress, policy=policy,
+                          size=size)
     carried: list[PackEntry] = []
     parents: dict[str, tuple[str, ...]] = {}
     snapshots: dict[str, str] = {}

@@ -10,6 +10,7 @@ server is the package `remotes/hub/`; a module cannot share its name.)
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +45,7 @@ INLINE_TYPE = "application/vnd.muse.push+bundle"
 # Named steps of a push, for tests and tracers (a hook may raise there).
 STEPS = ("presigned", "uploaded", "confirmed")
 Hook = Callable[[str], None]
-INTEGRITY_CODES = {"bad-bundle", "not-a-commit", "too-large", "object-too-large",
+INTEGRITY_CODES = {"bad-bundle", "not-a-commit", "too-large", "object-too-large", "repo-too-large",
                    "missing-prerequisite", "blocked", "unsigned", "untrusted-signer",
                    "corrupt-object", "missing-object", "bad-signature", "integrity"}
 
@@ -219,7 +220,7 @@ class HubRemote:
             try:
                 with self._http.stream("GET", url, headers=headers) as response:
                     _raise_for(response, self.url)
-                    yield cast(BinaryIO, _StreamReader(response.iter_raw(CHUNK)))
+                    yield _reader(response.iter_raw(CHUNK))
             except httpx.TransportError as exc:
                 raise TransientRemoteError(f"downloading from {self.base} failed: {exc}") \
                     from None
@@ -248,24 +249,30 @@ def _chunks(bundle: OutgoingBundle, first: bytes = b"") -> Iterator[bytes]:
             yield data
 
 
-class _StreamReader:
-    """A `read(n)` file over a response's byte iterator (what the bundle reader wants)."""
+class _IteratorRaw(io.RawIOBase):
+    """A raw stream over a response's byte iterator; wrapped in a BufferedReader for `read(n)`."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._buffer = b""
+        self._pending = memoryview(b"")
 
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buffer) < n:
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
             chunk = next(self._chunks, None)
             if chunk is None:
-                break
-            self._buffer += chunk
-        if n < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
+                return 0
+            self._pending = memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _reader(chunks: Iterator[bytes]) -> BinaryIO:
+    return cast(BinaryIO, io.BufferedReader(_IteratorRaw(chunks), buffer_size=CHUNK))
 
 
 def _raise_for(response: httpx.Response, url: str) -> None:
@@ -289,8 +296,10 @@ def _raise_for(response: httpx.Response, url: str) -> None:
         raise ConflictError(where + message, hint=hint, code=code)
     if code == "usage":
         raise UsageError(where + message, hint=hint)
-    raise RemoteError(where + (message or f"HTTP {status}"), hint=hint,
-                      code=code if code and code.startswith("remote") else "remote")
+    if status == 429 and response.headers.get("retry-after", "").isdigit():
+        hint = f"{hint + '; ' if hint else ''}the hub says to retry in " \
+               f"{response.headers['retry-after']} s"
+    raise RemoteError(where + (message or f"HTTP {status}"), hint=hint, code=code or "remote")
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str, str | None]:

@@ -331,6 +331,23 @@ class S3Bucket:
             raise
         return True
 
+    def size_of(self, key: str) -> int | None:
+        """The length of the object at `key` (None: there is none), by one HEAD request."""
+        try:
+            with self._edge(key):
+                head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except _Missing:
+            return None
+        return int(head["ContentLength"])
+
+    def move(self, key: str, to: str) -> None:
+        """Give the object at `key` the name `to` instead: a copy inside the store (in parts
+        when large), then the delete."""
+        with self._edge(key):
+            self.client.copy({"Bucket": self.bucket, "Key": self.prefix + key}, self.bucket,
+                             self.prefix + to)
+        self.delete(key)
+
     def exists(self, key: str) -> bool:
         """Whether `key` holds an object (one HEAD request)."""
         try:

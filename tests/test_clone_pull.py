@@ -214,7 +214,7 @@ def test_pull_merge_conflict_exits_1_and_leaves_a_merge_to_finish(muse, repo_dir
     assert "CONFLICT (both-modified): song.mid" in result.stdout
     assert "muse merge --abort" in result.stderr
     assert repo(repo_dir).head() == ours
-    assert (repo_dir / "song~theirs.mid").exists()
+    assert "<<<<<<< ours\nour verse\n=======\n" in read(repo_dir, "song.mid")  # a text file
     ok(muse("merge", "--abort", cwd=repo_dir))
     assert read(repo_dir, "song.mid") == "our verse"
 

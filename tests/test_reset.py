@@ -68,7 +68,7 @@ def test_reset_hard_on_detached_head(muse, repo_dir, history):
 
 def test_reset_hard_clears_a_merge_in_progress(muse, repo_dir, history):
     assert muse("switch", "-c", "feature", "HEAD~1", cwd=repo_dir).exit_code == 0
-    write(repo_dir, "song.mid", "feature take")
+    write(repo_dir, "song.mid", "feature take\0")  # binary: a file-level conflict
     write(repo_dir, "keys.wav", "keys")
     commit(muse, repo_dir, "feature")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, json_errors, open_repo, short
 
 COMMANDS: list[click.Command] = []
 
@@ -197,21 +198,32 @@ def _report_switch(repo: Any, result: Any) -> None:
 @click.option("--ff-only", is_flag=True, help="Refuse unless a fast-forward is possible.")
 @click.option("-m", "--message", help="Merge commit message (default: Merge REV into BRANCH).")
 @click.option("--unsigned", is_flag=True, help="Do not sign the merge commit.")
+@click.option("--ours", "favour", flag_value="ours",
+              help="Settle every conflict for our side (text: the conflicting lines only).")
+@click.option("--theirs", "favour", flag_value="theirs",
+              help="Settle every conflict for their side (text: the conflicting lines only).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 @click.pass_context
 def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff_only: bool,
-          message: str | None, unsigned: bool) -> None:
+          message: str | None, unsigned: bool, favour: str | None, as_json: bool) -> None:
     """Merge REVISION into the current branch.
 
-    Exit code 1 means the merge stopped with conflicts: see
-    docs/branching-and-merging.md for how to resolve them.
+    Text files merge line by line; overlapping changes get conflict markers
+    (`merge.conflictStyle` merge or diff3). Exit code 1 means the merge
+    stopped with conflicts: see docs/branching-and-merging.md (and `muse
+    resolve`) for how to settle them.
     """
     from .. import merge as merging
 
+    json_errors(as_json)
     repo = open_repo()
     if abort:
-        if revision or no_ff or ff_only or message:
+        if revision or no_ff or ff_only or message or favour:
             raise UsageError("--abort takes no other arguments")
         removed = merging.abort_merge(repo)
+        if as_json:
+            emit_json({"result": "aborted", "head": repo.head(), "removed": removed})
+            return
         for side in removed:
             click.echo(f"removed {side}")
         click.echo(f"Merge aborted; HEAD is at {short(repo.head())}")
@@ -223,31 +235,50 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     ff = merging.FF_NEVER if no_ff else merging.FF_ONLY if ff_only else merging.FF_AUTO
     other = _resolve(repo, revision)
     outcome = merging.merge(repo, other, label=revision, ff=ff, message=message,
-                            sign=not unsigned)
-    if outcome.kind == "up-to-date":
+                            sign=not unsigned, favour=favour)
+    if as_json:
+        emit_json({"result": outcome.kind, "head": outcome.head,
+                   "conflicts": [asdict(r) for r in outcome.conflicts]})
+    elif outcome.kind == "up-to-date":
         click.echo("Already up to date.")
     elif outcome.kind == "fast-forward":
         click.echo(f"Fast-forward to {short(other)} {_subject(repo, other)}")
     elif outcome.kind == "merged" and outcome.commit is not None:
-        where = repo.current_branch() or "detached HEAD"
-        signed = "signed" if outcome.commit.is_signed else "unsigned"
-        click.echo(f"[{where} {short(outcome.head)}] {printable(outcome.commit.subject)} "
-                   f"({signed})")
+        echo_made(repo, outcome.commit)
     else:
-        _report_conflicts(outcome.conflicts)
+        report_conflicts(outcome.conflicts, "merge")
+    if outcome.kind == "conflicts":
         ctx.exit(1)
 
 
-def _report_conflicts(records: list[Any]) -> None:
+def echo_made(repo: Any, made: Any) -> None:
+    """`[main 1a2b3c4d5e6f] subject (signed)`: the line every command that commits prints."""
+    where = repo.current_branch() or "detached HEAD"
+    signed = "signed" if made.is_signed else "unsigned"
+    click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
+
+
+def report_conflicts(records: list[Any], action: str) -> None:
+    """One CONFLICT line per path on stdout; on stderr, how to settle each kind."""
     for record in records:
-        sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
+        if record.markers:
+            sides = " (conflict markers in the file)"
+        else:
+            sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
         click.echo(printable(f"CONFLICT ({record.kind}): {record.path}{sides}"))
-    click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
-    click.echo(
-        "hint: keep the version you want at each path, delete its ~theirs/~base files, "
-        "then run `muse commit -m MESSAGE`; or run `muse merge --abort`",
-        err=True,
-    )
+    click.echo(f"Automatic {action} stopped: fix the conflicts, then commit the result.")
+    if any(r.markers for r in records):
+        click.echo("hint: edit each file with conflict markers (<<<<<<< ours … >>>>>>> "
+                   "theirs) to the text you want", err=True)
+    whole = [r.path for r in records if not r.markers]
+    if whole:
+        example = printable(whole[0])
+        click.echo(f"hint: for a file that cannot be merged line by line, keep one side with "
+                   f"`muse resolve --ours {example}` (or --theirs), or put the version you "
+                   "want at the path and delete its ~theirs/~base files", err=True)
+    finish = ("run `muse commit -m MESSAGE`; or run `muse merge --abort`" if action == "merge"
+              else f"run `muse {action} --continue`; or run `muse {action} --abort`")
+    click.echo(f"hint: then {finish}", err=True)
 
 
 # -- reset --------------------------------------------------------------------------

@@ -571,13 +571,10 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
         click.echo(f"Merged {label}: {short(result['new'])} "
                    f"{repo.graph.commit(result['new']).subject}")
     else:
-        for c in result["conflicts"]:
-            sides = f" (see {', '.join(c['side_files'])})" if c["side_files"] else ""
-            click.echo(f"CONFLICT ({c['kind']}): {c['path']}{sides}")
-        click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
-        click.echo("hint: keep the version you want at each path, delete its ~theirs/~base "
-                   "files, then run `muse commit -m MESSAGE`; or run `muse merge --abort`",
-                   err=True)
+        from ..merge_state import ConflictRecord
+        from .branch_cmds import report_conflicts
+
+        report_conflicts([ConflictRecord(**c) for c in result["conflicts"]], "merge")
 
 
 # -- clone ----------------------------------------------------------------------------

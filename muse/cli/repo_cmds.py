@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
 
 def _status_data(repo: Any) -> dict[str, Any]:
     from ..changes import compare
-    from ..merge_state import pending_merge, unresolved_conflicts
+    from ..merge_state import pending_merge, pending_pick, unresolved_conflicts
 
     worktree = repo.worktree
     current = worktree.snapshot()
@@ -46,6 +47,7 @@ def _status_data(repo: Any) -> dict[str, Any]:
         "branch": repo.current_branch(),
         "head": repo.head(),
         "merging": pending_merge(repo),
+        "picking": asdict(pick) if (pick := pending_pick(repo)) else None,
         "unresolved": unresolved_conflicts(repo),
         "changes": [{"path": c.path, "status": c.status} for c in changes],
         # What the scan passed over without recording: said once here, not silently.
@@ -74,8 +76,12 @@ def status(as_json: bool, short_format: bool) -> None:
         click.echo(f"HEAD detached at {short(data['head'])}")
     if data["head"] is None:
         click.echo("No commits yet")
-    if data["merging"]:
-        click.echo(f"Merging {short(data['merging'])}")
+    if data["merging"] or data["picking"]:
+        if data["merging"]:
+            click.echo(f"Merging {short(data['merging'])}")
+        else:
+            doing = "Cherry-picking" if data["picking"]["action"] == "cherry-pick" else "Reverting"
+            click.echo(f"{doing} {short(data['picking']['commit'])}")
         for path in data["unresolved"]:
             click.echo(f"  unresolved: {printable(path)}")
     if not data["changes"]:

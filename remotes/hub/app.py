@@ -25,8 +25,9 @@ from muse.errors import MuseError, TransientRemoteError, UsageError
 from muse.refs import RefUpdate
 
 from .openapi import openapi_document
+from .security import QuarantinedError, ThrottledError
 from .service import API, Hub
-from .tokens import READ, WRITE
+from .tokens import READ, WRITE, Grant
 
 log = logging.getLogger("muse.hub")
 JSON_LIMIT = 1 << 20            # a JSON request body (a push's ref updates) is at most 1 MiB
@@ -37,7 +38,8 @@ CHUNK = 1 << 20
 STATUS_BY_CODE = {
     "remote-auth": 401, "remote-forbidden": 403, "remote-not-found": 404,
     "remote-missing": 404, "exists": 409, "too-large": 413, "object-too-large": 413,
-    "blocked": 451, "checksum-mismatch": 422, "remote-unavailable": 503,
+    "repo-too-large": 413, "quota-exceeded": 429, "rate-limited": 429, "blocked": 451,
+    "taken-down": 451, "checksum-mismatch": 422, "remote-unavailable": 503,
     "upload-incomplete": 409,
 }
 STATUS_BY_EXIT = {2: 400, 3: 409, 4: 409, 5: 422, 6: 502, 7: 500, 8: 507}
@@ -52,8 +54,14 @@ def status_of(exc: MuseError) -> int:
 
 
 def error_response(exc: MuseError) -> JSONResponse:
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message,
-                                   "hint": exc.hint}}, status_code=status_of(exc))
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "hint": exc.hint}
+    headers = {}
+    if isinstance(exc, QuarantinedError):
+        body["quarantine_id"] = exc.quarantine_id
+    if isinstance(exc, ThrottledError):
+        headers["Retry-After"] = str(exc.retry_after)
+        body["retry_after"] = exc.retry_after
+    return JSONResponse({"error": body}, status_code=status_of(exc), headers=headers)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -81,9 +89,13 @@ def create_app(hub: Hub, *, public_url: str | None = None) -> Starlette:
         return run
 
     async def repo_of(request: Request, need: str) -> Any:
+        return (await grant_and_repo(request, need))[1]
+
+    async def grant_and_repo(request: Request, need: str) -> tuple[Grant, Any]:
         grant = await run_in_threadpool(hub.grant, request.headers.get("authorization"))
         params = request.path_params
-        return await run_in_threadpool(hub.repo, params["owner"], params["name"], grant, need)
+        repo = await run_in_threadpool(hub.repo, params["owner"], params["name"], grant, need)
+        return grant, repo
 
     async def health(request: Request) -> Response:
         await run_in_threadpool(hub.index.ticket_secret)  # the index answers
@@ -97,11 +109,11 @@ def create_app(hub: Hub, *, public_url: str | None = None) -> Starlette:
         return JSONResponse(await run_in_threadpool(hub.refs, repo))
 
     async def presign(request: Request) -> Response:
-        repo = await repo_of(request, WRITE)
+        grant, repo = await grant_and_repo(request, WRITE)
         body = await _json_body(request)
         bundle_id = _field(body, "bundle_id", str)
         size = _field(body, "size_bytes", int)
-        return JSONResponse(await run_in_threadpool(hub.presign, repo, bundle_id, size,
+        return JSONResponse(await run_in_threadpool(hub.presign, repo, grant, bundle_id, size,
                                                     base(request)))
 
     async def upload(request: Request) -> Response:
@@ -124,19 +136,19 @@ def create_app(hub: Hub, *, public_url: str | None = None) -> Starlette:
         return JSONResponse({"stored": bundle_id}, status_code=201)
 
     async def confirm(request: Request) -> Response:
-        repo = await repo_of(request, WRITE)
+        grant, repo = await grant_and_repo(request, WRITE)
         if request.headers.get("content-type", "").startswith(INLINE_TYPE):
-            return await _confirm_inline(request, repo)
+            return await _confirm_inline(request, grant, repo)
         body = await _json_body(request)
         updates = _updates(body)
         bundle_id = body.get("bundle_id")
         if bundle_id is not None and not isinstance(bundle_id, str):
             raise UsageError("bundle_id must be a string or null")
-        answer = await run_in_threadpool(lambda: hub.confirm(repo, updates,
+        answer = await run_in_threadpool(lambda: hub.confirm(repo, grant, updates,
                                                              bundle_id=bundle_id))
         return JSONResponse(answer)
 
-    async def _confirm_inline(request: Request, repo: Any) -> Response:
+    async def _confirm_inline(request: Request, grant: Grant, repo: Any) -> Response:
         limit = hub.limits.inline_max_bytes
         stream = request.stream()
         head = await _read_exactly(stream, 4, b"")
@@ -149,8 +161,11 @@ def create_app(hub: Hub, *, public_url: str | None = None) -> Starlette:
         work = hub.new_work_file()
         try:
             await _receive_to(_prepend(rest, stream), work, limit, exact=False)
+            bundle_id = meta.get("bundle_id")
+            if bundle_id is not None and not isinstance(bundle_id, str):
+                raise UsageError("bundle_id must be a string or null")
             answer = await run_in_threadpool(lambda: hub.confirm(
-                repo, updates, bundle_id=meta.get("bundle_id"), inline=work))
+                repo, grant, updates, bundle_id=bundle_id, inline=work))
         finally:
             work.unlink(missing_ok=True)
         return JSONResponse(answer)

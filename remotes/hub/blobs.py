@@ -9,6 +9,7 @@ straight to and from the bucket through presigned URLs.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -23,6 +24,10 @@ class BlobStore(Protocol):
     """Where bundles live. `None` from a presign method: the hub serves that itself."""
 
     def exists(self, bundle_id: str) -> bool:
+        ...
+
+    def size_of(self, bundle_id: str) -> int | None:
+        """The stored bundle's length (None: unknown without another request)."""
         ...
 
     def put(self, bundle_id: str, path: Path) -> None:
@@ -53,6 +58,20 @@ class BlobStore(Protocol):
     def presign_download(self, bundle_id: str, expires: int) -> str | None:
         ...
 
+    def put_key(self, key: str, path: Path) -> None:
+        """Store the file at `path` under any key (quarantine), create-only."""
+        ...
+
+    def move(self, key: str, to: str) -> None:
+        """Give the bytes at `key` the name `to` instead (quarantining an upload)."""
+        ...
+
+    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        ...
+
+    def delete_key(self, key: str) -> None:
+        ...
+
     def work_dir(self) -> Path:
         """A local folder for uploads the hub receives itself (same filesystem as `put`'s target
         when there is one, so storing is a link, not a copy)."""
@@ -70,6 +89,9 @@ class DirBlobs:
     def exists(self, bundle_id: str) -> bool:
         return (self.root / bundle_key(bundle_id)).is_file()
 
+    def size_of(self, bundle_id: str) -> int | None:
+        return (self.root / bundle_key(bundle_id)).stat().st_size
+
     def put(self, bundle_id: str, path: Path) -> None:
         self._bucket.put_if_absent(bundle_key(bundle_id), path, disposable=True)
 
@@ -81,6 +103,20 @@ class DirBlobs:
 
     def presign_upload(self, bundle_id: str, size: int, expires: int) -> dict[str, object] | None:
         return None
+
+    def put_key(self, key: str, path: Path) -> None:
+        self._bucket.put_if_absent(key, path)
+
+    def move(self, key: str, to: str) -> None:
+        source, target = self.root / key, self.root / to
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self._bucket.open_range(key)
+
+    def delete_key(self, key: str) -> None:
+        self._bucket.delete(key)
 
     def finish_upload(self, bundle_id: str) -> None:
         pass  # uploads to the hub's own endpoint are whole when they land

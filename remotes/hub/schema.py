@@ -34,5 +34,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE commits (repo_id TEXT NOT NULL, oid TEXT NOT NULL, pack_id TEXT NOT NULL,"
         " parents TEXT NOT NULL, PRIMARY KEY (repo_id, oid))",
     ),
+    (
+        # The security layer (docs/hub-security.md). Per-repository rules; NULL: the hub's.
+        "ALTER TABLE repos ADD COLUMN max_bundle_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN max_object_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN max_repo_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN daily_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN signatures TEXT NOT NULL DEFAULT 'signed'",
+        # Hub-wide settings (limits, quotas, rates): one row per name.
+        "CREATE TABLE hub_settings (name TEXT PRIMARY KEY, value BIGINT)",
+        "CREATE TABLE blocked (oid TEXT PRIMARY KEY, reason TEXT NOT NULL, actor TEXT NOT NULL,"
+        " created BIGINT NOT NULL)",
+        "CREATE TABLE quarantine (id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL,"
+        " repo_id TEXT NOT NULL, user_name TEXT, created BIGINT NOT NULL, code TEXT NOT NULL,"
+        " reason TEXT NOT NULL, blob_key TEXT, size BIGINT NOT NULL, purged BIGINT)",
+        "CREATE TABLE user_keys (user_name TEXT NOT NULL REFERENCES users(name),"
+        " fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, added BIGINT NOT NULL,"
+        " PRIMARY KEY (user_name, fingerprint))",
+        "CREATE TABLE takedowns (notice TEXT PRIMARY KEY, repo_id TEXT NOT NULL,"
+        " claimant TEXT NOT NULL, noticed TEXT NOT NULL, body TEXT NOT NULL,"
+        " objects TEXT NOT NULL, state TEXT NOT NULL, created BIGINT NOT NULL,"
+        " packs TEXT NOT NULL DEFAULT '[]')",
+        # Bytes received per UTC day, per subject ('user:NAME', 'repo:ID').
+        "CREATE TABLE usage (day TEXT NOT NULL, subject TEXT NOT NULL, bytes BIGINT NOT NULL,"
+        " PRIMARY KEY (day, subject))",
+        # Push requests per token per minute window.
+        "CREATE TABLE rates (token_id TEXT NOT NULL, win BIGINT NOT NULL,"
+        " hits BIGINT NOT NULL, PRIMARY KEY (token_id, win))",
+        # Append-only: nothing ever updates or deletes a row.
+        "CREATE TABLE audit (id TEXT PRIMARY KEY, at_ns BIGINT NOT NULL, actor TEXT NOT NULL,"
+        " action TEXT NOT NULL, repo TEXT, target TEXT, detail TEXT NOT NULL)",
+        "CREATE INDEX audit_by_time ON audit (at_ns)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,6 @@ lives here, so it is the same whichever process, database or blob store serves i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from muse.errors import BundleError, IntegrityError, MuseError, RemoteError, UsageError
+from muse.errors import BundleError, MuseError, RemoteError, UsageError
 from muse.objects import is_object_id
 from muse.policy import ReceivePolicy
 from muse.receive import VerifiedPack, verify_pack
@@ -24,6 +23,7 @@ from muse.storage import COMMIT
 
 from ..bucket import check_updates, choose_packs, refusals
 from .blobs import BlobStore
+from .security import Effective, Guard
 from .sql_index import Installed, NewPack, Repo, SqlIndex
 from .tickets import read_ticket, sign_ticket
 from .tokens import READ, Grant, authenticate
@@ -54,6 +54,10 @@ class Hub:
     # Called at each named step of confirm (a test kills the process there).
     hook: Callable[[str], None] = field(default=lambda step: None)
 
+    def __post_init__(self) -> None:
+        self.guard = Guard(self.index, self.blobs, max_bundle_bytes=self.limits.max_bundle_bytes,
+                           max_object_bytes=self.limits.max_object_bytes)
+
     # -- who may do what --------------------------------------------------------------------
 
     def grant(self, authorization: str | None) -> Grant:
@@ -72,25 +76,35 @@ class Hub:
                               code="remote-forbidden" if grant.scope else "remote-auth",
                               hint="pushing needs a token with the write scope "
                               "(`muse hub token create --scope write`)")
+        self.guard.check_not_taken_down(repo)
         return repo
 
     # -- reading ----------------------------------------------------------------------------
 
     def refs(self, repo: Repo) -> dict[str, Any]:
-        return {"refs": self.index.refs(repo), "capabilities": self.capabilities()}
+        return {"refs": self.index.refs(repo), "capabilities": self.capabilities(repo)}
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self, repo: Repo) -> dict[str, Any]:
+        rules = self.guard.effective(repo)
         return {"atomic_multi_ref": True, "server_verifies": True,
-                "max_bundle_bytes": self.limits.max_bundle_bytes,
-                "max_object_bytes": self.limits.max_object_bytes,
-                "inline_max_bytes": self.limits.inline_max_bytes}
+                "max_bundle_bytes": rules.max_bundle_bytes,
+                "max_object_bytes": rules.max_object_bytes,
+                "inline_max_bytes": self.limits.inline_max_bytes,
+                "signatures": rules.signatures}
 
     # -- push: presign, upload, confirm -----------------------------------------------------
 
-    def presign(self, repo: Repo, bundle_id: str, size: int, base_url: str) -> dict[str, Any]:
-        """Where to PUT the bundle (or that the hub has it already): one URL, bound to id+size."""
+    def presign(self, repo: Repo, grant: Grant, bundle_id: str, size: int,
+                base_url: str) -> dict[str, Any]:
+        """Where to PUT the bundle (or that the hub has it already): one URL, bound to id+size.
+
+        The declared size passes the size gates and the daily quotas here, before any
+        byte is sent (413, 429).
+        """
         _check_bundle_id(bundle_id)
-        self._check_size(size)
+        if size <= 0:
+            raise UsageError("a bundle's size must be positive")
+        self.guard.admit_push(repo, grant, size)
         if self.blobs.exists(bundle_id):
             return {"exists": True}
         expires = self.limits.ticket_seconds
@@ -120,7 +134,7 @@ class Hub:
         work.mkdir(parents=True, exist_ok=True)
         return work / f"upload-{os.urandom(8).hex()}"
 
-    def confirm(self, repo: Repo, updates: Sequence[RefUpdate], *,
+    def confirm(self, repo: Repo, grant: Grant, updates: Sequence[RefUpdate], *,
                 bundle_id: str | None = None, inline: Path | None = None) -> dict[str, Any]:
         """Verify the bundle (uploaded, or `inline`), index it and move every ref, all or none.
 
@@ -136,19 +150,51 @@ class Hub:
             return _answer(Installed(early, 0, 0))
         pack = None
         if bundle_id is not None or inline is not None:
-            verified = self._verify(repo, bundle_id, inline)
+            size = inline.stat().st_size if inline is not None else None
+            rules = self.guard.admit_push(repo, grant, size)
+            verified = self._verify(repo, grant, rules, bundle_id, inline)
             pack = _new_pack(verified)
+        else:
+            self.guard.admit_push(repo, grant, None)
         self.hook("verified")
         self._check_targets(repo, updates, pack)
         return _answer(self.index.install(repo, pack, updates, self.hook))
 
-    def _verify(self, repo: Repo, bundle_id: str | None, inline: Path | None) -> VerifiedPack:
-        policy = ReceivePolicy(max_bundle_bytes=self.limits.max_bundle_bytes,
-                               max_object_bytes=self.limits.max_object_bytes)
+    def _verify(self, repo: Repo, grant: Grant, rules: Effective, bundle_id: str | None,
+                inline: Path | None) -> VerifiedPack:
+        """Verify under the repository's policy; a refusal is audited (and quarantined)."""
+        label = bundle_id or "inline"
+        try:
+            verified = self._read_bundle(repo, self.guard.policy(repo, grant, rules),
+                                         bundle_id, inline)
+        except MuseError as error:
+            if error.code in ("remote-missing", "usage"):
+                raise
+            # What arrived counts against the quotas whether or not it verified.
+            size = self._arrived(bundle_id, inline)
+            self.guard.count_upload(repo, grant, size)
+            raise self.guard.refuse_bundle(repo, grant, label, size, error, inline) from None
+        self.guard.count_upload(repo, grant, verified.summary.size)
+        if inline is None:
+            # The declared size passed the gates at presign; the bytes that arrived
+            # pass them again (an inline bundle did before it was read).
+            self.guard.check_sizes(repo, grant, rules, verified.summary.size)
+        return verified
+
+    def _arrived(self, bundle_id: str | None, inline: Path | None) -> int:
+        if inline is not None:
+            return inline.stat().st_size
+        if bundle_id is not None and self.blobs.exists(bundle_id):
+            return self.blobs.size_of(bundle_id) or 0
+        return 0
+
+    def _read_bundle(self, repo: Repo, policy: ReceivePolicy, bundle_id: str | None,
+                     inline: Path | None) -> VerifiedPack:
         objects = self.index.objects(repo)
         if inline is not None:
             with open(inline, "rb") as stream:
-                verified = verify_pack(stream, objects, policy=policy)
+                verified = verify_pack(stream, objects, policy=policy,
+                                       size=inline.stat().st_size)
             if bundle_id is not None and verified.pack_id != bundle_id:
                 raise BundleError("the inline bundle is not the bundle the request names; "
                                   "nothing was changed")
@@ -160,41 +206,13 @@ class Hub:
         if not self.blobs.exists(bundle_id):
             raise RemoteError(f"bundle {bundle_id} was not uploaded (or its upload expired)",
                               code="remote-missing", hint="push again")
-        try:
-            with self.blobs.open(bundle_id) as stream:
-                verified = verify_pack(stream, objects, policy=policy)
-        except IntegrityError:
-            self._drop_if_misnamed(bundle_id)
-            raise
+        with self.blobs.open(bundle_id) as stream:
+            verified = verify_pack(stream, objects, policy=policy,
+                                   size=self.blobs.size_of(bundle_id))
         if verified.pack_id != bundle_id:  # a store that did not check the upload's checksum
-            self._drop_if_misnamed(bundle_id)
             raise BundleError(f"the uploaded bytes do not hash to {bundle_id}; nothing was "
                               "changed")
         return verified
-
-    def _drop_if_misnamed(self, bundle_id: str) -> None:
-        """Delete an unindexed blob whose bytes do not hash to its name.
-
-        An upload in parts is bound part by part, by length only, so its whole can be
-        other bytes; left in place, it would pass for the bundle (presign answers
-        "exists") and refuse every later push of the real one.
-        """
-        if self.index.pack_known(bundle_id):
-            return
-        digest = hashlib.sha256()
-        with self.blobs.open(bundle_id) as stream:
-            while chunk := stream.read(MIB):
-                digest.update(chunk)
-        if digest.hexdigest() != bundle_id:
-            self.blobs.delete(bundle_id)
-
-    def _check_size(self, size: int) -> None:
-        limit = self.limits.max_bundle_bytes
-        if size <= 0:
-            raise UsageError("a bundle's size must be positive")
-        if limit is not None and size > limit:
-            raise BundleError(f"the bundle is {size} bytes; this hub takes at most {limit}",
-                              code="too-large", hint="push fewer commits at a time")
 
     def _check_targets(self, repo: Repo, updates: Sequence[RefUpdate],
                        pack: NewPack | None) -> None:
@@ -223,6 +241,10 @@ class Hub:
         packs = self.index.pack_rows(repo)
         chosen = choose_packs(wants, haves, provider, lambda c: graph[c][1],
                               lambda p: packs[p][1])
+        hidden = self.guard.hidden_packs(repo)
+        for pack_id in chosen:
+            if pack_id in hidden:
+                raise _unavailable(repo, hidden[pack_id])
         provides: dict[str, list[str]] = {p: [] for p in chosen}
         for commit, (pack, _) in graph.items():
             if pack in provides:
@@ -242,8 +264,18 @@ class Hub:
         if not is_object_id(pack_id) or pack_id not in self.index.pack_rows(repo):
             raise RemoteError(f"{repo.full_name} has no pack {pack_id[:80]}",
                               code="remote-not-found")
+        hidden = self.guard.hidden_packs(repo)
+        if pack_id in hidden:
+            raise _unavailable(repo, hidden[pack_id])
         with self.blobs.open(pack_id) as stream:
             yield stream
+
+
+def _unavailable(repo: Repo, why: str) -> RemoteError:
+    code = "taken-down" if "taken down" in why else "blocked"
+    return RemoteError(f"part of {repo.full_name}'s history cannot be served: {why}", code=code,
+                       hint="branches whose history does not need it can still be fetched "
+                       "(docs/hub-security.md)")
 
 
 def _valid(owner: str, name: str) -> bool:

@@ -336,6 +336,22 @@ class SqlIndex:
         return Installed([RefResult(u.name, u.old, u.new, True) for u in updates],
                          commits, objects)
 
+    def replace_pack(self, repo: Repo, old: str, new: NewPack) -> None:
+        """Swap one pack's rows for another's (a pack rewritten by a purge), atomically."""
+        with self._write() as cur:
+            for table in ("objects", "commits", "packs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ? AND "
+                                        "pack_id = ?"), (repo.id, old))
+            self._insert_pack(cur, repo, new)
+
+    def drop_contents(self, repo: Repo) -> list[str]:
+        """Forget every ref and row of `repo` (a purged takedown); returns its packs."""
+        packs = sorted(self.pack_rows(repo))
+        with self._write() as cur:
+            for table in ("refs", "objects", "commits", "packs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ?"), (repo.id,))
+        return packs
+
     def _insert_pack(self, cur: Cursor, repo: Repo, pack: NewPack) -> tuple[int, int]:
         cur.execute(self.db.sql("SELECT 1 FROM packs WHERE repo_id = ? AND pack_id = ?"),
                     (repo.id, pack.pack_id))

@@ -46,6 +46,7 @@ class Grant:
     user: str | None = None
     repo_id: str | None = None
     scope: str | None = None
+    token_id: str | None = None
 
     def allows(self, repo: Repo, need: str) -> bool:
         if need == READ and repo.public:
@@ -74,7 +75,7 @@ def authenticate(index: SqlIndex, authorization: str | None) -> Grant:
         raise _refused("the token was revoked")
     if row.expires is not None and row.expires <= time.time():
         raise _refused("the token has expired")
-    return Grant(row.user, row.repo_id, row.scope)
+    return Grant(row.user, row.repo_id, row.scope, row.id)
 
 
 def _refused(why: str) -> RemoteError:

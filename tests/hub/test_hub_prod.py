@@ -331,7 +331,7 @@ def test_confirm_of_a_prefix_of_the_parts_is_refused_and_the_next_push_lands(
     before = index_state(hub_prod_server, prod_repo)
     # The store cannot tell a prefix from a whole: the hub's verification can.
     answer = confirm(prod_repo, bundle.sha256, head)
-    assert answer.status_code == 422 and "truncated" in answer.json()["error"]["message"]
+    assert answer.status_code == 422 and "quarantined" in answer.json()["error"]["message"]
     assert index_state(hub_prod_server, prod_repo) == before
     assert not bucket_of(hub_prod_server).exists(bundle_key(bundle.sha256))
     push(local, hub_remote(prod_repo, inline=0), [(MAIN, MAIN)])
