@@ -338,7 +338,7 @@ def test_confirm_of_a_prefix_of_the_parts_is_refused_and_the_next_push_lands(
     assert hub_remote(prod_repo).list_refs() == {MAIN: head}
 
 
-def test_parts_holding_other_bytes_are_refused_at_confirm_and_dropped(
+def test_parts_holding_other_bytes_are_refused_at_confirm_and_quarantined(
         tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
         muse_home: Path) -> None:
     local = large_local(tmp_path)
