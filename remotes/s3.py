@@ -331,8 +331,12 @@ class S3Bucket:
             raise
         return True
 
+    def exists(self, key: str) -> bool:
+        """Whether `key` holds an object (one HEAD request)."""
+        return self.size_of(key) is not None
+
     def size_of(self, key: str) -> int | None:
-        """The length of the object at `key` (None: there is none), by one HEAD request."""
+        """The length of the object at `key`, or None when there is none (one HEAD)."""
         try:
             with self._edge(key):
                 head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
@@ -340,22 +344,11 @@ class S3Bucket:
             return None
         return int(head["ContentLength"])
 
-    def move(self, key: str, to: str) -> None:
-        """Give the object at `key` the name `to` instead: a copy inside the store (in parts
-        when large), then the delete."""
+    def copy(self, key: str, to: str) -> None:
+        """A server-side copy of `key` to `to` (in parts above 5 GB: boto3's managed copy)."""
         with self._edge(key):
             self.client.copy({"Bucket": self.bucket, "Key": self.prefix + key}, self.bucket,
                              self.prefix + to)
-        self.delete(key)
-
-    def exists(self, key: str) -> bool:
-        """Whether `key` holds an object (one HEAD request)."""
-        try:
-            with self._edge(key):
-                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except _Missing:
-            return False
-        return True
 
     def _holds_parts(self, key: str, parts: Parts) -> bool:
         """Whether `key` is the object these parts make (S3's composite checksum)."""

@@ -20,6 +20,7 @@ from .base import (
     json_errors,
     open_repo,
     receive_policy_for,
+    request_auto_gc,
     short,
 )
 
@@ -413,17 +414,21 @@ def _named(location: Any, command: str) -> str:
     return str(location.name)
 
 
-def _fetch_one(repo: Any, location: Any, as_json: bool,
-               require_signatures: bool) -> tuple[Any, dict[str, Any]]:
+def _fetch_one(repo: Any, location: Any, as_json: bool, require_signatures: bool,
+               prune: bool | None = None) -> tuple[Any, dict[str, Any]]:
+    from ..remotes_config import prune_setting
     from ..transfer import fetch as fetch_refs
 
     name = _named(location, "fetch")
     policy = receive_policy_for(repo, require_signatures)
+    pruning = prune_setting(repo, name) if prune is None else prune
     with _connected(location.url, repo, location.name) as conn, \
             _progress(as_json) as progress:
-        report = fetch_refs(repo, conn, name, progress=progress, policy=policy)
+        report = fetch_refs(repo, conn, name, progress=progress, policy=policy, prune=pruning)
+    request_auto_gc(repo)
     data = {"remote": name, "url": location.url, "refs": _refs_json(report.refs),
-            "commits": report.commits, "bytes": report.bundle_bytes}
+            "commits": report.commits, "bytes": report.bundle_bytes,
+            "pruned": [o.name for o in report.refs if o.status == "deleted"]}
     return report, data
 
 
@@ -437,6 +442,8 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
     def label(o: Any) -> str:
         prefix = tracking_prefix(name)
         theirs = o.name[len(prefix):] if o.name.startswith(prefix) else _display(o.name)
+        if o.status == "deleted":
+            theirs = "(none)"  # pruned: the remote has no such branch any more
         return f"{theirs} -> {_display(o.name)}"
 
     click.echo(f"From {url}")
@@ -450,10 +457,13 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
 @click.command()
 @click.argument("remote_word", metavar="[REMOTE]", required=False)
 @click.option("--all", "fetch_all", is_flag=True, help="Fetch from every configured remote.")
+@click.option("-p", "--prune/--no-prune", default=None,
+              help="Delete remote-tracking refs whose branch is gone from the remote "
+              "(default: remote.NAME.prune, else fetch.prune, else no).")
 @REQUIRE_SIGNATURES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def fetch(remote_word: str | None, fetch_all: bool, require_signatures: bool,
-          as_json: bool) -> None:
+def fetch(remote_word: str | None, fetch_all: bool, prune: bool | None,
+          require_signatures: bool, as_json: bool) -> None:
     """Bring in REMOTE's new commits; update refs/remotes/REMOTE/* and add new tags.
 
     Your branches and working tree are not touched: see `muse pull` for that.
@@ -471,7 +481,8 @@ def fetch(remote_word: str | None, fetch_all: bool, require_signatures: bool,
                              hint="add one with `muse remote add NAME URL`")
     else:
         locations = [_location(repo, remote_word)]
-    results = [_fetch_one(repo, loc, as_json, require_signatures) for loc in locations]
+    results = [_fetch_one(repo, loc, as_json, require_signatures, prune)
+               for loc in locations]
     if as_json:
         emit_json({"remotes": [d for _, d in results]} if fetch_all else results[0][1])
         return

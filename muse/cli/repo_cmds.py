@@ -11,7 +11,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, open_repo, request_auto_gc, short
 
 
 @click.command()
@@ -43,9 +43,11 @@ def _status_data(repo: Any) -> dict[str, Any]:
     current = worktree.snapshot()
     worktree.cache.save()
     changes = compare(repo.head_snapshot(), current)
+    branch = repo.current_branch()
     return {
-        "branch": repo.current_branch(),
+        "branch": branch,
         "head": repo.head(),
+        "upstream": _upstream_data(repo, branch),
         "merging": pending_merge(repo),
         "picking": asdict(pick) if (pick := pending_pick(repo)) else None,
         "unresolved": unresolved_conflicts(repo),
@@ -54,6 +56,44 @@ def _status_data(repo: Any) -> dict[str, Any]:
         "not_recorded": {"links": worktree.notes.links,
                          "nested_ignore_files": worktree.notes.nested_ignores},
     }
+
+
+def _upstream_data(repo: Any, branch: str | None) -> dict[str, Any] | None:
+    if branch is None:
+        return None
+    from ..tracking import upstream_status
+
+    found = upstream_status(repo, branch)
+    if found is None:
+        return None
+    return {"name": found.name, "ref": found.ref, "ahead": found.ahead,
+            "behind": found.behind, "gone": found.gone}
+
+
+def _commits(n: int) -> str:
+    return f"{n} commit{'' if n == 1 else 's'}"
+
+
+def _echo_upstream(up: dict[str, Any]) -> None:
+    """Where the branch stands against its upstream, as git says it (as of the last fetch)."""
+    name = printable(up["name"])
+    ahead, behind = up["ahead"], up["behind"]
+    if up["gone"]:
+        click.echo(f"Your branch is based on '{name}', but the upstream is gone.")
+        click.echo('  (use "muse fetch" to look again, or "muse push -u" to publish it)')
+    elif ahead and behind:
+        click.echo(f"Your branch and '{name}' have diverged, and have {ahead} and {behind} "
+                   "different commits each, respectively.")
+        click.echo('  (use "muse pull --merge" to merge the remote branch into yours)')
+    elif ahead:
+        click.echo(f"Your branch is ahead of '{name}' by {_commits(ahead)}.")
+        click.echo('  (use "muse push" to publish your local commits)')
+    elif behind:
+        click.echo(f"Your branch is behind '{name}' by {_commits(behind)}, "
+                   "and can be fast-forwarded.")
+        click.echo('  (use "muse pull" to update your local branch)')
+    else:
+        click.echo(f"Your branch is up to date with '{name}'.")
 
 
 @click.command()
@@ -72,6 +112,8 @@ def status(as_json: bool, short_format: bool) -> None:
         return
     if data["branch"]:
         click.echo(f"On branch {data['branch']}")
+        if data["upstream"] is not None:
+            _echo_upstream(data["upstream"])
     else:
         click.echo(f"HEAD detached at {short(data['head'])}")
     if data["head"] is None:
@@ -114,6 +156,7 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
 
     repo = open_repo()
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
+    request_auto_gc(repo)
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
     click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")

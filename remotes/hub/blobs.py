@@ -62,8 +62,8 @@ class BlobStore(Protocol):
         """Store the file at `path` under any key (quarantine), create-only."""
         ...
 
-    def move(self, key: str, to: str) -> None:
-        """Give the bytes at `key` the name `to` instead (quarantining an upload)."""
+    def copy(self, key: str, to: str) -> None:
+        """Keep the bytes at `key` under `to` as well (quarantining an upload)."""
         ...
 
     def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -107,10 +107,10 @@ class DirBlobs:
     def put_key(self, key: str, path: Path) -> None:
         self._bucket.put_if_absent(key, path)
 
-    def move(self, key: str, to: str) -> None:
-        source, target = self.root / key, self.root / to
+    def copy(self, key: str, to: str) -> None:
+        target = self.root / to
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        os.link(self.root / key, target)  # stored files are never written again: a link
 
     def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
         return self._bucket.open_range(key)

@@ -40,14 +40,14 @@ def storage_options(command: Callable[..., Any]) -> Callable[..., Any]:
                         help="the embedded hub's folder (SQLite index + bundles)")(command)
 
 
-def _open(data: Path | None, database: str | None, blobs: str | None,
+def open_storage(data: Path | None, database: str | None, blobs: str | None,
           limits: Limits | None = None) -> Hub:
     from .deploy import open_hub
 
     return open_hub(data, database, blobs, limits)
 
 
-def _repo(served: Hub, full_name: str) -> Repo:
+def repo_named(served: Hub, full_name: str) -> Repo:
     owner, name = check_repo_name(full_name)
     found = served.index.repo(owner, name)
     if found is None:
@@ -56,7 +56,7 @@ def _repo(served: Hub, full_name: str) -> Repo:
     return found
 
 
-def _echo(as_json: bool, value: Any, text: str) -> None:
+def echo_result(as_json: bool, value: Any, text: str) -> None:
     click.echo(json.dumps(value, indent=2) if as_json else text)
 
 
@@ -80,7 +80,7 @@ def serve(data: Path | None, database: str | None, blobs: str | None, host: str,
 
     from .app import create_app
 
-    served = _open(data, database, blobs, Limits(max_bundle_bytes=max_bundle_bytes))
+    served = open_storage(data, database, blobs, Limits(max_bundle_bytes=max_bundle_bytes))
     kill_at = os.environ.get(KILL_AT_ENV)
     if kill_at:
         served.hook = lambda step: os.kill(os.getpid(), signal.SIGKILL) if step == kill_at \
@@ -106,7 +106,7 @@ def user_add(data: Path | None, database: str | None, blobs: str | None, name: s
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", name):
         raise UsageError(f"invalid user name {name!r}",
                          hint="letters, digits, '.', '_' and '-'")
-    served = _open(data, database, blobs)
+    served = open_storage(data, database, blobs)
     served.index.add_user(name)
     served.guard.rows.record(actor_name(), "user-add", target=name)
     click.echo(f"added user {name}")
@@ -117,8 +117,8 @@ def user_add(data: Path | None, database: str | None, blobs: str | None, name: s
 @click.option("--json", "as_json", is_flag=True)
 def user_list(data: Path | None, database: str | None, blobs: str | None, as_json: bool) -> None:
     """Every account."""
-    names = _open(data, database, blobs).index.users()
-    _echo(as_json, names, "\n".join(names))
+    names = open_storage(data, database, blobs).index.users()
+    echo_result(as_json, names, "\n".join(names))
 
 
 @hub.group()
@@ -135,7 +135,7 @@ def repo_create(data: Path | None, database: str | None, blobs: str | None, full
                 public: bool) -> None:
     """Create an empty repository owned by an existing user."""
     owner, name = check_repo_name(full_name)
-    served = _open(data, database, blobs)
+    served = open_storage(data, database, blobs)
     served.index.create_repo(owner, name, public=public)
     served.guard.rows.record(actor_name(), "repo-create", repo=full_name, public=public)
     click.echo(f"created {'public' if public else 'private'} repository {owner}/{name}")
@@ -146,9 +146,9 @@ def repo_create(data: Path | None, database: str | None, blobs: str | None, full
 @click.option("--json", "as_json", is_flag=True)
 def repo_list(data: Path | None, database: str | None, blobs: str | None, as_json: bool) -> None:
     """Every repository."""
-    repos = _open(data, database, blobs).index.repos()
+    repos = open_storage(data, database, blobs).index.repos()
     rows = [{"name": r.full_name, "public": r.public} for r in repos]
-    _echo(as_json, rows, "\n".join(f"{r.full_name}  {'public' if r.public else 'private'}"
+    echo_result(as_json, rows, "\n".join(f"{r.full_name}  {'public' if r.public else 'private'}"
                                   for r in repos))
 
 
@@ -160,7 +160,7 @@ def token() -> None:
 DURATION = re.compile(r"^(\d+)([smhd])$")
 
 
-def _seconds(value: str | None) -> int | None:
+def parse_duration(value: str | None) -> int | None:
     if value is None or value == "never":
         return None
     found = DURATION.match(value)
@@ -181,13 +181,13 @@ def token_create(data: Path | None, database: str | None, blobs: str | None, ful
                  scope: str, user_name: str | None, expires: str, note: str,
                  as_json: bool) -> None:
     """Issue a token; it is printed once and only its hash is kept."""
-    served = _open(data, database, blobs)
-    found = _repo(served, full_name)
+    served = open_storage(data, database, blobs)
+    found = repo_named(served, full_name)
     row, plain = issue_token(served.index, user_name or found.owner, found, scope,
-                             expires_in=_seconds(expires), note=note)
+                             expires_in=parse_duration(expires), note=note)
     served.guard.rows.record(actor_name(), "token-create", repo=found.full_name, target=row.id,
                              user=row.user, scope=scope, expires=row.expires)
-    _echo(as_json, {"id": row.id, "token": plain, "scope": scope, "repo": found.full_name,
+    echo_result(as_json, {"id": row.id, "token": plain, "scope": scope, "repo": found.full_name,
                     "user": row.user, "expires": row.expires}, plain)
     if not as_json:
         click.echo(f"token {row.id} ({scope} on {found.full_name}); it is shown only once",
@@ -201,7 +201,7 @@ def token_create(data: Path | None, database: str | None, blobs: str | None, ful
 def token_list(data: Path | None, database: str | None, blobs: str | None,
                full_name: str | None, as_json: bool) -> None:
     """Tokens (never their values): id, user, scope, expiry, revoked."""
-    index = _open(data, database, blobs).index
+    index = open_storage(data, database, blobs).index
     scoped = None
     if full_name is not None:
         scoped = index.repo(*check_repo_name(full_name))
@@ -213,7 +213,7 @@ def token_list(data: Path | None, database: str | None, blobs: str | None,
              "expires": t.expires, "revoked": t.revoked is not None,
              "expired": t.expires is not None and t.expires <= now, "note": t.note}
             for t in index.tokens(scoped)]
-    _echo(as_json, rows, "\n".join(
+    echo_result(as_json, rows, "\n".join(
         f"{r['id']}  {r['user']}  {r['repo']}  {r['scope']}"
         + ("  revoked" if r["revoked"] else "  expired" if r["expired"] else "")
         for r in rows))
@@ -225,7 +225,7 @@ def token_list(data: Path | None, database: str | None, blobs: str | None,
 def token_revoke(data: Path | None, database: str | None, blobs: str | None,
                  token_id: str) -> None:
     """Revoke a token by id: refused at once by every replica."""
-    served = _open(data, database, blobs)
+    served = open_storage(data, database, blobs)
     if not served.index.revoke_token(token_id):
         raise UsageError(f"no live token {token_id!r}", hint="muse hub token list")
     served.guard.rows.record(actor_name(), "token-revoke", target=token_id)
@@ -237,7 +237,7 @@ def token_revoke(data: Path | None, database: str | None, blobs: str | None,
 SIZE = re.compile(r"^(\d+)([KMGT]?)B?$", re.IGNORECASE)
 
 
-def _size(value: str | None) -> int | None:
+def parse_size(value: str | None) -> int | None:
     """`100M`, `2G`, `5000` (bytes) → bytes; `none` → no limit."""
     if value is None or value.lower() == "none":
         return None
@@ -267,15 +267,15 @@ def repo_set(data: Path | None, database: str | None, blobs: str | None, full_na
              max_object_bytes: str | None, max_repo_bytes: str | None, daily_bytes: str | None,
              as_json: bool) -> None:
     """Show or change one repository's rules (unset sizes fall back to the hub's)."""
-    served = _open(data, database, blobs)
-    found = _repo(served, full_name)
+    served = open_storage(data, database, blobs)
+    found = repo_named(served, full_name)
     rows = served.guard.rows
     changes: dict[str, Any] = {}
     for column, raw in (("max_bundle_bytes", max_bundle_bytes),
                         ("max_object_bytes", max_object_bytes),
                         ("max_repo_bytes", max_repo_bytes), ("daily_bytes", daily_bytes)):
         if raw is not None:
-            changes[column] = _size(raw)
+            changes[column] = parse_size(raw)
     if signatures is not None:
         changes["signatures"] = signatures
     for column, value in changes.items():
@@ -287,39 +287,11 @@ def repo_set(data: Path | None, database: str | None, blobs: str | None, full_na
         rows.record(actor_name(), "repo-set", repo=found.full_name, changes=changes)
     shown = {**vars(rows.repo_rules(found)),
              "public": public if public is not None else found.public}
-    _echo(as_json, shown, "\n".join(f"{k}: {'none' if v is None else v}"
+    echo_result(as_json, shown, "\n".join(f"{k}: {'none' if v is None else v}"
                                      for k, v in shown.items()))
 
 
-@hub.command("settings")
-@storage_options
-@click.option("--max-bundle-bytes", metavar="SIZE")
-@click.option("--max-object-bytes", metavar="SIZE")
-@click.option("--max-repo-bytes", metavar="SIZE")
-@click.option("--daily-repo-bytes", metavar="SIZE", help="per repository per UTC day")
-@click.option("--daily-user-bytes", metavar="SIZE", help="per user per UTC day")
-@click.option("--pushes-per-minute", metavar="N", help="push requests per token per minute")
-@click.option("--json", "as_json", is_flag=True)
-def settings(data: Path | None, database: str | None, blobs: str | None, as_json: bool,
-             **values: str | None) -> None:
-    """Show or change the hub-wide limits (a repository's own rules win)."""
-    served = _open(data, database, blobs)
-    rows = served.guard.rows
-    changed = {}
-    for name, raw in values.items():
-        if raw is None:
-            continue
-        value = _size(raw) if name != "pushes_per_minute" else _count(raw)
-        rows.set_hub_setting(name, value)
-        changed[name] = value
-    if changed:
-        rows.record(actor_name(), "hub-settings", settings=changed)
-    shown = rows.hub_settings()
-    _echo(as_json, shown, "\n".join(f"{k}: {'default' if v is None else v}"
-                                     for k, v in shown.items()))
-
-
-def _count(raw: str) -> int | None:
+def parse_count(raw: str) -> int | None:
     if raw.lower() == "none":
         return None
     if not raw.isdigit() or int(raw) == 0:
@@ -327,7 +299,7 @@ def _count(raw: str) -> int | None:
     return int(raw)
 
 
-def _object_id(oid: str) -> str:
+def object_id_arg(oid: str) -> str:
     from muse.objects import is_object_id
 
     if not is_object_id(oid):
@@ -335,233 +307,5 @@ def _object_id(oid: str) -> str:
     return oid
 
 
-@hub.command("block")
-@storage_options
-@click.argument("oid", metavar="ID")
-@click.option("--reason", required=True, help="why (kept in the audit log)")
-def block(data: Path | None, database: str | None, blobs: str | None, oid: str,
-          reason: str) -> None:
-    """Block an object id hub-wide: pushes carrying it are refused (451), it is never served."""
-    served = _open(data, database, blobs)
-    if not served.guard.rows.block(_object_id(oid), reason, actor_name()):
-        raise UsageError(f"{oid} is blocked already")
-    served.guard.rows.record(actor_name(), "block", target=oid, reason=reason)
-    click.echo(f"blocked {oid}")
-
-
-@hub.command("unblock")
-@storage_options
-@click.argument("oid", metavar="ID")
-def unblock(data: Path | None, database: str | None, blobs: str | None, oid: str) -> None:
-    """Lift a block."""
-    served = _open(data, database, blobs)
-    if not served.guard.rows.unblock(_object_id(oid)):
-        raise UsageError(f"{oid} is not blocked", hint="muse hub blocked")
-    served.guard.rows.record(actor_name(), "unblock", target=oid)
-    click.echo(f"unblocked {oid}")
-
-
-@hub.command("blocked")
-@storage_options
-@click.option("--json", "as_json", is_flag=True)
-def blocked(data: Path | None, database: str | None, blobs: str | None, as_json: bool) -> None:
-    """Every blocked id and why."""
-    found = _open(data, database, blobs).guard.rows.blocked()
-    _echo(as_json, found, "\n".join(f"{oid}  {why}" for oid, why in sorted(found.items())))
-
-
-@hub.group()
-def quarantine() -> None:
-    """Uploads that failed verification, kept for inspection."""
-
-
-@quarantine.command("list")
-@storage_options
-@click.option("--json", "as_json", is_flag=True)
-def quarantine_list(data: Path | None, database: str | None, blobs: str | None,
-                    as_json: bool) -> None:
-    """Every quarantined upload: id, when, repository, who, why."""
-    served = _open(data, database, blobs)
-    names = {r.id: r.full_name for r in served.index.repos()}
-    rows = [{**vars(q), "repo": names.get(q.repo_id)} for q in served.guard.rows.quarantined()]
-    _echo(as_json, rows, "\n".join(
-        f"{q['id']}  {time.strftime('%Y-%m-%d %H:%M', time.gmtime(q['created']))}  "
-        f"{q['repo']}  {q['user']}  {q['code']}" + ("  purged" if q["purged"] else "")
-        for q in rows))
-
-
-@quarantine.command("show")
-@storage_options
-@click.argument("qid", metavar="ID")
-@click.option("--output", type=click.Path(path_type=Path), help="also write its bytes here")
-def quarantine_show(data: Path | None, database: str | None, blobs: str | None, qid: str,
-                    output: Path | None) -> None:
-    """One quarantined upload's record (and, with --output, its bytes)."""
-    served = _open(data, database, blobs)
-    found = served.guard.rows.quarantined_one(qid)
-    if found is None:
-        raise UsageError(f"no quarantined upload {qid!r}", hint="muse hub quarantine list")
-    click.echo(json.dumps(vars(found), indent=2))
-    if output is not None:
-        if found.blob_key is None or found.purged:
-            raise UsageError(f"the bytes of {qid} are not kept (purged, or never arrived)")
-        import shutil
-
-        with served.blobs.open_key(found.blob_key) as source, open(output, "xb") as out:
-            shutil.copyfileobj(source, out)
-
-
-@quarantine.command("purge")
-@storage_options
-@click.argument("qids", metavar="ID...", nargs=-1)
-@click.option("--all", "everything", is_flag=True, help="every quarantined upload")
-def quarantine_purge(data: Path | None, database: str | None, blobs: str | None,
-                     qids: tuple[str, ...], everything: bool) -> None:
-    """Delete quarantined bytes (the records stay, marked purged)."""
-    served = _open(data, database, blobs)
-    rows = served.guard.rows
-    chosen = [q for q in rows.quarantined() if not q.purged and (everything or q.id in qids)]
-    unknown = set(qids) - {q.id for q in rows.quarantined()}
-    if unknown or not (qids or everything):
-        raise UsageError(f"no quarantined upload {sorted(unknown)[0]!r}" if unknown else
-                         "name the uploads to purge, or --all", hint="muse hub quarantine list")
-    for q in chosen:
-        if q.blob_key is not None and q.blob_key.startswith("quarantine/"):
-            served.blobs.delete_key(q.blob_key)  # a pack another repository uses stays
-        rows.mark_purged(q.id)
-        rows.record(actor_name(), "quarantine-purge", target=q.id, bundle=q.bundle_id)
-    click.echo(f"purged {len(chosen)} quarantined upload(s)")
-
-
-@hub.group()
-def key() -> None:
-    """Users' signing keys (for repositories whose rule is `registered`)."""
-
-
-@key.command("add")
-@storage_options
-@click.argument("user_name", metavar="USER")
-@click.argument("public_key", metavar="KEY")
-def key_add(data: Path | None, database: str | None, blobs: str | None, user_name: str,
-            public_key: str) -> None:
-    """Register an Ed25519 public key (64 hex digits, as `muse keys show` prints) to USER."""
-    from muse.keys import fingerprint
-    from muse.trust import parse_public_key
-
-    served = _open(data, database, blobs)
-    if not served.index.user_exists(user_name):
-        raise UsageError(f"no user {user_name!r} on this hub")
-    raw = parse_public_key(public_key)
-    if not served.guard.rows.add_key(user_name, fingerprint(raw), raw):
-        raise UsageError(f"that key is registered to {user_name} already")
-    served.guard.rows.record(actor_name(), "key-add", target=fingerprint(raw), user=user_name)
-    click.echo(f"registered key {fingerprint(raw)} to {user_name}")
-
-
-@key.command("list")
-@storage_options
-@click.argument("user_name", metavar="USER")
-@click.option("--json", "as_json", is_flag=True)
-def key_list(data: Path | None, database: str | None, blobs: str | None, user_name: str,
-             as_json: bool) -> None:
-    """USER's registered keys (fingerprints)."""
-    keys = _open(data, database, blobs).guard.rows.keys_of(user_name)
-    _echo(as_json, {f: k.hex() for f, k in keys.items()}, "\n".join(keys))
-
-
-@key.command("remove")
-@storage_options
-@click.argument("user_name", metavar="USER")
-@click.argument("fp", metavar="FINGERPRINT")
-def key_remove(data: Path | None, database: str | None, blobs: str | None, user_name: str,
-               fp: str) -> None:
-    """Unregister a key."""
-    served = _open(data, database, blobs)
-    if not served.guard.rows.remove_key(user_name, fp):
-        raise UsageError(f"{user_name} has no key {fp!r}", hint=f"muse hub key list {user_name}")
-    served.guard.rows.record(actor_name(), "key-remove", target=fp, user=user_name)
-    click.echo(f"removed key {fp} from {user_name}")
-
-
-@hub.command("audit")
-@storage_options
-@click.option("--repo", "full_name", metavar="OWNER/NAME")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--json", "as_json", is_flag=True)
-def audit(data: Path | None, database: str | None, blobs: str | None, full_name: str | None,
-          limit: int, as_json: bool) -> None:
-    """The audit log, oldest first: admin actions, refused pushes, takedown steps."""
-    if full_name is not None:
-        check_repo_name(full_name)
-    entries = _open(data, database, blobs).guard.rows.audit(repo=full_name, limit=limit)
-    rows = [vars(e) for e in entries]
-    _echo(as_json, rows, "\n".join(
-        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.at_ns / 1e9))}  {e.actor}  "
-        f"{e.action}  {e.repo or '-'}  {e.target or '-'}  {json.dumps(e.detail)}"
-        for e in entries))
-
-
-@hub.command("takedown")
-@storage_options
-@click.argument("full_name", metavar="OWNER/NAME")
-@click.argument("objects", metavar="[OBJECT...]", nargs=-1)
-@click.option("--notice", required=True, help="the notice's id")
-@click.option("--claimant", required=True, help="who sent it")
-@click.option("--date", "noticed", default=lambda: time.strftime("%Y-%m-%d", time.gmtime()),
-              help="the notice's date (default: today, UTC)")
-@click.option("--text", required=True, help="the notice's text (or a reference to it)")
-def takedown(data: Path | None, database: str | None, blobs: str | None, full_name: str,
-             objects: tuple[str, ...], notice: str, claimant: str, noticed: str,
-             text: str) -> None:
-    """Hide a repository (or OBJECTs in it) at once: every read that needs them is 451."""
-    from .takedown import take_down
-
-    served = _open(data, database, blobs)
-    found = _repo(served, full_name)
-    take_down(served, found, [_object_id(o) for o in objects], notice=notice,
-              claimant=claimant, noticed=noticed, text=text)
-    what = f"{len(objects)} object(s) of {full_name}" if objects else full_name
-    click.echo(f"took down {what} under notice {notice} (reversible until purged)")
-
-
-@hub.group()
-def notice() -> None:
-    """Takedown notices: list, restore (until purged), purge the bytes."""
-
-
-@notice.command("list")
-@storage_options
-@click.option("--json", "as_json", is_flag=True)
-def notice_list(data: Path | None, database: str | None, blobs: str | None,
-                as_json: bool) -> None:
-    """Every notice and its state (hidden, restored, purged)."""
-    served = _open(data, database, blobs)
-    names = {r.id: r.full_name for r in served.index.repos()}
-    rows = [{**vars(t), "repo": names.get(t.repo_id)} for t in served.guard.rows.takedowns()]
-    _echo(as_json, rows, "\n".join(
-        f"{t['notice']}  {t['repo']}  {t['state']}  {len(t['objects']) or 'all'} object(s)  "
-        f"{t['claimant']}  {t['noticed']}" for t in rows))
-
-
-@notice.command("restore")
-@storage_options
-@click.argument("notice_id", metavar="NOTICE")
-def notice_restore(data: Path | None, database: str | None, blobs: str | None,
-                   notice_id: str) -> None:
-    """Lift a takedown that has not been purged."""
-    from .takedown import restore
-
-    restore(_open(data, database, blobs), notice_id)
-    click.echo(f"restored what notice {notice_id} hid")
-
-
-@notice.command("purge")
-@storage_options
-@click.argument("notice_id", metavar="NOTICE")
-def notice_purge(data: Path | None, database: str | None, blobs: str | None,
-                 notice_id: str) -> None:
-    """Delete a takedown's bytes from the blob store for good (packs rewritten without them)."""
-    from .takedown import purge
-
-    touched = purge(_open(data, database, blobs), notice_id)
-    click.echo(f"purged notice {notice_id}: {len(touched)} pack(s) deleted or rewritten")
+# Registers the security layer's commands on `hub` (they share its storage options).
+from . import security_cli  # noqa: E402, F401

@@ -61,9 +61,6 @@ class S3Blobs:
     def exists(self, bundle_id: str) -> bool:
         return self.bucket.exists(bundle_key(bundle_id))
 
-    def size_of(self, bundle_id: str) -> int | None:
-        return self.bucket.size_of(bundle_key(bundle_id))
-
     def put(self, bundle_id: str, path: Path) -> None:
         self.bucket.put_if_absent(bundle_key(bundle_id), path, sha256=bundle_id,
                                   disposable=True)
@@ -73,6 +70,21 @@ class S3Blobs:
 
     def delete(self, bundle_id: str) -> None:
         self.bucket.delete(bundle_key(bundle_id))
+
+    def size_of(self, bundle_id: str) -> int | None:
+        return self.bucket.size_of(bundle_key(bundle_id))
+
+    def put_key(self, key: str, path: Path) -> None:
+        self.bucket.put_if_absent(key, path)
+
+    def copy(self, key: str, to: str) -> None:
+        self.bucket.copy(key, to)
+
+    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self.bucket.open_range(key)
+
+    def delete_key(self, key: str) -> None:
+        self.bucket.delete(key)
 
     def presign_upload(self, bundle_id: str, size: int, expires: int) -> dict[str, object] | None:
         key = bundle_key(bundle_id)
@@ -99,18 +111,6 @@ class S3Blobs:
 
     def presign_download(self, bundle_id: str, expires: int) -> str | None:
         return self.presigner.presign_get(bundle_key(bundle_id), expires)
-
-    def put_key(self, key: str, path: Path) -> None:
-        self.bucket.put_if_absent(key, path)
-
-    def move(self, key: str, to: str) -> None:
-        self.bucket.move(key, to)
-
-    def open_key(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
-        return self.bucket.open_range(key)
-
-    def delete_key(self, key: str) -> None:
-        self.bucket.delete(key)
 
     def work_dir(self) -> Path:
         return self._work

@@ -193,14 +193,19 @@ class Guard:
         return QuarantinedError(error, qid)
 
     def _keep(self, bundle_id: str, qid: str, inline: Path | None) -> str | None:
-        """Move the refused bytes to `quarantine/` (a pack another repository uses stays)."""
+        """Copy the refused bytes to `quarantine/`, where nothing reads them.
+
+        The upload itself stays where it is: bytes that hash to their name may be a
+        pack another repository is verifying or has indexed (the service deletes an
+        upload whose bytes do not match its name, which no push can ever use).
+        """
         key = f"quarantine/{qid}.bundle"
         if inline is not None:
             self.blobs.put_key(key, inline)
-            return key
-        if self.rows.index.pack_known(bundle_id) or not self.blobs.exists(bundle_id):
-            return bundle_key(bundle_id) if self.blobs.exists(bundle_id) else None
-        self.blobs.move(bundle_key(bundle_id), key)
+        elif self.blobs.exists(bundle_id):
+            self.blobs.copy(bundle_key(bundle_id), key)
+        else:
+            return None
         return key
 
     # -- reading --------------------------------------------------------------------------

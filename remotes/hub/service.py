@@ -7,6 +7,7 @@ lives here, so it is the same whichever process, database or blob store serves i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -173,13 +174,33 @@ class Hub:
             # What arrived counts against the quotas whether or not it verified.
             size = self._arrived(bundle_id, inline)
             self.guard.count_upload(repo, grant, size)
-            raise self.guard.refuse_bundle(repo, grant, label, size, error, inline) from None
+            refusal = self.guard.refuse_bundle(repo, grant, label, size, error, inline)
+            if bundle_id is not None and inline is None:
+                self._drop_if_misnamed(bundle_id)
+            raise refusal from None
         self.guard.count_upload(repo, grant, verified.summary.size)
         if inline is None:
             # The declared size passed the gates at presign; the bytes that arrived
             # pass them again (an inline bundle did before it was read).
             self.guard.check_sizes(repo, grant, rules, verified.summary.size)
         return verified
+
+    def _drop_if_misnamed(self, bundle_id: str) -> None:
+        """Delete an unindexed upload whose bytes do not hash to its name.
+
+        An upload in parts is bound part by part, by length only, so its whole can be
+        other bytes; left in place it would pass for the bundle (presign answers
+        "exists") and refuse every later push of the real one. No push can ever use
+        such bytes, so deleting them cannot harm a concurrent confirm.
+        """
+        if not self.blobs.exists(bundle_id) or self.index.pack_known(bundle_id):
+            return
+        digest = hashlib.sha256()
+        with self.blobs.open(bundle_id) as stream:
+            while chunk := stream.read(MIB):
+                digest.update(chunk)
+        if digest.hexdigest() != bundle_id:
+            self.blobs.delete(bundle_id)
 
     def _arrived(self, bundle_id: str | None, inline: Path | None) -> int:
         if inline is not None:

@@ -167,19 +167,22 @@ def test_the_corpus_is_refused_through_presign_and_put_too(hub_server: HubServer
     auth = {"Authorization": f"Bearer {hostile_repo.write_token}"}
     target = httpx.post(f"{hostile_repo.api}/push/bundle/presign", headers=auth,
                         json={"bundle_id": bundle_id, "size_bytes": len(data)}).json()
-    # As the client does: with the headers the URL was signed with (a presigned S3 PUT's
-    # length and checksum; none for the hub's own endpoint, which answers 201).
-    put = httpx.put(target["url"], content=data, headers=target.get("headers") or {})
-    assert put.status_code in (200, 201), put.text
+    stored = httpx.put(target["url"], content=data, headers=target.get("headers") or {})
+    assert stored.status_code in (200, 201)  # the hub's endpoint, or a presigned bucket URL
     before = state(hub_server, hostile_repo)
     answer = httpx.post(f"{hostile_repo.api}/push/bundle/confirm", headers=auth,
                         json={"bundle_id": bundle_id,
                               "updates": [{"name": "refs/heads/main", "old": None,
                                            "new": "0" * 64}]})
-    assert answer.status_code == 422 and error_of(answer)["quarantine_id"]
+    error = error_of(answer)
+    assert answer.status_code == 422 and error["quarantine_id"]
     assert state(hub_server, hostile_repo) == before
-    hub, _, _ = admin(hub_server, hostile_repo)
-    assert not hub.blobs.exists(bundle_id)  # moved to quarantine, not left as a pack
+    hub, _, rows = admin(hub_server, hostile_repo)
+    record = rows.quarantined_one(error["quarantine_id"])
+    assert record is not None and record.blob_key is not None
+    with hub.blobs.open_key(record.blob_key) as kept:
+        assert kept.read() == data  # a copy in quarantine; no index row names the upload
+    assert not hub.index.pack_known(bundle_id)
 
 
 def _rss_kb(pid: int) -> int:

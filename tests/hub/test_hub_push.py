@@ -15,6 +15,7 @@ from muse.remote import Remote
 from muse.remote_wrappers import RetryingRemote
 from muse.repo import Repository
 from muse.transfer import PushReport, push
+from remotes.hub.blobs import bundle_key
 from tests.hub.conftest import CountingTransport, hub_remote
 from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import (
@@ -196,3 +197,24 @@ def test_errors_carry_the_hub_code(hub_repo: NewRepo) -> None:
     with pytest.raises(MuseError) as caught:
         hub_remote(hub_repo, token="muse_not-a-real-token").list_refs()
     assert caught.value.code == "remote-auth" and caught.value.exit_code == 6
+
+
+def test_an_upload_whose_bytes_are_not_its_name_is_dropped_at_confirm(
+        tmp_path: Path, hub_server: HubServer, hub_repo: NewRepo,
+        seeded_local: Repository) -> None:
+    head = seeded_local.head()
+    assert head is not None
+    bundle = write_push_bundle(seeded_local, tmp_path / "b.bundle", head, None)
+    other = tmp_path / "other.bundle"
+    other.write_bytes(bundle.path.read_bytes()[:-1] + b"\0")
+    hub = hub_server.admin()
+    # As a store that never checked the upload would hold it (no checksum on the way in).
+    hub.blobs.put_key(bundle_key(bundle.sha256), other)
+    auth = {"Authorization": f"Bearer {hub_repo.write_token}"}
+    confirm = httpx.post(f"{hub_repo.api}/push/bundle/confirm", headers=auth,
+                         json={"bundle_id": bundle.sha256,
+                               "updates": [{"name": MAIN, "old": None, "new": head}]})
+    assert confirm.status_code == 422
+    assert not hub.blobs.exists(bundle.sha256)  # so the real bundle can be uploaded again
+    push_main(seeded_local, hub_remote(hub_repo, inline=0))
+    assert hub_remote(hub_repo).list_refs()[MAIN] == head

@@ -17,13 +17,14 @@ from muse.errors import UsageError
 from muse.keys import default_key
 from muse.repo import Repository
 from muse.transfer import push
-from remotes.hub.cli import _size
+from remotes.hub.cli import parse_size
 from remotes.hub.purge import rewrite_without
 from remotes.hub.takedown import purge, restore, take_down
 from tests.hub.conftest import hub_remote
 from tests.hub.security_support import admin, error_of, inline_push, presign, state
 from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import MAIN, commit_files, new_repo, write_push_bundle
+from tests.testkit import MuseRunner
 
 
 def _audited(server: HubServer, repo: NewRepo, code: str) -> bool:
@@ -274,13 +275,10 @@ def test_a_rewritten_pack_keeps_everything_but_the_dropped_objects(
 
 
 def test_every_admin_action_is_audited(tmp_path: Path, hub_server: HubServer,
-                                       muse: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.testkit import MuseRunner
-
-    assert isinstance(muse, MuseRunner)
-    for name, value in hub_server.storage.env.items():  # e.g. the bucket's credentials
-        monkeypatch.setenv(name, value)
-    storage = hub_server.storage.args()  # --data DIR, or --database URL --blobs URL
+                                       muse: MuseRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in hub_server.storage.env.items():
+        monkeypatch.setenv(name, value)  # the blob store's credentials, as a shell has them
+    storage = hub_server.storage.args()
     steps = [("user", "add", "auditee"), ("repo", "create", "auditee/song"),
              ("repo", "set", "auditee/song", "--signatures", "any", "--max-repo-bytes", "1G"),
              ("token", "create", "--repo", "auditee/song"),
@@ -302,12 +300,12 @@ def test_every_admin_action_is_audited(tmp_path: Path, hub_server: HubServer,
 @pytest.mark.parametrize("text,value", [("5000", 5000), ("2K", 2048), ("3M", 3 << 20),
                                         ("1g", 1 << 30), ("none", None)])
 def test_sizes_read_as_people_write_them(text: str, value: int | None) -> None:
-    assert _size(text) == value
+    assert parse_size(text) == value
 
 
 def test_a_bad_size_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="invalid size"):
-        _size("12 parsecs")
+        parse_size("12 parsecs")
 
 
 def test_the_client_reports_refusals_with_their_code_and_exit(tmp_path: Path,
