@@ -85,7 +85,10 @@ class S3Server:
                  ("master", "volume", "filer", "s3", "admin")}
         args = [weed, "mini", f"-dir={base / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
                 "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
-                "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}"]
+                "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}",
+                # Every bucket is a collection with volumes of its own, and the suite makes
+                # hundreds: many small volumes, not free disk / 1 GiB of them.
+                "-master.volumeSizeLimitMB=128", "-volume.max=2000"]
         for name, port in ports.items():
             args += [f"-{name}.port={port}", f"-{name}.port.grpc={port + GRPC_OFFSET}"]
         log = base / "weed.log"

@@ -359,3 +359,27 @@ def test_parts_holding_other_bytes_are_refused_at_confirm_and_dropped(
     push(local, hub_remote(prod_repo, inline=0), [(MAIN, MAIN)])
     refs = assert_no_ghost_refs(hub_remote(prod_repo), tmp_path / "probe")
     assert refs == {MAIN: head}
+
+
+def test_urls_are_signed_for_the_public_endpoint_when_one_is_set(
+        tmp_path: Path, hub_prod_server: HubServer, seeded_local: Repository) -> None:
+    # The clients' name for the bucket (here `localhost`) is not the hub's (127.0.0.1).
+    public = s3_endpoint(hub_prod_server).replace("127.0.0.1", "localhost")
+    replica = HubServer.start(hub_prod_server.storage, tmp_path / "replica",
+                              env={"MUSE_HUB_S3_PUBLIC_ENDPOINT": public})
+    try:
+        repo = replica.new_repo()
+        head = seeded_local.head()
+        assert head is not None
+        bundle = write_push_bundle(seeded_local, tmp_path / "b.bundle", head, None)
+        assert presign(repo, bundle.sha256, bundle.size)["url"].startswith(public + "/")
+        push(seeded_local, hub_remote(repo, inline=0), [(MAIN, MAIN)])
+        answer = httpx.post(f"{repo.api}/fetch",
+                            headers={"Authorization": f"Bearer {repo.read_token}"},
+                            json={"wants": [head], "haves": []}).json()
+        assert all(b["url"].startswith(public + "/") for b in answer["bundles"])
+        copy = clone(repo.url, tmp_path / "copy",
+                     remote=hub_remote(repo, token=repo.read_token))
+        assert copy.head() == head
+    finally:
+        replica.stop()
