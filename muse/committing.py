@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import untracking
 from .errors import ConflictError, UsageError
 from .merge_state import end_merge, pending_merge, unresolved_conflicts
 from .objects import Commit
@@ -36,4 +37,5 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
     worktree.cache.save()
     repo.move_head(head, commit.id, f"commit: {commit.subject}")
     end_merge(repo)
+    untracking.clear(repo.muse_dir)  # the commit recorded every pending `rm --cached`
     return commit

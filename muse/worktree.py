@@ -226,10 +226,12 @@ class WorkTree:
     """A repository's working directory, read through the stat cache."""
 
     def __init__(self, root: Path, muse_dir: Path, store: ObjectStore,
-                 tracked: Callable[[], Iterable[str]] = tuple) -> None:
+                 tracked: Callable[[], Iterable[str]] = tuple,
+                 untracking: Callable[[], frozenset[str]] = frozenset) -> None:
         self.root = root
         self.store = store
         self.tracked = tracked  # HEAD's paths: ignore rules never untrack them
+        self.untracking = untracking  # `rm --cached` paths: left out until committed
         self.notes = ScanNotes()
         self.cache = StatCache(muse_dir / "index")
         self.safe = SafeTree(root)
@@ -239,8 +241,9 @@ class WorkTree:
 
     def states(self) -> dict[str, FileState]:
         self.notes = ScanNotes()  # what this scan passed over, for `status` to mention
+        dropped = self.untracking()
         return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked),
-                                         self.notes)}
+                                         self.notes) if s.path not in dropped}
 
     def snapshot(self, batch: ObjectBatch | None = None) -> Snapshot:
         """The working tree as a snapshot; with a batch, new file contents are stored too."""

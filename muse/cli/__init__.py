@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import branch_cmds, bundle_cmds, inspect_cmds, remote_cmds
+from . import branch_cmds, bundle_cmds, inspect_cmds, remote_cmds, worktree_cmds
 from .base import MuseGroup
 from .config_cmds import config, keys
 from .repo_cmds import commit, init, log, status
@@ -24,7 +24,7 @@ def cli() -> None:
 for command in (init, status, commit, log, keys, config):
     cli.add_command(command)
 # Each module lists the commands it contributes in COMMANDS.
-for module in (inspect_cmds, branch_cmds, bundle_cmds, remote_cmds):
+for module in (inspect_cmds, branch_cmds, bundle_cmds, remote_cmds, worktree_cmds):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -34,20 +34,25 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
     click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
 
 
-def _status_data(repo: Any) -> dict[str, Any]:
+def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
     from ..changes import compare
     from ..merge_state import pending_merge, unresolved_conflicts
+    from ..pathspec import matches_any, resolve_specs
+    from ..untracking import pending
 
     worktree = repo.worktree
+    specs = resolve_specs(worktree.root, typed)
     current = worktree.snapshot()
     worktree.cache.save()
-    changes = compare(repo.head_snapshot(), current)
+    changes = [c for c in compare(repo.head_snapshot(), current) if matches_any(specs, c.path)]
     return {
         "branch": repo.current_branch(),
         "head": repo.head(),
         "merging": pending_merge(repo),
         "unresolved": unresolved_conflicts(repo),
         "changes": [{"path": c.path, "status": c.status} for c in changes],
+        # `rm --cached` paths: listed as deleted above, yet kept on disk.
+        "untracking": sorted(p for p in pending(repo.muse_dir) if matches_any(specs, p)),
         # What the scan passed over without recording: said once here, not silently.
         "not_recorded": {"links": worktree.notes.links,
                          "nested_ignore_files": worktree.notes.nested_ignores},
@@ -55,11 +60,12 @@ def _status_data(repo: Any) -> dict[str, Any]:
 
 
 @click.command()
+@click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-s", "--short", "short_format", is_flag=True, help="One line per changed path.")
-def status(as_json: bool, short_format: bool) -> None:
-    """Show what changed in the working tree since the last commit."""
-    data = _status_data(open_repo())
+def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
+    """Show what changed in the working tree since the last commit (only under PATHS if given)."""
+    data = _status_data(open_repo(), paths)
     if as_json:
         emit_json(data)
         return
@@ -82,8 +88,10 @@ def status(as_json: bool, short_format: bool) -> None:
         click.echo("nothing to commit, working tree clean")
         return
     click.echo("Changes:")
+    kept = set(data["untracking"])
     for change in data["changes"]:
-        click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}")
+        note = " (untracked by rm --cached; file kept)" if change["path"] in kept else ""
+        click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}{note}")
 
 
 def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
