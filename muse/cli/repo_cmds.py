@@ -11,6 +11,7 @@ import click
 from ..display import printable, printable_lines
 from ..errors import UsageError
 from .base import emit_json, open_repo, short
+from .pathargs import PathspecCommand
 
 
 @click.command()
@@ -155,53 +156,112 @@ def commit_record(oid: str, commit: Any, trusted: frozenset[bytes]) -> dict[str,
 
 
 def echo_commit(record: dict[str, Any]) -> None:
-    click.echo(f"commit {record['id']}")
+    for line in commit_lines(record):
+        click.echo(line)
+
+
+def _decorated(names: Any, current: str | None) -> str:
+    label = names.label(current) if names is not None else ""
+    return f" ({printable(label)})" if label else ""
+
+
+def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
+    """A commit as `log` and `show` print it (a list: the graph draws lanes beside it)."""
+    lines = [f"commit {record['id']}{decoration}"]
     if len(record["parents"]) > 1:
-        click.echo("Merge:  " + " ".join(short(p) for p in record["parents"]))
+        lines.append("Merge:  " + " ".join(short(p) for p in record["parents"]))
     author = record["author"]
-    click.echo(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
-    click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
+    lines.append(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
+    lines.append(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
     sig = record["signature"]
     signer = f" (key {sig['signer']})" if sig["signer"] else ""
-    click.echo(f"Signature: {sig['status']}{signer}")
-    click.echo("")
-    for line in printable_lines(record["message"]) or [""]:
-        click.echo(f"    {line}")
-    click.echo("")
+    lines.append(f"Signature: {sig['status']}{signer}")
+    lines.append("")
+    lines += [f"    {line}" for line in printable_lines(record["message"]) or [""]]
+    lines.append("")
+    return lines
 
 
-@click.command()
-@click.argument("revision", required=False, default="HEAD")
+@click.command(cls=PathspecCommand)
+@click.argument("revisions", nargs=-1)
 @click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
+@click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
+@click.option("--decorate/--no-decorate", default=None,
+              help="Show the branch and tag names of each commit (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> None:
-    """Show the history reachable from REVISION (default: HEAD), newest first."""
-    from ..revisions import resolve
+def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
+        decorate: bool | None, as_json: bool) -> None:
+    """Show the history reachable from REVISIONS (default: HEAD), newest first.
+
+    A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
+    ^A (not in A). After `--`, PATHS list only the commits that change them.
+    """
+    import sys
+
+    from ..decorate import Names, decorations
+    from ..logwalk import PathFilter, in_range, parse_range
+    from .pathargs import split_paths
 
     repo = open_repo()
-    if revision == "HEAD" and repo.head() is None:
+    if not revisions and repo.head() is None:
         if as_json:
             emit_json([])
         else:
             click.echo(f"no commits yet on branch {repo.current_branch()}")
         return
+    texts, specs = split_paths(repo, revisions)
+    wanted = parse_range(repo, texts)
+    limit = PathFilter(repo, specs)
+    shown, walked = [], set()
+    for oid in in_range(repo, wanted):
+        walked.add(oid)
+        if limit.touches(oid):
+            shown.append(oid)
+            if max_count is not None and len(shown) >= max_count and not graph:
+                break
+    if decorate is None:
+        decorate = sys.stdout.isatty()
+    names = decorations(repo) if decorate or as_json else {}
+    current = repo.current_branch()
+    if graph:
+        shown, parents = _graph_order(repo, shown, walked)
+        shown = shown[:max_count] if max_count is not None else shown
     from ..trust import trusted_set
 
-    start = resolve(repo, revision)
     trusted = trusted_set()
-    records = []
-    for count, oid in enumerate(repo.graph.walk([start])):
-        if max_count is not None and count >= max_count:
-            break
+
+    def lines_of(oid: str) -> list[str]:
         commit = repo.graph.commit(oid)
-        if oneline and not as_json:
-            click.echo(f"{short(oid)} {printable(commit.subject)}")
-            continue
-        record = commit_record(oid, commit, trusted)
-        if as_json:
-            records.append(record)
-        else:
-            echo_commit(record)
+        decoration = _decorated(names.get(oid), current) if decorate else ""
+        if oneline:
+            return [f"{short(oid)}{decoration} {printable(commit.subject)}"]
+        return commit_lines(commit_record(oid, commit, trusted), decoration)
+
     if as_json:
-        emit_json(records)
+        emit_json([{**commit_record(oid, repo.graph.commit(oid), trusted),
+                    "decorations": (names[oid].as_dict() if oid in names else
+                                    Names().as_dict())} for oid in shown])
+        return
+    if graph:
+        from ..loggraph import draw
+
+        kept = set(shown)
+        for line in draw(shown, {o: [p for p in parents[o] if p in kept] for o in shown},
+                         lines_of):
+            click.echo(line)
+        return
+    for oid in shown:
+        for line in lines_of(oid):
+            click.echo(line)
+
+
+def _graph_order(repo: Any, shown: list[str], walked: set[str]
+                 ) -> tuple[list[str], dict[str, list[str]]]:
+    """The shown commits children-first, with each one's nearest shown ancestors."""
+    from ..loggraph import topological
+    from ..logwalk import visible_parents
+
+    parents = visible_parents(repo, set(shown), walked)
+    order = topological(shown, parents, lambda oid: repo.graph.commit(oid).timestamp)
+    return order, parents
