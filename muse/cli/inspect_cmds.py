@@ -111,10 +111,20 @@ def diff(words: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -
 
     `A..B` is the same as `A B`. After `--`, PATHS limit the diff to those files and folders.
     """
+    import itertools
+    import os
+
     from ..diff import diff_trees
     from ..pathspec import restrict_to
-    from .pathargs import split_paths
+    from .pathargs import PATHS, split_paths
 
+    # Counted before any name is resolved: too many is a usage mistake, whatever they name.
+    explicit = click.get_current_context().meta.get(PATHS) is not None
+    leading = words if explicit else tuple(
+        itertools.takewhile(lambda word: not os.path.lexists(word), words))
+    if len(leading) > 2:
+        raise UsageError("diff takes at most two revisions",
+                         hint="muse diff [REV] or muse diff A B, then -- PATH… to limit it")
     repo = open_repo()
     texts, specs = split_paths(repo, words)
     revisions = _two_sides(repo, texts)
