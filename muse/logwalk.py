@@ -52,6 +52,18 @@ def in_range(repo: Repository, wanted: Range) -> Iterator[str]:
     return repo.graph.walk(wanted.include, stop=stop)
 
 
+def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
+           walked: set[str] | None = None) -> Iterator[str]:
+    """The commits `log` lists, newest first, lazily; every commit passed is added to
+    `walked` (the graph links shown commits through the hidden ones)."""
+    limit = PathFilter(repo, specs)
+    for oid in in_range(repo, wanted):
+        if walked is not None:
+            walked.add(oid)
+        if limit.touches(oid):
+            yield oid
+
+
 class PathFilter:
     """Whether a commit changes any path under `specs` (see the module docstring)."""
 

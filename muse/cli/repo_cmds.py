@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,10 +198,11 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
     A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
     ^A (not in A). After `--`, PATHS list only the commits that change them.
     """
+    import itertools
     import sys
 
     from ..decorate import Names, decorations
-    from ..logwalk import PathFilter, in_range, parse_range
+    from ..logwalk import listed, parse_range
     from .pathargs import split_paths
 
     repo = open_repo()
@@ -211,25 +213,20 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
             click.echo(f"no commits yet on branch {repo.current_branch()}")
         return
     texts, specs = split_paths(repo, revisions)
-    wanted = parse_range(repo, texts)
-    limit = PathFilter(repo, specs)
-    shown, walked = [], set()
-    for oid in in_range(repo, wanted):
-        walked.add(oid)
-        if limit.touches(oid):
-            shown.append(oid)
-            if max_count is not None and len(shown) >= max_count and not graph:
-                break
+    walked: set[str] = set()
+    commits = listed(repo, parse_range(repo, texts), specs, walked if graph else None)
     if decorate is None:
         decorate = sys.stdout.isatty()
     names = decorations(repo) if decorate or as_json else {}
-    current = repo.current_branch()
-    if graph:
-        shown, parents = _graph_order(repo, shown, walked)
-        shown = shown[:max_count] if max_count is not None else shown
     from ..trust import trusted_set
 
     trusted = trusted_set()
+    if as_json:
+        emit_json([{**commit_record(oid, repo.graph.commit(oid), trusted),
+                    "decorations": (names[oid] if oid in names else Names()).as_dict()}
+                   for oid in itertools.islice(commits, max_count)])
+        return
+    current = repo.current_branch()
 
     def lines_of(oid: str) -> list[str]:
         commit = repo.graph.commit(oid)
@@ -238,22 +235,24 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
             return [f"{short(oid)}{decoration} {printable(commit.subject)}"]
         return commit_lines(commit_record(oid, commit, trusted), decoration)
 
-    if as_json:
-        emit_json([{**commit_record(oid, repo.graph.commit(oid), trusted),
-                    "decorations": (names[oid].as_dict() if oid in names else
-                                    Names().as_dict())} for oid in shown])
-        return
     if graph:
-        from ..loggraph import draw
+        lines = _graph_lines(repo, list(commits), walked, max_count, lines_of)
+    else:  # streamed: `muse log | head` prints at once, whatever the history's length
+        lines = (line for oid in itertools.islice(commits, max_count) for line in lines_of(oid))
+    for line in lines:
+        click.echo(line)
 
-        kept = set(shown)
-        for line in draw(shown, {o: [p for p in parents[o] if p in kept] for o in shown},
-                         lines_of):
-            click.echo(line)
-        return
-    for oid in shown:
-        for line in lines_of(oid):
-            click.echo(line)
+
+def _graph_lines(repo: Any, shown: list[str], walked: set[str], max_count: int | None,
+                 lines_of: Callable[[str], list[str]]) -> Iterator[str]:
+    """The graph needs the whole range first: topological order, parents through hidden
+    commits; then at most `max_count` commits are drawn."""
+    from ..loggraph import draw
+
+    order, parents = _graph_order(repo, shown, walked)
+    order = order[:max_count] if max_count is not None else order
+    kept = set(order)
+    return draw(order, {o: [p for p in parents[o] if p in kept] for o in order}, lines_of)
 
 
 def _graph_order(repo: Any, shown: list[str], walked: set[str]
