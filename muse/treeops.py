@@ -73,7 +73,10 @@ def _under(specs: list[Pathspec], path: str) -> bool:
 def _restore_files(repo: Repository, target: Snapshot, tracked: set[str], label: str,
                    result: RestoreResult) -> None:
     tree = repo.worktree
-    work = tree.snapshot()
+    # A tracked file is rewritten whatever it holds: read (hash) only the untracked files
+    # the source would replace, to tell whether that loses anything.
+    untracked_targets = set(target.as_dict()) - tracked
+    work = tree.snapshot(hash_if=untracked_targets.__contains__)
     tree.cache.save()
     refuse_blocked(discard_blocked(tree.root, tracked, target, work), f"restore from {label}",
                    what="files Muse does not track",

@@ -29,6 +29,7 @@ from .store import READ_CHUNK, ObjectBatch, ObjectStore
 from .workfiles import is_stale, owner_of
 
 CACHE_VERSION = 1
+UNKNOWN = "0" * 64  # a file's id not worked out (see WorkTree.snapshot's `hash_if`)
 
 
 @dataclass(frozen=True)
@@ -245,14 +246,22 @@ class WorkTree:
         return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked),
                                          self.notes) if s.path not in dropped}
 
-    def snapshot(self, batch: ObjectBatch | None = None) -> Snapshot:
-        """The working tree as a snapshot; with a batch, new file contents are stored too."""
+    def snapshot(self, batch: ObjectBatch | None = None, *,
+                 hash_if: Callable[[str], bool] | None = None) -> Snapshot:
+        """The working tree as a snapshot; with a batch, new file contents are stored too.
+
+        With `hash_if`, a file the stat cache cannot vouch for is read only when
+        `hash_if(path)` holds; any other gets the id UNKNOWN, which matches no real
+        content (for a command that rewrites such files whatever they hold).
+        """
         states = self.states()
         entries = []
         for path, state in states.items():
             oid = self.cache.lookup(state)
             if oid is not None and batch is not None and not self.store.has(oid):
                 oid = None
+            if oid is None and hash_if is not None and not hash_if(path):
+                oid = UNKNOWN
             if oid is None:
                 full = self.root / path
                 if batch is not None:
