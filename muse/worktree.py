@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgpack
 
@@ -29,6 +29,7 @@ from .store import READ_CHUNK, ObjectBatch, ObjectStore
 from .workfiles import is_stale, owner_of
 
 CACHE_VERSION = 1
+WRITE_SLICE = 16 << 10
 UNKNOWN = "0" * 64  # a file's id not worked out (see WorkTree.snapshot's `hash_if`)
 
 
@@ -281,11 +282,19 @@ class WorkTree:
 
     def write_entry(self, entry: SnapshotEntry) -> None:
         """Replace the file at `entry.path` with the object's bytes, atomically, never via links."""
-        st = self.safe.write(entry.path, lambda out: self.store.copy_to(entry.oid, out),
+        st = self.safe.write(entry.path, lambda out: self._copy_out(entry.oid, out),
                              masked(0o755 if entry.executable else 0o644))
         state = FileState(entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
                           entry.executable)
         self.cache.remember(state, entry.oid)
+
+    def _copy_out(self, oid: str, out: BinaryIO) -> None:
+        """Stream a verified object into `out` in small writes: writing each read chunk in
+        WRITE_SLICE pieces measured twice as fast for large files (docs/performance.md)."""
+        for chunk in self.store.iter_chunks(oid):
+            view = memoryview(chunk)
+            for start in range(0, len(view), WRITE_SLICE):
+                out.write(view[start:start + WRITE_SLICE])
 
     def remove_entry(self, path: str) -> None:
         self.safe.remove(path)

@@ -6,10 +6,10 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
-from muse.store import ObjectStore
 from muse.worktree import WorkTree
 from tests.branching_support import commit, read, write
 
@@ -20,19 +20,20 @@ def work_files(root: Path) -> list[str]:
 
 
 def interrupt_mid_copy(monkeypatch: pytest.MonkeyPatch, *, after_files: int = 0) -> None:
-    """Make the store's streaming copy stop with Ctrl-C halfway through file `after_files`."""
-    real = ObjectStore.copy_to
+    """Make writing a file's bytes into the tree stop with Ctrl-C halfway through file
+    number `after_files` (from 0)."""
+    real = WorkTree._copy_out
     calls = {"n": 0}
 
-    def copy_to(self: ObjectStore, oid: str, out: object) -> None:
+    def copy_out(self: WorkTree, oid: str, out: BinaryIO) -> None:
         if calls["n"] < after_files:
             calls["n"] += 1
-            real(self, oid, out)  # type: ignore[arg-type]
+            real(self, oid, out)
             return
-        out.write(b"half a file")  # type: ignore[attr-defined]
+        out.write(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ObjectStore, "copy_to", copy_to)
+    monkeypatch.setattr(WorkTree, "_copy_out", copy_out)
 
 
 def test_restore_interrupted_leaves_each_file_whole(muse, repo_dir, monkeypatch):
