@@ -45,11 +45,15 @@ def resolve_spec(root: Path, typed: str, *, cwd: Path | None = None) -> Pathspec
     here = Path(os.path.abspath(cwd or Path.cwd()))
     top = Path(os.path.abspath(root))
     full = Path(os.path.normpath(here / typed))
-    try:
-        rel = full.relative_to(top).as_posix()
-    except ValueError:
+    rel = _inside(full, top)
+    if rel is None:
+        # Reached through a link outside the tree (/home/me/link/song/x)? Its folder's real
+        # place decides; a link inside the tree that leads out still ends outside.
+        real = Path(os.path.realpath(full.parent)) / full.name
+        rel = _inside(real, top) if full.name not in ("", "..") else None
+    if rel is None:
         raise UsageError(f"{typed!r} is outside the repository ({top})",
-                         hint="name paths inside the working tree") from None
+                         hint="name paths inside the working tree")
     if rel == ".":
         return Pathspec(TOP, typed)
     if rel.split("/")[0].lower() == REPO_DIR:
@@ -57,6 +61,13 @@ def resolve_spec(root: Path, typed: str, *, cwd: Path | None = None) -> Pathspec
                               hint="name files of the working tree")
     validate_path(rel)
     return Pathspec(rel, typed)
+
+
+def _inside(path: Path, top: Path) -> str | None:
+    try:
+        return path.relative_to(top).as_posix()
+    except ValueError:
+        return None
 
 
 def resolve_specs(root: Path, typed: Iterable[str], *, cwd: Path | None = None

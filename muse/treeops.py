@@ -186,3 +186,10 @@ def move(repo: Repository, src: Pathspec, dst: Pathspec) -> tuple[str, str]:
         raise UsageError(f"cannot move {src.typed!r} into itself")
     repo.worktree.safe.move(src.path, target)
     return src.path, target
+
+
+def ignored_destination(repo: Repository, path: str) -> bool:
+    """True when `.museignore` matches a moved path: the next commit will not record it."""
+    rules = repo.worktree.rules()
+    is_dir = (repo.worktree.root / path).is_dir()
+    return rules.ignored(path, is_dir=is_dir) or _folder_ignored(rules, path)

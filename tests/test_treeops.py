@@ -207,7 +207,7 @@ def test_mv_file_and_folder(muse, repo_dir, tracked):
     assert read(repo_dir, "stems/song.mid") == "song v2"
     assert muse("mv", "stems/song.mid", "final.mid", cwd=repo_dir).exit_code == 0  # again
     result = muse("mv", "--json", "stems", "audio", cwd=repo_dir)
-    assert json.loads(result.stdout) == {"from": "stems", "to": "audio"}
+    assert json.loads(result.stdout) == {"from": "stems", "to": "audio", "ignored": False}
     assert (repo_dir / "audio/bass.wav").read_bytes() == b"\x00RIFF bass v2\xff"
     commit(muse, repo_dir, "moved")
     assert sorted(repo(repo_dir).head_snapshot().as_dict()) == [
@@ -240,3 +240,30 @@ def test_mv_never_goes_through_a_link(muse, repo_dir, tracked, tmp_path):
     result = changes_nothing(muse, repo_dir, "mv", "song.mid", "link/song.mid", exit_code=2)
     assert "folder does not exist" in result.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_paths_through_a_link_outside_the_tree(muse, repo_dir, tracked, tmp_path):
+    (tmp_path / "shortcut").symlink_to(repo_dir)
+    write(repo_dir, "song.mid", "scribbled")
+    result = muse("restore", str(tmp_path / "shortcut" / "song.mid"), cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert read(repo_dir, "song.mid") == "song v2"
+
+
+def test_a_link_inside_the_tree_never_names_a_path_outside(muse, repo_dir, tracked, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.txt").write_text("not ours")
+    (repo_dir / "out").symlink_to(tmp_path / "elsewhere")
+    # Lexically inside (out/x.txt) but no snapshot has it: nothing matches, nothing is done.
+    changes_nothing(muse, repo_dir, "rm", "out/x.txt", exit_code=2)
+    changes_nothing(muse, repo_dir, "restore", "out/x.txt", exit_code=2)
+    assert (tmp_path / "elsewhere" / "x.txt").read_text() == "not ours"
+
+
+def test_mv_into_an_ignored_place_says_so(muse, repo_dir, tracked):
+    write(repo_dir, ".museignore", "scratch/\n")
+    (repo_dir / "scratch").mkdir()
+    result = muse("mv", "song.mid", "scratch", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert "note: .museignore matches scratch/song.mid" in result.stderr
+    assert short_status(muse, repo_dir) == "A .museignore\nD song.mid\n"

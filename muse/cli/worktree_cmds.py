@@ -91,17 +91,21 @@ def rm(paths: tuple[str, ...], cached: bool, recursive: bool, force: bool,
 def mv(source: str, destination: str, as_json: bool) -> None:
     """Rename a tracked file or folder (into DESTINATION if it is a folder)."""
     from ..pathspec import resolve_spec
-    from ..treeops import move
+    from ..treeops import ignored_destination, move
 
     json_errors(as_json)
     repo = open_repo()
     root = repo.worktree.root
     src, dst = resolve_spec(root, source), resolve_spec(root, destination)
     old, new = move(repo, src, dst)
+    ignored = ignored_destination(repo, new)
     if as_json:
-        emit_json({"from": old, "to": new})
+        emit_json({"from": old, "to": new, "ignored": ignored})
         return
     click.echo(f"renamed: {printable(old)} -> {printable(new)}")
+    if ignored:
+        click.echo(f"note: .museignore matches {printable(new)}: the next commit will record "
+                   f"{printable(old)} as deleted and not record the new name", err=True)
 
 
 # -- stash --------------------------------------------------------------------------
