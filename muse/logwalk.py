@@ -85,8 +85,11 @@ class PathFilter:
     def touches(self, commit_id: str) -> bool:
         if not self.specs:
             return True
+        commit = self.repo.graph.commit(commit_id)
+        parents = commit.parents
+        if any(self.repo.graph.commit(p).snapshot == commit.snapshot for p in parents):
+            return False  # the same tree as a parent: nothing to read
         mine = self._key(commit_id)
-        parents = self.repo.graph.commit(commit_id).parents
         if not parents:
             return bool(mine)
         return all(self._key(p) != mine for p in parents)
