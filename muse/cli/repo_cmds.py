@@ -113,7 +113,7 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
 @click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
 def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
-    """Record the whole working tree (minus .museignore) as a new commit."""
+    """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit."""
     from ..committing import commit_worktree
 
     repo = open_repo()
