@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .pathspec import Pathspec, matches_any
+from .pathspec import Pathspec, matcher
 from .repo import Repository
 from .revisions import resolve
 
@@ -70,6 +70,7 @@ class PathFilter:
     def __init__(self, repo: Repository, specs: list[Pathspec]) -> None:
         self.repo = repo
         self.specs = specs
+        self._wanted = matcher(specs)
         self._keys: dict[str, _Key] = {}
 
     def _key(self, commit_id: str) -> _Key:
@@ -77,8 +78,8 @@ class PathFilter:
         found = self._keys.get(snapshot_id)
         if found is None:
             entries = self.repo.store.read_snapshot(snapshot_id).entries
-            found = tuple((e.path, e.oid, e.executable) for e in entries
-                          if matches_any(self.specs, e.path))
+            wanted = self._wanted
+            found = tuple((e.path, e.oid, e.executable) for e in entries if wanted(e.path))
             self._keys[snapshot_id] = found
         return found
 

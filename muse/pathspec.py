@@ -11,7 +11,7 @@ below it; the tree's top (`.`) matches everything.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,13 +81,23 @@ def matches_any(specs: list[Pathspec], path: str) -> bool:
     return not specs or any(spec.matches(path) for spec in specs)
 
 
+def matcher(specs: list[Pathspec]) -> Callable[[str], bool]:
+    """`matches_any` for many paths: one set lookup and one `startswith` per path."""
+    if not specs or any(spec.path == TOP for spec in specs):
+        return lambda path: True
+    exact = frozenset(spec.path for spec in specs)
+    folders = tuple(spec.path + "/" for spec in specs)
+    return lambda path: path in exact or path.startswith(folders)
+
+
 def restrict_to(snapshot: Snapshot | None, specs: list[Pathspec]) -> Snapshot:
     """The entries of `snapshot` that `specs` match (all of them when there are no specs)."""
     if snapshot is None:
         return Snapshot(())
     if not specs:
         return snapshot
-    return Snapshot(tuple(e for e in snapshot.entries if matches_any(specs, e.path)))
+    wanted = matcher(specs)
+    return Snapshot(tuple(e for e in snapshot.entries if wanted(e.path)))
 
 
 def unmatched(specs: list[Pathspec], paths: Iterable[str]) -> list[Pathspec]:
