@@ -17,7 +17,7 @@ from .checkout import discard_blocked, force_tree, list_paths, refuse_blocked
 from .errors import ConflictError, RepositoryError, UsageError
 from .ignore import IgnoreRules
 from .objects import Snapshot, SnapshotEntry
-from .pathspec import TOP, Pathspec, restrict_to, unmatched
+from .pathspec import TOP, Pathspec, matches_any, restrict_to, unmatched
 from .repo import Repository
 from .revisions import resolve
 from .worktree import hash_file
@@ -53,7 +53,7 @@ def restore(repo: Repository, specs: list[Pathspec], *, source: str | None = Non
     source_snap = repo.commit_snapshot(resolve(repo, source)) if source else head
     target = restrict_to(source_snap, specs)
     tracked = set(restrict_to(head, specs).as_dict())
-    pending = {p for p in untracking.pending(repo.muse_dir) if _under(specs, p)}
+    pending = {p for p in untracking.pending(repo.muse_dir) if matches_any(specs, p)}
     known = set(target.as_dict()) | tracked | (pending if staged else set())
     for spec in unmatched(specs, known):
         raise _no_match(spec, f"in {label}" if worktree else "tracked or being untracked")
@@ -64,10 +64,6 @@ def restore(repo: Repository, specs: list[Pathspec], *, source: str | None = Non
         untracking.discard(repo.muse_dir, pending)
         result.unstaged = sorted(pending)
     return result
-
-
-def _under(specs: list[Pathspec], path: str) -> bool:
-    return any(spec.matches(path) for spec in specs)
 
 
 def _restore_files(repo: Repository, target: Snapshot, tracked: set[str], label: str,
