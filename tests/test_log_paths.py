@@ -197,3 +197,10 @@ def test_status_paths(muse, repo_dir, history):
     assert data["changes"] == [{"path": "a.txt", "status": "modified"}]
     clean = muse("status", "f.txt", cwd=repo_dir).stdout
     assert "nothing to commit" in clean
+
+
+def test_a_deleted_path_without_dashes_gets_a_hint(muse, repo_dir, history):
+    (repo_dir / "f.txt").unlink()
+    result = changes_nothing(muse, repo_dir, "log", "f.txt", exit_code=2)
+    assert "hint: a path that is not in the working tree goes after `--`" in result.stderr
+    assert subjects(muse, repo_dir, "--", "f.txt") == ["f2", "f1"]

@@ -40,11 +40,14 @@ def split_paths(repo: Any, words: tuple[str, ...]) -> tuple[list[str], list[Any]
         for i, word in enumerate(words):
             try:
                 parse_range(repo, [word])
-            except RevisionError:
+            except RevisionError as exc:
                 if os.path.lexists(word):
                     revisions, paths = list(words[:i]), list(words[i:])
                     break
-                raise
+                if not exc.message.startswith("unknown revision"):
+                    raise
+                raise RevisionError(exc.message, hint="a path that is not in the working "
+                                    f"tree goes after `--`: -- {word}") from None
     if not paths:
         return revisions, []
     if root is None:
