@@ -204,3 +204,15 @@ def test_a_deleted_path_without_dashes_gets_a_hint(muse, repo_dir, history):
     result = changes_nothing(muse, repo_dir, "log", "f.txt", exit_code=2)
     assert "hint: a path that is not in the working tree goes after `--`" in result.stderr
     assert subjects(muse, repo_dir, "--", "f.txt") == ["f2", "f1"]
+
+
+def test_a_damaged_snapshot_is_reported_not_skipped(muse, repo_dir, history):
+    from tests.branching_support import repo
+
+    snapshot = repo(repo_dir).graph.commit(history["m1"]).snapshot
+    loose = repo_dir / ".muse" / "objects" / snapshot[:2] / snapshot[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[:-1] + b"\x00")
+    result = muse("log", "--oneline", "--", "a.txt", cwd=repo_dir)
+    assert result.exit_code == 5, result.output
+    assert "corrupt" in result.stderr and "Traceback" not in result.output
