@@ -216,3 +216,27 @@ def test_a_damaged_snapshot_is_reported_not_skipped(muse, repo_dir, history):
     result = muse("log", "--oneline", "--", "a.txt", cwd=repo_dir)
     assert result.exit_code == 5, result.output
     assert "corrupt" in result.stderr and "Traceback" not in result.output
+
+
+def test_graph_with_max_count(muse, repo_dir, history):
+    lines = muse("log", "--graph", "--oneline", "-n", "2", cwd=repo_dir).stdout.splitlines()
+    # Only the drawn commits have lanes: the merge's other parent is not drawn.
+    assert lines == [f"* {history['merge'][:12]} merge feature", f"* {history['m1'][:12]} m1"]
+
+
+def test_decorations_are_on_for_a_terminal(muse, repo_dir, history):
+    import os
+    import subprocess
+    import sys
+
+    leader, follower = os.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "muse", "log", "--oneline", "-n", "1"],
+                              cwd=repo_dir, env=muse.env(), stdout=follower,
+                              stderr=subprocess.PIPE, timeout=60)
+        os.close(follower)
+        shown = os.read(leader, 4096).decode()
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, done.stderr
+    assert shown.strip() == f"{history['merge'][:12]} (HEAD -> main) merge feature"

@@ -267,3 +267,16 @@ def test_mv_into_an_ignored_place_says_so(muse, repo_dir, tracked):
     assert result.exit_code == 0, result.output
     assert "note: .museignore matches scratch/song.mid" in result.stderr
     assert short_status(muse, repo_dir) == "A .museignore\nD song.mid\n"
+
+
+@pytest.mark.parametrize("args, code, error_code", [
+    (("rm", "--json", "nope"), 2, "usage"),
+    (("restore", "--json", "../x"), 2, "usage"),
+    (("mv", "--json", "song.mid", "stems/bass.wav"), 4, "conflict"),
+    (("restore", "--json", ".muse"), 2, "unsafe-path"),
+])
+def test_json_errors_are_one_object(muse, repo_dir, tracked, args, code, error_code):
+    result = changes_nothing(muse, repo_dir, *args, exit_code=code)
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == error_code and error["exit_code"] == code
+    assert result.stdout == ""
