@@ -37,5 +37,6 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
     worktree.cache.save()
     repo.move_head(head, commit.id, f"commit: {commit.subject}")
     end_merge(repo)
-    untracking.clear(repo.muse_dir)  # the commit recorded every pending `rm --cached`
+    if worktree.dropped:  # recorded now; one asked for meanwhile stays pending
+        untracking.discard(repo.muse_dir, worktree.dropped)
     return commit

@@ -4,8 +4,9 @@ Muse has no staging area, so the one thing a commit needs told is which
 tracked files to stop tracking. `.muse/untrack.list` holds those paths, one
 per line, sorted, written atomically under `.muse/untrack.lock`. The working
 tree's scan leaves them out (so `status` shows them as deleted, and `commit`
-records them so); a commit empties the list, `muse restore --staged PATH`
-takes a path back off it, and `reset --hard` clears it.
+records them so); a commit takes off the list the paths it recorded (one
+added while it ran stays), `muse restore --staged PATH` takes a path back
+off it, and `reset --hard` clears it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def discard(muse_dir: Path, paths: Iterable[str]) -> None:
 
 
 def clear(muse_dir: Path) -> None:
-    """Forget every pending untrack (after a commit recorded them, or a hard reset).
+    """Forget every pending untrack (a hard reset).
 
     Works on a damaged list too: clearing it is one way out.
     """

@@ -234,6 +234,7 @@ class WorkTree:
         self.store = store
         self.tracked = tracked  # HEAD's paths: ignore rules never untrack them
         self.untracking = untracking  # `rm --cached` paths: left out until committed
+        self.dropped: frozenset[str] = frozenset()
         self.notes = ScanNotes()
         self.cache = StatCache(muse_dir / "index")
         self.safe = SafeTree(root)
@@ -244,6 +245,7 @@ class WorkTree:
     def states(self) -> dict[str, FileState]:
         self.notes = ScanNotes()  # what this scan passed over, for `status` to mention
         dropped = self.untracking()
+        self.dropped = dropped  # what this scan left out, for the commit that records it
         return {s.path: s for s in scan(self.root, self.rules(), Tracked(self.tracked),
                                          self.notes) if s.path not in dropped}
 

@@ -280,3 +280,19 @@ def test_json_errors_are_one_object(muse, repo_dir, tracked, args, code, error_c
     error = json.loads(result.stderr)["error"]
     assert error["code"] == error_code and error["exit_code"] == code
     assert result.stdout == ""
+
+
+def test_rm_cached_asked_for_during_a_commit_stays_pending(muse, repo_dir, tracked,
+                                                           monkeypatch):
+    from muse import committing
+
+    assert muse("rm", "--cached", "song.mid", cwd=repo_dir).exit_code == 0
+    real_move = committing.Repository.move_head
+
+    def move_head(self, old, new, message):  # another `rm --cached` lands mid-commit
+        assert muse("rm", "--cached", "stems/bass.wav", cwd=repo_dir).exit_code == 0
+        real_move(self, old, new, message)
+
+    monkeypatch.setattr(committing.Repository, "move_head", move_head)
+    commit(muse, repo_dir, "untrack song")
+    assert (repo_dir / ".muse/untrack.list").read_text() == "stems/bass.wav\n"
