@@ -106,7 +106,8 @@ class SafeTree:
 
     def move(self, src: str, dst: str) -> None:
         """Rename the file or folder `src` to `dst`, never through a link and never over
-        anything: `dst` must not exist and its folder must (ConflictError otherwise)."""
+        anything: an existing `dst` is a ConflictError, a missing (or linked) folder
+        for it a UsageError."""
         src_name, dst_name = src.rsplit("/", 1)[-1], dst.rsplit("/", 1)[-1]
         with self._folders(src, create=False) as src_fds, \
                 self._folders(dst, create=False) as dst_fds:
