@@ -25,7 +25,13 @@ from pathlib import Path
 
 from . import untracking
 from .changes import changed_paths
-from .checkout import check_move, move_tree, move_tree_or_restore
+from .checkout import (
+    blocked_paths,
+    check_move,
+    move_tree,
+    move_tree_or_restore,
+    refuse_blocked,
+)
 from .errors import RepositoryError, RevisionError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
@@ -124,6 +130,12 @@ def push(repo: Repository, message: str | None = None) -> StashEntry | None:
         saved = tree.snapshot(batch)
         if saved.id == head_snap.id:
             return None
+        changed = changed_paths(saved, head_snap)
+        # Something the scan does not record (a link where HEAD has a file) would stop the
+        # clean-up halfway: refuse now, and the batch stores nothing.
+        refuse_blocked(blocked_paths(tree.root, saved, head_snap, saved, changed), "stash",
+                       what="something Muse does not record",
+                       hint="move it out of the way, then run it again")
         subject = message or _default_message(repo, head)
         made = repo.make_commit(saved.id, [head], subject, sign=False)
         batch.add_bytes(saved.encode())
@@ -131,7 +143,7 @@ def push(repo: Repository, message: str | None = None) -> StashEntry | None:
     tree.cache.save()
     with _editing(repo.muse_dir) as ids:  # the data is stored: name it, then clean the tree
         ids.insert(0, made.id)
-    move_tree(repo, saved, head_snap, changed_paths(saved, head_snap))
+    move_tree(repo, saved, head_snap, changed)
     return StashEntry(0, made.id, made)
 
 

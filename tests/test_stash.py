@@ -165,3 +165,13 @@ def test_stash_refused_during_a_merge(muse, repo_dir, base):
     result = changes_nothing(muse, repo_dir, "stash", exit_code=3)
     assert "merge" in result.stderr
     assert head_file(repo_dir) == "ref: refs/heads/main"
+
+
+def test_push_refuses_a_link_where_head_has_a_file(muse, repo_dir, base, tmp_path):
+    outside = tmp_path / "elsewhere.mid"
+    outside.write_text("not ours")
+    (repo_dir / "song.mid").unlink()
+    (repo_dir / "song.mid").symlink_to(outside)
+    result = changes_nothing(muse, repo_dir, "stash", exit_code=4)
+    assert "song.mid (symlink)" in result.stderr
+    assert outside.read_text() == "not ours"
