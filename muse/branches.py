@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ConflictError, RevisionError, UsageError
-from .refs import HEADS, TAGS, check_ref_name
+from .refs import HEADS, REMOTES, TAGS, check_ref_name
 from .repo import Repository
 
 # Names that would read as revision syntax rather than as a name.
@@ -72,6 +72,11 @@ def list_branches(repo: Repository) -> list[NamedRef]:
     return _list(repo, HEADS)
 
 
+def list_remote_branches(repo: Repository) -> list[NamedRef]:
+    """Remote-tracking branches, named as `origin/main`."""
+    return _list(repo, REMOTES)
+
+
 def list_tags(repo: Repository) -> list[NamedRef]:
     return _list(repo, TAGS)
 
@@ -112,10 +117,67 @@ def delete_branch(repo: Repository, name: str, *, force: bool = False) -> RefCha
     head = repo.head()
     if not force and (head is None or not repo.graph.is_ancestor(old, head)):
         raise ConflictError(f"branch {name!r} is not merged into HEAD",
-                            hint="merge it first, or use -f to delete it and its "
-                            "unmerged commits' only name")
+                            hint=f"merge it first, or `muse branch -D {name}` to delete it "
+                            f"anyway (its reflog keeps the commit: `muse reflog {name}`)")
     repo.refs.update(ref, old, None, "branch: deleted")
+    _drop_branch_config(repo, name)
     return RefChange(name, old, None)
+
+
+def _branch_settings(repo: Repository, name: str) -> list[tuple[str, str]]:
+    """`branch.NAME.*` (upstream remote and merge): options have no dots, names may."""
+    start = f"branch.{name}."
+    return [(key[len(start):], value) for key, value in repo.config.items()
+            if key.startswith(start) and "." not in key[len(start):]]
+
+
+def _drop_branch_config(repo: Repository, name: str) -> None:
+    if _branch_settings(repo, name):
+        repo.config.remove_section(f"branch.{name}")
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """What a rename did: the branch's old and new short names and its commit (None:
+    the current branch had no commit yet)."""
+
+    old: str
+    new: str
+    commit: str | None
+
+
+def rename_branch(repo: Repository, old_name: str | None, new_name: str) -> Renamed:
+    """Rename branch OLD (default: the current one) to NEW, with its upstream settings and
+    its reflog; HEAD follows. NEW must not exist."""
+    if old_name is None:
+        old_name = repo.current_branch()
+        if old_name is None:
+            raise UsageError("HEAD is detached: which branch to rename?",
+                             hint="muse branch -m OLD NEW")
+    old_ref, new_ref = branch_ref_name(old_name), branch_ref_name(new_name)
+    commit = repo.refs.read(old_ref)
+    unborn = commit is None and repo.refs.head_target() == old_ref
+    if commit is None and not unborn:
+        raise RevisionError(f"no branch named {old_name!r}",
+                            hint="see `muse branch` for the list")
+    if old_ref == new_ref:
+        return Renamed(old_name, new_name, commit)
+    if repo.refs.read(new_ref) is not None:
+        raise ConflictError(f"a branch named {new_name!r} already exists",
+                            hint=f"delete it first (`muse branch -d {new_name}`), "
+                            "or choose another name")
+    _check_no_folder_clash(repo, new_ref, "branch")
+    message = f"branch: renamed {old_ref} to {new_ref}"
+    if commit is None:
+        repo.refs.set_head(new_ref, message)  # no commit yet: only HEAD names the branch
+    else:
+        repo.refs.rename(old_ref, new_ref, commit, message)
+    settings = _branch_settings(repo, old_name)
+    _drop_branch_config(repo, new_name)  # a gone branch's leftovers must not mix in
+    for key, value in settings:
+        repo.config.set(f"branch.{new_name}.{key}", value)
+    _drop_branch_config(repo, old_name)
+    return Renamed(old_name, new_name, commit)
 
 
 def create_tag(repo: Repository, name: str, commit: str, *, force: bool = False) -> RefChange:

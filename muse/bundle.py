@@ -18,7 +18,7 @@ import os
 import queue
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -276,7 +276,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
     for oid in prerequisites:
-        for row in _stored_rows(store, graph.commit(oid).snapshot)[1]:
+        for row in stored_rows(store, graph.commit(oid).snapshot)[1]:
             sizes[row[1]] = _KNOWN
     snapshots: list[str] = []
     seen_snapshots: set[str] = set()
@@ -293,7 +293,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
             continue
         seen_snapshots.add(snap_id)
         snapshots.append(snap_id)
-        data, rows = _stored_rows(store, snap_id)
+        data, rows = stored_rows(store, snap_id)
         if budget >= len(data):
             encodings[snap_id] = data
             budget -= len(data)
@@ -310,7 +310,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
 _KNOWN = -1
 
 
-def _stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
+def stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
     """A stored snapshot's rows `[path, raw id, size, executable]`, without a strict decode.
 
     The store re-hashes the bytes to their id, and every snapshot was validated
@@ -365,6 +365,54 @@ def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
         w.close()
     return BundleSummary(bundle_id, header, w.size, plan.commits, plan.signed,
                          len(plan.commits) - plan.signed, 0, tuple(entries))
+
+
+def write_items(read: Callable[[PackEntry], Iterable[bytes]], items: Sequence[PackEntry],
+                prerequisites: Iterable[str], out: BinaryIO) -> BundleSummary:
+    """A pack of exactly `items`, in bundle framing with no refs: blobs, then snapshots,
+    then commits, each in the given order, each re-hashed as `read` yields its bytes.
+
+    What a receiver keeps of a bundle whose other items it already stores; such a
+    pack is read through its index and is not a bundle to hand to anyone else (its
+    snapshots may name objects it leaves out).
+    """
+    blobs = [e for e in items if e.kind == BLOB]
+    records = [e for e in items if e.kind == SNAPSHOT] + [e for e in items if e.kind == COMMIT]
+    header = BundleHeader(refs={}, prerequisites=sorted(set(prerequisites)),
+                          objects=len(blobs), object_bytes=sum(e.size for e in blobs),
+                          snapshots=len(records) - sum(e.kind == COMMIT for e in records),
+                          commits=sum(e.kind == COMMIT for e in records))
+    w = _HashingWriter(out, None)
+    entries: list[PackEntry] = []
+    try:
+        w.write(PREAMBLE)
+        w.frame(KIND_HEADER, header.encode())
+        for e in blobs:
+            entries.append(PackEntry(e.oid, w.size + HEADER_SIZE + OBJECT_START.size, e.size,
+                                     BLOB))
+            w.frame(KIND_OBJECT, OBJECT_START.pack(bytes.fromhex(e.oid), e.size))
+            hasher = hashlib.sha256()
+            written = 0
+            for chunk in read(e):
+                hasher.update(chunk)
+                view = memoryview(chunk)
+                for start in range(0, len(view), DATA_CHUNK):
+                    w.frame(KIND_DATA, view[start : start + DATA_CHUNK])
+                written += len(chunk)
+            if written != e.size or hasher.hexdigest() != e.oid:
+                raise CorruptObjectError(f"object {e.oid} changed on disk while being copied")
+        for e in records:
+            data = b"".join(read(e))
+            if hashlib.sha256(data).hexdigest() != e.oid:
+                raise CorruptObjectError(f"{e.kind} {e.oid} changed on disk while being copied")
+            entries.append(PackEntry(e.oid, w.size, len(data), e.kind))
+            w.frame(KIND_COMMIT if e.kind == COMMIT else KIND_SNAPSHOT, data)
+        w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
+        pack_id = w.digest().hex()
+    finally:
+        w.close()
+    commits = [e.oid for e in records if e.kind == COMMIT]
+    return BundleSummary(pack_id, header, w.size, commits, 0, 0, 0, tuple(entries))
 
 
 def _write_object(store: ObjectSource, w: _HashingWriter, oid: str, size: int,
@@ -429,8 +477,9 @@ class BundleReader:
     def __init__(self, source: BinaryIO, *, index: ObjectIndex | None = None,
                  sink: Callable[[bytes], Any] | None = None,
                  progress: Progress | None = None,
-                 policy: ReceivePolicy = DEFAULT_POLICY) -> None:
+                 policy: ReceivePolicy = DEFAULT_POLICY, size: int | None = None) -> None:
         self.source = source
+        self.size = size  # the whole bundle's length, when the receiver knows it
         self.index = index
         self.sink = sink
         self.progress = progress
@@ -496,7 +545,18 @@ class BundleReader:
         if kind != KIND_HEADER:
             raise BundleError("bundle does not start with a header frame")
         self.header = _parse_header(payload)
+        if self.size is not None:
+            self._check_counts_fit(self.header, self.size)
         return self.header
+
+    def _check_counts_fit(self, header: BundleHeader, size: int) -> None:
+        """Refuse, before reading on, a header claiming more than `size` bytes could hold."""
+        items = header.objects + header.snapshots + header.commits
+        least = self.position + header.object_bytes + items * HEADER_SIZE + \
+            header.objects * OBJECT_START.size
+        if least > size:
+            raise BundleError(f"bundle header declares contents of at least {least} bytes, "
+                              f"but the bundle is {size} bytes")
 
     def items(self) -> Iterator[Verified]:
         """Yield every object, snapshot and commit, each verified; then check the trailer."""

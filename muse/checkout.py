@@ -12,7 +12,7 @@ from . import untracking
 from .branches import branch_ref_name, create_branch
 from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
-from .merge_state import clear_state, require_no_merge, tracked_by_merge
+from .merge_state import clear_state, end_merge, require_no_merge, tracked_by_merge
 from .objects import Snapshot
 from .repo import Repository
 
@@ -234,7 +234,7 @@ def switch_branch(repo: Repository, name: str, *, force: bool = False) -> Switch
         return SwitchResult(name, commit, unchanged=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     plan.run()
-    repo.refs.set_head(ref)
+    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
     return SwitchResult(name, commit, carried=tuple(plan.carried))
 
 
@@ -250,12 +250,12 @@ def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: 
     commit = start or repo.head()
     if commit is None:
         # Nothing to start from: the new branch is born with the first commit.
-        repo.refs.set_head(ref)
+        repo.refs.set_head(ref, f"switch: new branch {name}")
         return SwitchResult(name, None, created=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     create_branch(repo, name, commit, start_label=start_label)
     plan.run()
-    repo.refs.set_head(ref)
+    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
     return SwitchResult(name, commit, created=True, carried=tuple(plan.carried))
 
 
@@ -264,8 +264,17 @@ def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> Sw
     require_no_merge(repo, "switch")
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {commit[:12]}")
     plan.run()
-    repo.refs.set_head(commit)
+    repo.refs.set_head(commit, f"switch: moving from {_where(repo)} to {commit[:12]}")
     return SwitchResult(None, commit, carried=tuple(plan.carried))
+
+
+def _where(repo: Repository) -> str:
+    """What HEAD is on now, for a reflog message: the branch, or the detached commit."""
+    branch = repo.current_branch()
+    if branch is not None:
+        return branch
+    head = repo.head()
+    return head[:12] if head else "(none)"
 
 
 def reset_hard(repo: Repository, commit: str, label: str) -> None:
@@ -288,3 +297,24 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
     force_tree(repo, work, target, tracked)
     clear_state(repo)
     untracking.clear(repo.muse_dir)  # a hard reset forgets a pending `rm --cached` too
+
+
+SOFT, MIXED = "soft", "mixed"
+
+
+def reset_branch(repo: Repository, commit: str, label: str, *, mode: str) -> None:
+    """`reset --soft` / `--mixed`: move only the current branch (or detached HEAD).
+
+    Muse has no staging area (a commit records the whole working tree), so both
+    leave every file as it is: what differs from `commit` shows in `status` and
+    goes into the next commit. They differ only on a merge in progress: --soft
+    refuses (as git does), --mixed gives the merge up and keeps its files.
+    """
+    if mode == SOFT:
+        require_no_merge(repo, "reset --soft")
+    head = repo.head()
+    if head != commit:
+        repo.move_head(head, commit, f"reset: moving to {label}")
+    if mode == MIXED:
+        end_merge(repo)
+        untracking.clear(repo.muse_dir)  # --mixed resets what a commit is told: rm --cached

@@ -17,9 +17,11 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
     leftovers = unresolved_conflicts(repo)
     if leftovers:
         raise ConflictError(
-            f"merge conflicts are unresolved: {', '.join(leftovers[:5])} still exist",
-            hint="resolve each conflicted file and delete its ~theirs/~base copies, "
-            "or run `muse merge --abort`",
+            f"merge conflicts are unresolved: {', '.join(leftovers[:5])}"
+            + (f" and {len(leftovers) - 5} more" if len(leftovers) > 5 else ""),
+            hint="edit the conflict markers out of each text file and delete the "
+            "~theirs/~base copies, or settle a path with `muse resolve PATH` "
+            "(--ours/--theirs); or abort the merge, cherry-pick or revert",
         )
     head = repo.head()
     other = pending_merge(repo)

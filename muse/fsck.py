@@ -21,7 +21,7 @@ class Problem:
     """One thing wrong: `subject` is the object id (or ref name) it is about."""
 
     subject: str
-    kind: str  # "ref", "commit", "snapshot", "object", "signature"
+    kind: str  # "ref", "commit", "snapshot", "object", "signature", "pack"
     message: str
 
     def as_dict(self) -> dict[str, str]:
@@ -77,7 +77,12 @@ class Report:
 def _collect_tips(repo: Repository, report: Report) -> dict[str, str]:
     """Ref name (and HEAD) → commit id, recording damaged refs as problems."""
     tips: dict[str, str] = {}
-    for name in repo.refs.names():  # damaged ones too: they are reported, not skipped
+    try:
+        names = repo.refs.names()
+    except RepositoryError as exc:  # the refs cannot be listed at all (a damaged refs.json)
+        report.add("refs", "ref", exc.message)
+        names = []
+    for name in names:  # damaged ones too: they are reported, not skipped
         report.refs += 1
         try:
             value = repo.refs.read(name)
@@ -306,6 +311,8 @@ def verify_repository(repo: Repository, *, require_signatures: bool = False) -> 
     """Check everything reachable from every ref and HEAD, then every other stored object."""
     report = Report()
     _check_pack_indexes(repo, report)
+    for subject, message in repo.storage_problems():
+        report.add(subject, "pack", message)
     tips = _collect_tips(repo, report)
     checker = _Checker(repo, report, require_signatures)
     checker.commits_from(tips)

@@ -1,4 +1,9 @@
-"""Merging another commit into HEAD: fast-forward, or a file-level three-way merge."""
+"""Merging another commit into HEAD: fast-forward, or a three-way merge.
+
+The tree merges path by path (`three_way`); a path both sides changed is
+then merged line by line if it is text (`content_merge`), else it stays a
+file-level conflict with side files.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +25,14 @@ from .merge_state import (
     ConflictRecord,
     clear_state,
     merge_in_progress,
+    pick_in_progress,
     require_no_merge,
     tracked_by_merge,
     write_state,
 )
 from .objects import Commit, Snapshot, SnapshotEntry
 from .repo import Repository
+from .store import ObjectBatch
 
 FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
 
@@ -39,11 +46,13 @@ class Conflict:
     base: SnapshotEntry | None
     ours: SnapshotEntry | None
     theirs: SnapshotEntry | None
+    markers: bool = False  # merged line by line: the file at the path holds conflict markers
 
 
 @dataclass(frozen=True)
 class MergePlan:
-    """The merged tree (a conflicted path holds ours, or theirs if ours deleted it)."""
+    """The merged tree (a conflicted path holds ours, or theirs if ours deleted it, or the
+    line-merged text with its conflict markers)."""
 
     merged: dict[str, SnapshotEntry]
     conflicts: list[Conflict]
@@ -102,13 +111,15 @@ def conflict_layout(plan: MergePlan, on_disk: Callable[[str], bool],
             sides.append(("theirs", c.theirs))  # when ours is gone, theirs is at the path
         if c.base is not None:
             sides.append(("base", c.base))
+        if c.markers:
+            sides = []  # the markers in the file show every side: no side files
         names = []
         for side, entry in sides:
             name = side_file_name(c.path, side, lambda p: p in layout or on_disk(p))
             layout[name] = SnapshotEntry(name, entry.oid, entry.size, entry.executable)
             names.append(name)
         records.append(ConflictRecord(c.path, c.kind, _oid(c.base), _oid(c.ours),
-                                      _oid(c.theirs), names))
+                                      _oid(c.theirs), names, markers=c.markers))
     return Snapshot.from_entries(layout.values()), records
 
 
@@ -127,8 +138,12 @@ class MergeOutcome:
 
 
 def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
-          message: str | None = None, sign: bool = True) -> MergeOutcome:
-    """Merge commit `other` (named `label` in messages) into HEAD."""
+          message: str | None = None, sign: bool = True,
+          favour: str | None = None) -> MergeOutcome:
+    """Merge commit `other` (named `label` in messages) into HEAD.
+
+    `favour` ("ours" or "theirs") settles every conflict for that side.
+    """
     require_no_merge(repo, "start a merge")
     if message is not None and not message.strip():
         raise UsageError("empty merge message", hint="pass one with -m MESSAGE, or omit -m")
@@ -144,7 +159,7 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
                                   hint="drop --ff-only to make a merge commit")
     head_snap = repo.head_snapshot()
     work = repo.worktree.snapshot()
-    _refuse_dirty(head_snap, work)
+    refuse_dirty(head_snap, work, "merge")
     if can_ff and ff != FF_NEVER:
         target = repo.commit_snapshot(other)
         changed = _refuse_obstacles(repo, head_snap, target, work)
@@ -152,20 +167,35 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
         move_tree(repo, head_snap, target, changed)
         return MergeOutcome("fast-forward", other)
     base = repo.graph.merge_base(head, other)
-    plan = three_way(repo.commit_snapshot(base) if base else None, head_snap or Snapshot(()),
-                     repo.commit_snapshot(other))
-    _refuse_file_folder_clash(plan)
-    if plan.conflicts:
-        return _stop_for_conflicts(repo, head, other, plan, head_snap, work)
     text = message or f"Merge {label} into {repo.current_branch() or 'HEAD'}"
-    return _commit_merge(repo, head, other, plan, head_snap, work, text, sign, label)
+    with repo.store.batch() as batch:
+        plan = settle(repo, repo.commit_snapshot(base) if base else None, head_snap,
+                      repo.commit_snapshot(other), batch, favour)
+        if plan.conflicts:
+            records = stop_for_conflicts(repo, plan, head_snap, work, batch,
+                                         lambda found: write_state(repo, other, found))
+            return MergeOutcome("conflicts", head, None, records)
+        return _commit_merge(repo, head, other, plan, head_snap, work, text, sign, label,
+                             batch)
 
 
-def _refuse_dirty(head_snap: Snapshot | None, work: Snapshot) -> None:
+def settle(repo: Repository, base: Snapshot | None, head_snap: Snapshot | None,
+           theirs: Snapshot, batch: ObjectBatch, favour: str | None) -> MergePlan:
+    """The three-way merge of trees then of text contents; merged bytes go into `batch`."""
+    from .content_merge import conflict_style, merge_contents
+
+    plan = three_way(base, head_snap or Snapshot(()), theirs)
+    _refuse_file_folder_clash(plan)
+    if not plan.conflicts:
+        return plan
+    return merge_contents(repo, plan, batch, style=conflict_style(repo), favour=favour)
+
+
+def refuse_dirty(head_snap: Snapshot | None, work: Snapshot, doing: str) -> None:
     changes = [f"{c.path} ({c.status})" for c in compare(head_snap, work)]
     if changes:
         raise ConflictError(
-            f"cannot merge: the working tree has uncommitted changes: {list_paths(changes)}",
+            f"cannot {doing}: the working tree has uncommitted changes: {list_paths(changes)}",
             hint="commit them first (`muse commit -m MESSAGE`), "
             "or discard them with `muse reset --hard`",
         )
@@ -209,38 +239,59 @@ def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> Mer
 
 def _commit_merge(repo: Repository, head: str, other: str, plan: MergePlan,
                   head_snap: Snapshot | None, work: Snapshot, message: str, sign: bool,
-                  label: str) -> MergeOutcome:
-    merged = Snapshot.from_entries(plan.merged.values())
-    changed = _refuse_obstacles(repo, head_snap, merged, work)
-    commit = repo.make_commit(merged.id, [head, other], message, sign=sign)
-    # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo.
-    with repo.store.batch() as batch:
-        batch.add_bytes(merged.encode())
-        batch.add_bytes(commit.encode())
-    repo.move_head(head, commit.id, f"merge {label}")
-    move_tree(repo, head_snap, merged, changed)
+                  label: str, batch: ObjectBatch) -> MergeOutcome:
+    commit = commit_plan(repo, plan, [head, other], message, sign, head_snap, work, batch,
+                         f"merge {label}")
     return MergeOutcome("merged", commit.id, commit)
 
 
-def _stop_for_conflicts(repo: Repository, head: str, other: str, plan: MergePlan,
-                        head_snap: Snapshot | None, work: Snapshot) -> MergeOutcome:
+def commit_plan(repo: Repository, plan: MergePlan, parents: list[str], message: str,
+                sign: bool, head_snap: Snapshot | None, work: Snapshot, batch: ObjectBatch,
+                reflog: str) -> Commit:
+    """Commit a conflict-free plan on `parents` and bring the tree to it."""
+    merged = Snapshot.from_entries(plan.merged.values())
+    changed = _refuse_obstacles(repo, head_snap, merged, work)
+    commit = repo.make_commit(merged.id, parents, message, sign=sign)
+    # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo.
+    batch.add_bytes(merged.encode())
+    batch.add_bytes(commit.encode())
+    batch.commit()
+    repo.move_head(parents[0], commit.id, reflog)
+    move_tree(repo, head_snap, merged, changed)
+    return commit
+
+
+def stop_for_conflicts(repo: Repository, plan: MergePlan, head_snap: Snapshot | None,
+                       work: Snapshot, batch: ObjectBatch,
+                       record: Callable[[list[ConflictRecord]], None]) -> list[ConflictRecord]:
+    """Write the conflict layout into the tree; `record` saves the state first."""
     root = repo.root
     assert root is not None
     layout, records = conflict_layout(plan, lambda p: os.path.lexists(root / p))
     changed = _refuse_obstacles(repo, head_snap, layout, work)
-    # State before files: if writing the tree fails midway, `--abort` still knows what to undo.
-    write_state(repo, other, records)
+    # Objects, then state, then files: if writing the tree fails midway, `--abort` still
+    # knows what to undo, and every file it names is stored.
+    batch.commit()
+    record(records)
     move_tree(repo, head_snap, layout, changed)
-    return MergeOutcome("conflicts", head, None, records)
+    return records
 
 
 def abort_merge(repo: Repository) -> list[str]:
     """Put every file the merge touched back to HEAD; remove side files and merge state."""
     if not merge_in_progress(repo):
+        if pick_in_progress(repo):
+            raise RepositoryError("no merge in progress: a cherry-pick or revert is",
+                                  hint="run `muse cherry-pick --abort` or `muse revert --abort`")
         raise RepositoryError("no merge in progress", hint="there is nothing to abort")
+    return abort_operation(repo)
+
+
+def abort_operation(repo: Repository, doing: str = "abort the merge") -> list[str]:
+    """The undo of a stopped merge, cherry-pick or revert: the tree back to HEAD."""
     head_snap = repo.head_snapshot() or Snapshot(())
     work = repo.worktree.snapshot()
     tracked = tracked_by_merge(repo) | set(head_snap.as_dict())
-    check_discard(repo.worktree.root, tracked, head_snap, work, "abort the merge")
+    check_discard(repo.worktree.root, tracked, head_snap, work, doing)
     force_tree(repo, work, head_snap, tracked)
     return sorted(clear_state(repo))

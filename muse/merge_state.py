@@ -1,18 +1,24 @@
 """A merge in progress on disk: `.muse/MERGE_HEAD`, `.muse/MERGE_CONFLICTS` and side files.
 
 MERGE_CONFLICTS is a JSON list of records, one per conflicted path:
-    {"path", "kind", "base", "ours", "theirs", "side_files"}
+    {"path", "kind", "base", "ours", "theirs", "side_files", "markers", "resolved"}
 `kind` is "both-modified", "modify-delete" or "both-added"; base/ours/theirs are
 object ids or null; side_files are the `NAME~theirs.EXT` / `NAME~base.EXT` copies
 written next to the path, which must be gone before `muse commit` will record
-the merge (`unresolved_conflicts`).
+the merge (`unresolved_conflicts`). `markers` says a text file was merged line
+by line and holds conflict markers: the path is unresolved while they remain,
+unless `resolved` (set by `muse resolve`).
+
+A cherry-pick or revert that stops on conflicts uses the same records, with
+`.muse/PICK_HEAD` (JSON: action, commit, base, theirs, message) instead of
+MERGE_HEAD: its commit has one parent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .errors import RepositoryError
 from .fsutil import atomic_write_bytes
@@ -20,10 +26,13 @@ from .objects import is_object_id
 from .paths import is_safe_path
 from .repo import Repository
 from .textfiles import read_utf8
+from .textmerge import file_has_conflict_markers
 
 KINDS = ("both-modified", "modify-delete", "both-added")
 MERGE_HEAD = "MERGE_HEAD"
 MERGE_CONFLICTS = "MERGE_CONFLICTS"
+PICK_HEAD = "PICK_HEAD"
+PICK_ACTIONS = ("cherry-pick", "revert")
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,23 @@ class ConflictRecord:
     ours: str | None
     theirs: str | None
     side_files: list[str]
+    markers: bool = False
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class PickState:
+    """A cherry-pick or revert waiting for its conflicts: what it applies, and its message.
+
+    `base` and `theirs` are the commits the three-way merge ran between (None
+    for the empty tree of a root commit).
+    """
+
+    action: str
+    commit: str
+    base: str | None
+    theirs: str | None
+    message: str
 
 
 _DAMAGED_HINT = "run `muse merge --abort` or `muse reset --hard`"
@@ -42,6 +68,39 @@ _DAMAGED_HINT = "run `muse merge --abort` or `muse reset --hard`"
 def merge_in_progress(repo: Repository) -> bool:
     """True while MERGE_HEAD exists, readable or not (so a damaged merge can be aborted)."""
     return repo.merge_state_file(MERGE_HEAD).exists()
+
+
+def pick_in_progress(repo: Repository) -> bool:
+    """True while PICK_HEAD exists, readable or not."""
+    return repo.merge_state_file(PICK_HEAD).exists()
+
+
+def pending_pick(repo: Repository) -> PickState | None:
+    """The cherry-pick or revert in progress, or None; RepositoryError if it is damaged."""
+    path = repo.merge_state_file(PICK_HEAD)
+    if not path.exists():
+        return None
+    text = read_utf8(path, RepositoryError, _PICK_DAMAGED_HINT)
+    try:
+        state = PickState(**json.loads(text))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RepositoryError(f"{path} is damaged: {exc}", hint=_PICK_DAMAGED_HINT) from None
+    ids = [state.commit, *(c for c in (state.base, state.theirs) if c is not None)]
+    if state.action not in PICK_ACTIONS or not all(is_object_id(c) for c in ids) \
+            or not isinstance(state.message, str):
+        raise RepositoryError(f"{path} is damaged", hint=_PICK_DAMAGED_HINT)
+    return state
+
+
+_PICK_DAMAGED_HINT = ("run `muse cherry-pick --abort` (or `muse revert --abort`) "
+                      "or `muse reset --hard`")
+
+
+def write_pick_state(repo: Repository, state: PickState, records: list[ConflictRecord]) -> None:
+    """Record a stopped cherry-pick or revert: conflicts first, PICK_HEAD (the marker) last."""
+    write_records(repo, records)
+    payload = json.dumps(asdict(state), indent=2).encode() + b"\n"
+    atomic_write_bytes(repo.merge_state_file(PICK_HEAD), payload)
 
 
 def pending_merge(repo: Repository) -> str | None:
@@ -57,9 +116,19 @@ def pending_merge(repo: Repository) -> str | None:
 
 def write_state(repo: Repository, other: str, records: list[ConflictRecord]) -> None:
     """Record the merge: conflicts first, MERGE_HEAD (the marker) last."""
+    write_records(repo, records)
+    atomic_write_bytes(repo.merge_state_file(MERGE_HEAD), other.encode() + b"\n")
+
+
+def write_records(repo: Repository, records: list[ConflictRecord]) -> None:
     payload = json.dumps([asdict(r) for r in records], indent=2).encode() + b"\n"
     atomic_write_bytes(repo.merge_state_file(MERGE_CONFLICTS), payload)
-    atomic_write_bytes(repo.merge_state_file(MERGE_HEAD), other.encode() + b"\n")
+
+
+def mark_resolved(repo: Repository, paths: set[str]) -> None:
+    """Record that the conflicts at `paths` are settled, markers or not."""
+    records = [replace(r, resolved=True) if r.path in paths else r for r in read_records(repo)]
+    write_records(repo, records)
 
 
 def read_records(repo: Repository) -> list[ConflictRecord]:
@@ -75,21 +144,34 @@ def read_records(repo: Repository) -> list[ConflictRecord]:
 
 
 def unresolved_conflicts(repo: Repository) -> list[str]:
-    """Conflict side files (`*~theirs*` / `*~base*`) of a merge that are still on disk."""
+    """What still blocks the commit: side files (`*~theirs*` / `*~base*`) still on disk,
+    and text files that still hold conflict markers (unless marked resolved)."""
     if repo.root is None:
         return []
     root = repo.root
-    return [side for record in read_records(repo) for side in record.side_files
-            if (root / side).exists()]
+    left = []
+    for record in read_records(repo):
+        if record.markers and not record.resolved and is_safe_path(record.path) \
+                and file_has_conflict_markers(root / record.path):
+            left.append(record.path)
+        left.extend(side for side in record.side_files if (root / side).exists())
+    return left
 
 
 def require_no_merge(repo: Repository, doing: str) -> None:
-    """Refuse `doing` while a merge waits to be committed or aborted."""
+    """Refuse `doing` while a merge, cherry-pick or revert waits to be committed or aborted."""
     other = pending_merge(repo)
     if other is not None:
         raise RepositoryError(
             f"cannot {doing}: a merge of {other[:12]} is in progress",
             hint="resolve it and run `muse commit -m MESSAGE`, or run `muse merge --abort`",
+        )
+    pick = pending_pick(repo)
+    if pick is not None:
+        raise RepositoryError(
+            f"cannot {doing}: a {pick.action} of {pick.commit[:12]} is in progress",
+            hint=f"resolve it and run `muse {pick.action} --continue`, "
+            f"or run `muse {pick.action} --abort`",
         )
 
 
@@ -113,7 +195,7 @@ def clear_state(repo: Repository) -> list[str]:
 
 def end_merge(repo: Repository) -> None:
     """Forget the merge: the conflict records first, the MERGE_HEAD marker last."""
-    for name in (MERGE_CONFLICTS, MERGE_HEAD):
+    for name in (MERGE_CONFLICTS, PICK_HEAD, MERGE_HEAD):
         repo.merge_state_file(name).unlink(missing_ok=True)
 
 
@@ -126,11 +208,16 @@ def _records_if_readable(repo: Repository) -> list[ConflictRecord]:
 
 
 def tracked_by_merge(repo: Repository) -> set[str]:
-    """Paths a merge in progress may have written: the other side's whole snapshot."""
+    """Paths a merge (or pick) in progress may have written: the other sides' snapshots."""
     try:
-        other = pending_merge(repo)
-    except RepositoryError:  # a damaged MERGE_HEAD: aborting must still work
+        others = [pending_merge(repo)]
+        pick = pending_pick(repo)
+    except RepositoryError:  # a damaged MERGE_HEAD or PICK_HEAD: aborting must still work
         return set()
-    if other is None or not repo.store.has(other):
-        return set()
-    return set(repo.commit_snapshot(other).as_dict())
+    if pick is not None:
+        others += [pick.base, pick.theirs]
+    paths: set[str] = set()
+    for other in others:
+        if other is not None and repo.store.has(other):
+            paths |= set(repo.commit_snapshot(other).as_dict())
+    return paths

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .bundle import BundleReader, BundleSummary, Progress, VerifiedCommit, VerifiedSnapshot
+from .bundle import (
+    BundleReader,
+    BundleSummary,
+    Progress,
+    VerifiedCommit,
+    VerifiedSnapshot,
+    write_items,
+)
 from .errors import CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
@@ -33,6 +40,7 @@ class VerifiedPack:
     entries: list[PackEntry]             # the items the index did not hold, in bundle order
     parents: dict[str, tuple[str, ...]]  # each carried commit's parents
     snapshots: dict[str, str]            # each carried commit's snapshot id
+    carried_bytes: int = 0               # the sizes of every carried item, new or not
 
     @property
     def pack_id(self) -> str:
@@ -42,13 +50,16 @@ class VerifiedPack:
 def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
                 policy: ReceivePolicy = DEFAULT_POLICY,
                 sink: Callable[[bytes], Any] | None = None,
-                progress: Progress | None = None) -> VerifiedPack:
+                progress: Progress | None = None, size: int | None = None) -> VerifiedPack:
     """Read and check the bundle in `source`; raise BundleError at the first problem.
 
     Memory is bounded by the largest frame plus one row per item. Which items
     are new is asked of `index` once, for the whole bundle, after the trailer.
+    `size`, when the receiver knows the bundle's length, refuses a header whose
+    counts cannot fit in it before any object is read.
     """
-    reader = BundleReader(source, index=index, sink=sink, progress=progress, policy=policy)
+    reader = BundleReader(source, index=index, sink=sink, progress=progress, policy=policy,
+                          size=size)
     carried: list[PackEntry] = []
     parents: dict[str, tuple[str, ...]] = {}
     snapshots: dict[str, str] = {}
@@ -64,7 +75,7 @@ def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
     assert summary is not None
     absent = {e.oid for e in carried} if index is None else index.missing(e.oid for e in carried)
     entries = [e for e in carried if e.oid in absent]
-    return VerifiedPack(summary, entries, parents, snapshots)
+    return VerifiedPack(summary, entries, parents, snapshots, sum(e.size for e in carried))
 
 
 @dataclass(frozen=True)
@@ -120,10 +131,39 @@ def receive_bundle(store: ObjectStore, source: BinaryIO, *,
                                    progress=progress)
         if before_install is not None:
             before_install(Pending(verified, store, tmp))
-        if verified.entries:
+        if verified.entries and _mostly_stored(verified):
+            _install_new_only(store, tmp, verified)
+        elif verified.entries:
             store.put_pack(verified.pack_id, tmp, verified.entries)
         return Received(verified.summary, len(verified.entries))
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+# A bundle whose already-stored items are at least this share of its bytes is kept as a
+# new pack of only its new items: copying what is new costs less than keeping it twice.
+STORED_SHARE_TO_REWRITE = 0.25
+
+
+def _mostly_stored(verified: VerifiedPack) -> bool:
+    new_bytes = sum(e.size for e in verified.entries)
+    stored = verified.carried_bytes - new_bytes
+    return stored > 0 and stored >= STORED_SHARE_TO_REWRITE * verified.carried_bytes
+
+
+def _install_new_only(store: ObjectStore, bundle: Path, verified: VerifiedPack) -> None:
+    """Install a pack of only the items the store lacked, copied out of the verified
+    bundle (re-hashed on the way): two bundles sharing 620 MB keep 620 MB once."""
+    new_commits = {e.oid for e in verified.entries if e.kind == COMMIT}
+    outside = {p for c in new_commits for p in verified.parents.get(c, ()) if p not in new_commits}
+    pack = store.new_tmp_file(".bundle")
+    try:
+        with open(bundle, "rb") as source, open(pack, "wb") as out:
+            summary = write_items(lambda e: read_stored(source, e.offset, e.size),
+                                  verified.entries, outside, out)
+        store.put_pack(summary.bundle_id, pack, summary.entries)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            pack.unlink()
 

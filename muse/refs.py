@@ -4,12 +4,13 @@
     refs/heads/NAME           branches
     refs/tags/NAME            lightweight tags
     refs/remotes/REMOTE/NAME  remote-tracking refs
-    logs/REF                  reflog: "old new time message" lines
+    logs/REF                  reflog: one line per move (muse.reflog); logs/HEAD too
 
 A transaction locks every ref it touches (in sorted order, so two transactions
 cannot deadlock), checks every expected old value, then renames the new values
 into place. Callers write data first and refs last: no ref names a commit
-whose closure is not durably stored.
+whose closure is not durably stored. Every move is recorded in the reflog here,
+in the one place refs move, never by the commands that move them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
 from .objects import folder_clash, is_object_id
+from .reflog import DamagedLine, ReflogEntry, append, format_line, move_log, newest_first
 from .textfiles import read_utf8
 
 HEADS = "refs/heads/"
@@ -110,8 +111,10 @@ class RefUpdate:
 
 
 class RefStore:
-    def __init__(self, muse_dir: Path) -> None:
+    def __init__(self, muse_dir: Path, identity: Callable[[], str] | None = None) -> None:
         self.root = muse_dir
+        # Who moved a ref, for the reflog ("Name <email>"): asked only when one moves.
+        self._identity = identity or (lambda: "unknown")
 
     def _path(self, name: str) -> Path:
         return self.root / name
@@ -167,11 +170,42 @@ class RefStore:
         _check_detached(text)
         return text
 
-    def set_head(self, target: str) -> None:
-        """Point HEAD at a ref name (`refs/heads/x`) or detach it at a commit id."""
+    def set_head(self, target: str, message: str) -> None:
+        """Point HEAD at a ref name (`refs/heads/x`) or detach it at a commit id; a change
+        of the commit HEAD resolves to (or of the branch) is recorded in logs/HEAD."""
         content = target if is_object_id(target) else f"ref: {check_ref_name(target)}"
         with locked(self.root / "HEAD.lock", what="HEAD"):
+            before = self._head_text_if_readable()
+            if before == content:
+                return
+            old = self._commit_of_head_text(before)
+            new = target if is_object_id(target) else self.read(target)
+            if new is not None:
+                self._append_log("HEAD", old, new, message)
             atomic_write_bytes(self.root / "HEAD", content.encode() + b"\n")
+
+    def _head_text_if_readable(self) -> str | None:
+        try:
+            return self._head_text()
+        except (RepositoryError, FileNotFoundError):
+            return None
+
+    def _commit_of_head_text(self, text: str | None) -> str | None:
+        """The commit a HEAD text resolves to; None when unborn, damaged or unreadable."""
+        if text is None:
+            return None
+        if text.startswith("ref: "):
+            with contextlib.suppress(RepositoryError, UsageError):
+                return self.read(check_ref_name(text[5:]))
+            return None
+        return text if is_object_id(text) else None
+
+    def _append_log(self, name: str, old: str | None, new: str | None, message: str) -> None:
+        append(self.root, name, format_line(old, new, self._identity(), message))
+
+    def reflog(self, name: str) -> Iterator[ReflogEntry | DamagedLine]:
+        """REF's recorded moves, newest first; damaged lines come as DamagedLine."""
+        return newest_first(self.root, name)
 
     # -- compare-and-swap ---------------------------------------------------
 
@@ -229,14 +263,60 @@ class RefStore:
                             f"found {_short(current)}",
                             hint="another command changed it; look again and retry",
                         )
+                # The record first, as git does: a move is never made unrecorded, and
+                # a line for a move a crash then stopped names only stored commits.
+                self._log_moves(updates, message)
                 for u in updates:
-                    self._write(u, message)
+                    self._write(u)
         except BaseException:
             for name in names:  # folders made for locks of a refused transaction
                 self._prune_empty_dirs(self._path(name).parent)
             raise
 
-    def _write(self, u: RefUpdate, message: str) -> None:
+    def rename(self, old_name: str, new_name: str, expected: str, message: str) -> None:
+        """Move ref `old_name` (still at `expected`) to `new_name` with its reflog; HEAD
+        follows when it pointed at `old_name`. `new_name` must not exist.
+
+        Order: the log, the new ref, HEAD, then the old ref goes: a crash in between
+        leaves at worst both names on one commit, never a HEAD on a missing branch.
+        """
+        self.check_transaction([RefUpdate(new_name, None, expected)])
+        names = sorted({old_name, new_name})
+        try:
+            with contextlib.ExitStack() as stack:
+                for name in names:
+                    lock = self._path(name + ".lock")
+                    lock.parent.mkdir(parents=True, exist_ok=True)
+                    stack.enter_context(locked(lock, what=f"ref {name}"))
+                stack.enter_context(locked(self.root / "HEAD.lock", what="HEAD"))
+                current = self.read(old_name)
+                if current != expected:
+                    raise RefConflictError(
+                        f"ref {old_name} moved: expected {_short(expected)}, "
+                        f"found {_short(current)}",
+                        hint="another command changed it; look again and retry")
+                if self.read(new_name) is not None:
+                    raise ConflictError(f"ref {new_name} already exists")
+                move_log(self.root, old_name, new_name)
+                self._append_log(new_name, expected, expected, message)
+                self._write(RefUpdate(new_name, None, expected))
+                if self._head_text_if_readable() == f"ref: {old_name}":
+                    atomic_write_bytes(self.root / "HEAD", f"ref: {new_name}\n".encode())
+                self._write(RefUpdate(old_name, expected, None))
+        except BaseException:
+            for name in names:
+                self._prune_empty_dirs(self._path(name).parent)
+            raise
+
+    def _log_moves(self, updates: Sequence[RefUpdate], message: str) -> None:
+        head = self._head_text_if_readable()
+        followed = head[5:] if head is not None and head.startswith("ref: ") else None
+        for u in updates:
+            self._append_log(u.name, u.old, u.new, message)
+            if u.name == followed and u.new is not None:
+                self._append_log("HEAD", u.old, u.new, message)
+
+    def _write(self, u: RefUpdate) -> None:
         path = self._path(u.name)
         if u.new is None:
             with contextlib.suppress(FileNotFoundError):
@@ -246,7 +326,6 @@ class RefStore:
             if path.is_dir():
                 _remove_empty_folders(path)
             atomic_write_bytes(path, u.new.encode() + b"\n")
-        self._log(u, message)
 
     def _prune_empty_dirs(self, directory: Path) -> None:
         stop = {self.root / "refs", self.root / "refs/heads", self.root / "refs/tags",
@@ -257,29 +336,6 @@ class RefStore:
             except OSError:
                 return
             directory = directory.parent
-
-    def _log(self, u: RefUpdate, message: str) -> None:
-        log = self.root / "logs" / u.name
-        log.parent.mkdir(parents=True, exist_ok=True)
-        line = f"{u.old or '-'} {u.new or '-'} {int(time.time())} {message}\n"
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(line.replace("\n", " ").rstrip() + "\n")
-
-    def reflog(self, name: str) -> Iterator[tuple[str | None, str | None, int, str]]:
-        log = self.root / "logs" / name
-        if not log.exists():
-            return
-        text = read_utf8(log, RepositoryError, hint="the reflog is a record only: "
-                         "fix or delete that line")
-        for number, line in enumerate(text.split("\n"), 1):
-            if not line:
-                continue
-            old, new, when, msg = [*line.split(" ", 3), ""][:4]
-            ids_ok = all(v == "-" or is_object_id(v) for v in (old, new))
-            if not (ids_ok and when.isascii() and when.isdigit()):
-                raise RepositoryError(f"{log} is damaged (line {number})",
-                                      hint="the reflog is a record only: fix or delete that line")
-            yield (None if old == "-" else old, None if new == "-" else new, int(when), msg)
 
 
 def _remove_empty_folders(path: Path) -> None:

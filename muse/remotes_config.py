@@ -24,6 +24,7 @@ from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import RemoteOptions
 from .remote_registry import URL_SCHEME
 from .repo import Repository
+from .tracking import Upstream, upstream  # kept there: `status` needs no driver registry
 
 DEFAULT_REMOTE = "origin"
 TOKEN_ENV = "MUSE_TOKEN"  # any remote's token; MUSE_TOKEN_<NAME> wins for remote NAME
@@ -205,24 +206,6 @@ def _section_items(repo: Repository, prefix: str) -> list[tuple[str, str]]:
 # -- upstreams ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Upstream:
-    remote: str
-    merge: str  # the branch's full ref name on the remote, e.g. refs/heads/main
-
-    @property
-    def branch(self) -> str:
-        return self.merge[len(HEADS):] if self.merge.startswith(HEADS) else self.merge
-
-
-def upstream(repo: Repository, branch: str) -> Upstream | None:
-    remote = repo.config.get(f"branch.{branch}.remote")
-    merge = repo.config.get(f"branch.{branch}.merge")
-    if not remote or not merge:
-        return None
-    return Upstream(remote, merge)
-
-
 def set_upstream(repo: Repository, branch: str, remote: str, merge: str) -> Upstream:
     check_remote_name(remote)
     repo.config.set(f"branch.{branch}.remote", remote)
@@ -368,21 +351,49 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
 # -- driver options -----------------------------------------------------------------
 
 
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def prune_setting(repo: Repository, name: str) -> bool:
+    """Whether a fetch from remote NAME prunes by default: `remote.NAME.prune`, else
+    `fetch.prune` (as in git), else no."""
+    for key in (f"remote.{name}.prune", "fetch.prune"):
+        raw = repo.config_value(key)
+        if raw is None:
+            continue
+        word = raw.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{key} is {raw!r}, not true or false",
+                          hint=f"set it with `muse config {key} true` (or false)")
+    return False
+
+
 def token_variable(name: str) -> str:
     """`MUSE_TOKEN_ORIGIN` for `origin`, `MUSE_TOKEN_MY_HUB` for `my-hub`."""
     return f"{TOKEN_ENV}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
 
 
 def remote_options(repo: Repository | None, name: str | None,
-                   env: Mapping[str, str] | None = None) -> RemoteOptions:
-    """How to open remote `name` (None: a bare URL): its settings, timeout and token."""
+                   env: Mapping[str, str] | None = None, *, url: str | None = None
+                   ) -> RemoteOptions:
+    """How to open remote `name` (None: a bare URL): its settings, timeout and token.
+
+    The token: `MUSE_TOKEN_<NAME>`, else `MUSE_TOKEN`, else the one stored for `url`
+    in the user's credentials (`muse remote set-token`).
+    """
     env = os.environ if env is None else env
     settings: dict[str, str] = {}
     if repo is not None and name is not None:
         settings = {key: value for key, value in _section_items(repo, f"remote.{name}")
                     if key != "url"}
     token = (env.get(token_variable(name)) if name is not None else None) or env.get(TOKEN_ENV)
+    if not token and url is not None:
+        from .credentials import token_for
+
+        token = token_for(url)
     timeout = _timeout(name, settings.pop("timeout", None))
+    settings.pop("prune", None)  # read by fetch (prune_setting), not by the driver
     return RemoteOptions(token=token or None, timeout=timeout, settings=settings)
 
 

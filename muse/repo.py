@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class Repository:
         self.muse_dir = muse_dir
         self.root = worktree_root
         self.store = ObjectStore(muse_dir)
-        self.refs = RefStore(muse_dir)
+        self.refs = RefStore(muse_dir, identity=self._reflog_identity)
         self.graph = CommitGraph(self.store)
         self.config = ConfigFile(muse_dir / "config")
         self._worktree: WorkTree | None = None
@@ -121,7 +122,7 @@ class Repository:
         """Move the current branch from `old` to `new` by CAS, or a detached HEAD to `new`."""
         branch = self.refs.head_target()
         if branch is None:
-            self.refs.set_head(new)
+            self.refs.set_head(new, message)
         else:
             self.refs.update(branch, old, new, message)
 
@@ -143,6 +144,20 @@ class Repository:
                 raise ConfigError(f"{key} holds {problem}",
                                   hint=f'set it again: `muse config --global {key} "..."`')
         return Identity(name, email)
+
+    def storage_problems(self) -> Iterator[tuple[str, str]]:
+        """(subject, message) for damage a storage backend finds in its own files beyond what
+        `verify` walks (a bare remote checks its packs against their indexes); none here."""
+        return iter(())
+
+    def _reflog_identity(self) -> str:
+        """Who the reflog says moved a ref: the commit identity, or "unknown" when none is
+        set (a fetch needs no identity, and must not fail for want of one)."""
+        try:
+            who = self.identity()
+        except (ConfigError, RepositoryError):
+            return "unknown"
+        return f"{who.name} <{who.email}>"
 
     def merge_state_file(self, name: str) -> Path:
         return self.muse_dir / name

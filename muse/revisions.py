@@ -1,4 +1,5 @@
-"""Revision syntax: ids (full or ≥4-digit prefix), ref names, HEAD, and `~N` / `^N` suffixes."""
+"""Revision syntax: ids (full or ≥4-digit prefix), ref names, HEAD, `REF@{N}` / `@{N}`
+(the reflog), and `~N` / `^N` suffixes."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import TYPE_CHECKING
 
 from .errors import CorruptObjectError, MissingObjectError, RevisionError
 from .objects import is_object_id
+from .reflog import DamagedLine, has_log
 from .refs import HEADS, REMOTES, TAGS
 
 if TYPE_CHECKING:
     from .repo import Repository
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)$")
+_REFLOG = re.compile(r"^(?P<ref>.*)@\{(?P<n>[^{}]*)\}$")
 ID_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
 MIN_ABBREV = 4
 
@@ -55,7 +58,59 @@ def _is_commit(repo: Repository, oid: str) -> bool:
         return False
 
 
+def reflog_ref(repo: Repository, name: str) -> str:
+    """The ref whose log `NAME@{N}` reads: `@{N}` the current branch's (HEAD's if
+    detached), `HEAD@{N}` HEAD's own, else the ref NAME names, even a deleted one."""
+    if name == "":
+        return repo.refs.head_target() or "HEAD"
+    if name == "HEAD":
+        return "HEAD"
+    found = resolve_ref_name(repo, name)
+    if found is not None:
+        return found
+    logged = [full for full in ((name,) if name.startswith("refs/") else
+                                (HEADS + name, TAGS + name, REMOTES + name))
+              if has_log(repo.muse_dir, full)]
+    if len(logged) == 1:
+        return logged[0]
+    raise RevisionError(f"unknown revision {name!r}: no such ref, and no reflog for it",
+                        hint="see `muse branch -a` and `muse reflog`")
+
+
+def _resolve_reflog(repo: Repository, text: str, name: str, number: str) -> str:
+    if not (number.isascii() and number.isdigit()):
+        raise RevisionError(f"invalid revision {text!r}: only @{{N}} (a reflog entry) "
+                            "is understood", hint="e.g. main@{1}: where main was before "
+                            "its last move; see `muse reflog main`")
+    wanted = int(number)
+    ref = reflog_ref(repo, name)
+    shown = "HEAD" if ref == "HEAD" else ref.split("/", 2)[-1]
+    count = 0
+    # Numbered as `muse reflog` numbers them: damaged lines are skipped, not counted.
+    for entry in repo.refs.reflog(ref):
+        if isinstance(entry, DamagedLine):
+            continue
+        if count == wanted:
+            if entry.new is None:
+                raise RevisionError(f"{text!r}: {shown} was deleted at that point")
+            if not repo.store.has(entry.new):
+                raise RevisionError(f"{text!r} names {entry.new[:12]}, which is no longer "
+                                    "stored", hint="garbage collection removed it")
+            return entry.new
+        count += 1
+    if wanted == 0 and ref != "HEAD":
+        value = repo.refs.read(ref)  # a ref with no log yet: @{0} is where it is
+        if value is not None:
+            return value
+    raise RevisionError(f"{text!r}: the reflog of {shown} has only "
+                        f"{count} entr{'y' if count == 1 else 'ies'}",
+                        hint=f"see `muse reflog {shown}`")
+
+
 def _resolve_base(repo: Repository, text: str) -> str:
+    moved = _REFLOG.match(text)
+    if moved is not None:
+        return _resolve_reflog(repo, text, moved.group("ref"), moved.group("n"))
     if text in ("HEAD", "@"):
         head = repo.refs.head_commit()
         if head is None:

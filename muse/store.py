@@ -70,6 +70,7 @@ class ObjectStore:
         self._objects_name = str(self.objects_dir)
         self._packs_name = str(self.packs_dir)
         self._midx: MultiPackIndex | None = None
+        self._pinned = False  # use_index: lookups go through that index, never re-read
 
     # -- the pack index ------------------------------------------------------
 
@@ -146,6 +147,11 @@ class ObjectStore:
         self._midx = updated
         return updated
 
+    def refresh_index(self) -> None:
+        """Forget the index opened so far: the next lookup sees every pack installed since."""
+        if not self._pinned:
+            self._midx = None
+
     @property
     def index(self) -> MultiPackIndex:
         """Every packed object: the multi-pack index, opened (and repaired) on first use."""
@@ -169,6 +175,7 @@ class ObjectStore:
         """Look packed objects up in `index` from now on (`verify` checks through the one
         it rebuilt from the `.idx` files, not the file it is checking)."""
         self._midx = index
+        self._pinned = True
 
     # -- lookup (ObjectIndex) ------------------------------------------------
 
@@ -280,17 +287,35 @@ class ObjectStore:
         try:
             fd = os.open(self._loose_name(oid), os.O_RDONLY)
         except FileNotFoundError:
-            found = self._packed(oid)
-            if found is None or found.pack is None:
-                raise MissingObjectError(f"object {oid} is missing") from None
-            with open(self._pack_name(found.pack), "rb") as packed:
-                yield from read_stored(packed, found.offset, found.size)
+            yield from self._packed_chunks(oid)
             return
         try:
             while chunk := os.read(fd, READ_CHUNK):
                 yield chunk
         finally:
             os.close(fd)
+
+    def _packed_chunks(self, oid: str, *, reloaded: bool = False) -> Iterator[bytes]:
+        """A packed object's bytes. On a miss the index is re-read once: `muse gc` may have
+        moved the object into a new pack (or its loose copy into one) since it was opened."""
+        found = self._packed(oid)
+        if found is not None and found.pack is not None:
+            try:
+                packed = open(self._pack_name(found.pack), "rb")  # noqa: SIM115
+            except FileNotFoundError:
+                if reloaded or self._pinned:
+                    raise
+            else:
+                with packed:
+                    yield from read_stored(packed, found.offset, found.size)
+                return
+        if reloaded or self._pinned:
+            raise MissingObjectError(f"object {oid} is missing")
+        self._midx = None
+        if os.path.exists(self._loose_name(oid)):  # written loose meanwhile
+            yield from self._raw_chunks(oid)
+            return
+        yield from self._packed_chunks(oid, reloaded=True)
 
     def read(self, oid: str) -> bytes:
         """The whole object, verified. Meant for commits, snapshots and small blobs."""
@@ -346,18 +371,27 @@ class ObjectStore:
 
     def delete_pack(self, pack_id: str) -> None:
         """Remove a pack and its rows from the multi-pack index; a pack not there is a no-op."""
-        if not self._pack_path(pack_id).exists() and pack_id not in self._pack_ids_on_disk():
+        self.delete_packs([pack_id])
+
+    def delete_packs(self, pack_ids: Iterable[str]) -> None:
+        """Remove several packs with one rewrite of the multi-pack index (`muse gc` drops
+        hundreds at once); packs not there are skipped."""
+        on_disk = self._pack_ids_on_disk()
+        gone = [p for p in pack_ids if p in on_disk or self._pack_path(p).exists()]
+        if not gone:
             return
 
         def drop(current: MultiPackIndex) -> MultiPackIndex:
-            # Under the lock: the .idx goes first, so no process folds the pack back in.
-            with contextlib.suppress(FileNotFoundError):
-                self._idx_path(pack_id).unlink()
-            return current.without_packs([pack_id])
+            # Under the lock: the .idx files go first, so no process folds a pack back in.
+            for pack_id in gone:
+                with contextlib.suppress(FileNotFoundError):
+                    self._idx_path(pack_id).unlink()
+            return current.without_packs(gone)
 
         self._update_index(drop)
-        with contextlib.suppress(FileNotFoundError):
-            self._pack_path(pack_id).unlink()
+        for pack_id in gone:
+            with contextlib.suppress(FileNotFoundError):
+                self._pack_path(pack_id).unlink()
         fsync_dir(self.packs_dir)
 
     # -- writing --------------------------------------------------------------
@@ -371,6 +405,58 @@ class ObjectStore:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=work_prefix(), suffix=suffix)
         os.close(fd)
         return Path(name)
+
+    def unpack_object(self, oid: str, *, mtime: float | None = None) -> None:
+        """Copy a packed object to a loose file (its bytes re-hashed), dated `mtime`: what
+        `muse gc` keeps of a pack it drops, so a young object still ages from when it came."""
+        target = self._loose_path(oid)
+        if target.exists():
+            return
+        tmp = self.new_tmp_file()
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in self._packed_chunks_verified(oid):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, STORED_MODE)
+            if mtime is not None:
+                os.utime(tmp, (mtime, mtime))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _packed_chunks_verified(self, oid: str) -> Iterator[bytes]:
+        hasher = hashlib.sha256()
+        for chunk in self._packed_chunks(oid):
+            hasher.update(chunk)
+            yield chunk
+        if hasher.hexdigest() != oid:
+            raise CorruptObjectError(f"object {oid} is corrupt: its bytes hash differently",
+                                     hint="run `muse verify` to list every damaged object")
+
+    def freshen(self, oid: str) -> None:
+        """Date a stored object (its loose file, else its pack) now. An object a new commit
+        reuses may be one nothing reached for weeks: `muse gc` keeps young objects."""
+        with contextlib.suppress(OSError):
+            os.utime(self._loose_name(oid))
+            return
+        found = self._packed(oid)
+        if found is not None and found.pack is not None:
+            with contextlib.suppress(OSError):
+                os.utime(self._pack_name(found.pack))
+
+    def remove_loose(self, oid: str) -> int:
+        """Remove a loose object (`muse gc`: packed or pruned); its size, 0 if it was gone."""
+        path = self._loose_name(oid)
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return size
 
     def all_loose_ids(self) -> Iterator[str]:
         if not self.objects_dir.is_dir():
@@ -418,7 +504,12 @@ class ObjectBatch:
         return self._dir
 
     def _wanted(self, oid: str) -> bool:
-        return oid not in self._pending and not self.store.has(oid)
+        if oid in self._pending:
+            return False
+        if self.store.has(oid):
+            self.store.freshen(oid)  # reused now: a concurrent gc must see it as young
+            return False
+        return True
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data)

@@ -379,11 +379,12 @@ def _move_status(repo: Repository, old: str | None, new: str | None) -> str:
 
 def fetch(repo: Repository, remote: Remote, remote_name: str, *,
           progress: TransferProgress | None = None,
-          policy: ReceivePolicy = DEFAULT_POLICY) -> FetchReport:
+          policy: ReceivePolicy = DEFAULT_POLICY, prune: bool = False) -> FetchReport:
     """Receive what the remote's branches and tags have that we lack; update tracking refs.
 
     Every bundle is verified under `policy` (e.g. trusted signers only) before any
-    of it is stored; a refusal leaves the repository as it was.
+    of it is stored; a refusal leaves the repository as it was. With `prune`, the
+    tracking refs of branches the remote no longer has are deleted ("deleted").
     """
     progress = progress or NoProgress()
     check_remote_name(remote_name)
@@ -411,10 +412,24 @@ def fetch(repo: Repository, remote: Remote, remote_name: str, *,
             raise RemoteError(f"{remote.url} did not send commit {missing[0]} that its refs name",
                               hint="the remote is damaged or misbehaving; nothing was changed")
     # Only fetch reports how each tracking ref moved (a push's report is its own refs).
+    # Pruning goes first, on its own: a remote that replaced branch `a` by `a/b` then
+    # fetches cleanly, as refs are files and `a` must be gone before `a/b` can exist.
+    moves = _prune_tracking(repo, remote_name, heads) if prune else []
+    moves += _update_tracking(repo, remote_name, dict(heads), "fetch")
     outcomes = [RefOutcome(u.name, u.old, u.new, _move_status(repo, u.old, u.new))
-                for u in _update_tracking(repo, remote_name, dict(heads), "fetch")]
+                for u in moves]
     outcomes.extend(_create_tags(repo, tags))
     return FetchReport(outcomes, commits, bundle_bytes)
+
+
+def _prune_tracking(repo: Repository, remote_name: str, heads: dict[str, str],
+                    ) -> list[RefUpdate]:
+    """Delete the tracking refs of `remote_name` whose branch is not among `heads`."""
+    prefix = f"{REMOTES}{remote_name}/"
+    gone: dict[str, str | None] = {HEADS + ref[len(prefix):]: None
+                                   for ref in repo.refs.names(prefix)
+                                   if HEADS + ref[len(prefix):] not in heads}
+    return _update_tracking(repo, remote_name, gone, "fetch: prune") if gone else []
 
 
 def _create_tags(repo: Repository, tags: dict[str, str]) -> list[RefOutcome]:
@@ -466,7 +481,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if remote is None:
             from .remote_wrappers import connect
 
-            remote = connect(url, remote_options(None, remote_name))
+            remote = connect(url, remote_options(None, remote_name, url=url))
         repo = Repository.init(dest)
         repo.config.set(f"remote.{remote_name}.url", url)
         fetch(repo, remote, remote_name, progress=progress, policy=policy)
@@ -476,7 +491,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if branch is not None:
             ref = HEADS + branch
             repo.refs.update(ref, None, heads[branch], f"clone: from {url}")
-            repo.refs.set_head(ref)
+            repo.refs.set_head(ref, f"clone: from {url}")
             repo.config.set(f"branch.{branch}.remote", remote_name)
             repo.config.set(f"branch.{branch}.merge", ref)
             snapshot = repo.commit_snapshot(heads[branch])

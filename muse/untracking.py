@@ -6,7 +6,7 @@ per line, sorted, written atomically under `.muse/untrack.lock`. The working
 tree's scan leaves them out (so `status` shows them as deleted, and `commit`
 records them so); a commit takes off the list the paths it recorded (one
 added while it ran stays), `muse restore --staged PATH` takes a path back
-off it, and `reset --hard` clears it.
+off it, and `reset --hard` or `--mixed` clears it.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def discard(muse_dir: Path, paths: Iterable[str]) -> None:
 
 
 def clear(muse_dir: Path) -> None:
-    """Forget every pending untrack (a hard reset).
+    """Forget every pending untrack (`reset --hard` / `--mixed`).
 
     Works on a damaged list too: clearing it is one way out.
     """

@@ -457,18 +457,9 @@ class BucketRemote:
         def parents(commit: str) -> tuple[str, ...]:
             return index(provider[commit]).commits.get(commit, ())
 
-        have = _ancestry([h for h in haves if h in provider], parents)
-        needed = _ancestry(list(wants), parents, stop=have)
-        chosen = sorted({provider[c] for c in needed})
-        # A chosen pack may also need what another pack provides (a pack carrying two
-        # branches): its prerequisites come along unless the client has them.
-        pending = list(chosen)
-        while pending:
-            for r in index(pending.pop()).requires:
-                if r not in have and provider[r] not in chosen:
-                    chosen.append(provider[r])
-                    pending.append(provider[r])
-        answer = [self._incoming(index(p)) for p in sorted(chosen)]
+        chosen = choose_packs(wants, haves, provider, parents,
+                              lambda pack_id: index(pack_id).requires)
+        answer = [self._incoming(index(p)) for p in chosen]
         return dependency_order(answer)
 
     def _incoming(self, pack: PackIndex) -> IncomingBundle:
@@ -479,6 +470,27 @@ class BucketRemote:
 
     def close(self) -> None:
         pass
+
+
+def choose_packs(wants: Sequence[str], haves: Sequence[str], provider: Mapping[str, str],
+                 parents: Callable[[str], tuple[str, ...]],
+                 requires: Callable[[str], Iterable[str]]) -> list[str]:
+    """The packs (sorted) a client holding `haves` needs for `wants`; shared by every server.
+
+    `provider` maps each stored commit to the pack that provides it. A chosen pack
+    may also need what another pack provides (a pack carrying two branches): its
+    prerequisites come along unless the client has them.
+    """
+    have = _ancestry([h for h in haves if h in provider], parents)
+    needed = _ancestry(list(wants), parents, stop=have)
+    chosen = sorted({provider[c] for c in needed})
+    pending = list(chosen)
+    while pending:
+        for r in requires(pending.pop()):
+            if r not in have and provider[r] not in chosen:
+                chosen.append(provider[r])
+                pending.append(provider[r])
+    return sorted(chosen)
 
 
 def _ancestry(tips: list[str], parents: Callable[[str], tuple[str, ...]],

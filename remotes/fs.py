@@ -367,7 +367,18 @@ class FsRemote:
         with self._edge():
             found = self._open(create=True)
             assert isinstance(found, BucketRemote)
-            return found.push(bundle, updates)
+            results = found.push(bundle, updates)
+        if bundle is not None and any(r.ok for r in results):
+            self._auto_gc()
+        return results
+
+    def _auto_gc(self) -> None:
+        """`gc --auto` on the remote once a push has landed: above gc.autoPacks packs, fold
+        them into one (remotes.bare). Never the push's failure: its refs already moved."""
+        from .bare import BareRemote
+
+        with contextlib.suppress(MuseError, OSError):
+            BareRemote(self.root).gc(auto=True)
 
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         with self._edge():

@@ -2,7 +2,9 @@
 
 `s3://bucket/prefix` names a repository at `prefix/` in `bucket` (one bucket may hold
 many). `S3Bucket` gives the six `Bucket` primitives with an injected boto3 client;
-`open_remote` builds one from the URL and the remote's settings. boto3 is imported
+`open_remote` builds one from the URL and the remote's settings. It also presigns
+PUTs, GETs and uploads in parts bound to a length and checksum, for the hub to
+hand its clients (docs/hub.md). boto3 is imported
 only here, only when an S3 remote is opened. docs/s3.md describes the whole driver.
 """
 
@@ -34,6 +36,9 @@ PART_SIZE = 16 * MiB            # S3 wants at least 5 MiB for every part but the
 PART_WORKERS = 4                # parts in flight at once (memory: workers times part size)
 HASH_CHUNK = MiB
 PROBE_PREFIX = ".muse-probe-"
+MIN_PART_SIZE = 5 * MiB         # S3 refuses smaller parts (all but the last)
+MAX_PARTS = 10_000
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -141,6 +146,23 @@ class _Part:
     number: int
     offset: int
     size: int
+
+
+@dataclass(frozen=True)
+class PresignedPart:
+    """One part of an upload in parts: where it sits in the file, and the URL that takes it."""
+
+    number: int
+    offset: int
+    size: int
+    url: str
+    etag: str | None  # the part the store holds already (the MD5 of its bytes), if any
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    upload_id: str
+    parts: list[PresignedPart]
 
 
 # Named here: inside S3Bucket, `list` is the primitive, not the builtin.
@@ -278,7 +300,7 @@ class S3Bucket:
     def _put_multipart(self, key: str, source: Path, size: int, sha256: str | None,
                        progress: Progress | None = None) -> bool:
         full = self.prefix + key
-        if self._exists(key):  # before sending gigabytes that would be refused at the end
+        if self.exists(key):  # before sending gigabytes that would be refused at the end
             return False
         with self._edge(key):
             upload, done = self._resumable_upload(full, source, size)
@@ -309,13 +331,24 @@ class S3Bucket:
             raise
         return True
 
-    def _exists(self, key: str) -> bool:
+    def exists(self, key: str) -> bool:
+        """Whether `key` holds an object (one HEAD request)."""
+        return self.size_of(key) is not None
+
+    def size_of(self, key: str) -> int | None:
+        """The length of the object at `key`, or None when there is none (one HEAD)."""
         try:
             with self._edge(key):
-                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+                head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except _Missing:
-            return False
-        return True
+            return None
+        return int(head["ContentLength"])
+
+    def copy(self, key: str, to: str) -> None:
+        """A server-side copy of `key` to `to` (in parts above 5 GB: boto3's managed copy)."""
+        with self._edge(key):
+            self.client.copy({"Bucket": self.bucket, "Key": self.prefix + key}, self.bucket,
+                             self.prefix + to)
 
     def _holds_parts(self, key: str, parts: Parts) -> bool:
         """Whether `key` is the object these parts make (S3's composite checksum)."""
@@ -323,8 +356,7 @@ class S3Bucket:
         return self._holds(key, f"{_b64(hashlib.sha256(joined).digest())}-{len(parts)}")
 
     def _plan(self, size: int) -> Plan:
-        return [_Part(n + 1, offset, min(self.part_size, size - offset))
-                for n, offset in enumerate(range(0, size, self.part_size))]
+        return _split(size, self.part_size)
 
     def _resumable_upload(self, full: str, source: Path,
                           size: int) -> tuple[str, dict[int, str]]:
@@ -376,6 +408,124 @@ class S3Bucket:
         # Best effort: the failure being reported matters more than a failed abort.
         with contextlib.suppress(Exception):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload)
+
+    # -- presigned URLs (the hub hands these to clients) ---------------------------------
+
+    def presign_put(self, key: str, size: int, sha256: str,
+                    expires: int) -> tuple[str, dict[str, str]]:
+        """A URL for one PUT of exactly `size` bytes hashing to `sha256`, and its headers.
+
+        Both are signed (SigV4 signs the headers it names): the store refuses a body of
+        another length (the signature breaks) or another hash (BadDigest).
+        """
+        _check_expiry(expires)
+        if size < 0 or not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise UsageError(f"cannot presign {key}: a size of {size} and a sha256 of "
+                             f"{sha256[:80]!r}", hint="the sha256 is 64 lowercase hex digits")
+        checksum = _b64(bytes.fromhex(sha256))
+        url = self._presign("put_object", key, expires, ContentLength=size,
+                            ChecksumSHA256=checksum)
+        return url, {"Content-Length": str(size), "x-amz-checksum-sha256": checksum}
+
+    def presign_get(self, key: str, expires: int) -> str:
+        """A URL that downloads `key` (ranges allowed) until it expires."""
+        _check_expiry(expires)
+        return self._presign("get_object", key, expires)
+
+    def presign_multipart(self, key: str, size: int, part_size: int,
+                          expires: int) -> PresignedUpload:
+        """An upload in parts of `key`: one presigned UploadPart URL per part, each bound to
+        its length. Resumable: an upload already under way for `key` is reused, and the
+        parts it holds are reported with their ETags (the MD5 of their bytes), so a
+        client sends only the parts it cannot match."""
+        _check_expiry(expires)
+        plan = _plan_parts(size, part_size)
+        full = self.prefix + key
+        with self._edge(key):
+            upload = self.upload_under_way(key)
+            held: dict[int, dict[str, Any]] = {}
+            if upload is None:
+                upload = str(self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=full)["UploadId"])
+            else:
+                held = {int(p["PartNumber"]): p for p in self._parts_of(full, upload)}
+        parts = []
+        for part in plan:
+            there = held.get(part.number)
+            etag = str(there["ETag"]).strip('"') if there is not None and \
+                int(there["Size"]) == part.size else None
+            url = self._presign("upload_part", key, expires, UploadId=upload,
+                                PartNumber=part.number, ContentLength=part.size)
+            parts.append(PresignedPart(part.number, part.offset, part.size, url, etag))
+        return PresignedUpload(upload, parts)
+
+    def complete_multipart(self, key: str, upload_id: str, size: int | None = None) -> bool:
+        """Join the parts uploaded so far (create-only); False when `key` exists already.
+
+        With `size`, an upload whose parts do not add up to it is refused (and kept, so the
+        missing parts can still be sent). The parts' bytes are not checked against the
+        whole's sha256 here: S3 keeps per-part checksums only, so whoever completes must
+        verify the object before trusting it (the hub's confirm does, before indexing).
+        """
+        full = self.prefix + key
+        with self._edge(key):
+            listed = self._parts_of(full, upload_id)
+        total = sum(int(p["Size"]) for p in listed)
+        numbers = [int(p["PartNumber"]) for p in listed]
+        if not listed or numbers != list(range(1, len(listed) + 1)) or \
+                (size is not None and total != size):
+            raise RemoteError(f"the upload of {self.url}{key} is incomplete: parts "
+                              f"{_ranges(numbers) or 'none'} hold {total} bytes"
+                              + ("" if size is None else f" of {size}"),
+                              code="upload-incomplete",
+                              hint="upload the missing parts, then complete it again")
+        parts = [{"PartNumber": int(p["PartNumber"]), "ETag": p["ETag"]} for p in listed]
+        try:
+            with self._edge(key):
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=full, UploadId=upload_id, IfNoneMatch="*",
+                    MultipartUpload={"Parts": parts})
+        except _Refused:
+            self._abort(full, upload_id)  # the key holds its object already: drop the parts
+            return False
+        return True
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an upload in parts and every part it holds (an unknown upload is no error)."""
+        try:
+            with self._edge(key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.prefix + key,
+                                                   UploadId=upload_id)
+        except _Missing:
+            pass
+
+    def _presign(self, operation: str, key: str, expires: int, **params: Any) -> str:
+        signing = getattr(self.client.meta.config, "signature_version", None)
+        if signing not in ("s3v4", "v4"):
+            # SigV2 signs neither the length nor the checksum header: such a URL would
+            # take any body. make_client always signs with SigV4.
+            raise ConfigError(f"presigned URLs for {self.url} need SigV4 signing, not "
+                              f"{signing or 'the default'}",
+                              hint="make the S3 client with Config(signature_version='s3v4')")
+        with self._edge(key):
+            return str(self.client.generate_presigned_url(
+                operation, ExpiresIn=expires,
+                Params={"Bucket": self.bucket, "Key": self.prefix + key, **params}))
+
+    def upload_under_way(self, key: str) -> str | None:
+        """The newest upload in parts still open for exactly `key`, if any."""
+        full = self.prefix + key
+        with self._edge(key):
+            found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
+        mine = [u for u in found.get("Uploads", []) if u["Key"] == full]
+        mine.sort(key=lambda u: u.get("Initiated") or 0)
+        return str(mine[-1]["UploadId"]) if mine else None
+
+    def _parts_of(self, full: str, upload_id: str) -> Parts:
+        pages = self.client.get_paginator("list_parts").paginate(
+            Bucket=self.bucket, Key=full, UploadId=upload_id)
+        return sorted((p for page in pages for p in page.get("Parts", [])),
+                      key=lambda p: int(p["PartNumber"]))
 
     # -- the conditional-write probe -----------------------------------------------------
 
@@ -513,6 +663,39 @@ def translate(exc: BaseException, where: str, bucket: str) -> MuseError | None:
     return RemoteError(f"S3 error for {where}: {code or status}: {message}")
 
 
+def _check_expiry(expires: int) -> None:
+    if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+        raise UsageError(f"a presigned URL lasts 1 to {MAX_PRESIGN_SECONDS} seconds, "
+                         f"not {expires}", hint="SigV4 allows at most seven days")
+
+
+def _plan_parts(size: int, part_size: int) -> Plan:
+    """The parts of a `size`-byte upload; UsageError when S3 would refuse them."""
+    if part_size < MIN_PART_SIZE:
+        raise UsageError(f"a part of {part_size} bytes is below S3's smallest, {MIN_PART_SIZE}")
+    count = -(-size // part_size)
+    if size <= 0 or count > MAX_PARTS:
+        raise UsageError(f"cannot upload {size} bytes in parts of {part_size}",
+                         hint=f"S3 takes 1 to {MAX_PARTS} parts: use larger parts")
+    return _split(size, part_size)
+
+
+def _split(size: int, part_size: int) -> Plan:
+    return [_Part(n + 1, offset, min(part_size, size - offset))
+            for n, offset in enumerate(range(0, size, part_size))]
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 5] → "1-3, 5" (for a message about which parts are there)."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
+
+
 def _read_part(source: Path, part: _Part) -> bytes:
     with open(source, "rb") as handle:
         handle.seek(part.offset)
@@ -566,7 +749,9 @@ def make_client(options: RemoteOptions) -> Any:
 
     settings = dict(options.settings)
     endpoint = endpoint_of(settings)
+    # SigV4 everywhere: a presigned URL must sign its Content-Length and checksum headers.
     config = Config(connect_timeout=options.timeout, read_timeout=options.timeout,
+                    signature_version="s3v4",
                     retries={"mode": "standard", "max_attempts": 3},
                     max_pool_connections=max(10, PART_WORKERS * 2),
                     s3={"addressing_style": "path" if _flag(settings, "path-style")

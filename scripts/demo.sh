@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job end to end on embedded defaults: init, commit, push, clone, verify.
+# The main job end to end on embedded defaults: init, commit, serve a hub, push, clone, verify.
 # Everything happens under ./demo (and a throwaway config dir there), so your own
 # keys and settings are never touched. Run it again to start over.
 set -euo pipefail
@@ -26,14 +26,36 @@ step commit -m "Add vocals"
 step log --oneline
 step verify
 
-step init --bare "$top/demo/remote"
-step remote add origin "$top/demo/remote"
+# A hub on loopback, embedded (SQLite + a folder under demo/hub), with one repository.
+step hub user add demo --data "$top/demo/hub"
+step hub repo create demo/session --data "$top/demo/hub"
+printf '\n\033[1m$ muse hub token create --repo demo/session --scope write\033[0m\n'
+MUSE_TOKEN=$(muse hub token create --repo demo/session --scope write --data "$top/demo/hub")
+export MUSE_TOKEN
+port=$("$top/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '\n\033[1m$ muse hub serve --data demo/hub --port %s &\033[0m\n' "$port"
+muse hub serve --data "$top/demo/hub" --host 127.0.0.1 --port "$port" 2> "$top/demo/hub.log" &
+hub_pid=$!
+trap 'kill "$hub_pid" 2>/dev/null || true' EXIT
+"$top/.venv/bin/python" - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit("the hub did not start; see demo/hub.log")
+PY
+
+step remote add origin "http://127.0.0.1:$port/demo/session"
 step push -u origin main
 cd "$top/demo"
-step clone "$top/demo/remote" copy
+step clone "http://127.0.0.1:$port/demo/session" copy
 cd copy
 step log --oneline
 step verify
 cmp stems/drums.wav ../session/stems/drums.wav
 cmp stems/vocals.wav ../session/stems/vocals.wav
-printf '\nDemo finished: the clone in demo/copy matches the session byte for byte and verifies.\n'
+printf '\nDemo finished: the clone in demo/copy came through the hub, matches the session byte for byte and verifies.\n'

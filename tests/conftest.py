@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.hub_prod import prod_storage
+from tests.hub_server import HubServer, Storage
+from tests.pg_server import PgServer, find_pg_bin
 from tests.s3_server import S3Server, find_weed
 from tests.testkit import MuseRunner, Result, tree_state
 
@@ -62,5 +65,62 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         if os.environ.get("CI"):
             pytest.fail(f"the S3 test server cannot start: {exc}")
         pytest.skip(f"no S3 test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """The embedded hub (SQLite + a folder) as a real uvicorn process, for the whole session."""
+    base = tmp_path_factory.mktemp("hub-server")
+    try:
+        server = HubServer.start(Storage(data=base / "data"), base)
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the hub test server cannot start: {exc}")
+        pytest.skip(f"no hub test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A private PostgreSQL cluster for the whole session; in CI its absence is a failure."""
+    pg_bin = find_pg_bin()
+    try:
+        if pg_bin is None:
+            raise RuntimeError("PostgreSQL's initdb is missing (apt-get install postgresql)")
+        server = PgServer.start(pg_bin)
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the PostgreSQL test server cannot start: {exc}")
+        pytest.skip(f"no PostgreSQL test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_server: PgServer) -> str:
+    """The DSN of a fresh, empty database on the session's cluster."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(scope="session")
+def hub_prod_server(tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer,
+                    s3_server: S3Server) -> Iterator[HubServer]:
+    """The production hub (PostgreSQL + an S3 bucket) as a real uvicorn process, for the
+    whole session."""
+    base = tmp_path_factory.mktemp("hub-prod-server")
+    server = HubServer.start(prod_storage(pg_server, s3_server, base), base)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_prod_replica(tmp_path_factory: pytest.TempPathFactory,
+                     hub_prod_server: HubServer) -> Iterator[HubServer]:
+    """A second hub process on the production hub's database and bucket (a replica)."""
+    base = tmp_path_factory.mktemp("hub-prod-replica")
+    server = HubServer.start(hub_prod_server.storage, base)
     yield server
     server.stop()

@@ -107,7 +107,7 @@ def test_fetch_json_and_all(muse, repo_dir, tmp_path):
     ok(muse("remote", "add", "second", str(second), cwd=repo_dir))
     _, new = _advance_remote(muse, remote, tmp_path)
     data = json.loads(ok(muse("fetch", "--json", cwd=repo_dir)).stdout)
-    assert list(data) == ["remote", "url", "refs", "commits", "bytes"]
+    assert list(data) == ["remote", "url", "refs", "commits", "bytes", "pruned"]
     assert data["remote"] == "origin" and data["commits"] == 1 and data["bytes"] > 0
     assert data["refs"] == [{"name": "refs/remotes/origin/main", "old": head, "new": new,
                              "status": "fast-forward", "reason": None}]
@@ -214,7 +214,7 @@ def test_pull_merge_conflict_exits_1_and_leaves_a_merge_to_finish(muse, repo_dir
     assert "CONFLICT (both-modified): song.mid" in result.stdout
     assert "muse merge --abort" in result.stderr
     assert repo(repo_dir).head() == ours
-    assert (repo_dir / "song~theirs.mid").exists()
+    assert "<<<<<<< ours\nour verse\n=======\n" in read(repo_dir, "song.mid")  # a text file
     ok(muse("merge", "--abort", cwd=repo_dir))
     assert read(repo_dir, "song.mid") == "our verse"
 

@@ -31,15 +31,15 @@ def _state_files(root: Path) -> tuple[bool, bool]:
 
 def _conflicting(muse, root: Path) -> dict[str, str]:
     """Both branches edit drums.mid; feature also adds bass.wav; main also edits song.mid."""
-    write(root, "drums.mid", "drums base")
+    write(root, "drums.mid", "drums base\0")
     write(root, "song.mid", "song v1")
     base = commit(muse, root, "base")
     assert muse("switch", "-c", "feature", cwd=root).exit_code == 0
-    write(root, "drums.mid", "drums theirs")
+    write(root, "drums.mid", "drums theirs\0")
     write(root, "bass.wav", "bass")
     feature = commit(muse, root, "feature drums")
     assert muse("switch", "main", cwd=root).exit_code == 0
-    write(root, "drums.mid", "drums ours")
+    write(root, "drums.mid", "drums ours\0")
     write(root, "song.mid", "song v2")
     main = commit(muse, root, "main drums")
     return {"base": base, "feature": feature, "main": main}
@@ -189,9 +189,9 @@ def test_conflict_writes_side_files_and_state(muse, repo_dir):
     assert "CONFLICT (both-modified): drums.mid (see drums~theirs.mid, drums~base.mid)" \
         in result.stdout
     assert "merge --abort" in result.stderr
-    assert read(repo_dir, "drums.mid") == "drums ours"
-    assert read(repo_dir, "drums~theirs.mid") == "drums theirs"
-    assert read(repo_dir, "drums~base.mid") == "drums base"
+    assert read(repo_dir, "drums.mid") == "drums ours\0"
+    assert read(repo_dir, "drums~theirs.mid") == "drums theirs\0"
+    assert read(repo_dir, "drums~base.mid") == "drums base\0"
     assert read(repo_dir, "bass.wav") == "bass"  # the clean part is applied
     assert read(repo_dir, "song.mid") == "song v2"
     assert read(repo_dir, ".muse/MERGE_HEAD").strip() == ids["feature"]
@@ -203,6 +203,7 @@ def test_conflict_writes_side_files_and_state(muse, repo_dir):
         "path": "drums.mid", "kind": "both-modified", "base": blob["base"],
         "ours": ours_blob, "theirs": blob["feature"],
         "side_files": ["drums~theirs.mid", "drums~base.mid"],
+        "markers": False, "resolved": False,
     }]
     assert blob["main"] == ours_blob
     assert ref(repo_dir, "refs/heads/main") == ids["main"]  # nothing committed yet
@@ -212,10 +213,10 @@ def test_conflict_both_added_has_no_base_file(muse, repo_dir):
     write(repo_dir, "song.mid", "v1")
     commit(muse, repo_dir, "base")
     assert muse("switch", "-c", "feature", cwd=repo_dir).exit_code == 0
-    write(repo_dir, "lead/synth.wav", "theirs")
+    write(repo_dir, "lead/synth.wav", "theirs\0")
     commit(muse, repo_dir, "their synth")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
-    write(repo_dir, "lead/synth.wav", "ours")
+    write(repo_dir, "lead/synth.wav", "ours\0")
     commit(muse, repo_dir, "our synth")
     result = muse("merge", "feature", cwd=repo_dir)
     assert result.exit_code == 1
@@ -223,8 +224,8 @@ def test_conflict_both_added_has_no_base_file(muse, repo_dir):
     assert records[0]["kind"] == "both-added"
     assert records[0]["base"] is None
     assert records[0]["side_files"] == ["lead/synth~theirs.wav"]
-    assert read(repo_dir, "lead/synth.wav") == "ours"
-    assert read(repo_dir, "lead/synth~theirs.wav") == "theirs"
+    assert read(repo_dir, "lead/synth.wav") == "ours\0"
+    assert read(repo_dir, "lead/synth~theirs.wav") == "theirs\0"
 
 
 def test_conflict_deleted_on_our_side_puts_theirs_at_the_path(muse, repo_dir):
@@ -254,7 +255,7 @@ def test_side_file_name_avoids_existing_paths(muse, repo_dir):
     record = json.loads(read(repo_dir, ".muse/MERGE_CONFLICTS"))[0]
     assert record["side_files"] == ["drums~theirs2.mid", "drums~base.mid"]
     assert read(repo_dir, "drums~theirs.mid") == "a tracked file with that name"
-    assert read(repo_dir, "drums~theirs2.mid") == "drums theirs"
+    assert read(repo_dir, "drums~theirs2.mid") == "drums theirs\0"
 
 
 def test_commit_refused_until_side_files_are_gone_then_records_the_merge(muse, repo_dir):
@@ -274,7 +275,7 @@ def test_commit_refused_until_side_files_are_gone_then_records_the_merge(muse, r
     snapshot = repo(repo_dir).head_snapshot()
     assert snapshot is not None
     assert sorted(snapshot.as_dict()) == ["bass.wav", "drums.mid", "song.mid"]
-    assert read(repo_dir, "drums.mid") == "drums theirs"
+    assert read(repo_dir, "drums.mid") == "drums theirs\0"
     assert muse("status", "--short", cwd=repo_dir).stdout == ""
 
 
@@ -443,10 +444,10 @@ def test_merge_without_a_signing_key_changes_nothing(muse, repo_dir):
 
 
 def test_unrelated_histories_merge_against_an_empty_base(muse, repo_dir):
-    write(repo_dir, "song.mid", "main song")
+    write(repo_dir, "song.mid", "main song\0")
     main = commit(muse, repo_dir, "main root")
     (repo_dir / ".muse/HEAD").write_text("ref: refs/heads/other\n")
-    write(repo_dir, "song.mid", "other song")
+    write(repo_dir, "song.mid", "other song\0")
     write(repo_dir, "extra.wav", "extra")
     other = commit(muse, repo_dir, "other root")
     assert muse("switch", "--force", "main", cwd=repo_dir).exit_code == 0

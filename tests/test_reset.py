@@ -35,9 +35,9 @@ def test_reset_hard_moves_branch_and_tracked_files(muse, repo_dir, history):
     assert is_executable(repo_dir / "render.sh")
     assert read(repo_dir, "scratch.txt") == "untracked"  # untracked files are left alone
     assert muse("status", "--short", cwd=repo_dir).stdout == "A scratch.txt\n"
-    reflog = list(repo(repo_dir).refs.reflog("refs/heads/main"))
-    assert reflog[-1][:2] == (history["second"], history["first"])
-    assert "reset: moving to HEAD~1" in reflog[-1][3]
+    newest = next(repo(repo_dir).refs.reflog("refs/heads/main"))
+    assert (newest.old, newest.new) == (history["second"], history["first"])
+    assert "reset: moving to HEAD~1" in newest.message
 
 
 def test_reset_hard_forward_again(muse, repo_dir, history):
@@ -68,7 +68,7 @@ def test_reset_hard_on_detached_head(muse, repo_dir, history):
 
 def test_reset_hard_clears_a_merge_in_progress(muse, repo_dir, history):
     assert muse("switch", "-c", "feature", "HEAD~1", cwd=repo_dir).exit_code == 0
-    write(repo_dir, "song.mid", "feature take")
+    write(repo_dir, "song.mid", "feature take\0")  # binary: a file-level conflict
     write(repo_dir, "keys.wav", "keys")
     commit(muse, repo_dir, "feature")
     assert muse("switch", "main", cwd=repo_dir).exit_code == 0
@@ -118,6 +118,58 @@ def test_reset_past_the_first_commit(muse, repo_dir, history):
     assert "goes past the first commit" in result.stderr
 
 
-def test_reset_without_hard_is_refused(muse, repo_dir, history):
+def test_reset_without_a_mode_is_refused(muse, repo_dir, history):
     result = changes_nothing(muse, repo_dir, "reset", "HEAD~1", exit_code=2)
-    assert "only `muse reset --hard` is supported" in result.stderr
+    assert "say how far to reset: --soft, --mixed or --hard" in result.stderr
+
+
+# -- --soft and --mixed: move only the branch ------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["--soft", "--mixed"])
+def test_soft_and_mixed_move_only_the_branch(muse, repo_dir, history, mode):
+    write(repo_dir, "scratch.txt", "untracked")
+    files_before = {p: read(repo_dir, p) for p in ("song.mid", "stems/bass.wav", "scratch.txt")}
+    result = muse("reset", mode, "HEAD~1", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert f"HEAD is now at {history['first'][:12]} first" in result.stdout
+    assert ref(repo_dir, "refs/heads/main") == history["first"]
+    assert {p: read(repo_dir, p) for p in files_before} == files_before
+    # The second commit's changes are now local changes: the next commit records them.
+    short = muse("status", "--short", cwd=repo_dir).stdout.splitlines()
+    assert sorted(short) == ["A scratch.txt", "A stems/bass.wav", "M render.sh", "M song.mid"]
+    newest = next(repo(repo_dir).refs.reflog("HEAD"))
+    assert (newest.old, newest.new) == (history["second"], history["first"])
+    again = commit(muse, repo_dir, "again")
+    assert repo(repo_dir).graph.commit(again).parents == (history["first"],)
+
+
+def _conflicted_merge(muse, repo_dir) -> None:
+    assert muse("switch", "-c", "feature", "HEAD~1", cwd=repo_dir).exit_code == 0
+    write(repo_dir, "song.mid", "feature\x00take")  # binary: a file-level conflict
+    commit(muse, repo_dir, "feature")
+    assert muse("switch", "main", cwd=repo_dir).exit_code == 0
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
+
+
+def test_soft_reset_is_refused_during_a_merge(muse, repo_dir, history):
+    _conflicted_merge(muse, repo_dir)
+    result = changes_nothing(muse, repo_dir, "reset", "--soft", "HEAD~1", exit_code=3)
+    assert "cannot reset --soft: a merge of" in result.stderr
+
+
+def test_mixed_reset_gives_up_a_merge_and_keeps_its_files(muse, repo_dir, history):
+    _conflicted_merge(muse, repo_dir)
+    side = read(repo_dir, "song~theirs.mid")
+    result = muse("reset", "--mixed", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert not (repo_dir / ".muse/MERGE_HEAD").exists()
+    assert read(repo_dir, "song~theirs.mid") == side  # nothing in the tree is touched
+    assert ref(repo_dir, "refs/heads/main") == history["second"]
+
+
+@pytest.mark.parametrize("args", [("--soft", "--hard"), ("--mixed", "--soft"),
+                                  ("--soft", "nowhere")])
+def test_bad_soft_and_mixed_resets_change_nothing(muse, repo_dir, history, args):
+    result = changes_nothing(muse, repo_dir, "reset", *args, exit_code=2)
+    assert "cannot be combined" in result.stderr or "unknown revision" in result.stderr

@@ -175,3 +175,24 @@ def test_push_refuses_a_link_where_head_has_a_file(muse, repo_dir, base, tmp_pat
     result = changes_nothing(muse, repo_dir, "stash", exit_code=4)
     assert "song.mid (symlink)" in result.stderr
     assert outside.read_text() == "not ours"
+
+
+def test_gc_keeps_every_stash(muse, repo_dir, base):
+    big = b"\x00take " * 5000
+    write(repo_dir, "take.wav", big)
+    write(repo_dir, "song.mid", "stashed idea")
+    assert muse("stash", cwd=repo_dir).exit_code == 0
+    result = muse("gc", "--prune", "now", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert muse("stash", "pop", cwd=repo_dir).exit_code == 0
+    assert (repo_dir / "take.wav").read_bytes() == big
+    assert read(repo_dir, "song.mid") == "stashed idea"
+
+
+def test_reset_mixed_forgets_rm_cached(muse, repo_dir, base):
+    assert muse("rm", "--cached", "song.mid", cwd=repo_dir).exit_code == 0
+    assert muse("reset", "--mixed", "HEAD", cwd=repo_dir).exit_code == 0
+    assert not (repo_dir / ".muse/untrack.list").exists()
+    assert muse("rm", "--cached", "song.mid", cwd=repo_dir).exit_code == 0
+    assert muse("reset", "--soft", "HEAD", cwd=repo_dir).exit_code == 0
+    assert (repo_dir / ".muse/untrack.list").read_text() == "song.mid\n"  # --soft keeps it

@@ -19,7 +19,9 @@ class MuseGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            _run_auto_gc(ctx)
+            return result
         except MuseError as exc:
             report_error(exc, as_json=ctx.meta.get(JSON_ERRORS, False))
             ctx.exit(exc.exit_code)
@@ -42,6 +44,29 @@ class MuseGroup(click.Group):
         except Exception:
             _internal_error()
             ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+# Set (in the context's shared `meta`) by a command that added objects: the repository.
+AUTO_GC = "muse.auto-gc"
+
+
+def request_auto_gc(repo: Any) -> None:
+    """Ask for `gc --auto` once the command has succeeded (commit, fetch, unbundle, …)."""
+    click.get_current_context().meta[AUTO_GC] = repo
+
+
+def _run_auto_gc(ctx: click.Context) -> None:
+    """`gc --auto` after a command that added objects: packs and prunes only above the
+    thresholds (docs/gc.md); a failure is a warning, never the command's own failure."""
+    repo = ctx.meta.pop(AUTO_GC, None)
+    if repo is None:
+        return
+    from ..gc import collect_auto, configured_cutoff
+
+    try:
+        collect_auto(repo, cutoff=configured_cutoff(repo))
+    except MuseError as exc:
+        click.echo(f"warning: gc --auto did not run: {printable(exc.message)}", err=True)
 
 
 def _internal_error() -> None:
@@ -82,6 +107,17 @@ def open_repo() -> Any:
 
     repo = Repository.find()
     sweep(repo.muse_dir / "tmp")
+    return repository_view(repo)
+
+
+def repository_view(repo: Any) -> Any:
+    """A bare filesystem remote as a read-only repository over its refs document and
+    packs (remotes.bare); any other repository as it is."""
+    if repo.is_bare:
+        from remotes.bare import RemoteRepository, is_bare_remote
+
+        if is_bare_remote(repo.muse_dir):
+            return RemoteRepository(repo.muse_dir)
     return repo
 
 

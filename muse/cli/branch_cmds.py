@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, json_errors, open_repo, short
 
 COMMANDS: list[click.Command] = []
 
@@ -36,23 +37,47 @@ def _resolve(repo: Any, revision: str) -> str:
 @click.command()
 @click.argument("name", required=False)
 @click.argument("start", required=False)
-@click.option("-d", "--delete", is_flag=True, help="Delete branch NAME.")
+@click.option("-d", "--delete", is_flag=True, help="Delete branch NAME (only if merged).")
+@click.option("-D", "force_delete", is_flag=True,
+              help="Delete branch NAME even if it is not merged (-d -f).")
+@click.option("-m", "--move", is_flag=True,
+              help="Rename: `-m NEW` renames the current branch, `-m OLD NEW` branch OLD.")
 @click.option("-f", "--force", is_flag=True,
               help="Move NAME if it exists; with -d, delete even if not merged.")
+@click.option("-r", "--remotes", is_flag=True, help="List remote-tracking branches.")
+@click.option("-a", "--all", "list_all", is_flag=True,
+              help="List local and remote-tracking branches.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
-def branch(name: str | None, start: str | None, delete: bool, force: bool,
-           as_json: bool) -> None:
-    """List branches, create NAME at START (default HEAD), or delete NAME with -d."""
+def branch(name: str | None, start: str | None, delete: bool, force_delete: bool, move: bool,
+           force: bool, remotes: bool, list_all: bool, as_json: bool) -> None:
+    """List branches, create NAME at START (default HEAD), rename (-m) or delete (-d, -D)."""
     from .. import branches
 
     repo = open_repo()
+    delete, force = delete or force_delete, force or force_delete
+    if sum((delete, move, remotes or list_all)) > 1:
+        raise UsageError("-d/-D, -m and -r/-a cannot be combined")
+    if remotes or list_all:
+        if name is not None or start is not None:
+            raise UsageError("-r and -a only list branches: they take no NAME",
+                             hint="muse branch -r, or muse branch -a")
+        _list_all(repo, as_json, local=list_all)
+        return
     if name is None:
-        if delete or start:
+        if delete or move or start:
             raise UsageError("which branch?", hint="give a NAME")
         _list_refs(repo, branches.list_branches(repo), as_json, show_detached=True)
         return
     if as_json:
         raise UsageError("--json only applies to listing branches")
+    if move:
+        if force:
+            raise UsageError("-m does not replace an existing branch",
+                             hint="delete it first with `muse branch -d NAME`")
+        old, new = (None, name) if start is None else (name, start)
+        done = branches.rename_branch(repo, old, new)
+        click.echo(f"Renamed branch {printable(done.old)} to {printable(done.new)}")
+        return
     if delete:
         if start is not None:
             raise UsageError("-d takes one branch name", hint="muse branch -d NAME")
@@ -63,6 +88,25 @@ def branch(name: str | None, start: str | None, delete: bool, force: bool,
     made = branches.create_branch(repo, name, commit, force=force, start_label=start or "HEAD")
     verb = "Moved" if made.old is not None else "Created"
     click.echo(f"{verb} branch {name} at {short(commit)}")
+
+
+def _list_all(repo: Any, as_json: bool, *, local: bool) -> None:
+    """-r: the remote-tracking branches (`origin/main`); -a: the local ones first, too."""
+    from .. import branches
+
+    mine = branches.list_branches(repo) if local else []
+    theirs = branches.list_remote_branches(repo)
+    if as_json:
+        emit_json([{"name": r.name, "commit": r.commit, "current": r.current, "remote": False}
+                   for r in mine] +
+                  [{"name": r.name, "commit": r.commit, "current": False, "remote": True}
+                   for r in theirs])
+        return
+    if local:
+        _list_refs(repo, mine, False, show_detached=True)
+    prefix = "remotes/" if local else ""
+    for ref in theirs:
+        click.echo(f"  {prefix}{printable(ref.name)}")
 
 
 def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool) -> None:
@@ -197,21 +241,32 @@ def _report_switch(repo: Any, result: Any) -> None:
 @click.option("--ff-only", is_flag=True, help="Refuse unless a fast-forward is possible.")
 @click.option("-m", "--message", help="Merge commit message (default: Merge REV into BRANCH).")
 @click.option("--unsigned", is_flag=True, help="Do not sign the merge commit.")
+@click.option("--ours", "favour", flag_value="ours",
+              help="Settle every conflict for our side (text: the conflicting lines only).")
+@click.option("--theirs", "favour", flag_value="theirs",
+              help="Settle every conflict for their side (text: the conflicting lines only).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 @click.pass_context
 def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff_only: bool,
-          message: str | None, unsigned: bool) -> None:
+          message: str | None, unsigned: bool, favour: str | None, as_json: bool) -> None:
     """Merge REVISION into the current branch.
 
-    Exit code 1 means the merge stopped with conflicts: see
-    docs/branching-and-merging.md for how to resolve them.
+    Text files merge line by line; overlapping changes get conflict markers
+    (`merge.conflictStyle` merge or diff3). Exit code 1 means the merge
+    stopped with conflicts: see docs/branching-and-merging.md (and `muse
+    resolve`) for how to settle them.
     """
     from .. import merge as merging
 
+    json_errors(as_json)
     repo = open_repo()
     if abort:
-        if revision or no_ff or ff_only or message:
+        if revision or no_ff or ff_only or message or favour:
             raise UsageError("--abort takes no other arguments")
         removed = merging.abort_merge(repo)
+        if as_json:
+            emit_json({"result": "aborted", "head": repo.head(), "removed": removed})
+            return
         for side in removed:
             click.echo(f"removed {side}")
         click.echo(f"Merge aborted; HEAD is at {short(repo.head())}")
@@ -223,31 +278,50 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     ff = merging.FF_NEVER if no_ff else merging.FF_ONLY if ff_only else merging.FF_AUTO
     other = _resolve(repo, revision)
     outcome = merging.merge(repo, other, label=revision, ff=ff, message=message,
-                            sign=not unsigned)
-    if outcome.kind == "up-to-date":
+                            sign=not unsigned, favour=favour)
+    if as_json:
+        emit_json({"result": outcome.kind, "head": outcome.head,
+                   "conflicts": [asdict(r) for r in outcome.conflicts]})
+    elif outcome.kind == "up-to-date":
         click.echo("Already up to date.")
     elif outcome.kind == "fast-forward":
         click.echo(f"Fast-forward to {short(other)} {_subject(repo, other)}")
     elif outcome.kind == "merged" and outcome.commit is not None:
-        where = repo.current_branch() or "detached HEAD"
-        signed = "signed" if outcome.commit.is_signed else "unsigned"
-        click.echo(f"[{where} {short(outcome.head)}] {printable(outcome.commit.subject)} "
-                   f"({signed})")
+        echo_made(repo, outcome.commit)
     else:
-        _report_conflicts(outcome.conflicts)
+        report_conflicts(outcome.conflicts, "merge")
+    if outcome.kind == "conflicts":
         ctx.exit(1)
 
 
-def _report_conflicts(records: list[Any]) -> None:
+def echo_made(repo: Any, made: Any) -> None:
+    """`[main 1a2b3c4d5e6f] subject (signed)`: the line every command that commits prints."""
+    where = repo.current_branch() or "detached HEAD"
+    signed = "signed" if made.is_signed else "unsigned"
+    click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
+
+
+def report_conflicts(records: list[Any], action: str) -> None:
+    """One CONFLICT line per path on stdout; on stderr, how to settle each kind."""
     for record in records:
-        sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
+        if record.markers:
+            sides = " (conflict markers in the file)"
+        else:
+            sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
         click.echo(printable(f"CONFLICT ({record.kind}): {record.path}{sides}"))
-    click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
-    click.echo(
-        "hint: keep the version you want at each path, delete its ~theirs/~base files, "
-        "then run `muse commit -m MESSAGE`; or run `muse merge --abort`",
-        err=True,
-    )
+    click.echo(f"Automatic {action} stopped: fix the conflicts, then commit the result.")
+    if any(r.markers for r in records):
+        click.echo("hint: edit each file with conflict markers (<<<<<<< ours … >>>>>>> "
+                   "theirs) to the text you want", err=True)
+    whole = [r.path for r in records if not r.markers]
+    if whole:
+        example = printable(whole[0])
+        click.echo(f"hint: for a file that cannot be merged line by line, keep one side with "
+                   f"`muse resolve --ours {example}` (or --theirs), or put the version you "
+                   "want at the path and delete its ~theirs/~base files", err=True)
+    finish = ("run `muse commit -m MESSAGE`; or run `muse merge --abort`" if action == "merge"
+              else f"run `muse {action} --continue`; or run `muse {action} --abort`")
+    click.echo(f"hint: then {finish}", err=True)
 
 
 # -- reset --------------------------------------------------------------------------
@@ -256,19 +330,37 @@ def _report_conflicts(records: list[Any]) -> None:
 @_command
 @click.command()
 @click.argument("revision", required=False, default="HEAD")
-@click.option("--hard", is_flag=True, help="Make the tracked files match REVISION (required).")
-def reset(revision: str, hard: bool) -> None:
-    """Move the current branch to REVISION and make tracked files match it (--hard).
+@click.option("--hard", is_flag=True,
+              help="Also make the tracked files match REVISION (discards local changes).")
+@click.option("--mixed", is_flag=True,
+              help="Move only the branch; a merge in progress is given up, files kept.")
+@click.option("--soft", is_flag=True,
+              help="Move only the branch; refused while a merge is in progress.")
+def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
+    """Move the current branch (or detached HEAD) to REVISION: --soft, --mixed or --hard.
 
-    Untracked files are left alone; a merge in progress is given up.
+    Muse has no staging area: --soft and --mixed leave every file as it is, so
+    what differs from REVISION shows in `muse status` and goes into the next
+    commit. --hard also makes tracked files match REVISION (untracked files are
+    left alone) and gives up a merge in progress.
     """
-    from ..checkout import reset_hard
+    from ..checkout import reset_branch, reset_hard
 
-    if not hard:
-        raise UsageError("only `muse reset --hard` is supported",
-                         hint="it discards local changes to tracked files; "
-                         "commit them first if you want to keep them")
+    modes = [name for name, on in (("soft", soft), ("mixed", mixed), ("hard", hard)) if on]
+    if len(modes) > 1:
+        raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
+    if not modes:
+        raise UsageError("say how far to reset: --soft, --mixed or --hard",
+                         hint="--soft/--mixed move only the branch and keep every file; "
+                         "--hard also discards local changes to tracked files")
+    mode = modes[0]
     repo = open_repo()
     commit = _resolve(repo, revision)
-    reset_hard(repo, commit, revision)
+    if mode == "hard":
+        reset_hard(repo, commit, revision)
+    else:
+        reset_branch(repo, commit, revision, mode=mode)
     click.echo(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")
+    if mode != "hard":
+        click.echo("The working tree was not touched: `muse status` shows how it differs.",
+                   err=True)

@@ -12,7 +12,14 @@ from typing import Any, BinaryIO
 import click
 
 from ..units import human_size
-from .base import REQUIRE_SIGNATURES, emit_json, open_repo, receive_policy_for, short
+from .base import (
+    REQUIRE_SIGNATURES,
+    emit_json,
+    open_repo,
+    receive_policy_for,
+    request_auto_gc,
+    short,
+)
 
 _FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -211,6 +218,7 @@ def unbundle(file: Path, force: bool, require_signatures: bool, as_json: bool) -
     with _open_input(file) as source, \
             _progress("unbundling", _input_size(file), as_json) as progress:
         done = run(repo, source, force=force, progress=progress, policy=policy)
+    request_auto_gc(repo)
     summary = done.summary
     if as_json:
         emit_json({

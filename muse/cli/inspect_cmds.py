@@ -302,7 +302,10 @@ def _open_repo_or_bare() -> Repository:
     except RepositoryError:
         here = Path.cwd()
         if (here / "HEAD").is_file() and (here / "objects").is_dir():
-            return Repository.open_bare(here)
+            from .base import repository_view
+
+            view: Repository = repository_view(Repository.open_bare(here))
+            return view
         raise
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,7 @@ from .base import (
     json_errors,
     open_repo,
     receive_policy_for,
+    request_auto_gc,
     short,
 )
 
@@ -36,7 +38,7 @@ def _connected(url: str, repo: Any = None, name: str | None = None) -> Iterator[
     from ..remote_wrappers import connect
     from ..remotes_config import remote_options
 
-    remote = connect(url, remote_options(repo, name))
+    remote = connect(url, remote_options(repo, name, url=url))
     try:
         yield remote
     finally:
@@ -117,6 +119,36 @@ def remote_add(name: str, url: str) -> None:
 
     added = add_remote(open_repo(), name, url)
     click.echo(f"Added remote {added.name} → {added.url}")
+
+
+@remote.command("set-token")
+@click.argument("name")
+@click.option("--stdin", "from_stdin", is_flag=True, help="read the token from standard input")
+def remote_set_token(name: str, from_stdin: bool) -> None:
+    """Keep a token for remote NAME in your config dir (mode 0600), never in the repository."""
+    from ..credentials import store_token
+    from ..remotes_config import remote_url
+
+    url = remote_url(open_repo(), name)
+    if from_stdin or not sys.stdin.isatty():
+        token = sys.stdin.readline()
+    else:
+        token = click.prompt(f"token for {url}", hide_input=True)
+    store_token(url, token)
+    click.echo(f"Stored a token for {name} ({url})")
+
+
+@remote.command("forget-token")
+@click.argument("name")
+def remote_forget_token(name: str) -> None:
+    """Drop the token kept for remote NAME."""
+    from ..credentials import forget_token
+    from ..remotes_config import remote_url
+
+    url = remote_url(open_repo(), name)
+    if not forget_token(url):
+        raise UsageError(f"no token is stored for {name} ({url})")
+    click.echo(f"Forgot the token for {name}")
 
 
 @remote.command("remove")
@@ -382,17 +414,21 @@ def _named(location: Any, command: str) -> str:
     return str(location.name)
 
 
-def _fetch_one(repo: Any, location: Any, as_json: bool,
-               require_signatures: bool) -> tuple[Any, dict[str, Any]]:
+def _fetch_one(repo: Any, location: Any, as_json: bool, require_signatures: bool,
+               prune: bool | None = None) -> tuple[Any, dict[str, Any]]:
+    from ..remotes_config import prune_setting
     from ..transfer import fetch as fetch_refs
 
     name = _named(location, "fetch")
     policy = receive_policy_for(repo, require_signatures)
+    pruning = prune_setting(repo, name) if prune is None else prune
     with _connected(location.url, repo, location.name) as conn, \
             _progress(as_json) as progress:
-        report = fetch_refs(repo, conn, name, progress=progress, policy=policy)
+        report = fetch_refs(repo, conn, name, progress=progress, policy=policy, prune=pruning)
+    request_auto_gc(repo)
     data = {"remote": name, "url": location.url, "refs": _refs_json(report.refs),
-            "commits": report.commits, "bytes": report.bundle_bytes}
+            "commits": report.commits, "bytes": report.bundle_bytes,
+            "pruned": [o.name for o in report.refs if o.status == "deleted"]}
     return report, data
 
 
@@ -406,6 +442,8 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
     def label(o: Any) -> str:
         prefix = tracking_prefix(name)
         theirs = o.name[len(prefix):] if o.name.startswith(prefix) else _display(o.name)
+        if o.status == "deleted":
+            theirs = "(none)"  # pruned: the remote has no such branch any more
         return f"{theirs} -> {_display(o.name)}"
 
     click.echo(f"From {url}")
@@ -419,10 +457,13 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
 @click.command()
 @click.argument("remote_word", metavar="[REMOTE]", required=False)
 @click.option("--all", "fetch_all", is_flag=True, help="Fetch from every configured remote.")
+@click.option("-p", "--prune/--no-prune", default=None,
+              help="Delete remote-tracking refs whose branch is gone from the remote "
+              "(default: remote.NAME.prune, else fetch.prune, else no).")
 @REQUIRE_SIGNATURES
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def fetch(remote_word: str | None, fetch_all: bool, require_signatures: bool,
-          as_json: bool) -> None:
+def fetch(remote_word: str | None, fetch_all: bool, prune: bool | None,
+          require_signatures: bool, as_json: bool) -> None:
     """Bring in REMOTE's new commits; update refs/remotes/REMOTE/* and add new tags.
 
     Your branches and working tree are not touched: see `muse pull` for that.
@@ -440,7 +481,8 @@ def fetch(remote_word: str | None, fetch_all: bool, require_signatures: bool,
                              hint="add one with `muse remote add NAME URL`")
     else:
         locations = [_location(repo, remote_word)]
-    results = [_fetch_one(repo, loc, as_json, require_signatures) for loc in locations]
+    results = [_fetch_one(repo, loc, as_json, require_signatures, prune)
+               for loc in locations]
     if as_json:
         emit_json({"remotes": [d for _, d in results]} if fetch_all else results[0][1])
         return
@@ -540,13 +582,10 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
         click.echo(f"Merged {label}: {short(result['new'])} "
                    f"{repo.graph.commit(result['new']).subject}")
     else:
-        for c in result["conflicts"]:
-            sides = f" (see {', '.join(c['side_files'])})" if c["side_files"] else ""
-            click.echo(f"CONFLICT ({c['kind']}): {c['path']}{sides}")
-        click.echo("Automatic merge stopped: fix the conflicts, then commit the result.")
-        click.echo("hint: keep the version you want at each path, delete its ~theirs/~base "
-                   "files, then run `muse commit -m MESSAGE`; or run `muse merge --abort`",
-                   err=True)
+        from ..merge_state import ConflictRecord
+        from .branch_cmds import report_conflicts
+
+        report_conflicts([ConflictRecord(**c) for c in result["conflicts"]], "merge")
 
 
 # -- clone ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, open_repo, request_auto_gc, short
 from .pathargs import PathspecCommand
 
 
@@ -38,7 +39,7 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
 
 def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
     from ..changes import compare
-    from ..merge_state import pending_merge, unresolved_conflicts
+    from ..merge_state import pending_merge, pending_pick, unresolved_conflicts
     from ..pathspec import matches_any, resolve_specs
     from ..untracking import pending
 
@@ -47,10 +48,13 @@ def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
     current = worktree.snapshot()
     worktree.cache.save()
     changes = [c for c in compare(repo.head_snapshot(), current) if matches_any(specs, c.path)]
+    branch = repo.current_branch()
     return {
-        "branch": repo.current_branch(),
+        "branch": branch,
         "head": repo.head(),
+        "upstream": _upstream_data(repo, branch),
         "merging": pending_merge(repo),
+        "picking": asdict(pick) if (pick := pending_pick(repo)) else None,
         "unresolved": unresolved_conflicts(repo),
         "changes": [{"path": c.path, "status": c.status} for c in changes],
         # `rm --cached` paths: listed as deleted above, yet kept on disk.
@@ -59,6 +63,44 @@ def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
         "not_recorded": {"links": worktree.notes.links,
                          "nested_ignore_files": worktree.notes.nested_ignores},
     }
+
+
+def _upstream_data(repo: Any, branch: str | None) -> dict[str, Any] | None:
+    if branch is None:
+        return None
+    from ..tracking import upstream_status
+
+    found = upstream_status(repo, branch)
+    if found is None:
+        return None
+    return {"name": found.name, "ref": found.ref, "ahead": found.ahead,
+            "behind": found.behind, "gone": found.gone}
+
+
+def _commits(n: int) -> str:
+    return f"{n} commit{'' if n == 1 else 's'}"
+
+
+def _echo_upstream(up: dict[str, Any]) -> None:
+    """Where the branch stands against its upstream, as git says it (as of the last fetch)."""
+    name = printable(up["name"])
+    ahead, behind = up["ahead"], up["behind"]
+    if up["gone"]:
+        click.echo(f"Your branch is based on '{name}', but the upstream is gone.")
+        click.echo('  (use "muse fetch" to look again, or "muse push -u" to publish it)')
+    elif ahead and behind:
+        click.echo(f"Your branch and '{name}' have diverged, and have {ahead} and {behind} "
+                   "different commits each, respectively.")
+        click.echo('  (use "muse pull --merge" to merge the remote branch into yours)')
+    elif ahead:
+        click.echo(f"Your branch is ahead of '{name}' by {_commits(ahead)}.")
+        click.echo('  (use "muse push" to publish your local commits)')
+    elif behind:
+        click.echo(f"Your branch is behind '{name}' by {_commits(behind)}, "
+                   "and can be fast-forwarded.")
+        click.echo('  (use "muse pull" to update your local branch)')
+    else:
+        click.echo(f"Your branch is up to date with '{name}'.")
 
 
 @click.command()
@@ -78,12 +120,18 @@ def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
         return
     if data["branch"]:
         click.echo(f"On branch {data['branch']}")
+        if data["upstream"] is not None:
+            _echo_upstream(data["upstream"])
     else:
         click.echo(f"HEAD detached at {short(data['head'])}")
     if data["head"] is None:
         click.echo("No commits yet")
-    if data["merging"]:
-        click.echo(f"Merging {short(data['merging'])}")
+    if data["merging"] or data["picking"]:
+        if data["merging"]:
+            click.echo(f"Merging {short(data['merging'])}")
+        else:
+            doing = "Cherry-picking" if data["picking"]["action"] == "cherry-pick" else "Reverting"
+            click.echo(f"{doing} {short(data['picking']['commit'])}")
         for path in data["unresolved"]:
             click.echo(f"  unresolved: {printable(path)}")
     if not data["changes"]:
@@ -118,6 +166,7 @@ def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
 
     repo = open_repo()
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
+    request_auto_gc(repo)
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
     click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")

@@ -11,6 +11,8 @@ import pytest
 
 from muse.remote import Remote
 from muse.repo import Repository
+from tests.hub_prod import ReplicaHarness
+from tests.hub_server import HubHarness
 from tests.remotes.remote_support import Hook, commit_files, new_repo, tree_state
 from tests.s3_server import s3_harness
 
@@ -92,13 +94,29 @@ class FsHarness:
 HARNESSES: dict[str, Callable[[Path], RemoteHarness]] = {"fs": FsHarness}
 
 
-@pytest.fixture(params=[*sorted(HARNESSES), "s3"])
+@pytest.fixture(params=[*sorted(HARNESSES), "s3", "hub", "hub-pg-s3", "hub-replicas"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path, muse_home: Path) -> RemoteHarness:
     base = tmp_path / f"remote-{request.param}"
     base.mkdir()
     if request.param == "s3":  # needs the session's S3 server (tests/s3_server.py)
         return s3_harness(request, base)
+    if request.param.startswith("hub"):  # a fresh repository on the session's hub
+        # (tests/hub_server.py): embedded, on PostgreSQL + SeaweedFS, or on two processes
+        # sharing them (tests/hub_prod.py)
+        hub = _hub_harness(request)
+        # What `muse clone URL` and friends find, as a user's shell would hold it.
+        request.getfixturevalue("monkeypatch").setenv("MUSE_TOKEN", hub.repo.write_token)
+        return hub
     return HARNESSES[request.param](base)
+
+
+def _hub_harness(request: pytest.FixtureRequest) -> HubHarness:
+    if request.param == "hub":
+        return HubHarness(request.getfixturevalue("hub_server"))
+    if request.param == "hub-pg-s3":
+        return HubHarness(request.getfixturevalue("hub_prod_server"))
+    return ReplicaHarness(request.getfixturevalue("hub_prod_server"),
+                          request.getfixturevalue("hub_prod_replica"))
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""Maintenance: gc (one pack, prune what nothing reaches) and count-objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..repo import Repository
+from .base import emit_json, json_errors, open_repo
+
+_PRUNE_HELP = ("Drop unreachable data older than this (now, never, 2.weeks.ago, 3.days, "
+               "2026-11-01); default gc.pruneExpire, else 2.weeks.ago.")
+_REMOTE = click.option("--remote", "remote_path", type=click.Path(path_type=Path),
+                       help="Work on the bare filesystem remote at PATH instead.")
+
+
+def _open_target(remote_path: Path | None) -> Any:
+    """The repository here, or a bare filesystem remote (here, or at --remote PATH)."""
+    from remotes.bare import is_bare_remote, open_bare_remote
+
+    if remote_path is not None:
+        return open_bare_remote(remote_path)
+    repo = open_repo()
+    if repo.is_bare and is_bare_remote(repo.muse_dir):
+        return open_bare_remote(repo.muse_dir)
+    return repo
+
+
+def _size(n: int) -> str:
+    from ..units import human_size
+
+    return human_size(n)
+
+
+@click.command()
+@click.option("--prune", "prune", metavar="DATE", help=_PRUNE_HELP)
+@click.option("--auto", "auto", is_flag=True,
+              help="Only when there are more packs than gc.autoPacks (or loose objects "
+              "than gc.auto).")
+@_REMOTE
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
+       as_json: bool) -> None:
+    """Pack everything into one pack and drop what nothing reaches (after a grace period).
+
+    Roots: every ref and HEAD, every reflog entry, the stash and merge state.
+    Unreachable objects younger than the grace period are kept, so a push,
+    fetch or commit running meanwhile never loses data (docs/gc.md).
+    """
+    from .. import gc as gc_mod
+
+    json_errors(as_json)
+    target = _open_target(remote_path)
+    if not isinstance(target, Repository):
+        report = target.gc(prune=prune, auto=auto)
+        _echo_remote_report(report, quiet=quiet, as_json=as_json)
+        return
+    cutoff = gc_mod.configured_cutoff(target, prune)
+    found = (gc_mod.collect_auto(target, cutoff=cutoff) if auto
+             else gc_mod.collect(target, cutoff=cutoff))
+    if as_json:
+        emit_json({"ran": found is not None, **(found.as_dict() if found else {})})
+        return
+    if found is None or quiet:
+        return
+    click.echo(f"packs: {found.packs_before} -> {found.packs_after}; loose objects: "
+               f"{found.loose_before} -> {found.loose_after}; "
+               f"{found.pruned_objects} unreachable objects pruned")
+    click.echo(f"storage: {_size(found.bytes_before)} -> {_size(found.bytes_after)} "
+               f"in {found.seconds:.2f} s")
+
+
+def _echo_remote_report(report: Any, *, quiet: bool, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    if quiet or not report.ran:
+        return
+    click.echo(f"packs: {report.packs_before} -> {report.packs_after}; "
+               f"{report.dropped_packs} packs no ref relies on dropped "
+               f"({_size(report.dropped_bytes)})")
+
+
+@click.command("count-objects")
+@click.option("-v", "--verbose", is_flag=True, help="Every figure, not only the loose ones.")
+@_REMOTE
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every figure).")
+def count_objects(verbose: bool, remote_path: Path | None, as_json: bool) -> None:
+    """Count loose and packed objects, and what `muse gc` would reclaim."""
+    from .. import gc as gc_mod
+
+    json_errors(as_json)
+    target = _open_target(remote_path)
+    if not isinstance(target, Repository):
+        counts = target.count()
+        if as_json:
+            emit_json(counts.as_dict())
+            return
+        for line in counts.lines():
+            click.echo(line)
+        return
+    found = gc_mod.count_objects(target, cutoff=gc_mod.configured_cutoff(target))
+    if as_json:
+        emit_json(found.as_dict())
+        return
+    click.echo(f"{found.loose_objects} loose objects, {_size(found.loose_bytes)}")
+    if not verbose:
+        return
+    click.echo(f"packs: {found.packs} ({found.packed_objects} objects, "
+               f"{_size(found.pack_bytes)})")
+    click.echo(f"duplicate copies: {found.duplicate_objects} ({_size(found.duplicate_bytes)})")
+    click.echo(f"unreachable: {found.unreachable_objects} objects "
+               f"({_size(found.unreachable_bytes)}), {found.prunable_objects} past the grace "
+               f"period ({_size(found.prunable_bytes)})")
+    work = found.work_files
+    click.echo(f"garbage: {found.garbage_files} files in packs/ ({_size(found.garbage_bytes)}), "
+               f"{work.stale_entries} stale work files ({_size(work.stale_size)})")
+    click.echo(f"reclaimable by gc: {_size(found.reclaimable_bytes)}")
+
+
+COMMANDS: list[click.Command] = [gc, count_objects]

@@ -1,0 +1,70 @@
+"""The hub's index schema, versioned: the hub creates and migrates it itself, on every backend.
+
+The SQL is portable between SQLite and PostgreSQL on purpose (text ids, BIGINT
+times, 0/1 flags): one schema, one set of queries, a small adapter per database.
+"""
+
+from __future__ import annotations
+
+# Each entry moves the schema from version i to i + 1; never edit a released one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE TABLE users (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
+        "CREATE TABLE repos (id TEXT PRIMARY KEY, owner TEXT NOT NULL REFERENCES users(name),"
+        " name TEXT NOT NULL, public INTEGER NOT NULL, created BIGINT NOT NULL,"
+        " UNIQUE (owner, name))",
+        # Tokens are kept only as sha256 hashes; `repo_id` scopes each to one repository.
+        "CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+        " user_name TEXT NOT NULL REFERENCES users(name), repo_id TEXT NOT NULL"
+        " REFERENCES repos(id), scope TEXT NOT NULL, created BIGINT NOT NULL,"
+        " expires BIGINT, revoked BIGINT, note TEXT NOT NULL)",
+        "CREATE TABLE refs (repo_id TEXT NOT NULL REFERENCES repos(id), name TEXT NOT NULL,"
+        " head TEXT NOT NULL, PRIMARY KEY (repo_id, name))",
+        # A pack is a verified bundle, kept whole in the blob store under its id.
+        "CREATE TABLE packs (repo_id TEXT NOT NULL REFERENCES repos(id), pack_id TEXT NOT NULL,"
+        " size BIGINT NOT NULL, requires TEXT NOT NULL, created BIGINT NOT NULL,"
+        " PRIMARY KEY (repo_id, pack_id))",
+        "CREATE INDEX packs_by_id ON packs (pack_id)",
+        # Every object, snapshot and commit a repository holds, located in its pack.
+        "CREATE TABLE objects (repo_id TEXT NOT NULL, oid TEXT NOT NULL, pack_id TEXT NOT NULL,"
+        " pos BIGINT NOT NULL, size BIGINT NOT NULL, kind TEXT NOT NULL,"
+        " PRIMARY KEY (repo_id, oid))",
+        # The commit graph: each commit's parents (space-separated) and the pack providing it.
+        "CREATE TABLE commits (repo_id TEXT NOT NULL, oid TEXT NOT NULL, pack_id TEXT NOT NULL,"
+        " parents TEXT NOT NULL, PRIMARY KEY (repo_id, oid))",
+    ),
+    (
+        # The security layer (docs/hub-security.md). Per-repository rules; NULL: the hub's.
+        "ALTER TABLE repos ADD COLUMN max_bundle_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN max_object_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN max_repo_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN daily_bytes BIGINT",
+        "ALTER TABLE repos ADD COLUMN signatures TEXT NOT NULL DEFAULT 'signed'",
+        # Hub-wide settings (limits, quotas, rates): one row per name.
+        "CREATE TABLE hub_settings (name TEXT PRIMARY KEY, value BIGINT)",
+        "CREATE TABLE blocked (oid TEXT PRIMARY KEY, reason TEXT NOT NULL, actor TEXT NOT NULL,"
+        " created BIGINT NOT NULL)",
+        "CREATE TABLE quarantine (id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL,"
+        " repo_id TEXT NOT NULL, user_name TEXT, created BIGINT NOT NULL, code TEXT NOT NULL,"
+        " reason TEXT NOT NULL, blob_key TEXT, size BIGINT NOT NULL, purged BIGINT)",
+        "CREATE TABLE user_keys (user_name TEXT NOT NULL REFERENCES users(name),"
+        " fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, added BIGINT NOT NULL,"
+        " PRIMARY KEY (user_name, fingerprint))",
+        "CREATE TABLE takedowns (notice TEXT PRIMARY KEY, repo_id TEXT NOT NULL,"
+        " claimant TEXT NOT NULL, noticed TEXT NOT NULL, body TEXT NOT NULL,"
+        " objects TEXT NOT NULL, state TEXT NOT NULL, created BIGINT NOT NULL,"
+        " packs TEXT NOT NULL DEFAULT '[]')",
+        # Bytes received per UTC day, per subject ('user:NAME', 'repo:ID').
+        "CREATE TABLE usage (day TEXT NOT NULL, subject TEXT NOT NULL, bytes BIGINT NOT NULL,"
+        " PRIMARY KEY (day, subject))",
+        # Push requests per token per minute window.
+        "CREATE TABLE rates (token_id TEXT NOT NULL, win BIGINT NOT NULL,"
+        " hits BIGINT NOT NULL, PRIMARY KEY (token_id, win))",
+        # Append-only: nothing ever updates or deletes a row.
+        "CREATE TABLE audit (id TEXT PRIMARY KEY, at_ns BIGINT NOT NULL, actor TEXT NOT NULL,"
+        " action TEXT NOT NULL, repo TEXT, target TEXT, detail TEXT NOT NULL)",
+        "CREATE INDEX audit_by_time ON audit (at_ns)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)

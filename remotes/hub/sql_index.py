@@ -1,0 +1,421 @@
+"""The hub's index: users, repositories, tokens, refs and object rows, in one SQL database.
+
+Written once against a small `Database` adapter (`sqlite_db.py`, `postgres_db.py`):
+the queries are portable, the adapter supplies connections, the placeholder
+style, the write-transaction statement and the bulk insert (executemany on
+SQLite, COPY on PostgreSQL). A push is installed in one transaction that
+inserts its rows and moves every ref by compare-and-swap, all or none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from muse.errors import ConflictError, UsageError
+from muse.refs import RefUpdate
+from muse.remote import RefResult
+from muse.storage import COMMIT, Location, PackEntry
+
+from ..bucket import refusals
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+# Ids per `IN (…)` query: well under SQLite's and PostgreSQL's parameter limits.
+BATCH = 500
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database(Protocol):
+    """What a backend supplies: connections and the few statements that differ."""
+
+    url: str
+    lock_rows: str  # appended to a SELECT that must lock the rows it reads (" FOR UPDATE")
+
+    def cursor(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A cursor on a connection in autocommit mode (transactions are explicit)."""
+        ...
+
+    def sql(self, query: str) -> str:
+        """`query` (written with `?` placeholders) in this database's placeholder style."""
+        ...
+
+    def begin_write(self, cur: Cursor) -> None:
+        """Start a transaction that will write (SQLite: BEGIN IMMEDIATE)."""
+        ...
+
+    def lock_schema(self, cur: Cursor) -> None:
+        """Inside a write transaction: hold off every other process's migration until it ends
+        (SQLite: BEGIN IMMEDIATE did already; PostgreSQL: an advisory lock)."""
+        ...
+
+    def bulk_insert(self, cur: Cursor, table: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        """Insert `rows`, skipping any whose primary key exists already."""
+        ...
+
+    def table_names(self, cur: Cursor) -> set[str]:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True)
+class Repo:
+    id: str
+    owner: str
+    name: str
+    public: bool
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: str
+    hash: str
+    user: str
+    repo_id: str
+    scope: str
+    created: int
+    expires: int | None
+    revoked: int | None
+    note: str
+
+
+@dataclass(frozen=True)
+class NewPack:
+    """A verified bundle to index: its rows, its commits' parents, what it builds on."""
+
+    pack_id: str
+    size: int
+    requires: tuple[str, ...]
+    entries: Sequence[PackEntry]           # only the items the repository lacked
+    parents: dict[str, tuple[str, ...]]    # every commit among `entries` → its parents
+
+
+@dataclass(frozen=True)
+class Installed:
+    results: list[RefResult]
+    commits: int
+    objects: int
+
+
+Hook = Callable[[str], None]
+
+
+class SqlIndex:
+    """Every question the hub asks of its database, and the one transaction a push is."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema to SCHEMA_VERSION; returns the version found."""
+        with self._write() as cur:
+            self.db.lock_schema(cur)  # replicas starting together migrate once
+            found = self._version(cur)
+            if found > SCHEMA_VERSION:
+                raise UsageError(f"the hub database {self.db.url} has schema version {found}; "
+                                 f"this Muse knows up to {SCHEMA_VERSION}",
+                                 hint="upgrade Muse on this host")
+            for statements in MIGRATIONS[found:]:
+                for statement in statements:
+                    cur.execute(statement)
+            self._set_meta(cur, "schema_version", str(SCHEMA_VERSION))
+            if self._meta(cur, "ticket_secret") is None:
+                self._set_meta(cur, "ticket_secret", secrets.token_hex(32))
+            return found
+
+    def _version(self, cur: Cursor) -> int:
+        if "hub_meta" not in self.db.table_names(cur):
+            return 0
+        value = self._meta(cur, "schema_version")
+        return int(value) if value is not None else 0
+
+    def _meta(self, cur: Cursor, key: str) -> str | None:
+        cur.execute(self.db.sql("SELECT value FROM hub_meta WHERE key = ?"), (key,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, cur: Cursor, key: str, value: str) -> None:
+        cur.execute(self.db.sql("DELETE FROM hub_meta WHERE key = ?"), (key,))
+        cur.execute(self.db.sql("INSERT INTO hub_meta (key, value) VALUES (?, ?)"), (key, value))
+
+    def ticket_secret(self) -> bytes:
+        """The key upload tickets are signed with: shared by every replica through the index."""
+        with self._read() as cur:
+            value = self._meta(cur, "ticket_secret")
+        if value is None:
+            raise UsageError("the hub database is not initialised",
+                             hint="run `muse hub serve` or any `muse hub` admin command once")
+        return bytes.fromhex(value)
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        with self.db.cursor() as cur:
+            yield cur
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Cursor]:
+        with self.db.cursor() as cur:
+            self.db.begin_write(cur)
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _one(self, query: str, *params: Any) -> Any:
+        with self._read() as cur:
+            cur.execute(self.db.sql(query), params)
+            return cur.fetchone()
+
+    def _all(self, query: str, *params: Any) -> list[Any]:
+        with self._read() as cur:
+            cur.execute(self.db.sql(query), params)
+            return cur.fetchall()
+
+    # -- users, repositories, tokens -------------------------------------------------------
+
+    def add_user(self, name: str) -> None:
+        with self._write() as cur:
+            cur.execute(self.db.sql("SELECT 1 FROM users WHERE name = ?"), (name,))
+            if cur.fetchone() is not None:
+                raise ConflictError(f"user {name!r} exists already", code="exists")
+            cur.execute(self.db.sql("INSERT INTO users (name, created) VALUES (?, ?)"),
+                        (name, int(time.time())))
+
+    def users(self) -> list[str]:
+        return [str(r[0]) for r in self._all("SELECT name FROM users ORDER BY name")]
+
+    def user_exists(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM users WHERE name = ?", name) is not None
+
+    def create_repo(self, owner: str, name: str, *, public: bool) -> Repo:
+        repo = Repo(secrets.token_hex(16), owner, name, public)
+        with self._write() as cur:
+            cur.execute(self.db.sql("SELECT 1 FROM users WHERE name = ?"), (owner,))
+            if cur.fetchone() is None:
+                raise UsageError(f"no user {owner!r} on this hub",
+                                 hint=f"add it first: muse hub user add {owner}")
+            cur.execute(self.db.sql("SELECT 1 FROM repos WHERE owner = ? AND name = ?"),
+                        (owner, name))
+            if cur.fetchone() is not None:
+                raise ConflictError(f"repository {owner}/{name} exists already", code="exists")
+            cur.execute(self.db.sql("INSERT INTO repos (id, owner, name, public, created) "
+                                    "VALUES (?, ?, ?, ?, ?)"),
+                        (repo.id, owner, name, int(public), int(time.time())))
+        return repo
+
+    def repo(self, owner: str, name: str) -> Repo | None:
+        row = self._one("SELECT id, owner, name, public FROM repos WHERE owner = ? AND name = ?",
+                        owner, name)
+        return None if row is None else Repo(row[0], row[1], row[2], bool(row[3]))
+
+    def repos(self) -> list[Repo]:
+        rows = self._all("SELECT id, owner, name, public FROM repos ORDER BY owner, name")
+        return [Repo(r[0], r[1], r[2], bool(r[3])) for r in rows]
+
+    def set_public(self, repo: Repo, public: bool) -> None:
+        with self._write() as cur:
+            cur.execute(self.db.sql("UPDATE repos SET public = ? WHERE id = ?"),
+                        (int(public), repo.id))
+
+    def add_token(self, row: TokenRow) -> None:
+        with self._write() as cur:
+            cur.execute(self.db.sql(
+                "INSERT INTO tokens (id, hash, user_name, repo_id, scope, created, expires, "
+                "revoked, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                (row.id, row.hash, row.user, row.repo_id, row.scope, row.created, row.expires,
+                 row.revoked, row.note))
+
+    _TOKEN_COLUMNS = "id, hash, user_name, repo_id, scope, created, expires, revoked, note"
+
+    def token_by_hash(self, digest: str) -> TokenRow | None:
+        row = self._one(f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE hash = ?", digest)
+        return None if row is None else TokenRow(*row)
+
+    def tokens(self, repo: Repo | None = None) -> list[TokenRow]:
+        if repo is None:
+            rows = self._all(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY created, id")
+        else:
+            rows = self._all(f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE repo_id = ? "
+                             "ORDER BY created, id", repo.id)
+        return [TokenRow(*r) for r in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke the token whose id (or a unique prefix of it) is `token_id`."""
+        with self._write() as cur:
+            cur.execute(self.db.sql("UPDATE tokens SET revoked = ? WHERE id = ? AND revoked "
+                                    "IS NULL"), (int(time.time()), token_id))
+            return bool(cur.rowcount == 1)
+
+    # -- what a repository holds -----------------------------------------------------------
+
+    def refs(self, repo: Repo) -> dict[str, str]:
+        rows = self._all("SELECT name, head FROM refs WHERE repo_id = ?", repo.id)
+        return {str(name): str(head) for name, head in rows}
+
+    def objects(self, repo: Repo) -> RepoObjects:
+        return RepoObjects(self, repo)
+
+    def commit_graph(self, repo: Repo) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Every commit of `repo` → (the pack providing it, its parents): one query."""
+        rows = self._all("SELECT oid, pack_id, parents FROM commits WHERE repo_id = ?", repo.id)
+        return {str(o): (str(p), tuple(str(parents).split())) for o, p, parents in rows}
+
+    def pack_rows(self, repo: Repo) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Every pack of `repo` → (its size, its prerequisites)."""
+        rows = self._all("SELECT pack_id, size, requires FROM packs WHERE repo_id = ?", repo.id)
+        return {str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows}
+
+    def pack_known(self, pack_id: str) -> bool:
+        """Whether any repository's index names this pack (so its bytes are in the blob store)."""
+        return self._one("SELECT 1 FROM packs WHERE pack_id = ?", pack_id) is not None
+
+    def _select_in(self, columns: str, repo: Repo, ids: Iterable[str]) -> Iterator[Any]:
+        wanted = sorted(set(ids))
+        with self._read() as cur:
+            for start in range(0, len(wanted), BATCH):
+                chunk = wanted[start:start + BATCH]
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(self.db.sql(f"SELECT {columns} FROM objects WHERE repo_id = ? AND "
+                                        f"oid IN ({marks})"), (repo.id, *chunk))
+                yield from cur.fetchall()
+
+    # -- the push transaction --------------------------------------------------------------
+
+    def install(self, repo: Repo, pack: NewPack | None, updates: Sequence[RefUpdate],
+                hook: Hook | None = None) -> Installed:
+        """Index `pack` and move every ref by compare-and-swap, in one transaction.
+
+        Returns per-ref refusals (and indexes nothing) when an `old` no longer holds
+        or a name clashes; a concurrent push that moved a ref first makes its CAS
+        update touch no row, which refuses and rolls back this whole push.
+        """
+        step = hook or (lambda name: None)
+        try:
+            with self._write() as cur:
+                cur.execute(self.db.sql("SELECT name, head FROM refs WHERE repo_id = ?"
+                                        + self.db.lock_rows), (repo.id,))
+                current = {str(n): str(h) for n, h in cur.fetchall()}
+                refused = refusals(updates, current)
+                if refused is not None:
+                    raise _Refused(refused)
+                commits = objects = 0
+                if pack is not None:
+                    commits, objects = self._insert_pack(cur, repo, pack)
+                step("indexed")
+                for u in updates:
+                    if current.get(u.name) != u.new and not self._move(cur, repo, u):
+                        raise _Refused(_lost_race(updates, u.name))
+                step("moved")
+        except _Refused as refusal:  # rolled back: nothing of this push is indexed
+            return Installed(refusal.results, 0, 0)
+        step("committed")
+        return Installed([RefResult(u.name, u.old, u.new, True) for u in updates],
+                         commits, objects)
+
+    def replace_pack(self, repo: Repo, old: str, new: NewPack) -> None:
+        """Swap one pack's rows for another's (a pack rewritten by a purge), atomically."""
+        with self._write() as cur:
+            for table in ("objects", "commits", "packs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ? AND "
+                                        "pack_id = ?"), (repo.id, old))
+            self._insert_pack(cur, repo, new)
+
+    def drop_contents(self, repo: Repo) -> list[str]:
+        """Forget every ref and row of `repo` (a purged takedown); returns its packs."""
+        packs = sorted(self.pack_rows(repo))
+        with self._write() as cur:
+            for table in ("refs", "objects", "commits", "packs"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ?"), (repo.id,))
+        return packs
+
+    def _insert_pack(self, cur: Cursor, repo: Repo, pack: NewPack) -> tuple[int, int]:
+        cur.execute(self.db.sql("SELECT 1 FROM packs WHERE repo_id = ? AND pack_id = ?"),
+                    (repo.id, pack.pack_id))
+        if cur.fetchone() is None:
+            cur.execute(self.db.sql("INSERT INTO packs (repo_id, pack_id, size, requires, "
+                                    "created) VALUES (?, ?, ?, ?, ?)"),
+                        (repo.id, pack.pack_id, pack.size, json.dumps(sorted(pack.requires)),
+                         int(time.time())))
+        rows = [(repo.id, e.oid, pack.pack_id, e.offset, e.size, e.kind) for e in pack.entries]
+        self.db.bulk_insert(cur, "objects", ("repo_id", "oid", "pack_id", "pos", "size", "kind"),
+                            rows)
+        graph = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
+                 for e in pack.entries if e.kind == COMMIT]
+        self.db.bulk_insert(cur, "commits", ("repo_id", "oid", "pack_id", "parents"), graph)
+        return len(graph), len(rows) - len(graph)
+
+    def _move(self, cur: Cursor, repo: Repo, u: RefUpdate) -> bool:
+        if u.new is None:
+            cur.execute(self.db.sql("DELETE FROM refs WHERE repo_id = ? AND name = ? AND "
+                                    "head = ?"), (repo.id, u.name, u.old))
+        elif u.old is None:
+            cur.execute(self.db.sql("INSERT INTO refs (repo_id, name, head) VALUES (?, ?, ?) "
+                                    "ON CONFLICT DO NOTHING"), (repo.id, u.name, u.new))
+        else:
+            cur.execute(self.db.sql("UPDATE refs SET head = ? WHERE repo_id = ? AND name = ? "
+                                    "AND head = ?"), (u.new, repo.id, u.name, u.old))
+        return bool(cur.rowcount == 1)
+
+
+class _Refused(Exception):
+    """Leaves the push transaction (rolling it back) with the per-ref refusals."""
+
+    def __init__(self, results: list[RefResult]) -> None:
+        super().__init__("refused")
+        self.results = results
+
+
+def _lost_race(updates: Sequence[RefUpdate], ref: str) -> list[RefResult]:
+    """A CAS update touched no row: another push moved `ref` inside our transaction."""
+    return [RefResult(u.name, u.old, u.new, False, "stale" if u.name == ref else
+                      "not applied: another ref in this push was refused") for u in updates]
+
+
+class RepoObjects:
+    """One repository's rows as an `ObjectIndex`: what the core's verifier asks, batched."""
+
+    def __init__(self, index: SqlIndex, repo: Repo) -> None:
+        self._index = index
+        self._repo = repo
+
+    def missing(self, ids: Iterable[str]) -> set[str]:
+        wanted = set(ids)
+        return wanted - {str(r[0]) for r in self._index._select_in("oid", self._repo, wanted)}
+
+    def sizes(self, ids: Iterable[str]) -> dict[str, int]:
+        return {str(o): int(s) for o, s in self._index._select_in("oid, size", self._repo, ids)}
+
+    def locate(self, oid: str) -> Location | None:
+        rows = list(self._index._select_in("oid, pack_id, pos, size, kind", self._repo, [oid]))
+        if not rows:
+            return None
+        o, pack, pos, size, kind = rows[0]
+        return Location(str(o), str(pack), int(pos), int(size), str(kind))
+
+    def kind(self, oid: str) -> str | None:
+        found = self.locate(oid)
+        return None if found is None else found.kind

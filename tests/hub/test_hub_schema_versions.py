@@ -1,0 +1,35 @@
+"""The hub creates and migrates its own schema, and refuses a database from a newer Muse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from muse.errors import UsageError
+from remotes.hub.deploy import open_hub
+from remotes.hub.schema import MIGRATIONS, SCHEMA_VERSION
+from remotes.hub.sql_index import SqlIndex
+from remotes.hub.sqlite_db import SqliteDatabase
+
+
+def test_an_older_database_is_migrated_in_place_keeping_its_rows(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "index.sqlite3")
+    with db.cursor() as cur:  # a hub of schema version 1, with one user in it
+        for statement in MIGRATIONS[0]:
+            cur.execute(statement)
+        cur.execute("INSERT INTO hub_meta (key, value) VALUES ('schema_version', '1')")
+        cur.execute("INSERT INTO users (name, created) VALUES ('ada', 1)")
+    assert SqlIndex(db).migrate() == 1
+    hub = open_hub(tmp_path)
+    assert hub.index.users() == ["ada"]
+    assert hub.guard.rows.hub_settings()["max_bundle_bytes"] is None  # a v2 table answers
+    assert SqlIndex(db).migrate() == SCHEMA_VERSION  # nothing left to do
+
+
+def test_a_database_from_a_newer_muse_is_refused(tmp_path: Path) -> None:
+    hub = open_hub(tmp_path)
+    with hub.index.db.cursor() as cur:
+        cur.execute("UPDATE hub_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(UsageError, match="schema version 99"):
+        open_hub(tmp_path)
