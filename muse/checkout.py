@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import untracking
 from .branches import branch_ref_name, create_branch
 from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
@@ -297,6 +298,7 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
         repo.move_head(head, commit, f"reset: moving to {label}")
     force_tree(repo, work, target, tracked)
     clear_state(repo)
+    untracking.clear(repo.muse_dir)  # a hard reset forgets a pending `rm --cached` too
 
 
 SOFT, MIXED = "soft", "mixed"
@@ -317,3 +319,4 @@ def reset_branch(repo: Repository, commit: str, label: str, *, mode: str) -> Non
         repo.move_head(head, commit, f"reset: moving to {label}")
     if mode == MIXED:
         end_merge(repo)
+        untracking.clear(repo.muse_dir)  # --mixed resets what a commit is told: rm --cached

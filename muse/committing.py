@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import untracking
 from .errors import ConflictError, UsageError
 from .merge_state import end_merge, pending_merge, unresolved_conflicts
 from .objects import Commit
@@ -38,4 +39,6 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
     worktree.cache.save()
     repo.move_head(head, commit.id, f"commit: {commit.subject}")
     end_merge(repo)
+    if worktree.dropped:  # recorded now; one asked for meanwhile stays pending
+        untracking.discard(repo.muse_dir, worktree.dropped)
     return commit

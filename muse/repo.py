@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import untracking
 from .config import ConfigFile, user_config
 from .errors import ConfigError, RepositoryError, UsageError
 from .graph import CommitGraph
@@ -89,7 +90,8 @@ class Repository:
             raise RepositoryError("this is a bare repository: it has no working tree")
         if self._worktree is None:
             self._worktree = WorkTree(self.root, self.muse_dir, self.store,
-                                      tracked=self._tracked_paths)
+                                      tracked=self._tracked_paths,
+                                      untracking=lambda: untracking.pending(self.muse_dir))
         return self._worktree
 
     # -- state ------------------------------------------------------------------
@@ -106,7 +108,9 @@ class Repository:
 
     def _tracked_paths(self) -> list[str]:
         current = self.head_snapshot()
-        return [] if current is None else [e.path for e in current.entries]
+        dropped = untracking.pending(self.muse_dir)  # `rm --cached`: ignore rules apply again
+        return [] if current is None else [e.path for e in current.entries
+                                           if e.path not in dropped]
 
     def head_snapshot(self) -> Snapshot | None:
         head = self.head()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ConflictError
+from .errors import ConflictError, UsageError
 from .workfiles import tmp_name
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -164,6 +164,31 @@ class SafeTree:
                 continue  # something (perhaps a planted link) holds that name: never reuse it
         raise FileExistsError(errno.EEXIST, "no free work-file name", self.work_name())
 
+    def move(self, src: str, dst: str) -> None:
+        """Rename the file or folder `src` to `dst`, never through a link and never over
+        anything: an existing `dst` is a ConflictError, a missing (or linked) folder
+        for it a UsageError."""
+        src_name, dst_name = src.rsplit("/", 1)[-1], dst.rsplit("/", 1)[-1]
+        with self._folders(src, create=False) as src_fds, \
+                self._folders(dst, create=False) as dst_fds:
+            if src_fds is None:
+                raise in_the_way(src, "something that is not a folder")
+            if dst_fds is None:
+                raise UsageError(f"cannot move to {dst!r}: its folder does not exist "
+                                 "(or is a symbolic link)",
+                                 hint="create the folder first (Muse does not guess)")
+            src_dir, dst_dir = src_fds[-1], dst_fds[-1]
+            st = os.stat(src_name, dir_fd=src_dir, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise in_the_way(src, "a symbolic link")
+            if stat.S_ISREG(st.st_mode) and _link_no_clobber(src_dir, src_name, dst_dir,
+                                                             dst_name, dst):
+                os.unlink(src_name, dir_fd=src_dir)
+                return
+            if _exists(dst_dir, dst_name):
+                raise _destination_exists(dst)
+            os.rename(src_name, dst_name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+
     def remove(self, path: str) -> None:
         """Remove the regular file at `path` and the folders it leaves empty.
 
@@ -189,6 +214,36 @@ class SafeTree:
                     break  # not empty (or already gone): the folders above stay too
         if removed:
             self._forget()  # a kept descriptor may name a folder just removed
+
+
+def _destination_exists(dst: str) -> ConflictError:
+    return ConflictError(f"cannot move to {dst!r}: it already exists",
+                         hint="move or remove it first; Muse never overwrites with mv")
+
+
+def _exists(folder: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _link_no_clobber(src_dir: int, src_name: str, dst_dir: int, dst_name: str,
+                     dst: str) -> bool:
+    """Give a file its new name atomically without replacing anything (a hard link
+    fails on an existing name, where rename would overwrite); False where the
+    filesystem has no hard links, and the caller renames after checking instead."""
+    try:
+        os.link(src_name, dst_name, src_dir_fd=src_dir, dst_dir_fd=dst_dir,
+                follow_symlinks=False)
+    except FileExistsError:
+        raise _destination_exists(dst) from None
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
+            return False
+        raise
+    return True
 
 
 def _is_link(folder: int, name: str) -> bool:

@@ -40,6 +40,10 @@ LAZY_COMMANDS = {
     "ls-remote": "muse.cli.remote_cmds:ls_remote",
     "gc": "muse.cli.gc_cmds:gc",
     "count-objects": "muse.cli.gc_cmds:count_objects",
+    "restore": "muse.cli.worktree_cmds:restore",
+    "rm": "muse.cli.worktree_cmds:rm",
+    "mv": "muse.cli.worktree_cmds:mv",
+    "stash": "muse.cli.worktree_cmds:stash",
     "hub": "remotes.hub.cli:hub",
 }
 

@@ -11,6 +11,7 @@ import click
 from ..display import printable, printable_lines
 from ..errors import MissingObjectError, RevisionError, UsageError
 from .base import emit_json, open_repo, short
+from .pathargs import PathspecCommand
 from .repo_cmds import commit_record, echo_commit
 
 if TYPE_CHECKING:
@@ -105,21 +106,36 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
 # -- diff -----------------------------------------------------------------------
 
 
-@click.command()
-@click.argument("revisions", nargs=-1)
+@click.command(cls=PathspecCommand)
+@click.argument("words", nargs=-1)
 @_diff_options
-def diff(revisions: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -> None:
-    """Show changes: working tree vs HEAD, working tree vs REV, or between two commits A B."""
-    from ..diff import diff_trees
+def diff(words: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -> None:
+    """Show changes: working tree vs HEAD, working tree vs REV, or between two commits A B.
 
-    if len(revisions) > 2:
+    `A..B` is the same as `A B`. After `--`, PATHS limit the diff to those files and folders.
+    """
+    import itertools
+    import os
+
+    from ..diff import diff_trees
+    from ..pathspec import restrict_to
+    from .pathargs import PATHS, split_paths
+
+    # Counted before any name is resolved: too many is a usage mistake, whatever they name.
+    explicit = click.get_current_context().meta.get(PATHS) is not None
+    leading = words if explicit else tuple(
+        itertools.takewhile(lambda word: not os.path.lexists(word), words))
+    if len(leading) > 2:
         raise UsageError("diff takes at most two revisions",
-                         hint="muse diff [REV] or muse diff A B")
+                         hint="muse diff [REV] or muse diff A B, then -- PATH… to limit it")
     repo = open_repo()
+    texts, specs = split_paths(repo, words)
+    revisions = _two_sides(repo, texts)
     old: Snapshot | None
     if len(revisions) == 2:
         _, old = _snapshot_of(repo, revisions[0])
         _, new = _snapshot_of(repo, revisions[1])
+        old, new = restrict_to(old, specs), restrict_to(new, specs)
         diffs = diff_trees(old, new, _store_reader(repo), _store_reader(repo))
     else:
         if revisions:
@@ -129,11 +145,33 @@ def diff(revisions: tuple[str, ...], name_status: bool, stat: bool, as_json: boo
         worktree = repo.worktree
         new = worktree.snapshot()
         worktree.cache.save()
+        old, new = restrict_to(old, specs), restrict_to(new, specs)
         diffs = diff_trees(old, new, _store_reader(repo), _worktree_reader(repo))
     if as_json:
         emit_json([fd.as_dict() for fd in diffs])
         return
     _print_diffs(diffs, stat=stat, name_status=name_status)
+
+
+def _two_sides(repo: Repository, texts: list[str]) -> list[str]:
+    """At most two revisions; `A..B` stands for `A B`, `A...B` for B against the merge
+    base of A and B (what B changed since the two diverged)."""
+    from ..revisions import resolve
+
+    if len(texts) == 1 and "..." in texts[0]:
+        left, _, right = texts[0].partition("...")
+        a, b = resolve(repo, left or "HEAD"), resolve(repo, right or "HEAD")
+        base = repo.graph.merge_base(a, b)
+        if base is None:
+            raise RevisionError(f"{texts[0]!r}: the two sides share no history")
+        texts = [base, b]
+    elif len(texts) == 1 and ".." in texts[0]:
+        left, _, right = texts[0].partition("..")
+        texts = [left or "HEAD", right or "HEAD"]
+    if len(texts) > 2:
+        raise UsageError("diff takes at most two revisions",
+                         hint="muse diff [REV] or muse diff A B, then -- PATH… to limit it")
+    return texts
 
 
 # -- rev-parse --------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import click
 from ..display import printable, printable_lines
 from ..errors import UsageError
 from .base import emit_json, open_repo, request_auto_gc, short
+from .pathargs import PathspecCommand
 
 
 @click.command()
@@ -34,15 +36,18 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
     click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
 
 
-def _status_data(repo: Any) -> dict[str, Any]:
+def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
     from ..changes import compare
     from ..merge_state import pending_merge, pending_pick, unresolved_conflicts
+    from ..pathspec import matches_any, resolve_specs
+    from ..untracking import pending
 
     worktree = repo.worktree
     worktree.tolerant = True  # an odd name or an unreadable folder is a warning here
+    specs = resolve_specs(worktree.root, typed)
     current = worktree.snapshot()
     worktree.cache.save()
-    changes = compare(repo.head_snapshot(), current)
+    changes = [c for c in compare(repo.head_snapshot(), current) if matches_any(specs, c.path)]
     branch = repo.current_branch()
     return {
         "branch": branch,
@@ -52,6 +57,8 @@ def _status_data(repo: Any) -> dict[str, Any]:
         "picking": asdict(pick) if (pick := pending_pick(repo)) else None,
         "unresolved": unresolved_conflicts(repo),
         "changes": [{"path": c.path, "status": c.status} for c in changes],
+        # `rm --cached` paths: listed as deleted above, yet kept on disk.
+        "untracking": sorted(p for p in pending(repo.muse_dir) if matches_any(specs, p)),
         # What the scan passed over without recording: said once here, not silently.
         "not_recorded": {"links": worktree.notes.links,
                          "nested_ignore_files": worktree.notes.nested_ignores},
@@ -100,11 +107,12 @@ def _echo_upstream(up: dict[str, Any]) -> None:
 
 
 @click.command()
+@click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-s", "--short", "short_format", is_flag=True, help="One line per changed path.")
-def status(as_json: bool, short_format: bool) -> None:
-    """Show what changed in the working tree since the last commit."""
-    data = _status_data(open_repo())
+def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
+    """Show what changed in the working tree since the last commit (only under PATHS if given)."""
+    data = _status_data(open_repo(), paths)
     if as_json:
         emit_json(data)
         return
@@ -134,8 +142,10 @@ def status(as_json: bool, short_format: bool) -> None:
         click.echo("nothing to commit, working tree clean")
         return
     click.echo("Changes:")
+    kept = set(data["untracking"])
     for change in data["changes"]:
-        click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}")
+        note = " (untracked by rm --cached; file kept)" if change["path"] in kept else ""
+        click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}{note}")
 
 
 def _warn_skipped(warnings: list[dict[str, str]]) -> None:
@@ -164,7 +174,7 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
 @click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
 def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
-    """Record the whole working tree (minus .museignore) as a new commit."""
+    """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit."""
     from ..committing import commit_worktree
 
     repo = open_repo()
@@ -217,56 +227,125 @@ def commit_record(oid: str, commit: Any, trusted: frozenset[bytes],
 
 
 def echo_commit(record: dict[str, Any]) -> None:
-    click.echo(f"commit {record['id']}")
+    for line in commit_lines(record):
+        click.echo(line)
+
+
+def _decorated(names: Any, current: str | None) -> str:
+    label = names.label(current) if names is not None else ""
+    return f" ({printable(label)})" if label else ""
+
+
+def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
+    """A commit as `log` and `show` print it (a list: the graph draws lanes beside it)."""
+    lines = [f"commit {record['id']}{decoration}"]
     if len(record["parents"]) > 1:
-        click.echo("Merge:  " + " ".join(short(p) for p in record["parents"]))
+        lines.append("Merge:  " + " ".join(short(p) for p in record["parents"]))
     author = record["author"]
-    click.echo(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
-    click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
+    lines.append(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
+    lines.append(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
     sig = record["signature"]
     signer = f" (key {sig['signer']})" if sig["signer"] else ""
-    click.echo(f"Signature: {sig['status']}{signer}")
-    click.echo("")
-    for line in printable_lines(record["message"]) or [""]:
-        click.echo(f"    {line}")
-    click.echo("")
+    lines.append(f"Signature: {sig['status']}{signer}")
+    lines.append("")
+    lines += [f"    {line}" for line in printable_lines(record["message"]) or [""]]
+    lines.append("")
+    return lines
 
 
-@click.command()
-@click.argument("revision", required=False, default="HEAD")
+@click.command(cls=PathspecCommand)
+@click.argument("revisions", nargs=-1)
 @click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
+@click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
+@click.option("--decorate/--no-decorate", default=None,
+              help="Show the branch and tag names of each commit (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def log(revision: str, max_count: int | None, oneline: bool, as_json: bool) -> None:
-    """Show the history reachable from REVISION (default: HEAD), newest first."""
-    from ..revisions import resolve
+def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
+        decorate: bool | None, as_json: bool) -> None:
+    """Show the history reachable from REVISIONS (default: HEAD), newest first.
+
+    A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
+    ^A (not in A). After `--`, PATHS list only the commits that change them.
+    """
+    import sys
+
+    from ..decorate import decorations
+    from ..logwalk import listed, parse_range
+    from ..sigcache import VerifiedSignatures
+    from ..trust import trusted_set
+    from .pathargs import split_paths
 
     repo = open_repo()
-    if revision == "HEAD" and repo.head() is None:
+    if not revisions and repo.head() is None:
         if as_json:
             emit_json([])
         else:
             click.echo(f"no commits yet on branch {repo.current_branch()}")
         return
-    from ..sigcache import VerifiedSignatures
-    from ..trust import trusted_set
-
-    start = resolve(repo, revision)
+    texts, specs = split_paths(repo, revisions)
+    walked: set[str] = set()
+    commits = listed(repo, parse_range(repo, texts), specs, walked if graph else None)
+    if decorate is None:
+        decorate = sys.stdout.isatty()
+    names = decorations(repo) if decorate or as_json else {}
     trusted = trusted_set()
     signatures = VerifiedSignatures()
-    records = []
-    for count, oid in enumerate(repo.graph.walk([start])):
-        if max_count is not None and count >= max_count:
-            break
-        commit = repo.graph.commit(oid)
-        if oneline and not as_json:
-            click.echo(f"{short(oid)} {printable(commit.subject)}")
-            continue
-        record = commit_record(oid, commit, trusted, signatures)
-        if as_json:
-            records.append(record)
-        else:
-            echo_commit(record)
-    signatures.save()
+    try:
+        _print_log(repo, commits, names, trusted, signatures, walked,
+                   max_count=max_count, oneline=oneline, graph=graph,
+                   decorate=bool(decorate), as_json=as_json)
+    finally:  # what was verified stays verified, even when `| head` closes the pipe
+        signatures.save()
+
+
+def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted: frozenset[bytes],
+               signatures: Any, walked: set[str], *, max_count: int | None, oneline: bool,
+               graph: bool, decorate: bool, as_json: bool) -> None:
+    import itertools
+
+    from ..decorate import Names
+
     if as_json:
-        emit_json(records)
+        emit_json([{**commit_record(oid, repo.graph.commit(oid), trusted, signatures),
+                    "decorations": (names[oid] if oid in names else Names()).as_dict()}
+                   for oid in itertools.islice(commits, max_count)])
+        return
+    current = repo.current_branch()
+
+    def lines_of(oid: str) -> list[str]:
+        commit = repo.graph.commit(oid)
+        decoration = _decorated(names.get(oid), current) if decorate else ""
+        if oneline:
+            return [f"{short(oid)}{decoration} {printable(commit.subject)}"]
+        return commit_lines(commit_record(oid, commit, trusted, signatures), decoration)
+
+    if graph:
+        lines = _graph_lines(repo, list(commits), walked, max_count, lines_of)
+    else:  # streamed: `muse log | head` prints at once, whatever the history's length
+        lines = (line for oid in itertools.islice(commits, max_count) for line in lines_of(oid))
+    for line in lines:
+        click.echo(line)
+
+
+def _graph_lines(repo: Any, shown: list[str], walked: set[str], max_count: int | None,
+                 lines_of: Callable[[str], list[str]]) -> Iterator[str]:
+    """The graph needs the whole range first: topological order, parents through hidden
+    commits; then at most `max_count` commits are drawn."""
+    from ..loggraph import draw
+
+    order, parents = _graph_order(repo, shown, walked)
+    order = order[:max_count] if max_count is not None else order
+    kept = set(order)
+    return draw(order, {o: [p for p in parents[o] if p in kept] for o in order}, lines_of)
+
+
+def _graph_order(repo: Any, shown: list[str], walked: set[str]
+                 ) -> tuple[list[str], dict[str, list[str]]]:
+    """The shown commits children-first, with each one's nearest shown ancestors."""
+    from ..loggraph import topological
+    from ..logwalk import visible_parents
+
+    parents = visible_parents(repo, set(shown), walked)
+    order = topological(shown, parents, lambda oid: repo.graph.commit(oid).timestamp)
+    return order, parents

@@ -1,0 +1,235 @@
+"""Working-tree commands a git user reaches for: restore, rm, mv, stash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..display import printable
+from ..errors import UsageError
+from .base import emit_json, json_errors, open_repo, short
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _specs(repo: Any, typed: tuple[str, ...]) -> list[Any]:
+    from ..pathspec import resolve_specs
+
+    return resolve_specs(repo.worktree.root, typed)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-s", "--source", metavar="REV", help="Restore from REV instead of HEAD.")
+@click.option("-S", "--staged", is_flag=True,
+              help="Undo a pending `muse rm --cached` of PATHS (files are not touched "
+              "unless -W is given too).")
+@click.option("-W", "--worktree", "in_tree", is_flag=True,
+              help="Restore the files (the default unless --staged is given).")
+@JSON
+def restore(paths: tuple[str, ...], source: str | None, staged: bool, in_tree: bool,
+            as_json: bool) -> None:
+    """Put files back as HEAD (or --source REV) has them, discarding local changes.
+
+    A folder restores every file in it; tracked files it holds that REV lacks are
+    removed. Untracked files are never overwritten or removed.
+    """
+    from ..treeops import restore as run
+
+    json_errors(as_json)
+    repo = open_repo()
+    done = run(repo, _specs(repo, paths), source=source, worktree=in_tree or not staged,
+               staged=staged)
+    if as_json:
+        emit_json({"written": done.written, "removed": done.removed,
+                   "unstaged": done.unstaged})
+        return
+    for path in done.written:
+        click.echo(f"restored: {printable(path)}")
+    for path in done.removed:
+        click.echo(f"removed:  {printable(path)}")
+    for path in done.unstaged:
+        click.echo(f"tracked again: {printable(path)}")
+    if not (done.written or done.removed or done.unstaged):
+        click.echo("nothing to restore: the files already match")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--cached", is_flag=True,
+              help="Stop tracking at the next commit, but keep the files.")
+@click.option("-r", "recursive", is_flag=True, help="Allow removing whole folders.")
+@click.option("-f", "--force", is_flag=True, help="Remove files even with local changes.")
+@JSON
+def rm(paths: tuple[str, ...], cached: bool, recursive: bool, force: bool,
+       as_json: bool) -> None:
+    """Remove tracked files; the next commit records it (--cached: keep the files)."""
+    from ..treeops import remove
+
+    json_errors(as_json)
+    repo = open_repo()
+    done = remove(repo, _specs(repo, paths), cached=cached, recursive=recursive, force=force)
+    if as_json:
+        emit_json({"paths": done.paths, "cached": done.cached,
+                   "not_ignored": done.not_ignored})
+        return
+    verb = "untracked" if cached else "removed"
+    for path in done.paths:
+        click.echo(f"{verb}: {printable(path)}")
+    if done.not_ignored:
+        shown = ", ".join(printable(p) for p in done.not_ignored[:3])
+        more = f" and {len(done.not_ignored) - 3} more" if len(done.not_ignored) > 3 else ""
+        click.echo(f"note: {shown}{more} not in .museignore: the commit after next will "
+                   "record it again (Muse records every file it does not ignore)", err=True)
+
+
+@click.command()
+@click.argument("source")
+@click.argument("destination")
+@JSON
+def mv(source: str, destination: str, as_json: bool) -> None:
+    """Rename a tracked file or folder (into DESTINATION if it is a folder)."""
+    from ..pathspec import resolve_spec
+    from ..treeops import ignored_destination, move
+
+    json_errors(as_json)
+    repo = open_repo()
+    root = repo.worktree.root
+    src, dst = resolve_spec(root, source), resolve_spec(root, destination)
+    old, new = move(repo, src, dst)
+    ignored = ignored_destination(repo, new)
+    if as_json:
+        emit_json({"from": old, "to": new, "ignored": ignored})
+        return
+    click.echo(f"renamed: {printable(old)} -> {printable(new)}")
+    if ignored:
+        click.echo(f"note: .museignore matches {printable(new)}: the next commit will record "
+                   f"{printable(old)} as deleted and not record the new name", err=True)
+
+
+# -- stash --------------------------------------------------------------------------
+
+
+def _stash_record(entry: Any) -> dict[str, Any]:
+    return {"index": entry.index, "name": entry.name, "id": entry.id, "base": entry.base,
+            "message": entry.commit.message, "timestamp": entry.commit.timestamp}
+
+
+STASH_NAME = click.argument("name", required=False, default="0")
+
+
+@click.group(invoke_without_command=True)
+@click.option("-m", "--message", help="With no subcommand: as `stash push -m`.")
+@click.pass_context
+def stash(ctx: click.Context, message: str | None) -> None:
+    """Save local changes away and bring the tree back to HEAD (`muse stash` = push)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(stash_push, message=message)
+    elif message is not None:
+        raise UsageError("-m goes after the subcommand", hint="muse stash push -m MESSAGE")
+
+
+@stash.command("push")
+@click.option("-m", "--message", help="Describe the stash (default: WIP on BRANCH: …).")
+@JSON
+def stash_push(message: str | None = None, as_json: bool = False) -> None:
+    """Save every local change (new files too) as a stash; the tree goes back to HEAD."""
+    from ..stash import push
+
+    json_errors(as_json)
+    made = push(open_repo(), message)
+    if as_json:
+        emit_json(_stash_record(made) if made else None)
+    elif made is None:
+        click.echo("No local changes to save")
+    else:
+        click.echo(f"Saved working tree as {made.name}: {printable(made.commit.subject)}")
+
+
+@stash.command("list")
+@JSON
+def stash_list(as_json: bool) -> None:
+    """List the stashes, newest first."""
+    from ..stash import entries
+
+    json_errors(as_json)
+    found = entries(open_repo())
+    if as_json:
+        emit_json([_stash_record(e) for e in found])
+        return
+    for entry in found:
+        click.echo(f"{entry.name}: {printable(entry.commit.subject)}")
+
+
+def _report_applied(entry: Any, changed: list[str], as_json: bool, verb: str) -> None:
+    if as_json:
+        emit_json({**_stash_record(entry), "paths": changed})
+        return
+    click.echo(f"{verb} {entry.name} ({short(entry.id)}): {len(changed)} "
+               f"path{'s' if len(changed) != 1 else ''}")
+
+
+@stash.command("apply")
+@STASH_NAME
+@JSON
+def stash_apply(name: str, as_json: bool) -> None:
+    """Put a stash's changes (default stash@{0}) back into the tree; keep the stash."""
+    from ..stash import apply, parse_name
+
+    json_errors(as_json)
+    entry, changed = apply(open_repo(), parse_name(name))
+    _report_applied(entry, changed, as_json, "Applied")
+
+
+@stash.command("pop")
+@STASH_NAME
+@JSON
+def stash_pop(name: str, as_json: bool) -> None:
+    """Apply a stash (default stash@{0}), then drop it."""
+    from ..stash import parse_name, pop
+
+    json_errors(as_json)
+    entry, changed = pop(open_repo(), parse_name(name))
+    _report_applied(entry, changed, as_json, "Applied and dropped")
+
+
+@stash.command("drop")
+@STASH_NAME
+@JSON
+def stash_drop(name: str, as_json: bool) -> None:
+    """Delete a stash (default stash@{0}); its commit goes at the next gc."""
+    from ..stash import drop, parse_name
+
+    json_errors(as_json)
+    entry = drop(open_repo(), parse_name(name))
+    if as_json:
+        emit_json(_stash_record(entry))
+        return
+    click.echo(f"Dropped {entry.name} ({short(entry.id)})")
+
+
+@stash.command("show")
+@STASH_NAME
+@click.option("-p", "--patch", is_flag=True, help="Show the full diff, not only the stat.")
+@click.option("--name-status", is_flag=True, help="Only a status letter and path per file.")
+@JSON
+def stash_show(name: str, patch: bool, name_status: bool, as_json: bool) -> None:
+    """Show what a stash (default stash@{0}) changes against the commit it was made on."""
+    from ..diff import diff_trees
+    from ..stash import entry, parse_name
+    from .inspect_cmds import _print_diffs, _store_reader
+
+    json_errors(as_json)
+    repo = open_repo()
+    found = entry(repo, parse_name(name))
+    base = repo.commit_snapshot(found.base) if found.base else None
+    reader = _store_reader(repo)
+    diffs = diff_trees(base, repo.store.read_snapshot(found.commit.snapshot), reader, reader)
+    if as_json:
+        emit_json({**_stash_record(found), "changes": [fd.as_dict() for fd in diffs]})
+        return
+    _print_diffs(diffs, stat=not patch, name_status=name_status)
+
+
+COMMANDS: list[click.Command] = [restore, rm, mv, stash]

@@ -1,0 +1,53 @@
+"""Ref names decorating `log`: which branches, tags, remote-tracking refs and HEAD name a commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .refs import HEADS, REMOTES, TAGS
+
+if TYPE_CHECKING:
+    from .repo import Repository
+
+
+@dataclass
+class Names:
+    head: bool = False
+    branches: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    remotes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"head": self.head, "branches": self.branches, "tags": self.tags,
+                "remotes": self.remotes}
+
+    def label(self, current: str | None) -> str:
+        """`HEAD -> main, feature, tag: v1, origin/main` (git's order), '' when none."""
+        parts = []
+        branches = list(self.branches)
+        if self.head:
+            if current in branches:
+                branches.remove(current)
+                parts.append(f"HEAD -> {current}")
+            else:
+                parts.append("HEAD")
+        parts += branches + self.remotes + [f"tag: {t}" for t in self.tags]
+        return ", ".join(parts)
+
+
+def decorations(repo: Repository) -> dict[str, Names]:
+    """Commit id → the names pointing at it (every ref read once)."""
+    found: dict[str, Names] = {}
+    for name, oid in repo.refs.list("refs/").items():
+        names = found.setdefault(oid, Names())
+        if name.startswith(HEADS):
+            names.branches.append(name[len(HEADS):])
+        elif name.startswith(TAGS):
+            names.tags.append(name[len(TAGS):])
+        elif name.startswith(REMOTES):
+            names.remotes.append(name[len(REMOTES):])
+    head = repo.head()
+    if head is not None:
+        found.setdefault(head, Names()).head = True
+    return found

@@ -1,0 +1,160 @@
+"""Which commits `log` lists: revision ranges (`A..B`, `A...B`, `^A`), and path limiting.
+
+A range is a set of starting commits and a set of excluded ones: `A..B` is
+"reachable from B, not from A" (an empty side means HEAD), `A...B` is "reachable
+from exactly one of A and B", `^A` excludes A. With pathspecs, a commit is
+listed when it changes a matched path against every parent (a merge that took
+one side's version unchanged is not listed, as git's default simplification);
+a root commit is listed when it holds a matched path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import msgpack
+
+from .objects import FORMAT_VERSION, SNAPSHOT_TAG, decode_snapshot
+from .pathspec import Pathspec, matcher
+from .repo import Repository
+from .revisions import resolve
+
+_Key = tuple[tuple[str, str, bool], ...]
+
+
+@dataclass
+class Range:
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+def parse_range(repo: Repository, texts: list[str]) -> Range:
+    """Resolve every revision text (all before any walk: one bad name refuses the whole)."""
+    found = Range()
+    for text in texts or ["HEAD"]:
+        if "..." in text:
+            left, _, right = text.partition("...")
+            a, b = resolve(repo, left or "HEAD"), resolve(repo, right or "HEAD")
+            found.include += [a, b]
+            found.exclude += repo.graph.merge_bases(a, b)
+        elif ".." in text:
+            left, _, right = text.partition("..")
+            found.exclude.append(resolve(repo, left or "HEAD"))
+            found.include.append(resolve(repo, right or "HEAD"))
+        elif text.startswith("^") and len(text) > 1:
+            found.exclude.append(resolve(repo, text[1:]))
+        else:
+            found.include.append(resolve(repo, text))
+    return found
+
+
+def in_range(repo: Repository, wanted: Range) -> Iterator[str]:
+    """The commits of `wanted`, newest first (by timestamp)."""
+    stop = set(repo.graph.walk(wanted.exclude)) if wanted.exclude else set()
+    return repo.graph.walk(wanted.include, stop=stop)
+
+
+def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
+           walked: set[str] | None = None) -> Iterator[str]:
+    """The commits `log` lists, newest first, lazily; every commit passed is added to
+    `walked` (the graph links shown commits through the hidden ones)."""
+    limit = PathFilter(repo, specs)
+    for oid in in_range(repo, wanted):
+        if walked is not None:
+            walked.add(oid)
+        if limit.touches(oid):
+            yield oid
+
+
+class PathFilter:
+    """Whether a commit changes any path under `specs` (see the module docstring)."""
+
+    def __init__(self, repo: Repository, specs: list[Pathspec]) -> None:
+        self.repo = repo
+        self.specs = specs
+        self._wanted = matcher(specs)
+        self._keys: dict[str, _Key] = {}
+
+    def _key(self, commit_id: str) -> _Key:
+        snapshot_id = self.repo.graph.commit(commit_id).snapshot
+        found = self._keys.get(snapshot_id)
+        if found is None:
+            found = self._rows(snapshot_id)
+            self._keys[snapshot_id] = found
+        return found
+
+    def _rows(self, snapshot_id: str) -> _Key:
+        """The matched (path, id, executable) rows of a stored snapshot.
+
+        Read verified (its bytes hash to its id), but not re-validated path by
+        path as `decode_snapshot` does, which costs ten times the decoding: rows
+        are only compared here, never written anywhere. Anything but the exact
+        shape is left to `decode_snapshot`, which says what is wrong with it.
+        """
+        data = self.repo.store.read(snapshot_id)
+        wanted = self._wanted
+        try:
+            tag, version, rows = msgpack.unpackb(data, raw=False, use_list=False)
+            if tag == SNAPSHOT_TAG and version == FORMAT_VERSION:
+                return tuple((path, oid.hex(), executable)
+                             for path, oid, _size, executable in rows
+                             if type(path) is str and wanted(path))
+        except (ValueError, TypeError, AttributeError, msgpack.ExtraData):
+            pass
+        entries = decode_snapshot(data).entries  # raises CorruptObjectError, naming it
+        return tuple((e.path, e.oid, e.executable) for e in entries if wanted(e.path))
+
+    def touches(self, commit_id: str) -> bool:
+        if not self.specs:
+            return True
+        commit = self.repo.graph.commit(commit_id)
+        parents = commit.parents
+        if any(self.repo.graph.commit(p).snapshot == commit.snapshot for p in parents):
+            return False  # the same tree as a parent: nothing to read
+        mine = self._key(commit_id)
+        if not parents:
+            return bool(mine)
+        return all(self._key(p) != mine for p in parents)
+
+
+def visible_parents(repo: Repository, shown: set[str], walked: set[str]
+                    ) -> dict[str, list[str]]:
+    """For the graph: each shown commit's nearest shown ancestors along its parents,
+    passing through commits of the range that path limiting hid."""
+    memo: dict[str, list[str]] = {}
+
+    def through(oid: str) -> list[str]:
+        # The nearest shown commits at or below a hidden `oid`, without recursion.
+        if oid in memo:
+            return memo[oid]
+        result: list[str] = []
+        stack, seen = [oid], {oid}
+        while stack:
+            current = stack.pop()
+            for parent in repo.graph.commit(current).parents:
+                if parent in seen or parent not in walked:
+                    continue
+                seen.add(parent)
+                if parent in shown:
+                    if parent not in result:
+                        result.append(parent)
+                else:
+                    stack.append(parent)
+        memo[oid] = result
+        return result
+
+    found: dict[str, list[str]] = {}
+    for oid in shown:
+        parents: list[str] = []
+        for parent in repo.graph.commit(oid).parents:
+            if parent not in walked:
+                continue
+            for target in ([parent] if parent in shown else through(parent)):
+                if target not in parents:
+                    parents.append(target)
+        if len(parents) > 1:  # one reached through hidden commits may be another's ancestor
+            parents = [p for p in parents
+                       if not any(q != p and repo.graph.is_ancestor(p, q) for q in parents)]
+        found[oid] = parents
+    return found
