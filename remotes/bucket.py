@@ -368,12 +368,23 @@ class BucketRemote:
         self.policy = policy
         self._hook: Hook = hook or (lambda step: None)
         self._swap_attempts = swap_attempts
+        self._seen: tuple[RefsDoc, str | None] | None = None
 
     def _read(self) -> tuple[RefsDoc, str | None]:
         found = self.bucket.get(REFS_KEY)
         if found is None:
             return EMPTY_DOC, None
         return decode_refs_doc(found.data, self._where(REFS_KEY)), found.tag
+
+    def _last_read(self) -> tuple[RefsDoc, str | None]:
+        """The document `list_refs` just read (once), else a fresh read.
+
+        The push planned on that document, so it is the one to check and swap against:
+        if the refs moved since, the swap's If-Match fails and `_swap` reads again. This
+        spares a push and a clone one request (and one round trip).
+        """
+        seen, self._seen = self._seen, None
+        return seen if seen is not None else self._read()
 
     def _where(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"
@@ -388,14 +399,15 @@ class BucketRemote:
 
     def list_refs(self) -> dict[str, str]:
         self._hook("open")
-        return dict(self._read()[0].refs)
+        self._seen = self._read()
+        return dict(self._seen[0].refs)
 
     def push(self, bundle: OutgoingBundle | None,
              updates: Sequence[RefUpdate]) -> list[RefResult]:
         updates = list(updates)
         check_updates(updates)
         self._hook("open")
-        doc, tag = self._read()  # a damaged refs document refuses the push before any write
+        doc, tag = self._last_read()  # a damaged refs document refuses the push before any write
         refused = refusals(updates, doc.refs)
         if refused is not None:
             return refused  # nothing would land: nothing is uploaded
@@ -438,7 +450,7 @@ class BucketRemote:
 
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         self._hook("open")
-        doc, _ = self._read()
+        doc, _ = self._last_read()  # the wants came from it
         provider = doc.commits()
         for want in wants:
             if want not in provider:

@@ -31,7 +31,10 @@ from muse.remote import Remote, RemoteOptions, counting_reader
 from remotes.bucket import Versioned
 
 MiB = 1024 * 1024
-MULTIPART_THRESHOLD = 64 * MiB  # larger uploads go in parts
+# Larger uploads go in parts. Below it one PUT costs the client no hashing at all (the
+# store checks the digest it is given), while parts need each part's digest and the
+# whole file's; a failed single PUT of up to 256 MiB is sent again whole.
+MULTIPART_THRESHOLD = 256 * MiB
 PART_SIZE = 16 * MiB            # S3 wants at least 5 MiB for every part but the last
 PART_WORKERS = 4                # parts in flight at once (memory: workers times part size)
 HASH_CHUNK = MiB
@@ -758,12 +761,15 @@ def make_client(options: RemoteOptions) -> Any:
     settings = dict(options.settings)
     endpoint = endpoint_of(settings)
     # SigV4 everywhere: a presigned URL must sign its Content-Length and checksum headers.
+    # No payload hash in the signature: every body that matters carries a signed
+    # x-amz-checksum-sha256 the store checks, which is what botocore relies on over
+    # HTTPS; over plain HTTP it would otherwise hash each body once more for nothing.
     config = Config(connect_timeout=options.timeout, read_timeout=options.timeout,
                     signature_version="s3v4",
                     retries={"mode": "standard", "max_attempts": 3},
                     max_pool_connections=max(10, PART_WORKERS * 2),
                     s3={"addressing_style": "path" if _flag(settings, "path-style")
-                        else "auto"})
+                        else "auto", "payload_signing_enabled": False})
     try:
         session = boto3.session.Session(profile_name=settings.get("profile") or None)
         return session.client("s3", endpoint_url=endpoint or None, config=config,

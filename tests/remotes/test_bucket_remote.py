@@ -33,8 +33,9 @@ def test_a_push_costs_four_requests_whatever_its_size(tmp_path: Path, bucket: Bu
         report = push(repo, BucketRemote(counted, url="b://x"), [(MAIN, f"refs/heads/{branch}")])
         assert report.objects == n
         counts.append(counted.counts)
-    # list_refs (the engine's one reading), then: read refs, put pack, put index, swap refs.
-    assert counts[0] == counts[1] == {"get": 2, "put_if_absent": 2, "put_if_match": 1}
+    # list_refs (the engine's one reading, which the push then checks and swaps against),
+    # put pack, put index, swap refs.
+    assert counts[0] == counts[1] == {"get": 1, "put_if_absent": 2, "put_if_match": 1}
 
 
 def test_a_concurrent_change_to_another_ref_is_kept_and_ours_goes_on_top(
@@ -79,6 +80,33 @@ def test_a_concurrent_move_of_the_same_ref_is_a_conflict_and_changes_nothing(
     assert [r.reason for r in results] == ["stale", "not applied: another ref in this push "
                                                     "was refused"]
     assert remote.list_refs() == {MAIN: second, "refs/heads/other": second}
+
+
+def test_a_push_planned_on_refs_that_moved_since_they_were_listed_checks_the_new_ones(
+        tmp_path: Path, bucket: Bucket, muse_home: Path) -> None:
+    repo = new_repo(tmp_path / "a")
+    first = commit_files(repo, {"a.mid": b"a"}, "a")
+    push(repo, BucketRemote(bucket, url="b://x"), [(MAIN, MAIN)])
+    second = commit_files(repo, {"b.mid": b"b"}, "b")
+    push(repo, BucketRemote(bucket, url="b://x"), [(MAIN, "refs/heads/other")])
+    planner = BucketRemote(bucket, url="b://x")
+    assert planner.list_refs()[MAIN] == first  # the listing the push will start from
+    # Meanwhile another pusher tags v1 and moves main: the listed document is stale.
+    other = BucketRemote(bucket, url="b://x")
+    assert all(r.ok for r in other.push(None, [RefUpdate("refs/tags/v1", None, first),
+                                              RefUpdate(MAIN, first, second)]))
+    # A move of main planned on the stale listing is refused, and changes nothing...
+    results = planner.push(None, [RefUpdate(MAIN, first, first),
+                                  RefUpdate("refs/heads/new", None, first)])
+    assert not any(r.ok for r in results) and results[0].reason == "stale"
+    after = {MAIN: second, "refs/heads/other": second, "refs/tags/v1": first}
+    assert BucketRemote(bucket, url="b://x").list_refs() == after
+    # ...while one that touches no moved ref lands on top of the other pusher's.
+    planner.list_refs()
+    assert other.push(None, [RefUpdate("refs/tags/v2", None, second)])[0].ok
+    assert planner.push(None, [RefUpdate("refs/heads/new", None, first)])[0].ok
+    assert BucketRemote(bucket, url="b://x").list_refs() == {
+        **after, "refs/tags/v2": second, "refs/heads/new": first}
 
 
 def test_fetch_answers_with_the_stored_packs_in_dependency_order(
