@@ -68,9 +68,9 @@ def make_tag(repo: Repository, name: str, commit: str, message: str, *, sign: bo
 def create_annotated_tag(repo: Repository, name: str, commit: str, message: str, *,
                          sign: bool, force: bool = False) -> tuple[Tag, RefChange]:
     """Store a new tag object, then point refs/tags/NAME at it (data first, ref last)."""
-    from .branches import create_tag, tag_ref_name
+    from .branches import check_tag_creatable, create_tag
 
-    tag_ref_name(name)  # a bad name is refused before anything is written
+    check_tag_creatable(repo, name, force=force)  # refused before anything is written
     tag = make_tag(repo, name, commit, message, sign=sign)
     with repo.store.batch() as batch:
         batch.add_bytes(tag.encode())
