@@ -195,7 +195,10 @@ class _Checker:
             return None
         try:
             tag = decode_tag(_read_verified(self.repo, oid, "tag"))
-        except (MissingObjectError, CorruptObjectError) as exc:
+        except MissingObjectError:
+            self.report.add(oid, "tag", f"tag {oid} (named by {name}) is missing")
+            return None
+        except CorruptObjectError as exc:
             self.report.add(oid, "tag", f"tag {oid} (named by {name}) is not valid: "
                                         f"{_corrupt_detail(exc)}")
             return None
