@@ -1,4 +1,4 @@
-"""Annotated tags through every driver: push, clone and fetch them; forged or misplaced ones are refused."""
+"""Annotated tags through every driver: pushed, cloned, fetched; forged or misplaced ones refused."""
 
 from __future__ import annotations
 
