@@ -1,4 +1,4 @@
-"""Annotated tags through every driver: pushed, cloned, fetched; forged or misplaced ones refused."""
+"""Annotated tags through every driver: pushed, cloned, fetched; forged or misplaced refused."""
 
 from __future__ import annotations
 
