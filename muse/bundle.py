@@ -996,6 +996,7 @@ class _ReadState:
         self._resolve_outside()
         for name, oid in h.refs.items():
             if oid in self.tags and not name.startswith(TAG_REFS):
-                raise BundleError(f"ref {name} names tag {oid}: a branch must name a commit")
+                raise BundleError(f"ref {name} names tag {oid}: a branch must name a commit",
+                                  code="not-a-commit")
             if oid not in self.commits and oid not in self.prerequisites and oid not in self.tags:
                 raise BundleError(f"ref {name} names {oid}, which the bundle does not carry")

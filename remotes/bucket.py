@@ -261,7 +261,7 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
     if contents is not None:
         _check_prerequisites(contents.prerequisites, doc)
         return PackIndex(bundle.sha256, bundle.size, contents.prerequisites,
-                         _graph(contents.parents, contents.tags), contents.entries)
+                         pack_graph(contents.parents, contents.tags), contents.entries)
     with open(bundle.path, "rb") as peek:
         # The header alone says what the bundle builds on: refuse before reading the rest.
         prerequisites = BundleReader(peek, policy=policy).read_header().prerequisites
@@ -274,10 +274,10 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
         raise BundleError("the bundle's bytes do not match its declared id and size; "
                           "nothing was changed")
     return PackIndex(summary.bundle_id, summary.size, tuple(prerequisites),
-                     _graph(verified.parents, verified.tags), tuple(verified.entries))
+                     pack_graph(verified.parents, verified.tags), tuple(verified.entries))
 
 
-def _graph(parents: Mapping[str, tuple[str, ...]],
+def pack_graph(parents: Mapping[str, tuple[str, ...]],
            tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """A pack's graph rows: each commit → its parents, and each tag object → its commit.
 

@@ -126,6 +126,12 @@ def test_annotated_tag_is_signed_listed_and_shown(muse, repo_dir: Path, two_comm
     assert "Tagger: Test Musician <test@example.org>" in shown.stdout
     record = json.loads(muse("tag", "-v", "v1", "--json", cwd=repo_dir).stdout)
     assert record["signature"] == "good" and record["tag_object"] == oid
+    pretty = muse("cat-object", "-p", oid, cwd=repo_dir)
+    assert pretty.exit_code == 0 and f"object {first}" in pretty.stdout
+    assert "signature good" in pretty.stdout
+    assert muse("cat-object", "-t", oid, cwd=repo_dir).stdout.strip() == "tag"
+    as_data = json.loads(muse("cat-object", "-p", "--json", oid, cwd=repo_dir).stdout)
+    assert as_data["type"] == "tag" and as_data["target"] == first
     light = muse("tag", "-v", "light", cwd=repo_dir)
     assert light.exit_code == 0 and "lightweight" in light.stdout
     assert verify_repository(repo).ok
@@ -362,3 +368,29 @@ def test_gc_keeps_tag_objects_and_their_commits(muse, repo_dir: Path, two_commit
     gc.collect(fresh, cutoff=gc.prune_cutoff("now"))
     assert Repository.find(repo_dir).store.kind(oid) == "tag"
     assert set(tree_state(repo_dir)) == set(before)
+
+
+# -- end to end: a bare filesystem remote ---------------------------------------------------
+
+
+def test_push_clone_verify_and_gc_of_a_bare_remote(muse, repo_dir: Path, two_commits,
+                                                   tmp_path: Path) -> None:
+    first, _ = two_commits
+    oid = _annotate(muse, repo_dir, "v1", first, "-m", "Release one")
+    remote = tmp_path / "remote.muse"
+    assert muse("init", "--bare", str(remote), cwd=tmp_path).exit_code == 0
+    pushed = muse("push", str(remote), "main", "refs/tags/v1", cwd=repo_dir)
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads((remote / "refs.json").read_text())["refs"]["refs/tags/v1"] == oid
+    inside = muse("verify", cwd=remote)
+    assert inside.exit_code == 0, inside.output
+    folded = muse("gc", "--remote", str(remote), "--json", cwd=tmp_path)
+    assert folded.exit_code == 0, folded.output
+    assert muse("verify", cwd=remote).exit_code == 0
+    clone = tmp_path / "clone"
+    cloned = muse("clone", str(remote), str(clone), cwd=tmp_path)
+    assert cloned.exit_code == 0, cloned.output
+    shown = json.loads(muse("tag", "-v", "v1", "--json", cwd=clone).stdout)
+    assert shown["tag_object"] == oid and shown["commit"] == first
+    assert shown["signature"] == "good"
+    assert muse("log", "--oneline", "v1", cwd=clone).stdout.startswith(first[:12])
