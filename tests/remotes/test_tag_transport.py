@@ -74,7 +74,7 @@ def test_a_branch_may_not_name_a_tag_object(tmp_path: Path, remote: Remote,
         remote.push(outgoing(path), [RefUpdate("refs/heads/evil", None, fresh.id)])
     assert remote.list_refs() == before
     # No bundle at all: a branch set to the tag object the remote already holds.
-    with pytest.raises(BundleError, match="not a commit|branch"):
+    with pytest.raises(BundleError, match=r"not a commit|branch"):
         remote.push(None, [RefUpdate("refs/heads/evil", None, tag_id)])
     assert remote.list_refs() == before
 
