@@ -81,8 +81,8 @@ def list_tags(repo: Repository) -> list[NamedRef]:
     return _list(repo, TAGS)
 
 
-def _create(repo: Repository, ref: str, kind: str, commit: str, force: bool,
-            message: str) -> RefChange:
+def _check_creatable(repo: Repository, ref: str, kind: str, force: bool) -> str | None:
+    """The ref's value now; ConflictError if it exists (unless `force`), UsageError on a clash."""
     old = repo.refs.read(ref)
     short = ref.split("/", 2)[2]
     if old is not None and not force:
@@ -90,6 +90,13 @@ def _create(repo: Repository, ref: str, kind: str, commit: str, force: bool,
                             hint="use -f to move it to the new commit")
     if old is None:
         _check_no_folder_clash(repo, ref, kind)
+    return old
+
+
+def _create(repo: Repository, ref: str, kind: str, commit: str, force: bool,
+            message: str) -> RefChange:
+    old = _check_creatable(repo, ref, kind, force)
+    short = ref.split("/", 2)[2]
     if old != commit:
         repo.refs.update(ref, old, commit, message)
     return RefChange(short, old, commit)
@@ -183,6 +190,11 @@ def rename_branch(repo: Repository, old_name: str | None, new_name: str) -> Rena
 def create_tag(repo: Repository, name: str, commit: str, *, force: bool = False) -> RefChange:
     """Create lightweight tag NAME at `commit`; with `force`, move it if it exists."""
     return _create(repo, tag_ref_name(name), "tag", commit, force, "tag: created")
+
+
+def check_tag_creatable(repo: Repository, name: str, *, force: bool = False) -> None:
+    """Refuse, before anything is written, a tag `create_tag` would refuse."""
+    _check_creatable(repo, tag_ref_name(name), "tag", force)
 
 
 def delete_tag(repo: Repository, name: str) -> RefChange:

@@ -5,6 +5,7 @@
     O + D…    each object: id and size, then its bytes in data frames
     S…        snapshots (canonical encodings)
     C…        commits, parents before children
+    G…        tag objects (only with the capability "tags")
     T frame   frame count + sha256 of every byte before the trailer
 
 The writer streams from the store; the reader streams from any file object,
@@ -35,6 +36,7 @@ from .frames import (
     KIND_HEADER,
     KIND_OBJECT,
     KIND_SNAPSHOT,
+    KIND_TAG,
     KIND_TRAILER,
     MAX_FRAME_PAYLOAD,
     encode_header,
@@ -46,24 +48,29 @@ from .objects import (
     Commit,
     DecodingLimit,
     Snapshot,
+    Tag,
     array_budget,
     canonical_pack,
     decode_commit,
     decode_snapshot,
+    decode_tag,
     folder_clash,
     hash_bytes,
     id_from_bytes,
 )
 from .policy import ANY, DEFAULT_POLICY, SIGNED, ReceivePolicy
+from .refs import TAGS as TAG_REFS
 from .refs import check_transferable_ref
-from .storage import BLOB, COMMIT, SNAPSHOT, ObjectIndex, ObjectSource, PackEntry, Store
+from .storage import BLOB, COMMIT, SNAPSHOT, TAG, ObjectIndex, ObjectSource, PackEntry, Store
+from .tags import peel, peel_all
 
 MAGIC = b"MUSEBNDL"
 VERSION = 1
 PREAMBLE = MAGIC + struct.pack(">H", VERSION)
 OBJECT_START = struct.Struct(">32sQ")
 TRAILER = struct.Struct(">Q32s")
-KNOWN_CAPABILITIES = frozenset({"sha256"})
+TAGS_CAPABILITY = "tags"  # the bundle has a tag section: an older reader must refuse it
+KNOWN_CAPABILITIES = frozenset({"sha256", TAGS_CAPABILITY})
 MAX_COUNT = 1 << 32          # objects, snapshots or commits in one bundle
 MAX_OBJECT_BYTES = (1 << 63) - 1
 MAX_REFS = 1 << 20
@@ -90,6 +97,7 @@ class BundleHeader:
     object_bytes: int = 0
     snapshots: int = 0
     commits: int = 0
+    tags: int = 0
 
     def encode(self) -> bytes:
         encoded = self._encode()
@@ -99,17 +107,25 @@ class BundleHeader:
         return encoded
 
     def _encode(self) -> bytes:
+        counts = {
+            "objects": self.objects,
+            "object_bytes": self.object_bytes,
+            "snapshots": self.snapshots,
+            "commits": self.commits,
+        }
+        mandatory = list(self.mandatory)
+        if self.tags:
+            # Only a bundle with tags says so: every other bundle stays byte for byte
+            # what an older Muse writes and reads.
+            counts["tags"] = self.tags
+            if TAGS_CAPABILITY not in mandatory:
+                mandatory.append(TAGS_CAPABILITY)
         return canonical_pack(
             {
-                "capabilities": {"mandatory": self.mandatory, "optional": self.optional},
+                "capabilities": {"mandatory": mandatory, "optional": self.optional},
                 "prerequisites": [bytes.fromhex(p) for p in self.prerequisites],
                 "refs": [[name, bytes.fromhex(oid)] for name, oid in sorted(self.refs.items())],
-                "counts": {
-                    "objects": self.objects,
-                    "object_bytes": self.object_bytes,
-                    "snapshots": self.snapshots,
-                    "commits": self.commits,
-                },
+                "counts": counts,
             },
         )
 
@@ -264,6 +280,12 @@ class BundlePlan:
     # Verified encodings of snapshots and commits read while planning, kept (up to
     # PLAN_CACHE_BYTES) so writing does not read and hash them a second time.
     encodings: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    tags: list[str] = field(default_factory=list)  # tag objects the included refs name
+    tag_targets: dict[str, str] = field(default_factory=dict)  # each one's commit
+
+    @property
+    def empty(self) -> bool:
+        return not self.commits and not self.tags
 
     @property
     def object_bytes(self) -> int:
@@ -279,10 +301,16 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
     store = graph.source
     for name in refs:
         check_transferable_ref(name)
-    delta = reachability_delta(graph, include, exclude)
+    include = list(include)
+    # A tag object travels whenever a ref it is named by does; the walk starts at its commit.
+    tags = [oid for oid in dict.fromkeys(include) if store.kind(oid) == TAG]
+    targets = {oid: peel(store, oid) for oid in tags}
+    delta = reachability_delta(graph, peel_all(store, include), peel_all(store, exclude))
     in_bundle = set(delta.commits)
     prerequisites = sorted({p for c in delta.commits for p in graph.commit(c).parents
-                            if p not in in_bundle})
+                            if p not in in_bundle}
+                           # A tag whose commit the receiver has builds on that commit.
+                           | {t for t in targets.values() if t not in in_bundle})
     # Only objects in the prerequisites' snapshots may be left out: a receiver is
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
@@ -315,7 +343,7 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
     signed = sum(graph.commit(oid).is_signed for oid in delta.commits)
     parents = {oid: graph.commit(oid).parents for oid in delta.commits}
     return BundlePlan(dict(refs), delta.commits, prerequisites, snapshots, objects, signed,
-                      parents, encodings)
+                      parents, encodings, tags, targets)
 
 
 _KNOWN = -1
@@ -348,12 +376,13 @@ def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
     `verify_objects=False` skips that re-hash, for a receiver known to re-hash
     every object itself and refuse the bundle on a mismatch (a verifying remote).
     """
-    if not plan.commits:
+    if plan.empty:
         raise UsageError("refusing to create an empty bundle: the receiver has everything",
                          hint="check the revision range (e.g. v1..main) or use --all")
     header = BundleHeader(
         refs=plan.refs, prerequisites=plan.prerequisites, objects=len(plan.objects),
         object_bytes=plan.object_bytes, snapshots=len(plan.snapshots), commits=len(plan.commits),
+        tags=len(plan.tags),
     )
     w = _HashingWriter(out, progress)
     entries: list[PackEntry] = []
@@ -365,7 +394,8 @@ def write_bundle(store: ObjectSource, plan: BundlePlan, out: BinaryIO, *,
             entries.append(PackEntry(oid, w.size + HEADER_SIZE + OBJECT_START.size, size, BLOB))
             _write_object(store, w, oid, size, verify_objects)
         for kind, frame_kind, ids in ((SNAPSHOT, KIND_SNAPSHOT, plan.snapshots),
-                                      (COMMIT, KIND_COMMIT, plan.commits)):
+                                      (COMMIT, KIND_COMMIT, plan.commits),
+                                      (TAG, KIND_TAG, plan.tags)):
             for oid in ids:
                 encoding = plan.encodings.get(oid) or store.read(oid)
                 entries.append(PackEntry(oid, w.size, len(encoding), kind))
@@ -390,11 +420,12 @@ def write_items(read: Callable[[PackEntry], Iterable[bytes]], items: Sequence[Pa
     snapshots may name objects it leaves out).
     """
     blobs = [e for e in items if e.kind == BLOB]
-    records = [e for e in items if e.kind == SNAPSHOT] + [e for e in items if e.kind == COMMIT]
+    records = [e for kind in (SNAPSHOT, COMMIT, TAG) for e in items if e.kind == kind]
     header = BundleHeader(refs={}, prerequisites=sorted(set(prerequisites)),
                           objects=len(blobs), object_bytes=sum(e.size for e in blobs),
-                          snapshots=len(records) - sum(e.kind == COMMIT for e in records),
-                          commits=sum(e.kind == COMMIT for e in records))
+                          snapshots=sum(e.kind == SNAPSHOT for e in records),
+                          commits=sum(e.kind == COMMIT for e in records),
+                          tags=sum(e.kind == TAG for e in records))
     w = _HashingWriter(out, None)
     entries: list[PackEntry] = []
     try:
@@ -419,13 +450,16 @@ def write_items(read: Callable[[PackEntry], Iterable[bytes]], items: Sequence[Pa
             if hashlib.sha256(data).hexdigest() != e.oid:
                 raise CorruptObjectError(f"{e.kind} {e.oid} changed on disk while being copied")
             entries.append(PackEntry(e.oid, w.size, len(data), e.kind))
-            w.frame(KIND_COMMIT if e.kind == COMMIT else KIND_SNAPSHOT, data)
+            w.frame(_RECORD_FRAMES[e.kind], data)
         w.frame(KIND_TRAILER, TRAILER.pack(w.frames, w.digest()))
         pack_id = w.digest().hex()
     finally:
         w.close()
     commits = [e.oid for e in records if e.kind == COMMIT]
     return BundleSummary(pack_id, header, w.size, commits, 0, 0, 0, tuple(entries))
+
+
+_RECORD_FRAMES = {SNAPSHOT: KIND_SNAPSHOT, COMMIT: KIND_COMMIT, TAG: KIND_TAG}
 
 
 def _write_object(store: ObjectSource, w: _HashingWriter, oid: str, size: int,
@@ -473,7 +507,15 @@ class VerifiedCommit:
     commit: Commit
 
 
-Verified = VerifiedObject | VerifiedSnapshot | VerifiedCommit
+@dataclass(frozen=True)
+class VerifiedTag:
+    oid: str
+    size: int
+    offset: int  # of its frame
+    tag: Tag
+
+
+Verified = VerifiedObject | VerifiedSnapshot | VerifiedCommit | VerifiedTag
 
 
 class BundleReader:
@@ -586,11 +628,15 @@ class BundleReader:
                 yield state.snapshot(payload, offset)
             elif kind == KIND_COMMIT:
                 commit = state.commit(payload, offset)
-                if _check_signer(commit, self.policy):
+                if _check_signer(commit.oid, commit.commit, self.policy):
                     state.signed += 1
                 else:
                     state.unsigned += 1
                 yield commit
+            elif kind == KIND_TAG:
+                tag = state.tag(payload, offset)
+                _check_signer(tag.oid, tag.tag, self.policy, what="tag")
+                yield tag
             else:
                 raise BundleError(f"unexpected frame {_kind_name(kind)} at byte {offset}")
 
@@ -655,21 +701,23 @@ def check_prerequisites(index: ObjectIndex, prerequisites: Iterable[str]) -> Non
                               code="not-a-commit")
 
 
-def _check_signer(item: VerifiedCommit, policy: ReceivePolicy) -> bool:
-    """True for a good signature, False for an unsigned commit `policy` accepts; else raise."""
-    status = signature_status(item.commit)
+def _check_signer(oid: str, item: Commit | Tag, policy: ReceivePolicy, *,
+                  what: str = "commit") -> bool:
+    """True for a good signature, False for an unsigned commit (or tag) `policy` accepts;
+    else raise. Tags are held to exactly the rule commits are."""
+    status = signature_status(item)
     if status == "bad":
-        raise BundleError(f"commit {item.oid} has a bad signature", code="bad-signature")
+        raise BundleError(f"{what} {oid} has a bad signature", code="bad-signature")
     if status == "unsigned":
         if policy.signers != ANY:
-            raise BundleError(f"commit {item.oid} is unsigned, and every commit must be signed",
+            raise BundleError(f"{what} {oid} is unsigned, and every {what} must be signed",
                               hint="sign it (`muse keys generate`, then commit without "
                               "--unsigned)", code="unsigned")
         return False
-    if policy.signers not in (ANY, SIGNED) and item.commit.signer not in policy.trusted_keys:
-        signer = fingerprint(item.commit.signer) if item.commit.signer else "?"
-        raise BundleError(f"commit {item.oid} is signed by key {signer}, which is not trusted",
-                          hint="trust that key first, or ask for the commit to be re-signed",
+    if policy.signers not in (ANY, SIGNED) and item.signer not in policy.trusted_keys:
+        signer = fingerprint(item.signer) if item.signer else "?"
+        raise BundleError(f"{what} {oid} is signed by key {signer}, which is not trusted",
+                          hint="trust that key first, or ask for it to be re-signed",
                           code="untrusted-signer")
     return True
 
@@ -720,6 +768,7 @@ def _parse_header(payload: bytes) -> BundleHeader:
         refs_list = _list(value["refs"])
         counts = value["counts"]
         numbers = [counts[k] for k in ("objects", "object_bytes", "snapshots", "commits")]
+        numbers.append(counts.get("tags", 0) if TAGS_CAPABILITY in mandatory else 0)
     except (KeyError, TypeError, AttributeError, IndexError):
         raise BundleError("bundle header is malformed: a required field is missing") from None
     unknown = [c for c in mandatory if c not in KNOWN_CAPABILITIES]
@@ -728,8 +777,8 @@ def _parse_header(payload: bytes) -> BundleHeader:
                           hint="upgrade Muse to read this bundle")
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
         raise BundleError("bundle header has invalid counts")
-    objects, object_bytes, snapshots, commits = numbers
-    if max(objects, snapshots, commits) > MAX_COUNT or object_bytes > MAX_OBJECT_BYTES:
+    objects, object_bytes, snapshots, commits, tags = numbers
+    if max(objects, snapshots, commits, tags) > MAX_COUNT or object_bytes > MAX_OBJECT_BYTES:
         raise BundleError("bundle header declares absurd counts")
     if len(refs_list) > MAX_REFS:
         raise BundleError("bundle header has an invalid ref list")
@@ -751,7 +800,7 @@ def _parse_header(payload: bytes) -> BundleHeader:
         raise BundleError(f"bundle header has refs {pair[0]} and {pair[1]}: a ref name "
                           "cannot also be a folder of other refs")
     return BundleHeader(refs, prerequisites, mandatory, optional, objects, object_bytes,
-                        snapshots, commits)
+                        snapshots, commits, tags)
 
 
 def _list(value: object) -> list[Any]:
@@ -800,6 +849,7 @@ class _ReadState:
         self.snapshots: set[str] = set()
         self.commits: set[str] = set()
         self.commit_order: list[str] = []
+        self.tags: set[str] = set()
         self.prerequisites = set(header.prerequisites)
         self.signed = 0
         self.unsigned = 0
@@ -824,9 +874,9 @@ class _ReadState:
             raise BundleError(f"bundle carries {oid}, which is blocked here", code="blocked")
 
     def _enter(self, phase: int, what: str) -> None:
-        order = (KIND_OBJECT, KIND_SNAPSHOT, KIND_COMMIT)
+        order = (KIND_OBJECT, KIND_SNAPSHOT, KIND_COMMIT, KIND_TAG)
         if order.index(phase) < order.index(self.phase):
-            raise BundleError(f"{what} out of order: objects, snapshots, then commits")
+            raise BundleError(f"{what} out of order: objects, snapshots, commits, then tags")
         self.phase = phase
 
     def begin_object(self, raw_id: bytes, size: int) -> None:
@@ -914,10 +964,30 @@ class _ReadState:
         self.commit_order.append(oid)
         return VerifiedCommit(oid, len(payload), offset, commit)
 
+    def tag(self, payload: bytes, offset: int) -> VerifiedTag:
+        self._enter(KIND_TAG, "tag")
+        oid = hash_bytes(payload)
+        try:
+            tag = decode_tag(payload)
+        except CorruptObjectError as exc:
+            raise BundleError(f"tag {oid}: {exc}") from None
+        if oid in self.tags:
+            raise BundleError(f"tag {oid} appears twice")
+        if len(self.tags) >= self.header.tags:
+            raise BundleError("bundle holds more tags than its header declares")
+        if tag.target not in self.commits and tag.target not in self.prerequisites:
+            # No ghost refs: a tag's commit is carried, or the receiver must hold it.
+            raise BundleError(f"tag {oid}: its commit {tag.target} is neither in the bundle "
+                              "nor a prerequisite")
+        self._refuse_blocked(oid)
+        self.tags.add(oid)
+        return VerifiedTag(oid, len(payload), offset, tag)
+
     def finish(self) -> None:
         h = self.header
-        actual = (len(self.objects), self.object_bytes, len(self.snapshots), len(self.commits))
-        if actual != (h.objects, h.object_bytes, h.snapshots, h.commits):
+        actual = (len(self.objects), self.object_bytes, len(self.snapshots), len(self.commits),
+                  len(self.tags))
+        if actual != (h.objects, h.object_bytes, h.snapshots, h.commits, h.tags):
             raise BundleError("bundle contents do not match the counts in its header")
         stray = [raw_id for raw_id in self.objects if raw_id not in self.referenced]
         if stray:
@@ -925,5 +995,8 @@ class _ReadState:
                               f"({len(stray)} such object{'s' if len(stray) != 1 else ''})")
         self._resolve_outside()
         for name, oid in h.refs.items():
-            if oid not in self.commits and oid not in self.prerequisites:
+            if oid in self.tags and not name.startswith(TAG_REFS):
+                raise BundleError(f"ref {name} names tag {oid}: a branch must name a commit",
+                                  code="not-a-commit")
+            if oid not in self.commits and oid not in self.prerequisites and oid not in self.tags:
                 raise BundleError(f"ref {name} names {oid}, which the bundle does not carry")

@@ -28,6 +28,7 @@ from .receive import Pending, receive_bundle
 from .refs import HEADS, TAGS, RefUpdate
 from .repo import Repository
 from .revisions import resolve, resolve_ref_name
+from .storage import TAG
 
 _RANGE_HINT = "e.g. `main`, `v1..main`, `^v1 main`, or --all for every branch and tag"
 
@@ -75,10 +76,12 @@ def select_revisions(repo: Repository, revisions: Sequence[str], *,
 
 def _positive(repo: Repository, text: str, refs: dict[str, str], include: list[str]) -> None:
     oid = resolve(repo, text)
-    include.append(oid)
     name = _ref_named_by(repo, text)
     if name is not None:
+        # The ref's own value: an annotated tag carries its tag object, not just the commit.
+        oid = repo.refs.read(name) or oid
         refs[name] = oid
+    include.append(oid)
 
 
 def _ref_named_by(repo: Repository, text: str) -> str | None:
@@ -101,10 +104,10 @@ class CreatePlan:
 def plan_create(repo: Repository, selection: Selection) -> CreatePlan:
     """The bundle's contents; refuses an empty bundle before any file is touched."""
     plan = plan_bundle(repo.graph, selection.refs, selection.include, selection.exclude)
-    if not plan.commits:
+    if plan.empty:
         raise UsageError("refusing to create an empty bundle: the excluded side already has "
                          "every commit asked for", hint=_RANGE_HINT)
-    carried = set(plan.commits)
+    carried = set(plan.commits) | set(plan.tags)
     kept = {name: oid for name, oid in plan.refs.items() if oid in carried}
     skipped = sorted(set(plan.refs) - set(kept))
     if not kept:
@@ -209,7 +212,7 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
 
     def before_install(pending: Pending) -> None:
         changes.extend(plan_ref_changes(repo, pending.summary.header.refs, pending.parents,
-                                        force=force))
+                                        force=force, tags=pending.tags))
         move = _check_worktree(repo, changes, pending)
         if move is not None:
             moves.append(move)
@@ -231,8 +234,13 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
 
 
 def plan_ref_changes(repo: Repository, refs: Mapping[str, str],
-                     parents: Mapping[str, tuple[str, ...]], *, force: bool) -> list[RefChange]:
-    """How each bundle ref would move here; NonFastForwardError (nothing moved) if one may not."""
+                     parents: Mapping[str, tuple[str, ...]], *, force: bool,
+                     tags: Mapping[str, str] | None = None) -> list[RefChange]:
+    """How each bundle ref would move here; NonFastForwardError (nothing moved) if one may not.
+
+    `tags` are the bundle's tag objects: a tag object is no point in history, so a ref
+    naming one (before or after) never moves by fast-forward."""
+    tags = tags or {}
     changes = []
     refused = []
     for name, new in sorted(refs.items()):
@@ -242,7 +250,8 @@ def plan_ref_changes(repo: Repository, refs: Mapping[str, str],
             status = UP_TO_DATE
         elif old is None:
             status = CREATED
-        elif _descends(repo, parents, old, new):
+        elif new not in tags and repo.store.kind(old) != TAG and _descends(repo, parents, old,
+                                                                              new):
             status = FAST_FORWARD
         elif force:
             status = FORCED

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import CorruptObjectError, MissingObjectError
 from .refs import HEADS, REMOTES, TAGS
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ def decorations(repo: Repository) -> dict[str, Names]:
     """Commit id → the names pointing at it (every ref read once)."""
     found: dict[str, Names] = {}
     for name, oid in repo.refs.list("refs/").items():
+        if name.startswith(TAGS):
+            oid = _peeled(repo, oid)  # an annotated tag decorates its commit
         names = found.setdefault(oid, Names())
         if name.startswith(HEADS):
             names.branches.append(name[len(HEADS):])
@@ -51,3 +54,12 @@ def decorations(repo: Repository) -> dict[str, Names]:
     if head is not None:
         found.setdefault(head, Names()).head = True
     return found
+
+
+def _peeled(repo: Repository, oid: str) -> str:
+    from .tags import peel
+
+    try:
+        return peel(repo.store, oid)
+    except (MissingObjectError, CorruptObjectError):
+        return oid  # a damaged tag decorates nothing; `muse verify` reports it

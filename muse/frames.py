@@ -20,6 +20,7 @@ KIND_OBJECT = ord("O")     # object start: 32-byte id + u64 size; data frames fo
 KIND_DATA = ord("D")       # a chunk of the current object's bytes
 KIND_SNAPSHOT = ord("S")   # a snapshot's canonical encoding
 KIND_COMMIT = ord("C")     # a commit's canonical encoding
+KIND_TAG = ord("G")        # a tag object's canonical encoding (capability "tags")
 KIND_TRAILER = ord("T")    # frame count + sha256 of everything before the trailer
 
 MAX_FRAME_PAYLOAD = 64 << 20  # no frame may declare more; bounds a reader's memory
@@ -43,7 +44,7 @@ def read_stored(handle: BinaryIO, offset: int, size: int) -> Iterator[bytes]:
         if len(head) != HEADER_SIZE:
             raise CorruptObjectError("pack ends inside an object")
         kind, length = HEADER.unpack(head)
-        if kind not in (KIND_DATA, KIND_SNAPSHOT, KIND_COMMIT) or length > remaining:
+        if kind not in (KIND_DATA, KIND_SNAPSHOT, KIND_COMMIT, KIND_TAG) or length > remaining:
             raise CorruptObjectError("pack index points at something that is not the object")
         payload = handle.read(length)
         if len(payload) != length:

@@ -9,9 +9,18 @@ from typing import Any
 from .errors import CorruptObjectError, MissingObjectError, MuseError, RepositoryError
 from .keys import fingerprint
 from .midx import disagreement
-from .objects import Commit, Snapshot, decode_commit, decode_snapshot, is_object_id
-from .refs import check_ref_name
+from .objects import (
+    Commit,
+    Signed,
+    Snapshot,
+    decode_commit,
+    decode_snapshot,
+    decode_tag,
+    is_object_id,
+)
+from .refs import TAGS, check_ref_name
 from .repo import Repository
+from .storage import TAG
 from .trust import trust_status, trusted_set
 from .workfiles import Leftovers, survey
 
@@ -171,8 +180,33 @@ class _Checker:
         self.objects: dict[str, dict[int, str]] = {}
         self.checked_objects: set[str] = set()
 
+    def peel(self, name: str, oid: str) -> tuple[str, str] | None:
+        """The commit a tip stands for and who names it: a tag ref's tag object is checked
+        (hash, strict decode, signature) and stands for its commit."""
+        try:
+            kind = self.repo.store.kind(oid)
+        except (MissingObjectError, CorruptObjectError):
+            kind = None
+        if kind != TAG:
+            return oid, f"ref {name}"
+        self.commits_seen.add(oid)  # reachable (and re-hashed below): not "unreachable"
+        if not name.startswith(TAGS):
+            self.report.add(oid, "ref", f"{name} names tag object {oid}, not a commit")
+            return None
+        try:
+            tag = decode_tag(_read_verified(self.repo, oid, "tag"))
+        except MissingObjectError:
+            self.report.add(oid, "tag", f"tag {oid} (named by {name}) is missing")
+            return None
+        except CorruptObjectError as exc:
+            self.report.add(oid, "tag", f"tag {oid} (named by {name}) is not valid: "
+                                        f"{_corrupt_detail(exc)}")
+            return None
+        self.signature(oid, tag, what="tag")
+        return tag.target, f"tag {oid}"
+
     def commits_from(self, tips: dict[str, str]) -> None:
-        stack: list[tuple[str, str]] = [(oid, f"ref {name}") for name, oid in tips.items()]
+        stack = [peeled for name, oid in tips.items() if (peeled := self.peel(name, oid))]
         while stack:
             oid, referrer = stack.pop()
             if oid in self.commits_seen:
@@ -208,23 +242,23 @@ class _Checker:
         self.signature(oid, commit)
         return commit
 
-    def signature(self, oid: str, commit: Commit) -> None:
+    def signature(self, oid: str, commit: Signed, *, what: str = "commit") -> None:
         status = trust_status(commit, self.trusted)
         if status == "good":
             self.report.signed_good += 1
         elif status == "bad":
             self.report.signed_bad += 1
-            self.report.add(oid, "signature", f"commit {oid} has a bad signature")
+            self.report.add(oid, "signature", f"{what} {oid} has a bad signature")
         elif status == "untrusted":
             self.report.untrusted.append(oid)
             if self.require_signatures:
                 assert commit.signer is not None
-                self.report.add(oid, "signature", f"commit {oid} is signed by key "
+                self.report.add(oid, "signature", f"{what} {oid} is signed by key "
                                 f"{fingerprint(commit.signer)}, which is not trusted")
         else:
             self.report.unsigned.append(oid)
             if self.require_signatures:
-                self.report.add(oid, "signature", f"commit {oid} is unsigned")
+                self.report.add(oid, "signature", f"{what} {oid} is unsigned")
 
     def snapshot(self, oid: str, commit_id: str) -> None:
         report = self.report

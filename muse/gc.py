@@ -45,10 +45,10 @@ from .errors import (
     UsageError,
 )
 from .lockfile import locked
-from .objects import decode_commit, is_object_id
+from .objects import decode_commit, decode_tag, is_object_id
 from .refs import TRANSFERABLE
 from .repo import Repository
-from .storage import COMMIT, SNAPSHOT
+from .storage import COMMIT, SNAPSHOT, TAG
 from .store import MIDX_LOCK, MIDX_NAME, ObjectStore
 from .workfiles import Leftovers, survey, sweep
 
@@ -217,6 +217,8 @@ def reach(store: ObjectStore, roots: Iterable[str], *, strict: bool = True) -> s
             commit = decode_commit(store.read(oid))
             stack.extend(commit.parents)
             stack.append(commit.snapshot)
+        elif kind == TAG:
+            stack.append(decode_tag(store.read(oid)).target)
         elif kind == SNAPSHOT:
             # The rows of a stored (re-hashed, once validated) snapshot: no strict decode.
             for row in stored_rows(store, oid)[1]:
@@ -361,12 +363,14 @@ def _pack_reachable(repo: Repository, roots: Roots, packs: list[str], loose: lis
     from .bundle import plan_bundle, write_bundle
 
     store = repo.store
-    commits = sorted(oid for oid in roots.all if oid in kept and store.kind(oid) == COMMIT)
-    if not commits:
+    # Tag objects too: each travels into the pack with its commit's history.
+    tips = sorted(oid for oid in roots.all if oid in kept and store.kind(oid) in (COMMIT, TAG))
+    if not tips:
         return set()
     refs = {n: v for n, v in repo.refs.list().items() if n.startswith(TRANSFERABLE)}
-    plan = plan_bundle(repo.graph, refs, commits, [])
-    held = {oid for oid, _ in plan.objects} | set(plan.snapshots) | set(plan.commits)
+    plan = plan_bundle(repo.graph, refs, tips, [])
+    held = ({oid for oid, _ in plan.objects} | set(plan.snapshots) | set(plan.commits)
+            | set(plan.tags))
     if len(packs) == 1 and not loose and set(store.index.all_ids()) == held:
         report.pack, report.packed_objects = packs[0], len(held)
         return held

@@ -6,15 +6,17 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import user_config, user_config_dir
 from .errors import ConfigError
 from .fsutil import atomic_write_bytes
-from .objects import Commit
+from .objects import Commit, Signed
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from .objects import Tag
 
 _NO_KEY_HINT = "run `muse keys generate`, or commit with --unsigned"
 
@@ -107,8 +109,12 @@ def _load_private(info: KeyInfo) -> Ed25519PrivateKey:
     return key
 
 
-def sign_commit(commit: Commit, info: KeyInfo | None = None) -> Commit:
-    """Return `commit` with signer and signature filled in by the default (or given) key."""
+_S = TypeVar("_S", Commit, "Tag")
+
+
+def sign_commit(commit: _S, info: KeyInfo | None = None) -> _S:
+    """Return `commit` (or a tag) with signer and signature filled in by the default (or
+    given) key: a tag is signed exactly as a commit is."""
     from dataclasses import replace
 
     info = info or default_key()
@@ -117,7 +123,7 @@ def sign_commit(commit: Commit, info: KeyInfo | None = None) -> Commit:
     return replace(unsigned, signature=signature)
 
 
-def verify_commit_signature(commit: Commit) -> bool:
+def verify_commit_signature(commit: Signed) -> bool:
     """True when the commit carries a signature that verifies under its signer key."""
     if not commit.is_signed:
         return False
@@ -134,7 +140,7 @@ def verify_commit_signature(commit: Commit) -> bool:
     return True
 
 
-def signature_status(commit: Commit) -> str:
+def signature_status(commit: Signed) -> str:
     """'good', 'bad' or 'unsigned' — what `muse log` and `verify` report."""
     if not commit.is_signed:
         return "unsigned"

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import CorruptObjectError
-from .storage import BLOB, COMMIT, SNAPSHOT, Location, PackEntry
+from .storage import BLOB, COMMIT, SNAPSHOT, TAG, Location, PackEntry
 
 IDX_MAGIC = b"MUSEIDX2"
 IDX_ROW = struct.Struct(">32sQQc")  # id, frame offset, size, kind code
@@ -32,7 +32,7 @@ NAME_LEN = struct.Struct(">H")
 ID_LEN = 32
 DIGEST_LEN = 32
 
-KIND_CODES = {BLOB: b"b", SNAPSHOT: b"s", COMMIT: b"c"}
+KIND_CODES = {BLOB: b"b", SNAPSHOT: b"s", COMMIT: b"c", TAG: b"t"}
 CODE_KINDS = {code: kind for kind, code in KIND_CODES.items()}
 
 

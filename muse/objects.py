@@ -1,8 +1,8 @@
-"""The object model: blobs, snapshots and commits, their canonical encodings and ids.
+"""The object model: blobs, snapshots, commits and tags, their canonical encodings and ids.
 
 Every id is sha256 over bytes anyone can recompute (docs/objects.md):
-a blob's id hashes its raw file bytes, a snapshot's and a commit's id hash
-their canonical msgpack encoding. Decoding is strict: an encoding that is not
+a blob's id hashes its raw file bytes, a snapshot's, a commit's and a tag's
+id hash their canonical msgpack encoding. Decoding is strict: an encoding that is not
 byte-for-byte the canonical one for the value it decodes to is refused, so one
 value has exactly one id.
 """
@@ -26,6 +26,8 @@ ID_BYTES = 32
 FORMAT_VERSION = 1
 SNAPSHOT_TAG = "snapshot"
 COMMIT_TAG = "commit"
+TAG_TAG = "tag"
+MAX_TAG_NAME_BYTES = 1024
 MAX_SIZE = (1 << 63) - 1
 MAX_TZ_MINUTES = 24 * 60 - 1
 # Year 1 and year 9999 in every time zone: what any calendar display can show.
@@ -332,27 +334,9 @@ def decode_commit(data: bytes) -> Commit:
     parents = tuple(id_from_bytes(p) for p in v[3])
     if len(set(parents)) != len(parents):
         raise CorruptObjectError("commit lists a parent twice")
-    if not all(isinstance(v[i], str) for i in (4, 5, 8)):
-        raise CorruptObjectError("commit author or message is not text")
-    for i, what in ((4, "author name"), (5, "author email"), (8, "message")):
-        problem = text_problem(v[i], multiline=i == 8)
-        if problem is not None:
-            raise CorruptObjectError(f"commit {what} holds {problem}")
-    for i in (6, 7):
-        if not isinstance(v[i], int) or isinstance(v[i], bool):
-            raise CorruptObjectError("commit timestamp is not an integer")
-    if not MIN_TIMESTAMP <= v[6] <= MAX_TIMESTAMP:
-        raise CorruptObjectError("commit timestamp out of range (before year 1 or after 9999)")
-    if abs(v[7]) > MAX_TZ_MINUTES:
-        raise CorruptObjectError("commit timezone offset out of range")
-    signer, signature = v[9], v[10]
-    if (signer is None) != (signature is None):
-        raise CorruptObjectError("commit has a signer without a signature or the reverse")
-    if signer is not None and not (
-        isinstance(signer, bytes) and len(signer) == 32
-        and isinstance(signature, bytes) and len(signature) == 64
-    ):
-        raise CorruptObjectError("commit signer or signature has the wrong length")
+    _check_texts(v, ((4, "author name"), (5, "author email"), (8, "message")), "commit")
+    _check_time(v[6], v[7], "commit")
+    signer, signature = _check_signature_fields(v[9], v[10], "commit")
     return Commit(
         snapshot=id_from_bytes(v[2]),
         parents=parents,
@@ -366,8 +350,127 @@ def decode_commit(data: bytes) -> Commit:
     )
 
 
+def _check_texts(v: tuple[Any, ...], fields: Sequence[tuple[int, str]], what: str) -> None:
+    """Each field is text without control characters (the last, a message, may hold
+    newlines and tabs)."""
+    if not all(isinstance(v[i], str) for i, _ in fields):
+        raise CorruptObjectError(f"{what} {' or '.join(n for _, n in fields)} is not text")
+    for i, name in fields:
+        problem = text_problem(v[i], multiline=name == "message")
+        if problem is not None:
+            raise CorruptObjectError(f"{what} {name} holds {problem}")
+
+
+def _check_time(timestamp: Any, tz: Any, what: str) -> None:
+    for value in (timestamp, tz):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CorruptObjectError(f"{what} timestamp is not an integer")
+    if not MIN_TIMESTAMP <= timestamp <= MAX_TIMESTAMP:
+        raise CorruptObjectError(f"{what} timestamp out of range (before year 1 or after 9999)")
+    if abs(tz) > MAX_TZ_MINUTES:
+        raise CorruptObjectError(f"{what} timezone offset out of range")
+
+
+def _check_signature_fields(signer: Any, signature: Any,
+                            what: str) -> tuple[bytes | None, bytes | None]:
+    if (signer is None) != (signature is None):
+        raise CorruptObjectError(f"{what} has a signer without a signature or the reverse")
+    if signer is not None and not (
+        isinstance(signer, bytes) and len(signer) == 32
+        and isinstance(signature, bytes) and len(signature) == 64
+    ):
+        raise CorruptObjectError(f"{what} signer or signature has the wrong length")
+    return signer, signature
+
+
+def tag_name_problem(name: str) -> str | None:
+    """What makes `name` unfit to be a tag object's name, or None (refs check the rest)."""
+    if not name:
+        return "an empty name"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_TAG_NAME_BYTES:
+        return f"a name over {MAX_TAG_NAME_BYTES} bytes"
+    return text_problem(name)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """An annotated tag: a named, dated, optionally signed note about one commit.
+
+    Like a commit, the signature covers `signed_payload()` and the id covers
+    everything, so the target, name and message cannot be changed under a signature.
+    """
+
+    target: str
+    name: str
+    tagger_name: str
+    tagger_email: str
+    timestamp: int
+    tz_offset_minutes: int
+    message: str
+    signer: bytes | None = None
+    signature: bytes | None = field(default=None, repr=False)
+
+    def _fields(self) -> list[Any]:
+        return [
+            TAG_TAG,
+            FORMAT_VERSION,
+            id_to_bytes(self.target),
+            self.name,
+            self.tagger_name,
+            self.tagger_email,
+            self.timestamp,
+            self.tz_offset_minutes,
+            self.message,
+            self.signer,
+        ]
+
+    def signed_payload(self) -> bytes:
+        """The bytes an Ed25519 signature covers: every field but the signature."""
+        return canonical_pack(self._fields())
+
+    def encode(self) -> bytes:
+        return canonical_pack([*self._fields(), self.signature])
+
+    @property
+    def id(self) -> str:
+        return hash_bytes(self.encode())
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signer is not None and self.signature is not None
+
+
+def decode_tag(data: bytes) -> Tag:
+    """Parse and validate a tag encoding; raise CorruptObjectError if it is not one."""
+    v = unpack_bounded(data, "tag")
+    if not (isinstance(v, tuple) and len(v) == 11 and v[0] == TAG_TAG):
+        raise CorruptObjectError("not a tag encoding")
+    if type(v[1]) is not int or v[1] != FORMAT_VERSION:  # `true == 1` in Python
+        raise CorruptObjectError(f"unsupported tag version {v[1]!r}")
+    target = id_from_bytes(v[2])
+    _check_texts(v, ((3, "name"), (4, "tagger name"), (5, "tagger email"), (8, "message")),
+                 "tag")
+    problem = tag_name_problem(v[3])
+    if problem is not None:
+        raise CorruptObjectError(f"tag name holds {problem}")
+    _check_time(v[6], v[7], "tag")
+    signer, signature = _check_signature_fields(v[9], v[10], "tag")
+    return Tag(target=target, name=v[3], tagger_name=v[4], tagger_email=v[5],
+               timestamp=v[6], tz_offset_minutes=v[7], message=v[8], signer=signer,
+               signature=signature)
+
+
+Signed = Commit | Tag  # what an Ed25519 key signs
+
+
 def object_kind(data: bytes) -> str:
-    """Classify stored bytes: 'commit', 'snapshot' or 'blob' (anything else is a blob)."""
+    """Classify stored bytes: 'commit', 'snapshot', 'tag' or 'blob' (anything else is a blob)."""
+    if data[:2] == b"\x9b\xa3" and data[2:5] == b"tag":
+        try:
+            decode_tag(data)
+            return "tag"
+        except CorruptObjectError:
+            return "blob"
     if data[:2] == b"\x9b\xa6" and data[2:8] == b"commit":
         try:
             decode_commit(data)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,13 +23,14 @@ from .bundle import (
     Progress,
     VerifiedCommit,
     VerifiedSnapshot,
+    VerifiedTag,
     write_items,
 )
 from .errors import BundleError, CorruptObjectError
 from .frames import read_stored
 from .objects import Snapshot, decode_snapshot, hash_bytes
 from .policy import DEFAULT_POLICY, ReceivePolicy
-from .storage import BLOB, COMMIT, SNAPSHOT, ObjectIndex, PackEntry
+from .storage import BLOB, COMMIT, SNAPSHOT, TAG, ObjectIndex, PackEntry
 from .store import ObjectStore
 
 
@@ -42,6 +43,7 @@ class VerifiedPack:
     parents: dict[str, tuple[str, ...]]  # each carried commit's parents
     snapshots: dict[str, str]            # each carried commit's snapshot id
     carried_bytes: int = 0               # the sizes of every carried item, new or not
+    tags: dict[str, str] = field(default_factory=dict)  # each carried tag object's commit
 
     @property
     def pack_id(self) -> str:
@@ -64,11 +66,15 @@ def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
     carried: list[PackEntry] = []
     parents: dict[str, tuple[str, ...]] = {}
     snapshots: dict[str, str] = {}
+    tags: dict[str, str] = {}
     for item in reader.items():
         if isinstance(item, VerifiedCommit):
             parents[item.oid] = item.commit.parents
             snapshots[item.oid] = item.commit.snapshot
             kind = COMMIT
+        elif isinstance(item, VerifiedTag):
+            tags[item.oid] = item.tag.target
+            kind = TAG
         else:
             kind = SNAPSHOT if isinstance(item, VerifiedSnapshot) else BLOB
         carried.append(PackEntry(item.oid, item.offset, item.size, kind))
@@ -76,7 +82,7 @@ def verify_pack(source: BinaryIO, index: ObjectIndex | None, *,
     assert summary is not None
     absent = {e.oid for e in carried} if index is None else index.missing(e.oid for e in carried)
     entries = [e for e in carried if e.oid in absent]
-    return VerifiedPack(summary, entries, parents, snapshots, sum(e.size for e in carried))
+    return VerifiedPack(summary, entries, parents, snapshots, sum(e.size for e in carried), tags)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class Pending:
     def __init__(self, verified: VerifiedPack, store: ObjectStore, pack: Path) -> None:
         self.summary = verified.summary
         self.parents = verified.parents
+        self.tags = verified.tags  # each carried tag object → its commit
         self._snapshots = verified.snapshots
         self._store = store
         self._pack = pack
@@ -194,6 +201,9 @@ def _install_new_only(store: ObjectStore, bundle: Path, verified: VerifiedPack) 
     bundle (re-hashed on the way): two bundles sharing 620 MB keep 620 MB once."""
     new_commits = {e.oid for e in verified.entries if e.kind == COMMIT}
     outside = {p for c in new_commits for p in verified.parents.get(c, ()) if p not in new_commits}
+    # A new tag whose commit was stored already builds on that commit.
+    outside |= {t for e in verified.entries if e.kind == TAG
+                if (t := verified.tags[e.oid]) not in new_commits}
     pack = store.new_tmp_file(".bundle")
     try:
         with open(bundle, "rb") as source, open(pack, "wb") as out:

@@ -1,5 +1,5 @@
 """Revision syntax: ids (full or ≥4-digit prefix), ref names, HEAD, `REF@{N}` / `@{N}`
-(the reflog), and `~N` / `^N` suffixes."""
+(the reflog), `~N` / `^N` suffixes, and `^{commit}` / `^{}` (peel a tag)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from .errors import CorruptObjectError, MissingObjectError, RevisionError
 from .objects import is_object_id
 from .reflog import DamagedLine, has_log
 from .refs import HEADS, REMOTES, TAGS
+from .storage import COMMIT, TAG
 
 if TYPE_CHECKING:
     from .repo import Repository
 
-_SUFFIX = re.compile(r"(~\d*|\^\d*)$")
+_SUFFIX = re.compile(r"(~\d*|\^\d*|\^\{(?:commit)?\})$")
 _REFLOG = re.compile(r"^(?P<ref>.*)@\{(?P<n>[^{}]*)\}$")
 ID_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
 MIN_ABBREV = 4
@@ -42,7 +43,7 @@ def abbreviated_object(repo: Repository, text: str, *, commits_only: bool) -> st
     if not ID_PREFIX.match(text):
         return None
     found = repo.store.ids_with_prefix(text)
-    candidates = sorted(oid for oid in found if not commits_only or _is_commit(repo, oid))
+    candidates = sorted(oid for oid in found if not commits_only or _is_commitish(repo, oid))
     if len(candidates) > 1:
         shown = ", ".join(c[:12] for c in candidates[:5])
         noun = "revision" if commits_only else "object"
@@ -51,11 +52,16 @@ def abbreviated_object(repo: Repository, text: str, *, commits_only: bool) -> st
     return candidates[0] if candidates else None
 
 
-def _is_commit(repo: Repository, oid: str) -> bool:
+def _kind(repo: Repository, oid: str) -> str | None:
     try:
-        return repo.store.kind(oid) == "commit"
+        return repo.store.kind(oid)
     except (MissingObjectError, CorruptObjectError):
-        return False
+        return None
+
+
+def _is_commitish(repo: Repository, oid: str) -> bool:
+    """A commit, or a tag object: what names a commit (a tag peels to its own)."""
+    return _kind(repo, oid) in (COMMIT, TAG)
 
 
 def reflog_ref(repo: Repository, name: str) -> str:
@@ -144,10 +150,16 @@ def resolve(repo: Repository, text: str) -> str:
     while (match := _SUFFIX.search(base)) and match.start() > 0:
         token = match.group(1)
         digits = token[1:]
-        steps.append((token[0], int(digits) if digits else 1))
+        if token.startswith("^{"):
+            steps.append(("^", 0))  # every revision peels to a commit: `^{commit}` is a no-op
+        else:
+            steps.append((token[0], int(digits) if digits else 1))
         base = base[: match.start()]
     oid = _resolve_base(repo, base)
-    if not _is_commit(repo, oid):
+    if _kind(repo, oid) == TAG:
+        # A tag ref names a tag object: wherever a commit is wanted, its target is meant.
+        oid = repo.store.read_tag(oid).target
+    if _kind(repo, oid) != COMMIT:
         raise RevisionError(f"{text!r} names an object that is not a commit")
     for op, n in reversed(steps):
         oid = _step(repo, text, oid, op, n)

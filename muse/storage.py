@@ -22,7 +22,8 @@ from .objects import Commit
 BLOB = "blob"
 SNAPSHOT = "snapshot"
 COMMIT = "commit"
-KINDS = (BLOB, SNAPSHOT, COMMIT)
+TAG = "tag"
+KINDS = (BLOB, SNAPSHOT, COMMIT, TAG)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class ObjectIndex(Protocol):
         ...
 
     def kind(self, oid: str) -> str | None:
-        """'blob', 'snapshot' or 'commit'; None when the object is not stored."""
+        """'blob', 'snapshot', 'commit' or 'tag'; None when the object is not stored."""
         ...
 
 

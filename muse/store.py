@@ -36,7 +36,16 @@ from .midx import (
     encode_pack_index,
     fold_in,
 )
-from .objects import Commit, Snapshot, decode_commit, decode_snapshot, hash_bytes, object_kind
+from .objects import (
+    Commit,
+    Snapshot,
+    Tag,
+    decode_commit,
+    decode_snapshot,
+    decode_tag,
+    hash_bytes,
+    object_kind,
+)
 from .storage import BLOB, Location, PackEntry
 from .workfiles import work_prefix
 
@@ -233,7 +242,7 @@ class ObjectStore:
         return Location(oid, None, 0, size, kind)
 
     def kind(self, oid: str) -> str | None:
-        """'commit', 'snapshot' or 'blob' (None when not stored). Packed objects' kinds come
+        """'commit', 'snapshot', 'tag' or 'blob' (None when not stored). Packed objects' kinds come
         from the index; a loose blob is told by its first bytes, not read whole."""
         loose_size = self._loose_size(oid)
         if loose_size is None:
@@ -333,6 +342,9 @@ class ObjectStore:
 
     def read_snapshot(self, oid: str) -> Snapshot:
         return decode_snapshot(self.read(oid))
+
+    def read_tag(self, oid: str) -> Tag:
+        return decode_tag(self.read(oid))
 
     def copy_to(self, oid: str, out: BinaryIO) -> None:
         """Write the object's bytes (verified) to `out`: how a checkout writes a file."""

@@ -25,6 +25,7 @@ from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, PackContents, Remote, dependency_order
 from .remotes_config import check_remote_name, normalise_url, remote_options
 from .repo import Repository
+from .storage import TAG
 
 __all__ = [
     "FetchReport",
@@ -143,7 +144,7 @@ def _remote_refs(remote: Remote) -> dict[str, str]:
     return refs
 
 
-def _resolve_source(repo: Repository, local: str) -> str:
+def _resolve_source(repo: Repository, local: str, dst: str) -> str:
     value = repo.refs.read(check_ref_name(local)) if local.startswith("refs/") else None
     if value is None and is_object_id(local) and repo.store.has(local):
         value = local
@@ -151,6 +152,8 @@ def _resolve_source(repo: Repository, local: str) -> str:
         raise UsageError(f"nothing to push: {local} does not exist here",
                          hint="name an existing branch or tag (e.g. refs/heads/main)")
     kind = repo.store.kind(value)
+    if kind == TAG and dst.startswith(TAGS):
+        return value  # an annotated tag: its tag object travels with its commit
     if kind != "commit":
         # A remote ref naming a blob would break every later fetch of that remote.
         raise IntegrityError(f"cannot push {local}: {value} is a {kind}, not a commit; "
@@ -225,7 +228,7 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     targets = [check_ref_name(dst) for _, dst in refspecs]
     if len(set(targets)) != len(targets):
         raise UsageError("a remote ref appears twice in one push")
-    wanted = [(None if src is None else _resolve_source(repo, src), dst)
+    wanted = [(None if src is None else _resolve_source(repo, src, dst), dst)
               for src, dst in refspecs]
 
     caps = remote.capabilities()
@@ -284,7 +287,7 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
     bundle_bytes = 0
     with contextlib.ExitStack() as stack:
         bundle: OutgoingBundle | None = None
-        if plan is not None and plan.commits:
+        if plan is not None and not plan.empty:
             tmp = repo.store.new_tmp_file(".bundle")
             stack.callback(_unlink, tmp)
             progress.phase("bundling", plan.object_bytes)
@@ -301,7 +304,8 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
                     f"{caps.max_bundle_bytes} bytes", hint="push fewer commits at a time")
             progress.phase("uploading", bundle_bytes)
             # Our own temporary file, never written again: a receiver may keep it by link.
-            contents = PackContents(tuple(plan.prerequisites), plan.parents, summary.entries)
+            contents = PackContents(tuple(plan.prerequisites), plan.parents, summary.entries,
+                                    plan.tag_targets)
             bundle = OutgoingBundle(tmp, summary.size, summary.bundle_id, disposable=True,
                                     progress=progress.advance, contents=contents)
         else:

@@ -19,7 +19,7 @@ from .config import user_config_dir
 from .errors import ConfigError, UsageError
 from .fsutil import atomic_write_bytes
 from .keys import fingerprint, list_keys, verify_commit_signature
-from .objects import Commit
+from .objects import Signed
 from .policy import ANY, SIGNED, TRUSTED, ReceivePolicy
 
 KEY_BYTES = 32
@@ -103,8 +103,8 @@ def untrust(prefix: str) -> TrustedKey:
     return key
 
 
-def trust_status(commit: Commit, trusted: frozenset[bytes], *,
-                 verifies: Callable[[Commit], bool] = verify_commit_signature) -> str:
+def trust_status(commit: Signed, trusted: frozenset[bytes], *,
+                 verifies: Callable[[Signed], bool] = verify_commit_signature) -> str:
     """'good' (trusted signer), 'untrusted' (good signature, unknown key), 'bad' or 'unsigned'.
 
     `verifies` checks the signature itself (`muse.sigcache` answers from its cache)."""

@@ -66,6 +66,7 @@ from .bucket import (
     decode_refs_doc,
     encode_refs_doc,
     index_key,
+    pack_graph,
     pack_key,
 )
 from .fs import TMP_DIR, DirBucket
@@ -253,7 +254,7 @@ def _bundle_problems(packs_dir: Path, index: PackIndex) -> Iterator[str]:
         yield f"pack {index.pack} is {size} bytes; its index says {index.size}"
     if set(verified.entries) != set(index.entries):
         yield f"pack {index.pack}'s index rows disagree with its bundle"
-    if dict(verified.parents) != dict(index.commits):
+    if pack_graph(verified.parents, verified.tags) != dict(index.commits):
         yield f"pack {index.pack}'s index lists other commits than its bundle carries"
 
 
@@ -415,8 +416,8 @@ class BareRemote:
         try:
             with open(work, "wb") as out:
                 summary = write_bundle(view.store, plan, out)
-            index = PackIndex(summary.bundle_id, summary.size, (), dict(plan.parents),
-                              summary.entries)
+            index = PackIndex(summary.bundle_id, summary.size, (),
+                              pack_graph(plan.parents, plan.tag_targets), summary.entries)
             self.bucket.put_if_absent(pack_key(index.pack), work, sha256=index.pack,
                                       disposable=True)
             self.bucket.put_if_absent(index_key(index.pack), index.encode())

@@ -27,7 +27,7 @@ from muse.errors import BundleError, RemoteError, TransientRemoteError, UsageErr
 from muse.objects import is_object_id
 from muse.policy import DEFAULT_POLICY, ReceivePolicy
 from muse.receive import verify_pack
-from muse.refs import RefUpdate, check_ref_name
+from muse.refs import HEADS, RefUpdate, check_ref_name
 from muse.remote import (
     Capabilities,
     IncomingBundle,
@@ -35,7 +35,7 @@ from muse.remote import (
     RefResult,
     dependency_order,
 )
-from muse.storage import KINDS, PackEntry
+from muse.storage import KINDS, TAG, PackEntry
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
     if contents is not None:
         _check_prerequisites(contents.prerequisites, doc)
         return PackIndex(bundle.sha256, bundle.size, contents.prerequisites,
-                         dict(contents.parents), contents.entries)
+                         pack_graph(contents.parents, contents.tags), contents.entries)
     with open(bundle.path, "rb") as peek:
         # The header alone says what the bundle builds on: refuse before reading the rest.
         prerequisites = BundleReader(peek, policy=policy).read_header().prerequisites
@@ -274,7 +274,18 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
         raise BundleError("the bundle's bytes do not match its declared id and size; "
                           "nothing was changed")
     return PackIndex(summary.bundle_id, summary.size, tuple(prerequisites),
-                     dict(verified.parents), tuple(verified.entries))
+                     pack_graph(verified.parents, verified.tags), tuple(verified.entries))
+
+
+def pack_graph(parents: Mapping[str, tuple[str, ...]],
+           tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """A pack's graph rows: each commit → its parents, and each tag object → its commit.
+
+    A tag enters the graph as a node whose one "parent" is its commit, so fetching
+    a tag chooses the pack that holds it and, through that edge, its history: the
+    refs document and the pack index keep their format.
+    """
+    return {**parents, **{t: (target,) for t, target in tags.items()}}
 
 
 def _check_prerequisites(prerequisites: Iterable[str], doc: RefsDoc) -> None:
@@ -306,12 +317,25 @@ def name_clash(name: str, names: Iterable[str]) -> str | None:
     return None
 
 
-def check_targets(updates: Sequence[RefUpdate], pack: PackIndex | None, doc: RefsDoc) -> None:
-    """Every `new` is a commit in the pack or on the remote (never a blob or a snapshot)."""
+def check_targets(updates: Sequence[RefUpdate], pack: PackIndex | None, doc: RefsDoc,
+                  kind_of: Callable[[str, str], str | None] | None = None) -> None:
+    """Every `new` is a commit in the pack or on the remote (never a blob or a snapshot);
+    a tag may also name a tag object. `kind_of(id, pack id)` reads a stored pack's index,
+    asked only for a branch set to an id already on the remote."""
     known = doc.commits()
     kinds = pack.kinds() if pack is not None else {}
     for u in updates:
-        if u.new is None or u.new in known or (pack is not None and u.new in pack.commits):
+        if u.new is None:
+            continue
+        if u.name.startswith(HEADS):
+            kind = kinds.get(u.new)
+            if kind is None and u.new in known and kind_of is not None:
+                kind = kind_of(u.new, known[u.new])
+            if kind == TAG:
+                raise BundleError(f"push would set branch {u.name} to tag object {u.new}; "
+                                  "nothing was changed", code="not-a-commit",
+                                  hint="a branch must name a commit")
+        if u.new in known or (pack is not None and u.new in pack.commits):
             continue
         kind = kinds.get(u.new)
         if kind is not None:
@@ -386,6 +410,12 @@ class BucketRemote:
         seen, self._seen = self._seen, None
         return seen if seen is not None else self._read()
 
+    def _stored_kind(self, oid: str, pack_id: str) -> str | None:
+        found = self.bucket.get(index_key(pack_id))
+        if found is None:
+            return None
+        return decode_pack_index(found.data, self._where(index_key(pack_id))).kinds().get(oid)
+
     def _where(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"
 
@@ -412,7 +442,7 @@ class BucketRemote:
         if refused is not None:
             return refused  # nothing would land: nothing is uploaded
         pack = outgoing_index(bundle, doc, self.policy) if bundle is not None else None
-        check_targets(updates, pack, doc)
+        check_targets(updates, pack, doc, self._stored_kind)
         if pack is not None and bundle is not None and pack.pack not in doc.packs:
             self._store(bundle, pack)
         return self._swap(updates, pack, doc, tag)
@@ -444,7 +474,7 @@ class BucketRemote:
             refused = refusals(updates, doc.refs)
             if refused is not None:
                 return refused
-            check_targets(updates, pack, doc)
+            check_targets(updates, pack, doc, self._stored_kind)
         raise TransientRemoteError(f"the refs of {self.url} kept changing while pushing; "
                                    "nothing was changed", hint="retry the push")
 

@@ -43,6 +43,7 @@ from muse.remote import (
     RemoteOptions,
 )
 from muse.repo import Repository
+from muse.storage import COMMIT, TAG
 from muse.workfiles import sweep, work_prefix
 
 from .bucket import BucketRemote, Hook, Versioned
@@ -249,13 +250,14 @@ class RepositorySource:
     def fetch(self, wants: Sequence[str], haves: Sequence[str]) -> list[IncomingBundle]:
         store = self.repo.store
         for want in wants:
-            if not is_object_id(want) or not store.has(want) or store.kind(want) != "commit":
+            if not is_object_id(want) or not store.has(want) or \
+                    store.kind(want) not in (COMMIT, TAG):
                 raise RemoteError(f"{self.url} has no commit {want[:80]}")
         plan = plan_bundle(self.repo.graph, {}, list(wants),
                            [h for h in haves if is_object_id(h) and store.has(h)])
-        if not plan.commits:
+        if plan.empty:
             return []
-        carried = set(plan.commits)
+        carried = set(plan.commits) | set(plan.tags)
         plan = replace(plan, refs={n: v for n, v in self.refs().items() if v in carried})
 
         @contextlib.contextmanager
@@ -269,7 +271,7 @@ class RepositorySource:
 
         return [IncomingBundle(label=self.url, opener=opener,
                                requires=frozenset(plan.prerequisites),
-                               provides=frozenset(plan.commits))]
+                               provides=frozenset(carried))]
 
 
 class FsRemote:

@@ -175,7 +175,8 @@ def test_tag_create_list_json_and_delete(muse, repo_dir, two_commits):
     assert muse("tag", "v2", cwd=repo_dir).exit_code == 0
     assert muse("tag", cwd=repo_dir).stdout == "v1\nv2\n"
     assert json.loads(muse("tag", "--json", cwd=repo_dir).stdout) == [
-        {"name": "v1", "commit": first}, {"name": "v2", "commit": second}]
+        {"name": "v1", "commit": first, "annotated": False, "tag_object": None},
+        {"name": "v2", "commit": second, "annotated": False, "tag_object": None}]
     assert muse("log", "--oneline", "v1", cwd=repo_dir).stdout.startswith(first[:12])
     deleted = muse("tag", "-d", "v1", cwd=repo_dir)
     assert deleted.exit_code == 0

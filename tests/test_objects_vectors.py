@@ -18,8 +18,10 @@ from muse.objects import (
     Commit,
     Snapshot,
     SnapshotEntry,
+    Tag,
     decode_commit,
     decode_snapshot,
+    decode_tag,
     hash_bytes,
     object_kind,
 )
@@ -45,7 +47,8 @@ def _parse_block(body: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def vectors() -> dict[str, dict[str, str]]:
     found = {name: _parse_block(body) for name, body in _BLOCK.findall(DOC.read_text())}
-    assert set(found) == {"blob", "blob2", "snapshot", "commit_unsigned", "commit_signed"}
+    assert set(found) == {"blob", "blob2", "snapshot", "commit_unsigned", "commit_signed",
+                          "tag_signed"}
     single = {name: {k: v[-1] for k, v in block.items()} for name, block in found.items()}
     single["snapshot"]["entries"] = "\n".join(found["snapshot"]["entry"])
     return single
@@ -145,3 +148,27 @@ def test_flipping_a_signature_bit_keeps_decoding_but_fails_verification(
     tampered = decode_commit(bytes(raw))
     assert signature_status(tampered) == "bad"
     assert tampered.id != vectors["commit_signed"]["id"]
+
+
+def test_signed_tag_vector(vectors: dict[str, dict[str, str]]) -> None:
+    doc = vectors["tag_signed"]
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["seed"]))
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    assert doc["target"] == vectors["commit_signed"]["id"]
+    unsigned = Tag(target=doc["target"], name=doc["name"], tagger_name=doc["tagger_name"],
+                   tagger_email=doc["tagger_email"], timestamp=int(doc["timestamp"]),
+                   tz_offset_minutes=int(doc["tz_offset_minutes"]),
+                   message=_text(doc["message"]), signer=public)
+    assert unsigned.signed_payload().hex() == doc["signed_payload"]
+    signature = key.sign(unsigned.signed_payload())
+    assert signature.hex() == doc["signature"]
+    tag = replace(unsigned, signature=signature)
+    assert tag.encode().hex() == doc["encoding"]
+    assert tag.id == doc["id"]
+    assert hashlib.sha256(bytes.fromhex(doc["encoding"])).hexdigest() == doc["id"]
+    decoded = decode_tag(bytes.fromhex(doc["encoding"]))
+    assert decoded == tag
+    assert signature_status(decoded) == "good"
+    assert object_kind(bytes.fromhex(doc["encoding"])) == "tag"
+    assert object_kind(bytes.fromhex(vectors["commit_signed"]["encoding"])) == "commit"

@@ -128,37 +128,140 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
 @click.command()
 @click.argument("name", required=False)
 @click.argument("revision", required=False)
+@click.option("-a", "--annotate", is_flag=True,
+              help="Make an annotated tag: a tag object, signed like a commit.")
+@click.option("-m", "--message", help="The annotated tag's message (implies -a).")
+@click.option("-F", "--file", "message_file", type=click.File("r", encoding="utf-8"),
+              help="Read the annotated tag's message from FILE (`-` for stdin; implies -a).")
+@click.option("--unsigned", is_flag=True, help="Do not sign the annotated tag.")
+@click.option("-v", "--verify", is_flag=True,
+              help="Show tag NAME: its commit, tagger, message and signature status.")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
-def tag(name: str | None, revision: str | None, delete: bool, force: bool,
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list (or -v).")
+def tag(name: str | None, revision: str | None, annotate: bool, message: str | None,
+        message_file: Any, unsigned: bool, verify: bool, delete: bool, force: bool,
         as_json: bool) -> None:
-    """List tags, create tag NAME at REVISION (default HEAD), or delete NAME with -d."""
+    """List tags, create tag NAME at REVISION (default HEAD), show one (-v) or delete it (-d).
+
+    With -a, -m or -F the tag is annotated: a tag object naming the commit, with
+    tagger, date and message, signed with your key as commits are (--unsigned not to).
+    """
     from .. import branches
 
     repo = open_repo()
+    annotated = annotate or message is not None or message_file is not None
     if name is None:
-        if delete or revision:
+        if delete or revision or annotated or verify:
             raise UsageError("which tag?", hint="give a NAME")
-        tags = branches.list_tags(repo)
-        if as_json:
-            emit_json([{"name": t.name, "commit": t.commit} for t in tags])
-        else:
-            for found in tags:
-                click.echo(found.name)
+        _list_tags(repo, as_json)
+        return
+    if verify:
+        if delete or annotated or revision is not None:
+            raise UsageError("-v shows one tag; it takes no other option",
+                             hint="muse tag -v NAME")
+        _show_tag(repo, name, as_json)
         return
     if as_json:
-        raise UsageError("--json only applies to listing tags")
+        raise UsageError("--json only applies to listing or showing tags")
     if delete:
-        if revision is not None:
+        if revision is not None or annotated:
             raise UsageError("-d takes one tag name", hint="muse tag -d NAME")
         gone = branches.delete_tag(repo, name)
         click.echo(f"Deleted tag {name} (was {short(gone.old)})")
         return
+    if unsigned and not annotated:
+        raise UsageError("--unsigned applies to annotated tags only", hint="add -a -m MESSAGE")
     commit = _resolve(repo, revision or "HEAD")
+    if annotated:
+        _create_annotated(repo, name, commit, _tag_message(message, message_file),
+                          sign=not unsigned, force=force)
+        return
     made = branches.create_tag(repo, name, commit, force=force)
     verb = "Moved" if made.old is not None else "Created"
     click.echo(f"{verb} tag {name} at {short(commit)}")
+
+
+def _tag_message(message: str | None, message_file: Any) -> str:
+    if message is not None and message_file is not None:
+        raise UsageError("-m and -F cannot be combined")
+    if message_file is not None:
+        try:
+            message = message_file.read()
+        except UnicodeDecodeError:
+            raise UsageError("the message file is not UTF-8 text") from None
+    if not message or not message.strip():
+        raise UsageError("an annotated tag needs a message", hint="muse tag -a NAME -m MESSAGE")
+    return message if message.endswith("\n") else message + "\n"
+
+
+def _create_annotated(repo: Any, name: str, commit: str, message: str, *, sign: bool,
+                      force: bool) -> None:
+    from ..tags import create_annotated_tag
+
+    made, change = create_annotated_tag(repo, name, commit, message, sign=sign, force=force)
+    verb = "Moved" if change.old is not None else "Created"
+    signed = "signed" if made.is_signed else "unsigned"
+    click.echo(f"{verb} annotated tag {name} at {short(commit)} ({signed}, tag object "
+               f"{short(made.id)})")
+
+
+def _list_tags(repo: Any, as_json: bool) -> None:
+    from ..tags import list_entries
+
+    entries = list_entries(repo)
+    if as_json:
+        emit_json([{"name": t.name, "commit": t.commit, "annotated": t.annotated,
+                    "tag_object": t.tag_object} for t in entries])
+        return
+    for found in entries:
+        click.echo(printable(found.name))
+
+
+def _show_tag(repo: Any, name: str, as_json: bool) -> None:
+    from ..branches import tag_ref_name
+    from ..errors import RevisionError
+    from ..tags import read_entry
+    from ..trust import trust_status, trusted_set
+
+    value = repo.refs.read(tag_ref_name(name))
+    if value is None:
+        raise RevisionError(f"no tag named {name!r}", hint="see `muse tag` for the list")
+    entry = read_entry(repo, name, value)
+    record: dict[str, Any] = {"name": name, "commit": entry.commit,
+                              "annotated": entry.annotated, "tag_object": entry.tag_object}
+    made = entry.tag
+    if made is not None:
+        record.update(tagger={"name": made.tagger_name, "email": made.tagger_email},
+                      timestamp=made.timestamp, tz_offset_minutes=made.tz_offset_minutes,
+                      message=made.message, tag_name=made.name,
+                      signature=trust_status(made, trusted_set()),
+                      signer=made.signer.hex() if made.signer else None)
+    if as_json:
+        emit_json(record)
+        return
+    _print_tag(record)
+
+
+def _print_tag(record: dict[str, Any]) -> None:
+    from .repo_cmds import format_time
+
+    click.echo(f"tag {printable(record['name'])}")
+    if record["tag_object"] is None:
+        click.echo(f"commit {record['commit']} (lightweight: no tagger, message or signature)")
+        return
+    click.echo(f"object {record['tag_object']}")
+    click.echo(f"commit {record['commit']}")
+    if record["tag_name"] != record["name"]:
+        # The name is signed: a ref that names someone's tag under another name says so.
+        click.echo(f"warning: the tag object calls itself {printable(record['tag_name'])!r}")
+    tagger = record["tagger"]
+    click.echo(f"Tagger: {printable(tagger['name'])} <{printable(tagger['email'])}>")
+    click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
+    click.echo(f"Signature: {record['signature']}")
+    click.echo("")
+    for line in record["message"].splitlines():
+        click.echo(f"    {printable(line)}")
 
 
 # -- switch -------------------------------------------------------------------------

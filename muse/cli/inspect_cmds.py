@@ -236,6 +236,9 @@ def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
         for entry in snapshot.entries:
             click.echo(_snapshot_line(entry))
         return
+    if kind == "tag":
+        _pretty_tag(repo, oid, as_json)
+        return
     commit = repo.graph.commit(oid)
     if as_json:
         emit_json({"type": "commit", **commit_record(oid, commit, trusted_set())})
@@ -251,6 +254,30 @@ def _pretty(repo: Repository, oid: str, kind: str, as_json: bool) -> None:
     click.echo(f"signature {trust_status(commit, trusted_set())}")
     click.echo("")
     for line in printable_lines(commit.message):
+        click.echo(line)
+
+
+def _pretty_tag(repo: Repository, oid: str, as_json: bool) -> None:
+    from ..trust import trust_status, trusted_set
+
+    tag = repo.store.read_tag(oid)
+    status = trust_status(tag, trusted_set())
+    if as_json:
+        emit_json({"type": "tag", "id": oid, "target": tag.target, "name": tag.name,
+                   "tagger": {"name": tag.tagger_name, "email": tag.tagger_email},
+                   "timestamp": tag.timestamp, "tz_offset_minutes": tag.tz_offset_minutes,
+                   "message": tag.message, "signature": status,
+                   "signer": tag.signer.hex() if tag.signer else None})
+        return
+    click.echo(f"object {tag.target}")
+    click.echo(f"tag {printable(tag.name)}")
+    click.echo(f"tagger {printable(tag.tagger_name)} <{printable(tag.tagger_email)}> "
+               f"{tag.timestamp} {tag.tz_offset_minutes:+d}")
+    if tag.signer is not None:
+        click.echo(f"signer {tag.signer.hex()}")
+    click.echo(f"signature {status}")
+    click.echo("")
+    for line in printable_lines(tag.message):
         click.echo(line)
 
 

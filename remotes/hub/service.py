@@ -19,8 +19,8 @@ from muse.errors import BundleError, MuseError, RemoteError, UsageError
 from muse.objects import is_object_id
 from muse.policy import ReceivePolicy
 from muse.receive import VerifiedPack, verify_pack
-from muse.refs import RefUpdate
-from muse.storage import COMMIT
+from muse.refs import TAGS, RefUpdate
+from muse.storage import COMMIT, TAG
 
 from ..bucket import check_updates, choose_packs, refusals
 from .blobs import BlobStore
@@ -243,6 +243,8 @@ class Hub:
             if u.new is None:
                 continue
             kind = carried.get(u.new) or objects.kind(u.new)
+            if kind == TAG and u.name.startswith(TAGS):
+                continue  # verified on its way in: its commit is here too (no ghost refs)
             if kind != COMMIT:
                 what = f"a {kind}" if kind else "neither in the bundle nor on the hub"
                 raise BundleError(f"push would set {u.name} to {u.new}, {what}, not a commit; "
@@ -320,9 +322,10 @@ def _check_bundle_id(bundle_id: str) -> None:
 
 def _new_pack(verified: VerifiedPack) -> NewPack:
     new_commits = {e.oid for e in verified.entries if e.kind == COMMIT}
+    graph = {c: p for c, p in verified.parents.items() if c in new_commits}
+    graph.update({e.oid: (verified.tags[e.oid],) for e in verified.entries if e.kind == TAG})
     return NewPack(verified.pack_id, verified.summary.size,
-                   tuple(verified.summary.header.prerequisites), verified.entries,
-                   {c: p for c, p in verified.parents.items() if c in new_commits})
+                   tuple(verified.summary.header.prerequisites), verified.entries, graph)
 
 
 def _answer(done: Installed) -> dict[str, Any]:

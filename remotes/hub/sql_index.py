@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from muse.errors import ConflictError, UsageError
 from muse.refs import RefUpdate
 from muse.remote import RefResult
-from muse.storage import COMMIT, Location, PackEntry
+from muse.storage import COMMIT, TAG, Location, PackEntry
 
 from ..bucket import refusals
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -363,10 +363,13 @@ class SqlIndex:
         rows = [(repo.id, e.oid, pack.pack_id, e.offset, e.size, e.kind) for e in pack.entries]
         self.db.bulk_insert(cur, "objects", ("repo_id", "oid", "pack_id", "pos", "size", "kind"),
                             rows)
+        # A tag object is a graph node whose one parent is its commit (remotes/bucket.py's
+        # `_graph`): fetching a tag then chooses its pack and its history.
         graph = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
-                 for e in pack.entries if e.kind == COMMIT]
+                 for e in pack.entries if e.kind in (COMMIT, TAG)]
         self.db.bulk_insert(cur, "commits", ("repo_id", "oid", "pack_id", "parents"), graph)
-        return len(graph), len(rows) - len(graph)
+        commits = sum(e.kind == COMMIT for e in pack.entries)
+        return commits, len(rows) - commits
 
     def _move(self, cur: Cursor, repo: Repo, u: RefUpdate) -> bool:
         if u.new is None:

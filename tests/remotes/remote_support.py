@@ -22,6 +22,7 @@ from muse.remote import (
     Remote,
 )
 from muse.repo import Repository
+from muse.tags import peel
 from muse.transfer import fetch
 from tests.testkit import tree_state
 
@@ -83,7 +84,9 @@ def assert_no_ghost_refs(remote: Remote, scratch: Path) -> dict[str, str]:
     fetch(probe, remote, "probe")
     for name, tip in refs.items():
         assert probe.store.has(tip), f"{name} names {tip}, which the remote could not serve"
-        closure(probe, tip)
+        if name.startswith("refs/heads/"):
+            assert probe.store.kind(tip) == "commit", f"branch {name} names a {tip}"
+        closure(probe, peel(probe.store, tip))  # an annotated tag: its commit's closure
     return refs
 
 
