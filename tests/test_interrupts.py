@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ ENDED = {0, 130, -signal.SIGINT}
 def _default_sigint() -> None:
     # A child of a process that ignores SIGINT (a background job) would ignore it too.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler() -> Iterator[None]:
+    """Python's own Ctrl-C handler for each test, even when the suite runs as a background
+    job (which starts with SIGINT ignored, and Python then leaves it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _timed(muse: MuseRunner, args: list[str], cwd: Path) -> float:
@@ -239,7 +251,8 @@ def test_bundle_writer_never_deadlocks_under_repeated_interrupts(tmp_path):
     script.write_text(_PESTER.replace("ROUNDS", "1500"))
     try:
         done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=120,
-                              cwd=Path(__file__).resolve().parents[1])
+                              cwd=Path(__file__).resolve().parents[1],
+                              preexec_fn=_default_sigint)
     except subprocess.TimeoutExpired:
         pytest.fail("the bundle writer deadlocked under repeated interrupts")
     assert done.returncode == 0, done.stderr.decode()
