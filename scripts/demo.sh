@@ -34,9 +34,11 @@ MUSE_TOKEN=$(muse hub token create --repo demo/session --scope write --data "$to
 export MUSE_TOKEN
 port=$("$top/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 printf '\n\033[1m$ muse hub serve --data demo/hub --port %s &\033[0m\n' "$port"
-muse hub serve --data "$top/demo/hub" --host 127.0.0.1 --port "$port" 2> "$top/demo/hub.log" &
+# The binary itself, not the `muse` function: $! must be the server, not a subshell.
+"$top/.venv/bin/muse" hub serve --data "$top/demo/hub" --host 127.0.0.1 --port "$port" \
+  > "$top/demo/hub.log" 2>&1 &
 hub_pid=$!
-trap 'kill "$hub_pid" 2>/dev/null || true' EXIT
+trap 'kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null || true' EXIT
 "$top/.venv/bin/python" - "$port" <<'PY'
 import sys, time, urllib.request
 for _ in range(200):
