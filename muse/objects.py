@@ -271,8 +271,33 @@ def decode_snapshot(data: bytes) -> Snapshot:
     return Snapshot(tuple(entries))
 
 
+class _Signable:
+    """What commits and tags share: the id covers every field, a signature all but itself."""
+
+    signer: bytes | None
+    signature: bytes | None
+
+    def _fields(self) -> list[Any]:
+        raise NotImplementedError
+
+    def signed_payload(self) -> bytes:
+        """The bytes an Ed25519 signature covers: every field but the signature."""
+        return canonical_pack(self._fields())
+
+    def encode(self) -> bytes:
+        return canonical_pack([*self._fields(), self.signature])
+
+    @property
+    def id(self) -> str:
+        return hash_bytes(self.encode())
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signer is not None and self.signature is not None
+
+
 @dataclass(frozen=True)
-class Commit:
+class Commit(_Signable):
     """A point in history. The signature covers `signed_payload()`; the id covers everything."""
 
     snapshot: str
@@ -299,25 +324,11 @@ class Commit:
             self.signer,
         ]
 
-    def signed_payload(self) -> bytes:
-        """The bytes an Ed25519 signature covers: every field but the signature."""
-        return canonical_pack(self._fields())
-
-    def encode(self) -> bytes:
-        return canonical_pack([*self._fields(), self.signature])
-
-    @property
-    def id(self) -> str:
-        return hash_bytes(self.encode())
 
     @property
     def subject(self) -> str:
         """The message's first line, as one-line listings show it."""
         return self.message.splitlines()[0] if self.message else ""
-
-    @property
-    def is_signed(self) -> bool:
-        return self.signer is not None and self.signature is not None
 
 
 def decode_commit(data: bytes) -> Commit:
@@ -393,7 +404,7 @@ def tag_name_problem(name: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class Tag:
+class Tag(_Signable):
     """An annotated tag: a named, dated, optionally signed note about one commit.
 
     Like a commit, the signature covers `signed_payload()` and the id covers
@@ -424,20 +435,6 @@ class Tag:
             self.signer,
         ]
 
-    def signed_payload(self) -> bytes:
-        """The bytes an Ed25519 signature covers: every field but the signature."""
-        return canonical_pack(self._fields())
-
-    def encode(self) -> bytes:
-        return canonical_pack([*self._fields(), self.signature])
-
-    @property
-    def id(self) -> str:
-        return hash_bytes(self.encode())
-
-    @property
-    def is_signed(self) -> bool:
-        return self.signer is not None and self.signature is not None
 
 
 def decode_tag(data: bytes) -> Tag:
