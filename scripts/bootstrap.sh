@@ -7,7 +7,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.muse-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  # -qq: errors only (pip's warnings here are setuptools' notes on editable installs).
+  .venv/bin/python -m pip install -qq --upgrade pip
+  .venv/bin/python -m pip install -qq -e '.[dev]'
   touch "$stamp"
 fi
