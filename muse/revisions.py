@@ -166,6 +166,20 @@ def resolve(repo: Repository, text: str) -> str:
     return oid
 
 
+def named_tag_object(repo: Repository, text: str) -> str | None:
+    """The tag object `text` names as it stands (a tag's name or the object's id), or None.
+
+    A revision with a suffix (`v1~1`, `v1^{}`) names a commit, never the tag itself.
+    """
+    if not text or _SUFFIX.search(text):
+        return None
+    try:
+        oid = _resolve_base(repo, text)
+    except RevisionError:
+        return None  # `resolve` reports it
+    return oid if _kind(repo, oid) == TAG else None
+
+
 def _step(repo: Repository, text: str, oid: str, op: str, n: int) -> str:
     if op == "~":
         for _ in range(n):

@@ -202,6 +202,31 @@ def test_show_of_a_missing_tag_is_a_usage_error(muse, repo_dir: Path, two_commit
     assert "no tag named" in result.output
 
 
+def test_show_of_an_annotated_tag_shows_the_tag_then_its_commit(muse, repo_dir: Path,
+                                                                two_commits) -> None:
+    first, second = two_commits
+    oid = _annotate(muse, repo_dir, "v1", first, "-m", "Release one")
+    shown = muse("show", "v1", cwd=repo_dir)
+    assert shown.exit_code == 0, shown.output
+    tag_part, commit_line, _ = shown.stdout.partition(f"\ncommit {first}\nAuthor:")
+    assert commit_line, shown.stdout  # the commit follows the tag
+    assert tag_part.startswith("tag v1\n") and f"object {oid}" in tag_part
+    assert "Signature: good" in tag_part and "    Release one" in tag_part
+    assert json.loads(muse("show", "v1", "--json", cwd=repo_dir).stdout)["tag"]["tag_object"] \
+        == oid
+    by_id = json.loads(muse("show", oid, "--json", cwd=repo_dir).stdout)
+    assert by_id["tag"]["name"] == "v1" and by_id["commit"]["id"] == first
+    # A suffix names the commit, not the tag; a lightweight tag and a branch show no tag.
+    for revision in ("v1^{}", "v1~0", "main"):
+        data = json.loads(muse("show", revision, "--json", cwd=repo_dir).stdout)
+        assert "tag" not in data, revision
+    assert muse("tag", "light", first, cwd=repo_dir).exit_code == 0
+    assert "tag" not in json.loads(muse("show", "light", "--json", cwd=repo_dir).stdout)
+    assert not muse("show", "light", cwd=repo_dir).stdout.startswith("tag ")
+    assert json.loads(muse("show", "main", "--json", cwd=repo_dir).stdout)["commit"]["id"] \
+        == second
+
+
 # -- peeling ------------------------------------------------------------------------------
 
 

@@ -222,13 +222,22 @@ def _show_tag(repo: Any, name: str, as_json: bool) -> None:
     from ..branches import tag_ref_name
     from ..errors import RevisionError
     from ..tags import read_entry
-    from ..trust import trust_status, trusted_set
 
     value = repo.refs.read(tag_ref_name(name))
     if value is None:
         raise RevisionError(f"no tag named {name!r}", hint="see `muse tag` for the list")
-    entry = read_entry(repo, name, value)
-    record: dict[str, Any] = {"name": name, "commit": entry.commit,
+    record = tag_record(read_entry(repo, name, value))
+    if as_json:
+        emit_json(record)
+        return
+    print_tag(record)
+
+
+def tag_record(entry: Any) -> dict[str, Any]:
+    """A tag as plain data, the shape `tag -v --json` and `show --json` print."""
+    from ..trust import trust_status, trusted_set
+
+    record: dict[str, Any] = {"name": entry.name, "commit": entry.commit,
                               "annotated": entry.annotated, "tag_object": entry.tag_object}
     made = entry.tag
     if made is not None:
@@ -237,13 +246,10 @@ def _show_tag(repo: Any, name: str, as_json: bool) -> None:
                       message=made.message, tag_name=made.name,
                       signature=trust_status(made, trusted_set()),
                       signer=made.signer.hex() if made.signer else None)
-    if as_json:
-        emit_json(record)
-        return
-    _print_tag(record)
+    return record
 
 
-def _print_tag(record: dict[str, Any]) -> None:
+def print_tag(record: dict[str, Any]) -> None:
     from .repo_cmds import format_time
 
     click.echo(f"tag {printable(record['name'])}")

@@ -77,12 +77,16 @@ def _diff_options(func: Any) -> Any:
 @click.argument("revision", required=False, default="HEAD")
 @_diff_options
 def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
-    """Show a commit (default: HEAD) and what it changed against its first parent."""
+    """Show a commit (default: HEAD) and what it changed against its first parent.
+
+    An annotated tag is shown first (tagger, date, signature, message), then its commit.
+    """
     from ..diff import diff_trees
     from ..revisions import resolve
 
     repo = open_repo()
     oid = resolve(repo, revision)
+    tag = _tag_shown(repo, revision)
     commit = repo.graph.commit(oid)
     new = repo.store.read_snapshot(commit.snapshot)
     old = None
@@ -97,10 +101,33 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
     record = commit_record(oid, commit, trusted_set(), signatures)
     signatures.save()
     if as_json:
-        emit_json({"commit": record, "changes": [fd.as_dict() for fd in diffs]})
+        emit_json({**({"tag": tag} if tag is not None else {}), "commit": record,
+                   "changes": [fd.as_dict() for fd in diffs]})
         return
+    if tag is not None:
+        from .branch_cmds import print_tag
+
+        print_tag(tag)
+        click.echo("")
     echo_commit(record)
     _print_diffs(diffs, stat=stat, name_status=name_status)
+
+
+def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:
+    """The annotated tag `revision` names as it stands, as `tag -v` shows it; else None."""
+    from ..refs import TAGS
+    from ..revisions import named_tag_object, resolve_ref_name
+    from ..tags import read_entry
+    from .branch_cmds import tag_record
+
+    tag_id = named_tag_object(repo, revision)
+    if tag_id is None:
+        return None
+    ref = resolve_ref_name(repo, revision) or ""
+    # Named by its ref, the ref's name (a tag object filed under another name is warned
+    # about); named by its id, its own.
+    name = ref[len(TAGS):] if ref.startswith(TAGS) else repo.store.read_tag(tag_id).name
+    return tag_record(read_entry(repo, name, tag_id))
 
 
 # -- diff -----------------------------------------------------------------------
