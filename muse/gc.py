@@ -46,6 +46,7 @@ from .errors import (
 )
 from .lockfile import locked
 from .objects import decode_commit, decode_tag, is_object_id
+from .reflog_expire import Cutoffs, expire_reflogs
 from .refs import TRANSFERABLE
 from .repo import Repository
 from .storage import COMMIT, SNAPSHOT, TAG
@@ -251,15 +252,18 @@ class GcReport:
     work_files_removed: int = 0
     garbage_removed: int = 0         # half-installed pack files and temp files in packs/
     cutoff: float | None = None      # unreachable data older than this went
+    reflog_entries_expired: int = 0  # before marking (gc.reflogExpire…)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def collect(repo: Repository, *, cutoff: float | None, hook: Hook | None = None) -> GcReport:
+def collect(repo: Repository, *, cutoff: float | None, hook: Hook | None = None,
+            reflogs: Cutoffs | None = None) -> GcReport:
     """Pack what the roots reach into one pack, keep young unreachable objects loose,
-    drop the rest that existed when gc started (module docstring), sweep work files."""
+    drop the rest that existed when gc started (module docstring), sweep work files.
+    With `reflogs`, old reflog entries are expired first (muse.reflog_expire)."""
     if repo.muse_dir.joinpath("refs.json").exists():
         raise RepositoryError("this is a bare filesystem remote: its packs are kept by its "
                               "refs document", hint="run `muse gc` inside it through the "
@@ -270,6 +274,8 @@ def collect(repo: Repository, *, cutoff: float | None, hook: Hook | None = None)
     report = GcReport(cutoff=cutoff)
     with _gc_lock(repo.muse_dir):
         step("locked")
+        if reflogs is not None:
+            report.reflog_entries_expired = expire_reflogs(repo, reflogs).total_removed
         # What may be removed is listed before the roots are read: a pack or object
         # that arrives later is never removed, and one a ref read later names arrived first.
         packs = store.list_packs()
@@ -557,13 +563,14 @@ def auto_needed(repo: Repository) -> bool:
     return False
 
 
-def collect_auto(repo: Repository, *, cutoff: float | None) -> GcReport | None:
+def collect_auto(repo: Repository, *, cutoff: float | None,
+                 reflogs: Cutoffs | None = None) -> GcReport | None:
     """`gc --auto`: collect when `auto_needed`; None when there was nothing to do or another
     gc is running (never an error for the command that triggered it)."""
     if not auto_needed(repo):
         return None
     try:
-        return collect(repo, cutoff=cutoff)
+        return collect(repo, cutoff=cutoff, reflogs=reflogs)
     except ConflictError:
         return None
 

@@ -28,9 +28,9 @@ def _stale_content(lock: Path) -> str | None:
     try:
         text = lock.read_text()
         age = time.time() - lock.stat().st_mtime
-    except FileNotFoundError:
-        return ""
     except OSError:
+        # Gone (released a moment ago: the next attempt takes it) or unreadable. Never
+        # "stale": breaking a lock that a new holder took meanwhile would let two in.
         return None
     parts = text.split()
     if age > LEASE_SECONDS:

@@ -13,11 +13,12 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .fsutil import atomic_writer
 from .objects import is_object_id
 
 ZERO_ID = "0" * 64
@@ -150,6 +151,32 @@ def newest_first(muse_dir: Path, ref: str) -> Iterator[ReflogEntry | DamagedLine
                 if raw.strip():
                     yield parse_line(raw)
         return
+
+
+def rewrite(muse_dir: Path, ref: str, keep: Callable[[ReflogEntry], bool], *,
+            dry_run: bool = False) -> tuple[int, int]:
+    """REF's log without the entries `keep` refuses: (removed, kept). Damaged lines stay
+    (what cannot be read is not judged). The caller holds every lock an appender holds."""
+    path = log_path(muse_dir, ref)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return 0, 0
+    kept: list[bytes] = []
+    removed = 0
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        entry = parse_line(raw)
+        if isinstance(entry, ReflogEntry) and not keep(entry):
+            removed += 1
+        else:
+            kept.append(raw + b"\n")
+    if removed and not dry_run:
+        # Replaced whole, never edited in place: a reader sees the old log or the new.
+        with atomic_writer(path) as handle:
+            handle.writelines(kept)
+    return removed, len(kept)
 
 
 def has_log(muse_dir: Path, ref: str) -> bool:

@@ -27,7 +27,15 @@ from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
 from .objects import folder_clash, is_object_id
-from .reflog import DamagedLine, ReflogEntry, append, format_line, move_log, newest_first
+from .reflog import (
+    DamagedLine,
+    ReflogEntry,
+    append,
+    format_line,
+    move_log,
+    newest_first,
+    rewrite,
+)
 from .textfiles import read_utf8
 
 HEADS = "refs/heads/"
@@ -206,6 +214,40 @@ class RefStore:
     def reflog(self, name: str) -> Iterator[ReflogEntry | DamagedLine]:
         """REF's recorded moves, newest first; damaged lines come as DamagedLine."""
         return newest_first(self.root, name)
+
+    def log_names(self) -> tuple[str, ...]:
+        """Every ref with a log (HEAD first), whether or not the ref still exists."""
+        logs = self.root / "logs"
+        found = sorted(str(p.relative_to(logs)) for p in logs.rglob("*")
+                       if p.is_file() and p.name != "HEAD" and not p.name.startswith(".tmp-"))
+        return (*(["HEAD"] if (logs / "HEAD").is_file() else []), *found)
+
+    def expire_reflog(self, name: str, keep: Callable[[ReflogEntry], bool], *,
+                      dry_run: bool = False) -> tuple[int, int]:
+        """Rewrite REF's log (or HEAD's) without the entries `keep` refuses: (removed, kept).
+
+        Held meanwhile: the locks every appender of that log holds. A ref's log is
+        appended to under the ref's lock; HEAD's under HEAD's lock (a switch, a detached
+        commit) or under the lock of the branch HEAD is on (a commit) — taken in the
+        order a transaction takes them, the branch first.
+        """
+        with contextlib.ExitStack() as stack:
+            if name == "HEAD":
+                branch = self.head_target()
+                if branch is not None:
+                    stack.enter_context(self._lock(branch))
+                stack.enter_context(locked(self.root / "HEAD.lock", what="HEAD"))
+                if self.head_target() != branch:
+                    raise ConflictError("HEAD moved while its reflog was being expired",
+                                        hint="run the command again")
+            else:
+                stack.enter_context(self._lock(name))
+            return rewrite(self.root, name, keep, dry_run=dry_run)
+
+    def _lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        lock = self._path(name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        return locked(lock, what=f"ref {name}")
 
     # -- compare-and-swap ---------------------------------------------------
 

@@ -82,3 +82,39 @@ def test_pids_that_cannot_be_a_holder(pid: int) -> None:
     # 0 and -1 would signal a whole process group; neither they nor a huge PID are a holder.
     assert is_running(Owner(pid, None, host_name())) in (None, False)
     assert is_running(Owner(os.getpid(), None, "another-host")) is None
+
+
+def test_a_lock_released_while_a_waiter_looks_at_it_is_never_held_twice(tmp_path: Path) -> None:
+    # A waiter that found the lock gone used to "break" it as stale: if another holder
+    # had taken it meanwhile, that moved the new holder's lock aside and let two in
+    # (or put it back after its holder had left, so nobody could take it for 10 s).
+    import threading
+
+    lock = tmp_path / "ref.lock"
+    inside: list[int] = []
+    overlaps: list[int] = []
+    errors: list[BaseException] = []
+
+    def hammer(me_: int) -> None:
+        try:
+            for _ in range(1500):
+                with locked(lock, what="ref", wait=5):
+                    inside.append(me_)
+                    if len(inside) > 1:
+                        overlaps.append(len(inside))
+                    inside.remove(me_)
+        except BaseException as exc:  # a lock left behind shows as a timeout here
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads trade places inside the lock code, as processes do
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert not errors and not overlaps
+    assert not lock.exists()

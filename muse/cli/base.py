@@ -112,9 +112,10 @@ def _run_auto_gc(ctx: click.Context) -> None:
     if repo is None:
         return
     from ..gc import collect_auto, configured_cutoff
+    from ..reflog_expire import configured_cutoffs
 
     try:
-        collect_auto(repo, cutoff=configured_cutoff(repo))
+        collect_auto(repo, cutoff=configured_cutoff(repo), reflogs=configured_cutoffs(repo))
     except MuseError as exc:
         click.echo(f"warning: gc --auto did not run: {printable(exc.message)}", err=True)
 

@@ -47,6 +47,9 @@ def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
     """Pack everything into one pack and drop what nothing reaches (after a grace period).
 
     Roots: every ref and HEAD, every reflog entry, the stash and merge state.
+    Reflog entries older than gc.reflogExpire (90 days), or than
+    gc.reflogExpireUnreachable (30 days) when their ref no longer reaches them,
+    are expired first.
     Unreachable objects younger than the grace period are kept, so a push,
     fetch or commit running meanwhile never loses data (docs/gc.md).
     """
@@ -58,9 +61,12 @@ def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
         report = target.gc(prune=prune, auto=auto)
         _echo_remote_report(report, quiet=quiet, as_json=as_json)
         return
+    from ..reflog_expire import configured_cutoffs
+
     cutoff = gc_mod.configured_cutoff(target, prune)
-    found = (gc_mod.collect_auto(target, cutoff=cutoff) if auto
-             else gc_mod.collect(target, cutoff=cutoff))
+    reflogs = configured_cutoffs(target)
+    found = (gc_mod.collect_auto(target, cutoff=cutoff, reflogs=reflogs) if auto
+             else gc_mod.collect(target, cutoff=cutoff, reflogs=reflogs))
     if as_json:
         emit_json({"ran": found is not None, **(found.as_dict() if found else {})})
         return
@@ -68,7 +74,9 @@ def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
         return
     click.echo(f"packs: {found.packs_before} -> {found.packs_after}; loose objects: "
                f"{found.loose_before} -> {found.loose_after}; "
-               f"{found.pruned_objects} unreachable objects pruned")
+               f"{found.pruned_objects} unreachable objects pruned"
+               + (f"; {found.reflog_entries_expired} reflog entries expired"
+                  if found.reflog_entries_expired else ""))
     click.echo(f"storage: {_size(found.bytes_before)} -> {_size(found.bytes_after)} "
                f"in {found.seconds:.2f} s")
 
