@@ -772,15 +772,32 @@ def make_client(options: RemoteOptions) -> Any:
                         else "auto", "payload_signing_enabled": False})
     try:
         session = boto3.session.Session(profile_name=settings.get("profile") or None)
-        return session.client("s3", endpoint_url=endpoint or None, config=config,
-                              region_name=settings.get("region") or session.region_name
-                              or "us-east-1")
+        client = session.client("s3", endpoint_url=endpoint or None, config=config,
+                                region_name=settings.get("region") or session.region_name
+                                or "us-east-1")
     except bc.ProfileNotFound as exc:
         raise ConfigError(str(exc), hint="check AWS_PROFILE or the remote's `profile` "
                           "setting") from None
     except ValueError as exc:  # botocore's word for a malformed endpoint URL
         raise ConfigError(f"bad S3 endpoint {endpoint!r}: {exc}",
                           hint="write it as http(s)://host[:port]") from None
+    client.meta.events.register("before-send.s3", send_small_bodies_at_once)
+    return client
+
+
+SMALL_BODY = 1 * MiB
+
+
+def send_small_bodies_at_once(request: Any, **_: Any) -> None:
+    """No `Expect: 100-continue` on a small upload (an index, the refs document).
+
+    Waiting for the server's go-ahead costs a round trip; for a pack it is worth it
+    (a refused upload never sends its body), for a small body it saves nothing. The
+    header is not signed, so it can go after signing.
+    """
+    length = request.headers.get("Content-Length")
+    if request.headers.get("Expect") and length is not None and int(length) < SMALL_BODY:
+        del request.headers["Expect"]
 
 
 def open_bucket(url: str, options: RemoteOptions, client: Any = None) -> S3Bucket:

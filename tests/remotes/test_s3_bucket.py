@@ -494,3 +494,25 @@ def test_importing_muse_and_the_s3_driver_stays_light() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_only_a_large_upload_waits_for_the_servers_go_ahead(
+        s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `Expect: 100-continue` costs a round trip: worth it before a pack (a refused upload
+    # never sends its body), not before an index or the refs document.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint)
+    client = make_client(RemoteOptions(settings={"path-style": "true"}))
+    sent: list[tuple[str, bool]] = []
+    client.meta.events.register("before-send.s3", lambda request, **_: sent.append(
+        (request.headers.get("Content-Length", "0"), "Expect" in request.headers)))
+    bucket = new_bucket(s3_server, tmp_path, client=client)
+    path, digest = big_file(tmp_path, 3 * MiB)
+    assert bucket.put_if_absent("packs/one", path, sha256=digest)
+    assert bucket.put_if_absent("packs/one.idx", b"x" * 1000)
+    assert bucket.put_if_match("refs.json", b"{}", None) is not None
+    puts = [(int(length), waits) for length, waits in sent if int(length) > 0]
+    assert puts[-3:] == [(3 * MiB, True), (1000, False), (2, False)]
+    assert bucket.get("refs.json").data == b"{}"
+    assert bucket.size_of("packs/one") == 3 * MiB
