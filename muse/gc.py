@@ -105,13 +105,19 @@ def prune_cutoff(text: str, *, now: float | None = None) -> float | None:
 
 def configured_cutoff(repo: Repository, requested: str | None = None) -> float | None:
     """The cutoff `--prune` asks for, else gc.pruneExpire, else two weeks ago."""
+    return cutoff_setting(repo, requested, PRUNE_KEY, DEFAULT_PRUNE)
+
+
+def cutoff_setting(repo: Repository, requested: str | None, key: str,
+                   default: str) -> float | None:
+    """The cutoff an option asks for (a usage error if unreadable), else config `key`
+    (a config error if unreadable), else `default`."""
     if requested is not None:
         return prune_cutoff(requested)
-    configured = repo.config_value(PRUNE_KEY)
     try:
-        return prune_cutoff(configured or DEFAULT_PRUNE)
+        return prune_cutoff(repo.config_value(key) or default)
     except UsageError as exc:
-        raise ConfigError(f"{PRUNE_KEY}: {exc.message}", hint=exc.hint) from None
+        raise ConfigError(f"{key}: {exc.message}", hint=exc.hint) from None
 
 
 # -- what must be kept: the roots ---------------------------------------------------------
@@ -577,4 +583,4 @@ def collect_auto(repo: Repository, *, cutoff: float | None,
 
 __all__ = ["DEFAULT_PRUNE", "STEPS", "GcReport", "ObjectCounts", "Roots",
            "auto_needed", "collect", "collect_auto", "configured_cutoff", "count_objects",
-           "prune_cutoff", "reach", "repository_roots", "storage_bytes", "whole_number"]
+           "cutoff_setting", "prune_cutoff", "reach", "repository_roots", "storage_bytes", "whole_number"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConfigError, UsageError
 from .reflog import ReflogEntry
 from .repo import Repository
 
@@ -45,19 +44,10 @@ class ExpireReport:
 def configured_cutoffs(repo: Repository, expire: str | None = None,
                        unreachable: str | None = None) -> Cutoffs:
     """The cutoffs asked for, else the configured ones, else 90 and 30 days ago."""
-    return Cutoffs(_cutoff(repo, expire, EXPIRE_KEY, DEFAULT_EXPIRE),
-                   _cutoff(repo, unreachable, UNREACHABLE_KEY, DEFAULT_UNREACHABLE))
+    from .gc import cutoff_setting  # the one reader of `now`, `never`, `2.weeks.ago`, dates
 
-
-def _cutoff(repo: Repository, requested: str | None, key: str, default: str) -> float | None:
-    from .gc import prune_cutoff  # the one reader of `now`, `never`, `2.weeks.ago`, dates
-
-    if requested is not None:
-        return prune_cutoff(requested)
-    try:
-        return prune_cutoff(repo.config_value(key) or default)
-    except UsageError as exc:
-        raise ConfigError(f"{key}: {exc.message}", hint=exc.hint) from None
+    return Cutoffs(cutoff_setting(repo, expire, EXPIRE_KEY, DEFAULT_EXPIRE),
+                   cutoff_setting(repo, unreachable, UNREACHABLE_KEY, DEFAULT_UNREACHABLE))
 
 
 def expire_reflogs(repo: Repository, cutoffs: Cutoffs, names: list[str] | None = None, *,
@@ -66,25 +56,27 @@ def expire_reflogs(repo: Repository, cutoffs: Cutoffs, names: list[str] | None =
     report = ExpireReport()
     if cutoffs.expire is None and cutoffs.unreachable is None:
         return report  # nothing may go: not even a read
+    walked: dict[str, set[str]] = {}  # tip -> what it reaches: HEAD and its branch share one
     for name in names if names is not None else repo.refs.log_names():
-        keep = _keeper(repo, name, cutoffs)
+        keep = _keeper(repo, name, cutoffs, walked)
         report.removed[name], report.kept[name] = repo.refs.expire_reflog(
             name, keep, dry_run=dry_run)
     return report
 
 
-def _keeper(repo: Repository, name: str, cutoffs: Cutoffs) -> Callable[[ReflogEntry], bool]:
+def _keeper(repo: Repository, name: str, cutoffs: Cutoffs,
+            walked: dict[str, set[str]]) -> Callable[[ReflogEntry], bool]:
     """Whether an entry of `name`'s log stays. The tip's ancestry is walked once, and only
     when an entry is old enough for reachability to matter."""
     # A damaged ref refuses (RepositoryError): what it reaches cannot be known.
     tip = repo.refs.head_commit() if name == "HEAD" else repo.refs.read(name)
-    reached: set[str] | None = None
 
     def reaches(commit: str) -> bool:
-        nonlocal reached
-        if reached is None:
-            reached = _ancestry(repo, tip)
-        return commit in reached
+        if tip is None:
+            return False
+        if tip not in walked:
+            walked[tip] = _ancestry(repo, tip)
+        return commit in walked[tip]
 
     def keep(entry: ReflogEntry) -> bool:
         if cutoffs.expire is not None and entry.timestamp < cutoffs.expire:
@@ -98,10 +90,8 @@ def _keeper(repo: Repository, name: str, cutoffs: Cutoffs) -> Callable[[ReflogEn
     return keep
 
 
-def _ancestry(repo: Repository, tip: str | None) -> set[str]:
-    """Every commit `tip` reaches (a tag object: its commit's); empty for none."""
+def _ancestry(repo: Repository, tip: str) -> set[str]:
+    """Every commit `tip` reaches (a tag object: its commit's)."""
     from .tags import peel
 
-    if tip is None:
-        return set()
     return set(repo.graph.walk([peel(repo.store, tip)]))

@@ -294,9 +294,7 @@ class RefStore:
         try:
             with contextlib.ExitStack() as stack:
                 for name in names:
-                    lock = self._path(name + ".lock")
-                    lock.parent.mkdir(parents=True, exist_ok=True)
-                    stack.enter_context(locked(lock, what=f"ref {name}"))
+                    stack.enter_context(self._lock(name))
                 for u in updates:
                     current = self.read(u.name)
                     if current != u.old:
@@ -327,9 +325,7 @@ class RefStore:
         try:
             with contextlib.ExitStack() as stack:
                 for name in names:
-                    lock = self._path(name + ".lock")
-                    lock.parent.mkdir(parents=True, exist_ok=True)
-                    stack.enter_context(locked(lock, what=f"ref {name}"))
+                    stack.enter_context(self._lock(name))
                 stack.enter_context(locked(self.root / "HEAD.lock", what="HEAD"))
                 current = self.read(old_name)
                 if current != expected:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from muse.remote import Remote, RemoteOptions
 from remotes.hub.deploy import open_hub
 from remotes.hub.service import Hub
 from remotes.hub.tokens import issue_token
+from tests.testkit import stop_process
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -122,14 +122,7 @@ class HubServer:
             return ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process, STOP_TIMEOUT)
 
     # -- admin, straight on the storage ----------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from muse.remote import Remote
+from tests.testkit import stop_process
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
@@ -153,14 +153,7 @@ class S3Server:
 
     def stop(self) -> None:
         """End this server's process (by its PID), politely first."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT)
+        stop_process(self.process, STOP_TIMEOUT)
 
 
 class S3Harness:

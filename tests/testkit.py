@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -80,3 +81,15 @@ def changes_nothing(muse: MuseRunner, cwd: Path, *args: str, exit_code: int,
     assert "Traceback" not in result.output
     assert tree_state(watched) == before
     return result
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """End a server the tests started (by its PID): SIGTERM, then SIGKILL after `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
