@@ -583,4 +583,5 @@ def collect_auto(repo: Repository, *, cutoff: float | None,
 
 __all__ = ["DEFAULT_PRUNE", "STEPS", "GcReport", "ObjectCounts", "Roots",
            "auto_needed", "collect", "collect_auto", "configured_cutoff", "count_objects",
-           "cutoff_setting", "prune_cutoff", "reach", "repository_roots", "storage_bytes", "whole_number"]
+           "cutoff_setting", "prune_cutoff", "reach", "repository_roots", "storage_bytes",
+           "whole_number"]
