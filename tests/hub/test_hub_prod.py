@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from muse.errors import UsageError
+from muse.remote import OutgoingBundle
 from muse.repo import Repository
 from muse.transfer import clone, push
 from remotes.hub.blobs import bundle_key
@@ -263,13 +264,18 @@ def large_local(tmp_path: Path) -> Repository:
     return local
 
 
-def test_a_large_push_goes_in_parts_and_resumes_where_it_stopped(
-        tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
-        muse_home: Path) -> None:
+def large_push(tmp_path: Path) -> tuple[Repository, str, OutgoingBundle]:
+    """The large repository, its head, and the bundle a fresh push of it sends."""
     local = large_local(tmp_path)
     head = local.head()
     assert head is not None
-    bundle = write_push_bundle(local, tmp_path / "big.bundle", head, None)
+    return local, head, write_push_bundle(local, tmp_path / "big.bundle", head, None)
+
+
+def test_a_large_push_goes_in_parts_and_resumes_where_it_stopped(
+        tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
+        muse_home: Path) -> None:
+    local, head, bundle = large_push(tmp_path)
     target = presign(prod_repo, bundle.sha256, bundle.size)
     parts = target["parts"]
     assert [p["size"] for p in parts[:-1]] == [PART_SIZE] * (len(parts) - 1)
@@ -296,10 +302,7 @@ def test_a_large_push_goes_in_parts_and_resumes_where_it_stopped(
 def test_confirm_of_an_upload_missing_parts_is_a_409_and_changes_nothing(
         tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
         muse_home: Path) -> None:
-    local = large_local(tmp_path)
-    head = local.head()
-    assert head is not None
-    bundle = write_push_bundle(local, tmp_path / "big.bundle", head, None)
+    local, head, bundle = large_push(tmp_path)
     parts = presign(prod_repo, bundle.sha256, bundle.size)["parts"]
     assert len(parts) >= 3
     data = bundle.path.read_bytes()
@@ -321,10 +324,7 @@ def test_confirm_of_an_upload_missing_parts_is_a_409_and_changes_nothing(
 def test_confirm_of_a_prefix_of_the_parts_is_refused_and_the_next_push_lands(
         tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
         muse_home: Path) -> None:
-    local = large_local(tmp_path)
-    head = local.head()
-    assert head is not None
-    bundle = write_push_bundle(local, tmp_path / "big.bundle", head, None)
+    local, head, bundle = large_push(tmp_path)
     first = presign(prod_repo, bundle.sha256, bundle.size)["parts"][0]
     data = bundle.path.read_bytes()
     assert httpx.put(first["url"], content=data[:first["size"]]).status_code == 200
@@ -342,10 +342,7 @@ def test_confirm_of_a_prefix_of_the_parts_is_refused_and_the_next_push_lands(
 def test_parts_holding_other_bytes_are_refused_at_confirm_and_dropped(
         tmp_path: Path, hub_prod_server: HubServer, prod_repo: NewRepo,
         muse_home: Path) -> None:
-    local = large_local(tmp_path)
-    head = local.head()
-    assert head is not None
-    bundle = write_push_bundle(local, tmp_path / "big.bundle", head, None)
+    local, head, bundle = large_push(tmp_path)
     # Someone with a write token uploads bytes of the right lengths under this bundle's id.
     for part in presign(prod_repo, bundle.sha256, bundle.size)["parts"]:
         junk = blob(part["number"], part["size"])
