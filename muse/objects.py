@@ -28,6 +28,10 @@ SNAPSHOT_TAG = "snapshot"
 COMMIT_TAG = "commit"
 TAG_TAG = "tag"
 MAX_TAG_NAME_BYTES = 1024
+TAG_TARGET_KINDS = (COMMIT_TAG, TAG_TAG)  # what a tag object may name
+# The most tag objects one chain may hold, the outermost included: readers peel
+# tag → tag → … → commit and must stop somewhere (docs/objects.md).
+MAX_TAG_DEPTH = 16
 MAX_SIZE = (1 << 63) - 1
 MAX_TZ_MINUTES = 24 * 60 - 1
 # Year 1 and year 9999 in every time zone: what any calendar display can show.
@@ -157,7 +161,7 @@ def unpack_bounded(data: bytes, what: str) -> Any:
             object_pairs_hook=_no_maps, max_map_len=0, max_ext_len=0,
             max_bin_len=ID_BYTES if snapshot else 64,
             max_str_len=MAX_PATH_BYTES if snapshot else len(data),
-            max_array_len=MAX_SNAPSHOT_ENTRIES if snapshot else max(11, MAX_PARENTS),
+            max_array_len=MAX_SNAPSHOT_ENTRIES if snapshot else max(12, MAX_PARENTS),
         )
     except DecodingLimit as exc:
         raise CorruptObjectError(str(exc)) from None
@@ -405,10 +409,11 @@ def tag_name_problem(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Tag(_Signable):
-    """An annotated tag: a named, dated, optionally signed note about one commit.
+    """An annotated tag: a named, dated, optionally signed note about a commit or a tag.
 
     Like a commit, the signature covers `signed_payload()` and the id covers
-    everything, so the target, name and message cannot be changed under a signature.
+    everything, so the target, its kind, the name and the message cannot be
+    changed under a signature.
     """
 
     target: str
@@ -418,6 +423,7 @@ class Tag(_Signable):
     timestamp: int
     tz_offset_minutes: int
     message: str
+    target_kind: str = COMMIT_TAG  # "commit", or "tag" for a tag of a tag object
     signer: bytes | None = None
     signature: bytes | None = field(default=None, repr=False)
 
@@ -426,6 +432,7 @@ class Tag(_Signable):
             TAG_TAG,
             FORMAT_VERSION,
             id_to_bytes(self.target),
+            self.target_kind,
             self.name,
             self.tagger_name,
             self.tagger_email,
@@ -440,21 +447,23 @@ class Tag(_Signable):
 def decode_tag(data: bytes) -> Tag:
     """Parse and validate a tag encoding; raise CorruptObjectError if it is not one."""
     v = unpack_bounded(data, "tag")
-    if not (isinstance(v, tuple) and len(v) == 11 and v[0] == TAG_TAG):
+    if not (isinstance(v, tuple) and len(v) == 12 and v[0] == TAG_TAG):
         raise CorruptObjectError("not a tag encoding")
     if type(v[1]) is not int or v[1] != FORMAT_VERSION:  # `true == 1` in Python
         raise CorruptObjectError(f"unsupported tag version {v[1]!r}")
     target = id_from_bytes(v[2])
-    _check_texts(v, ((3, "name"), (4, "tagger name"), (5, "tagger email"), (8, "message")),
+    if not (isinstance(v[3], str) and v[3] in TAG_TARGET_KINDS):
+        raise CorruptObjectError(f"tag target kind {v[3]!r} is neither 'commit' nor 'tag'")
+    _check_texts(v, ((4, "name"), (5, "tagger name"), (6, "tagger email"), (9, "message")),
                  "tag")
-    problem = tag_name_problem(v[3])
+    problem = tag_name_problem(v[4])
     if problem is not None:
         raise CorruptObjectError(f"tag name holds {problem}")
-    _check_time(v[6], v[7], "tag")
-    signer, signature = _check_signature_fields(v[9], v[10], "tag")
-    return Tag(target=target, name=v[3], tagger_name=v[4], tagger_email=v[5],
-               timestamp=v[6], tz_offset_minutes=v[7], message=v[8], signer=signer,
-               signature=signature)
+    _check_time(v[7], v[8], "tag")
+    signer, signature = _check_signature_fields(v[10], v[11], "tag")
+    return Tag(target=target, target_kind=v[3], name=v[4], tagger_name=v[5],
+               tagger_email=v[6], timestamp=v[7], tz_offset_minutes=v[8], message=v[9],
+               signer=signer, signature=signature)
 
 
 Signed = Commit | Tag  # what an Ed25519 key signs
@@ -462,7 +471,7 @@ Signed = Commit | Tag  # what an Ed25519 key signs
 
 def object_kind(data: bytes) -> str:
     """Classify stored bytes: 'commit', 'snapshot', 'tag' or 'blob' (anything else is a blob)."""
-    if data[:2] == b"\x9b\xa3" and data[2:5] == b"tag":
+    if data[:2] == b"\x9c\xa3" and data[2:5] == b"tag":
         try:
             decode_tag(data)
             return "tag"

@@ -251,7 +251,8 @@ class ObjectStore:
         if loose_size > KIND_SNIFF_LIMIT:
             return BLOB
         first = next(iter(self.iter_chunks(oid, verify=False)), b"")
-        if first[:1] not in (b"\x9b", b"\x93"):  # msgpack arrays of 11 and 3 items
+        # msgpack arrays of 11 (commit), 12 (tag) and 3 (snapshot) items
+        if first[:1] not in (b"\x9b", b"\x9c", b"\x93"):
             return BLOB
         return object_kind(self.read(oid))
 

@@ -48,7 +48,7 @@ def _parse_block(body: str) -> dict[str, list[str]]:
 def vectors() -> dict[str, dict[str, str]]:
     found = {name: _parse_block(body) for name, body in _BLOCK.findall(DOC.read_text())}
     assert set(found) == {"blob", "blob2", "snapshot", "commit_unsigned", "commit_signed",
-                          "tag_signed"}
+                          "tag_signed", "tag_of_tag"}
     single = {name: {k: v[-1] for k, v in block.items()} for name, block in found.items()}
     single["snapshot"]["entries"] = "\n".join(found["snapshot"]["entry"])
     return single
@@ -150,14 +150,13 @@ def test_flipping_a_signature_bit_keeps_decoding_but_fails_verification(
     assert tampered.id != vectors["commit_signed"]["id"]
 
 
-def test_signed_tag_vector(vectors: dict[str, dict[str, str]]) -> None:
-    doc = vectors["tag_signed"]
+def _check_tag_vector(doc: dict[str, str]) -> Tag:
     key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(doc["seed"]))
     public = key.public_key().public_bytes(serialization.Encoding.Raw,
                                            serialization.PublicFormat.Raw)
-    assert doc["target"] == vectors["commit_signed"]["id"]
-    unsigned = Tag(target=doc["target"], name=doc["name"], tagger_name=doc["tagger_name"],
-                   tagger_email=doc["tagger_email"], timestamp=int(doc["timestamp"]),
+    unsigned = Tag(target=doc["target"], target_kind=doc["target_kind"], name=doc["name"],
+                   tagger_name=doc["tagger_name"], tagger_email=doc["tagger_email"],
+                   timestamp=int(doc["timestamp"]),
                    tz_offset_minutes=int(doc["tz_offset_minutes"]),
                    message=_text(doc["message"]), signer=public)
     assert unsigned.signed_payload().hex() == doc["signed_payload"]
@@ -171,4 +170,20 @@ def test_signed_tag_vector(vectors: dict[str, dict[str, str]]) -> None:
     assert decoded == tag
     assert signature_status(decoded) == "good"
     assert object_kind(bytes.fromhex(doc["encoding"])) == "tag"
+    return decoded
+
+
+def test_signed_tag_vector(vectors: dict[str, dict[str, str]]) -> None:
+    doc = vectors["tag_signed"]
+    assert doc["target"] == vectors["commit_signed"]["id"]
+    assert _check_tag_vector(doc).target_kind == "commit"
     assert object_kind(bytes.fromhex(vectors["commit_signed"]["encoding"])) == "commit"
+
+
+def test_tag_of_tag_vector(vectors: dict[str, dict[str, str]]) -> None:
+    doc = vectors["tag_of_tag"]
+    assert doc["target"] == vectors["tag_signed"]["id"]  # the tag object, not its commit
+    decoded = _check_tag_vector(doc)
+    assert decoded.target_kind == "tag"
+    # The kind is signed: calling the target a commit breaks the signature.
+    assert signature_status(replace(decoded, target_kind="commit")) == "bad"
