@@ -10,9 +10,11 @@ from .errors import CorruptObjectError, MissingObjectError, MuseError, Repositor
 from .keys import fingerprint
 from .midx import disagreement
 from .objects import (
+    MAX_TAG_DEPTH,
     Commit,
     Signed,
     Snapshot,
+    Tag,
     decode_commit,
     decode_snapshot,
     decode_tag,
@@ -181,29 +183,51 @@ class _Checker:
         self.checked_objects: set[str] = set()
 
     def peel(self, name: str, oid: str) -> tuple[str, str] | None:
-        """The commit a tip stands for and who names it: a tag ref's tag object is checked
-        (hash, strict decode, signature) and stands for its commit."""
-        try:
-            kind = self.repo.store.kind(oid)
-        except (MissingObjectError, CorruptObjectError):
-            kind = None
-        if kind != TAG:
+        """The commit a tip stands for and who names it: a tag ref's tag objects are checked
+        (hash, strict decode, signature, target kind) down the chain to its commit."""
+        if self._kind(oid) != TAG:
             return oid, f"ref {name}"
-        self.commits_seen.add(oid)  # reachable (and re-hashed below): not "unreachable"
         if not name.startswith(TAGS):
+            self.commits_seen.add(oid)  # reachable: not "unreachable"
             self.report.add(oid, "ref", f"{name} names tag object {oid}, not a commit")
             return None
+        named_by = name
+        for _ in range(MAX_TAG_DEPTH):
+            tag = self.tag(oid, named_by)
+            if tag is None:
+                return None
+            kind = self._kind(tag.target)
+            if tag.target_kind == "commit" and kind in ("commit", None):
+                return tag.target, f"tag {oid}"  # a missing commit is reported by commit()
+            if tag.target_kind != kind and kind is not None:
+                self.report.add(oid, "tag", f"tag {oid} names {tag.target} as a "
+                                            f"{tag.target_kind}, but it is a {kind}")
+                return None
+            named_by, oid = f"tag {oid}", tag.target
+        self.report.add(oid, "tag", f"the tag chain {name} names is over {MAX_TAG_DEPTH} "
+                                    "tag objects deep")
+        return None
+
+    def tag(self, oid: str, named_by: str) -> Tag | None:
+        """One tag object of a chain, checked (its signature counted), or None, reported."""
+        self.commits_seen.add(oid)  # reachable (and re-hashed below): not "unreachable"
         try:
             tag = decode_tag(_read_verified(self.repo, oid, "tag"))
         except MissingObjectError:
-            self.report.add(oid, "tag", f"tag {oid} (named by {name}) is missing")
+            self.report.add(oid, "tag", f"tag {oid} (named by {named_by}) is missing")
             return None
         except CorruptObjectError as exc:
-            self.report.add(oid, "tag", f"tag {oid} (named by {name}) is not valid: "
+            self.report.add(oid, "tag", f"tag {oid} (named by {named_by}) is not valid: "
                                         f"{_corrupt_detail(exc)}")
             return None
         self.signature(oid, tag, what="tag")
-        return tag.target, f"tag {oid}"
+        return tag
+
+    def _kind(self, oid: str) -> str | None:
+        try:
+            return self.repo.store.kind(oid)
+        except (MissingObjectError, CorruptObjectError):
+            return None
 
     def commits_from(self, tips: dict[str, str]) -> None:
         stack = [peeled for name, oid in tips.items() if (peeled := self.peel(name, oid))]

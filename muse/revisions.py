@@ -11,6 +11,7 @@ from .objects import is_object_id
 from .reflog import DamagedLine, has_log
 from .refs import HEADS, REMOTES, TAGS
 from .storage import COMMIT, TAG
+from .tags import peel
 
 if TYPE_CHECKING:
     from .repo import Repository
@@ -157,8 +158,9 @@ def resolve(repo: Repository, text: str) -> str:
         base = base[: match.start()]
     oid = _resolve_base(repo, base)
     if _kind(repo, oid) == TAG:
-        # A tag ref names a tag object: wherever a commit is wanted, its target is meant.
-        oid = repo.store.read_tag(oid).target
+        # A tag ref names a tag object: wherever a commit is wanted, the commit its
+        # chain (a tag of a tag of …) ends at is meant.
+        oid = peel(repo.store, oid)
     if _kind(repo, oid) != COMMIT:
         raise RevisionError(f"{text!r} names an object that is not a commit")
     for op, n in reversed(steps):

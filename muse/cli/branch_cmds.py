@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict
 from typing import Any
 
@@ -135,7 +136,8 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
               help="Read the annotated tag's message from FILE (`-` for stdin; implies -a).")
 @click.option("--unsigned", is_flag=True, help="Do not sign the annotated tag.")
 @click.option("-v", "--verify", is_flag=True,
-              help="Show tag NAME: its commit, tagger, message and signature status.")
+              help="Show tag NAME: its commit, tagger, message and the signature of every "
+              "tag object along its chain (fails if one is bad).")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list (or -v).")
@@ -146,6 +148,8 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
 
     With -a, -m or -F the tag is annotated: a tag object naming the commit, with
     tagger, date and message, signed with your key as commits are (--unsigned not to).
+    Given an annotated tag as REVISION, the new tag names that tag object (a tag of a
+    tag, signed over its signature); REVISION^{} tags its commit instead.
     """
     from .. import branches
 
@@ -174,7 +178,12 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
         raise UsageError("--unsigned applies to annotated tags only", hint="add -a -m MESSAGE")
     commit = _resolve(repo, revision or "HEAD")
     if annotated:
-        _create_annotated(repo, name, commit, _tag_message(message, message_file),
+        from ..revisions import named_tag_object
+
+        # Like git, an annotated tag of an annotated tag names its tag object (a tag of
+        # a tag: signed over the other's signature), not the commit beneath it.
+        target = (revision and named_tag_object(repo, revision)) or commit
+        _create_annotated(repo, name, target, _tag_message(message, message_file),
                           sign=not unsigned, force=force)
         return
     made = branches.create_tag(repo, name, commit, force=force)
@@ -195,15 +204,16 @@ def _tag_message(message: str | None, message_file: Any) -> str:
     return message if message.endswith("\n") else message + "\n"
 
 
-def _create_annotated(repo: Any, name: str, commit: str, message: str, *, sign: bool,
+def _create_annotated(repo: Any, name: str, target: str, message: str, *, sign: bool,
                       force: bool) -> None:
-    from ..tags import create_annotated_tag
+    from ..tags import create_annotated_tag, peel
 
-    made, change = create_annotated_tag(repo, name, commit, message, sign=sign, force=force)
+    made, change = create_annotated_tag(repo, name, target, message, sign=sign, force=force)
     verb = "Moved" if change.old is not None else "Created"
     signed = "signed" if made.is_signed else "unsigned"
-    click.echo(f"{verb} annotated tag {name} at {short(commit)} ({signed}, tag object "
-               f"{short(made.id)})")
+    over = f", over tag object {short(target)}" if made.target_kind == "tag" else ""
+    click.echo(f"{verb} annotated tag {name} at {short(peel(repo.store, target))}{over} "
+               f"({signed}, tag object {short(made.id)})")
 
 
 def _list_tags(repo: Any, as_json: bool) -> None:
@@ -229,29 +239,54 @@ def _show_tag(repo: Any, name: str, as_json: bool) -> None:
     record = tag_record(read_entry(repo, name, value))
     if as_json:
         emit_json(record)
-        return
-    print_tag(record)
+    else:
+        print_tag(record)
+    _refuse_bad_signatures(record)
+
+
+def _refuse_bad_signatures(record: dict[str, Any]) -> None:
+    """`tag -v` fails (after showing everything) when any tag of the chain is forged."""
+    from ..errors import SignatureError
+
+    bad = [link for link in record.get("chain", ()) if link["signature"] == "bad"]
+    if bad:
+        which = ", ".join(f"{printable(b['tag_name'])} ({b['tag_object']})" for b in bad)
+        raise SignatureError(f"tag {printable(record['name'])}: bad signature on {which}",
+                             hint="its bytes were changed after signing; do not trust it")
 
 
 def tag_record(entry: Any) -> dict[str, Any]:
-    """A tag as plain data, the shape `tag -v --json` and `show --json` print."""
-    from ..trust import trust_status, trusted_set
+    """A tag as plain data, the shape `tag -v --json` and `show --json` print.
+
+    An annotated tag's own fields sit at the top; `chain` lists every tag object from
+    it to the commit (one for a tag of a commit), each with its signature's status.
+    """
+    from ..trust import trusted_set
 
     record: dict[str, Any] = {"name": entry.name, "commit": entry.commit,
                               "annotated": entry.annotated, "tag_object": entry.tag_object}
-    made = entry.tag
-    if made is not None:
-        record.update(tagger={"name": made.tagger_name, "email": made.tagger_email},
-                      timestamp=made.timestamp, tz_offset_minutes=made.tz_offset_minutes,
-                      message=made.message, tag_name=made.name,
-                      signature=trust_status(made, trusted_set()),
-                      signer=made.signer.hex() if made.signer else None)
+    if entry.tag is not None:
+        trusted = trusted_set()
+        chain = [_link_record(oid, made, trusted) for oid, made in entry.chain]
+        record.update({k: v for k, v in chain[0].items() if k != "tag_object"})
+        record["chain"] = chain
     return record
 
 
-def print_tag(record: dict[str, Any]) -> None:
-    from .repo_cmds import format_time
+def _link_record(oid: str, made: Any, trusted: frozenset[bytes]) -> dict[str, Any]:
+    from ..keys import fingerprint
+    from ..trust import trust_status
 
+    return {"tag_object": oid, "tag_name": made.name, "target": made.target,
+            "target_kind": made.target_kind,
+            "tagger": {"name": made.tagger_name, "email": made.tagger_email},
+            "timestamp": made.timestamp, "tz_offset_minutes": made.tz_offset_minutes,
+            "message": made.message, "signature": trust_status(made, trusted),
+            "signer": made.signer.hex() if made.signer else None,
+            "signer_fingerprint": fingerprint(made.signer) if made.signer else None}
+
+
+def print_tag(record: dict[str, Any]) -> None:
     click.echo(f"tag {printable(record['name'])}")
     if record["tag_object"] is None:
         click.echo(f"commit {record['commit']} (lightweight: no tagger, message or signature)")
@@ -261,12 +296,28 @@ def print_tag(record: dict[str, Any]) -> None:
     if record["tag_name"] != record["name"]:
         # The name is signed: a ref that names someone's tag under another name says so.
         click.echo(f"warning: the tag object calls itself {printable(record['tag_name'])!r}")
-    tagger = record["tagger"]
+    chain = record["chain"]
+    _print_link(chain[0])
+    for outer, inner in itertools.pairwise(chain):
+        # Each tag a tag signs over, in turn, down to the commit.
+        click.echo("")
+        click.echo(f"tag {printable(inner['tag_name'])} (which "
+                   f"{printable(outer['tag_name'])} signs over)")
+        click.echo(f"object {inner['tag_object']}")
+        _print_link(inner)
+
+
+def _print_link(link: dict[str, Any]) -> None:
+    from .repo_cmds import format_time
+
+    tagger = link["tagger"]
     click.echo(f"Tagger: {printable(tagger['name'])} <{printable(tagger['email'])}>")
-    click.echo(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")
-    click.echo(f"Signature: {record['signature']}")
+    click.echo(f"Date:   {format_time(link['timestamp'], link['tz_offset_minutes'])}")
+    click.echo(f"Signature: {link['signature']}")
+    if link["signer_fingerprint"] is not None:
+        click.echo(f"Signed by: key {link['signer_fingerprint']}")
     click.echo("")
-    for line in record["message"].splitlines():
+    for line in link["message"].splitlines():
         click.echo(f"    {printable(line)}")
 
 

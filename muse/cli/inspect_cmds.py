@@ -290,13 +290,15 @@ def _pretty_tag(repo: Repository, oid: str, as_json: bool) -> None:
     tag = repo.store.read_tag(oid)
     status = trust_status(tag, trusted_set())
     if as_json:
-        emit_json({"type": "tag", "id": oid, "target": tag.target, "name": tag.name,
+        emit_json({"type": "tag", "id": oid, "target": tag.target,
+                   "target_kind": tag.target_kind, "name": tag.name,
                    "tagger": {"name": tag.tagger_name, "email": tag.tagger_email},
                    "timestamp": tag.timestamp, "tz_offset_minutes": tag.tz_offset_minutes,
                    "message": tag.message, "signature": status,
                    "signer": tag.signer.hex() if tag.signer else None})
         return
     click.echo(f"object {tag.target}")
+    click.echo(f"type {tag.target_kind}")
     click.echo(f"tag {printable(tag.name)}")
     click.echo(f"tagger {printable(tag.tagger_name)} <{printable(tag.tagger_email)}> "
                f"{tag.timestamp} {tag.tz_offset_minutes:+d}")
