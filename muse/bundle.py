@@ -45,6 +45,7 @@ from .graph import CommitGraph, reachability_delta
 from .interrupts import deferred_interrupts
 from .keys import fingerprint, signature_status
 from .objects import (
+    MAX_TAG_DEPTH,
     Commit,
     DecodingLimit,
     Snapshot,
@@ -62,7 +63,7 @@ from .policy import ANY, DEFAULT_POLICY, SIGNED, ReceivePolicy
 from .refs import TAGS as TAG_REFS
 from .refs import check_transferable_ref
 from .storage import BLOB, COMMIT, SNAPSHOT, TAG, ObjectIndex, ObjectSource, PackEntry, Store
-from .tags import peel, peel_all
+from .tags import chain, peel_all
 
 MAGIC = b"MUSEBNDL"
 VERSION = 1
@@ -280,8 +281,9 @@ class BundlePlan:
     # Verified encodings of snapshots and commits read while planning, kept (up to
     # PLAN_CACHE_BYTES) so writing does not read and hash them a second time.
     encodings: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
-    tags: list[str] = field(default_factory=list)  # tag objects the included refs name
-    tag_targets: dict[str, str] = field(default_factory=dict)  # each one's commit
+    # Tag objects the included refs lead to, whole chains, each after the tag it names.
+    tags: list[str] = field(default_factory=list)
+    tag_targets: dict[str, str] = field(default_factory=dict)  # each one's target
 
     @property
     def empty(self) -> bool:
@@ -303,14 +305,13 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
         check_transferable_ref(name)
     include = list(include)
     # A tag object travels whenever a ref it is named by does; the walk starts at its commit.
-    tags = [oid for oid in dict.fromkeys(include) if store.kind(oid) == TAG]
-    targets = {oid: peel(store, oid) for oid in tags}
+    tags, targets, tagged = carried_tags(store, include)
     delta = reachability_delta(graph, peel_all(store, include), peel_all(store, exclude))
     in_bundle = set(delta.commits)
     prerequisites = sorted({p for c in delta.commits for p in graph.commit(c).parents
                             if p not in in_bundle}
                            # A tag whose commit the receiver has builds on that commit.
-                           | {t for t in targets.values() if t not in in_bundle})
+                           | {t for t in tagged if t not in in_bundle})
     # Only objects in the prerequisites' snapshots may be left out: a receiver is
     # promised nothing else, so a bundle never relies on other excluded commits.
     sizes: dict[bytes, int] = {}  # raw id → size; KNOWN for what the receiver has
@@ -347,6 +348,27 @@ def plan_bundle(graph: CommitGraph[Store], refs: dict[str, str], include: Iterab
 
 
 _KNOWN = -1
+
+
+def carried_tags(store: Store, include: Iterable[str]) -> tuple[list[str], dict[str, str],
+                                                                set[str]]:
+    """The tag objects `include` leads to: every tag of every chain, each after the tag it
+    names (the order a streaming reader checks); each one's target; the commits tagged.
+
+    A whole chain always travels, even when the receiver holds part of it: tag objects
+    are small, and a bundle then never relies on a receiver's tags.
+    """
+    order: list[str] = []
+    targets: dict[str, str] = {}
+    commits: set[str] = set()
+    for oid in dict.fromkeys(include):
+        for tag_id, tag in reversed(chain(store, oid)):  # innermost first
+            if tag_id not in targets:
+                order.append(tag_id)
+                targets[tag_id] = tag.target
+                if tag.target_kind == COMMIT:
+                    commits.add(tag.target)
+    return order, targets, commits
 
 
 def stored_rows(store: ObjectSource, snap_id: str) -> tuple[bytes, list[list[Any]]]:
@@ -849,7 +871,7 @@ class _ReadState:
         self.snapshots: set[str] = set()
         self.commits: set[str] = set()
         self.commit_order: list[str] = []
-        self.tags: set[str] = set()
+        self.tags: dict[str, int] = {}  # each tag read → how many tags its chain holds
         self.prerequisites = set(header.prerequisites)
         self.signed = 0
         self.unsigned = 0
@@ -975,13 +997,42 @@ class _ReadState:
             raise BundleError(f"tag {oid} appears twice")
         if len(self.tags) >= self.header.tags:
             raise BundleError("bundle holds more tags than its header declares")
-        if tag.target not in self.commits and tag.target not in self.prerequisites:
+        self._refuse_blocked(oid)
+        self.tags[oid] = self._tag_depth(oid, tag)
+        return VerifiedTag(oid, len(payload), offset, tag)
+
+    def _tag_depth(self, oid: str, tag: Tag) -> int:
+        """How many tags `tag`'s chain holds; BundleError unless its target came earlier
+        (a tag's target tag precedes it) or is a prerequisite, and is the kind it says."""
+        kind = self._kind_carried(tag.target)
+        if kind is not None and kind != tag.target_kind:
+            raise BundleError(f"tag {oid} names {tag.target} as a {tag.target_kind}, but the "
+                              f"bundle carries it as a {kind}")
+        if tag.target_kind == TAG:
+            if kind is None:
+                raise BundleError(f"tag {oid} names tag {tag.target}, which is not earlier in "
+                                  "the bundle (a tag's target tag comes before it)")
+            depth = self.tags[tag.target] + 1
+            if depth > MAX_TAG_DEPTH:
+                raise BundleError(f"tag {oid} ends a chain of over {MAX_TAG_DEPTH} tag "
+                                  "objects")
+            return depth
+        if kind is None:
             # No ghost refs: a tag's commit is carried, or the receiver must hold it.
             raise BundleError(f"tag {oid}: its commit {tag.target} is neither in the bundle "
                               "nor a prerequisite")
-        self._refuse_blocked(oid)
-        self.tags.add(oid)
-        return VerifiedTag(oid, len(payload), offset, tag)
+        return 1
+
+    def _kind_carried(self, oid: str) -> str | None:
+        """What the bundle carried `oid` as so far, a prerequisite being a commit (None:
+        neither)."""
+        if oid in self.commits or oid in self.prerequisites:
+            return COMMIT
+        if oid in self.tags:
+            return TAG
+        if oid in self.snapshots:
+            return SNAPSHOT
+        return BLOB if bytes.fromhex(oid) in self.objects else None
 
     def finish(self) -> None:
         h = self.header

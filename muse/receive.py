@@ -43,7 +43,7 @@ class VerifiedPack:
     parents: dict[str, tuple[str, ...]]  # each carried commit's parents
     snapshots: dict[str, str]            # each carried commit's snapshot id
     carried_bytes: int = 0               # the sizes of every carried item, new or not
-    tags: dict[str, str] = field(default_factory=dict)  # each carried tag object's commit
+    tags: dict[str, str] = field(default_factory=dict)  # each carried tag object's target
 
     @property
     def pack_id(self) -> str:
@@ -97,7 +97,7 @@ class Pending:
     def __init__(self, verified: VerifiedPack, store: ObjectStore, pack: Path) -> None:
         self.summary = verified.summary
         self.parents = verified.parents
-        self.tags = verified.tags  # each carried tag object → its commit
+        self.tags = verified.tags  # each carried tag object → its target
         self._snapshots = verified.snapshots
         self._store = store
         self._pack = pack
@@ -201,9 +201,10 @@ def _install_new_only(store: ObjectStore, bundle: Path, verified: VerifiedPack) 
     bundle (re-hashed on the way): two bundles sharing 620 MB keep 620 MB once."""
     new_commits = {e.oid for e in verified.entries if e.kind == COMMIT}
     outside = {p for c in new_commits for p in verified.parents.get(c, ()) if p not in new_commits}
-    # A new tag whose commit was stored already builds on that commit.
+    # A new tag whose commit was stored already builds on that commit (a tag's target
+    # tag is no prerequisite: prerequisites are commits, and a pack is read by its index).
     outside |= {t for e in verified.entries if e.kind == TAG
-                if (t := verified.tags[e.oid]) not in new_commits}
+                if (t := verified.tags[e.oid]) not in new_commits and t not in verified.tags}
     pack = store.new_tmp_file(".bundle")
     try:
         with open(bundle, "rb") as source, open(pack, "wb") as out:

@@ -57,7 +57,7 @@ class PackContents:
     prerequisites: tuple[str, ...]
     parents: Mapping[str, tuple[str, ...]]  # each carried commit's parents
     entries: tuple[PackEntry, ...]
-    tags: Mapping[str, str] = field(default_factory=dict)  # each carried tag object's commit
+    tags: Mapping[str, str] = field(default_factory=dict)  # each carried tag object's target
 
 
 @dataclass(frozen=True)

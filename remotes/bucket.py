@@ -279,11 +279,12 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
 
 def pack_graph(parents: Mapping[str, tuple[str, ...]],
            tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
-    """A pack's graph rows: each commit → its parents, and each tag object → its commit.
+    """A pack's graph rows: each commit → its parents, and each tag object → its target.
 
-    A tag enters the graph as a node whose one "parent" is its commit, so fetching
-    a tag chooses the pack that holds it and, through that edge, its history: the
-    refs document and the pack index keep their format.
+    A tag enters the graph as a node whose one "parent" is its target (a commit, or
+    the tag it signs over), so fetching a tag chooses the pack that holds it and,
+    through that edge, its chain and history: the refs document and the pack index
+    keep their format.
     """
     return {**parents, **{t: (target,) for t, target in tags.items()}}
 

@@ -363,7 +363,7 @@ class SqlIndex:
         rows = [(repo.id, e.oid, pack.pack_id, e.offset, e.size, e.kind) for e in pack.entries]
         self.db.bulk_insert(cur, "objects", ("repo_id", "oid", "pack_id", "pos", "size", "kind"),
                             rows)
-        # A tag object is a graph node whose one parent is its commit (remotes/bucket.py's
+        # A tag object is a graph node whose one parent is its target (remotes/bucket.py's
         # `_graph`): fetching a tag then chooses its pack and its history.
         graph = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
                  for e in pack.entries if e.kind in (COMMIT, TAG)]
