@@ -181,6 +181,7 @@ class _Checker:
         # always one size, but each distinct claim is checked against the real bytes.
         self.objects: dict[str, dict[int, str]] = {}
         self.checked_objects: set[str] = set()
+        self.tags_checked: dict[str, Tag | None] = {}  # None: reported missing or invalid
 
     def peel(self, name: str, oid: str) -> tuple[str, str] | None:
         """The commit a tip stands for and who names it: a tag ref's tag objects are checked
@@ -209,8 +210,13 @@ class _Checker:
         return None
 
     def tag(self, oid: str, named_by: str) -> Tag | None:
-        """One tag object of a chain, checked (its signature counted), or None, reported."""
+        """One tag object of a chain, checked (its signature counted), or None, reported.
+
+        Each is checked once, however many refs and chains lead to it."""
+        if oid in self.tags_checked:
+            return self.tags_checked[oid]
         self.commits_seen.add(oid)  # reachable (and re-hashed below): not "unreachable"
+        self.tags_checked[oid] = None
         try:
             tag = decode_tag(_read_verified(self.repo, oid, "tag"))
         except MissingObjectError:
@@ -221,6 +227,7 @@ class _Checker:
                                         f"{_corrupt_detail(exc)}")
             return None
         self.signature(oid, tag, what="tag")
+        self.tags_checked[oid] = tag
         return tag
 
     def _kind(self, oid: str) -> str | None:
