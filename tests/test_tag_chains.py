@@ -284,3 +284,20 @@ def test_gc_keeps_the_whole_chain_of_a_tag_ref(muse, repo_dir: Path,
     gc.collect(fresh, cutoff=gc.prune_cutoff("now"))
     assert Repository.find(repo_dir).store.kind(inner) == "tag"
     assert set(tree_state(repo_dir)) == set(before)
+
+
+def test_a_chain_pushed_to_a_bare_remote_survives_its_gc_and_clones(
+        muse, repo_dir: Path, tmp_path: Path, chained: tuple[str, str, str]) -> None:
+    first, inner, outer = chained
+    remote = tmp_path / "remote.muse"
+    assert muse("init", "--bare", str(remote), cwd=tmp_path).exit_code == 0
+    pushed = muse("push", str(remote), "main", "refs/tags/release", cwd=repo_dir)
+    assert pushed.exit_code == 0, pushed.output
+    folded = muse("gc", "--remote", str(remote), "--json", cwd=tmp_path)
+    assert folded.exit_code == 0, folded.output
+    assert muse("verify", cwd=remote).exit_code == 0
+    clone = tmp_path / "clone"
+    assert muse("clone", str(remote), str(clone), cwd=tmp_path).exit_code == 0
+    shown = json.loads(muse("tag", "-v", "release", "--json", cwd=clone).stdout)
+    assert [c["tag_object"] for c in shown["chain"]] == [outer, inner]
+    assert shown["commit"] == first
