@@ -302,3 +302,61 @@ def test_the_lazy_command_table_lists_every_command() -> None:
         assert name in LAZY_COMMANDS, f"`muse {name}` is not in LAZY_COMMANDS"
         module, attribute = LAZY_COMMANDS[name].split(":")
         assert getattr(importlib.import_module(module), attribute) is command
+
+
+def _json_commands() -> list[tuple[str, ...]]:
+    """Every command that takes --json (the hub's own administration aside), as the
+    words that name it, with a placeholder for each argument it requires."""
+    import click
+
+    from muse.cli import LAZY_COMMANDS, cli
+
+    found: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, words: tuple[str, ...]) -> None:
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    walk(sub, (*words, name))
+            return
+        if any(p.name == "as_json" for p in command.params):
+            required = [p for p in command.params
+                        if isinstance(p, click.Argument) and p.required]
+            found.append((*words, *("nowhere" for _ in required)))
+
+    ctx = click.Context(cli)
+    for name in sorted(LAZY_COMMANDS):
+        if name != "hub":
+            walk(cli.get_command(ctx, name), (name,))  # type: ignore[arg-type]
+    return found
+
+
+JSON_COMMANDS = _json_commands()
+
+
+def test_every_json_command_is_found() -> None:
+    names = {words[0] for words in JSON_COMMANDS}
+    assert {"status", "log", "branch", "tag", "diff", "show", "verify", "bundle",
+            "push", "stash", "gc", "reflog"} <= names
+
+
+@pytest.mark.parametrize("words", JSON_COMMANDS, ids=" ".join)
+def test_every_json_command_fails_as_one_json_object(muse: MuseRunner, tmp_path: Path,
+                                                     words: tuple[str, ...]) -> None:
+    """Outside a repository (and with placeholder arguments), a command asked for --json
+    answers its error as one JSON object on stderr, never an `error:` line, and prints
+    nothing else on stdout."""
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    before = tree_state(outside)
+    res = muse(*words, "--json", cwd=outside)
+    assert tree_state(outside) == before
+    if res.exit_code == 0:
+        json.loads(res.stdout)  # it had nothing to refuse: its output is still JSON
+        return
+    assert res.stdout == "" and "Traceback" not in res.stderr
+    error = json.loads(res.stderr)["error"]
+    assert error["exit_code"] == res.exit_code
+    assert error["message"] and error["code"]

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from .base import emit_json
+from .base import emit_json, json_option
 
 
 @click.group()
@@ -56,7 +56,7 @@ def _one_key(prefix: str) -> Any:
 
 
 @keys.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_list(as_json: bool) -> None:
     """List your signing keys; * marks the default."""
     from ..keys import list_keys
@@ -74,7 +74,7 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("show")
 @click.argument("fingerprint", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_show(fingerprint: str | None, as_json: bool) -> None:
     """Show a key's public half (default: the default key)."""
     from ..keys import default_key
@@ -93,7 +93,7 @@ def keys_show(fingerprint: str | None, as_json: bool) -> None:
 @keys.command("trust")
 @click.argument("public_key", required=False)
 @click.option("--name", default="", help="Whose key it is, shown in the list.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_trust(public_key: str | None, name: str, as_json: bool) -> None:
     """Trust a collaborator's public key (64 hex digits); with no key, list trusted keys.
 
