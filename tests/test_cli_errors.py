@@ -360,3 +360,34 @@ def test_every_json_command_fails_as_one_json_object(muse: MuseRunner, tmp_path:
     error = json.loads(res.stderr)["error"]
     assert error["exit_code"] == res.exit_code
     assert error["message"] and error["code"]
+
+
+# Bytes that are not UTF-8 reach Python as lone surrogates ('\udcff' for 0xff).
+NOT_UTF8_ARGUMENTS = [
+    (("commit", "-m", "take \udcff"), "commit message holds bytes that are not valid UTF-8"),
+    (("tag", "-a", "v1", "-m", "\udcff"), "tag message holds bytes that are not valid UTF-8"),
+    (("stash", "push", "-m", "\udcff"), "commit message holds bytes that are not valid UTF-8"),
+    (("branch", "b\udcff"), "invalid branch name"),
+    (("switch", "-c", "b\udcff"), "invalid branch name"),
+    (("tag", "t\udcff"), "invalid tag name"),
+    (("remote", "add", "o\udcff", "/srv/song.muse"), "invalid remote name"),
+    (("remote", "add", "origin", "/srv/song\udcff.muse"), "invalid remote URL"),
+    (("clone", "/srv/song\udcff.muse", "copy"), "invalid remote URL"),
+]
+
+
+@pytest.mark.parametrize("args, message", NOT_UTF8_ARGUMENTS, ids=lambda a: " ".join(a[:2]))
+def test_arguments_that_are_not_utf8_are_refused_not_a_crash(
+        muse: MuseRunner, committed: Path, args: tuple[str, ...], message: str) -> None:
+    (committed / "song.mid").write_bytes(b"MThd two")  # something to commit or stash
+    res = changes_nothing(muse, committed, *args, exit_code=2)
+    assert res.stderr.startswith(f"error: {message}"), res.stderr
+    assert "hint: " in res.stderr
+
+
+def test_an_identity_that_is_not_utf8_is_a_config_error(muse: MuseRunner, committed: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUSE_AUTHOR_NAME", "Ada \udcff")
+    (committed / "song.mid").write_bytes(b"MThd two")
+    res = changes_nothing(muse, committed, "commit", "-m", "two", exit_code=7)
+    assert "error: user.name holds bytes that are not valid UTF-8" in res.stderr
