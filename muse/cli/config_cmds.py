@@ -135,31 +135,51 @@ def keys_untrust(fingerprint: str) -> None:
 @click.option("-l", "--list", "list_all", is_flag=True, help="List every setting.")
 def config(key: str | None, value: str | None, use_global: bool, unset: bool,
            list_all: bool) -> None:
-    """Get or set a setting: `muse config user.name "Ada"`."""
-    from ..config import user_config
-    from ..repo import Repository
+    """Get or set a setting: `muse config user.name "Ada"`.
 
-    target = user_config() if use_global else Repository.find().config
+    Outside a repository, reading (KEY, --list) shows your own settings, as `git
+    config` does; changing one there needs --global.
+    """
+    from ..config import user_config
+
+    user = user_config()
+    here = None if use_global else _repository_config(required=False)
     if list_all:
         # In a repository, as git does: your own settings, then the repository's,
         # which win where both set a key.
-        sources = [target] if use_global else [user_config(), target]
-        for source in sources:
+        for source in [user] + ([here] if here is not None else []):
             for k, v in source.items():
                 click.echo(f"{k}={v}")
         return
     if key is None:
         raise UsageError("which setting?", hint="muse config KEY [VALUE], or --list")
-    if unset:
-        if not target.unset(key):
-            raise UsageError(f"{key} is not set")
-        return
-    if value is None:
-        found = target.get(key)
-        if found is None and not use_global:
-            found = user_config().get(key)
+    if value is None and not unset:
+        found = here.get(key) if here is not None else None
+        if found is None:
+            found = user.get(key)
         if found is None:
             raise UsageError(f"{key} is not set")
         click.echo(found)
         return
+    target = user if use_global else _repository_config(required=True)
+    if unset:
+        if not target.unset(key):
+            raise UsageError(f"{key} is not set")
+        return
+    assert value is not None
     target.set(key, value)
+
+
+def _repository_config(*, required: bool) -> Any:
+    """The config file of the repository here; outside one, None, unless `required`
+    (a change: it must not silently land in the user's file instead)."""
+    from ..errors import RepositoryError
+    from ..repo import Repository
+
+    try:
+        return Repository.find().config
+    except RepositoryError as exc:
+        if not required:
+            return None
+        raise RepositoryError(exc.message, hint="to change your own setting, add --global: "
+                              "muse config --global KEY VALUE") from None
