@@ -243,6 +243,35 @@ def test_bundle_create_to_a_pipe_closed_early_fails(muse: MuseRunner, committed:
     assert "cut short" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args", [("log",), ("log", "--json"), ("status",), ("show",)])
+def test_a_closed_stdout_is_not_a_crash(muse: MuseRunner, committed: Path,
+                                        args: tuple[str, ...]) -> None:
+    """`muse log >&-`: Python has no sys.stdout at all; it used to crash (exit 70)."""
+    done = subprocess.run([sys.executable, "-m", "muse", *args], cwd=committed,
+                          env=muse.env(), stderr=subprocess.PIPE, timeout=60,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+
+
+def test_with_every_stream_closed_output_never_lands_in_a_file(muse: MuseRunner,
+                                                               committed: Path) -> None:
+    """With 0, 1 and 2 closed, the first files a command opens would take them: what it
+    prints would be written into the repository's own files."""
+    (committed / "song.mid").write_bytes(b"MThd two")
+
+    def close_all() -> None:
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    done = subprocess.run([sys.executable, "-m", "muse", "commit", "-m", "two"],
+                          cwd=committed, env=muse.env(), timeout=60, preexec_fn=close_all)
+    assert done.returncode == 0
+    checked = muse("verify", cwd=committed)
+    assert checked.exit_code == 0, checked.output
+    assert muse("log", "--oneline", cwd=committed).stdout.splitlines()[0].endswith(" two")
+
+
 def test_init_bare_into_a_folder_of_other_files_is_refused(muse: MuseRunner,
                                                            tmp_path: Path) -> None:
     busy = tmp_path / "session"
