@@ -420,3 +420,25 @@ def test_an_identity_that_is_not_utf8_is_a_config_error(muse: MuseRunner, commit
     (committed / "song.mid").write_bytes(b"MThd two")
     res = changes_nothing(muse, committed, "commit", "-m", "two", exit_code=7)
     assert "error: user.name holds bytes that are not valid UTF-8" in res.stderr
+
+
+@pytest.mark.parametrize("args", [("log", "-n", "9" * 30), ("log", "--graph", "-n", "9" * 30),
+                                  ("log", "--oneline", "--max-count", str(2 ** 64)),
+                                  ("reflog", "show", "-n", "9" * 30)])
+def test_a_count_larger_than_any_history_means_all(muse: MuseRunner, committed: Path,
+                                                   args: tuple[str, ...]) -> None:
+    """`-n` past sys.maxsize overflowed the slice applying it (a traceback, exit 70)."""
+    res = changes_nothing(muse, committed, *args, exit_code=0)
+    assert res.stdout and res.stdout == muse(*args[:-2], cwd=committed).stdout  # all of it
+
+
+def test_a_negative_count_is_a_usage_error(muse: MuseRunner, committed: Path) -> None:
+    res = changes_nothing(muse, committed, "log", "-n", "-1", exit_code=2)
+    assert "-1 is not in the range x>=0" in res.stderr
+
+
+def test_hub_serve_refuses_a_port_out_of_range(muse: MuseRunner, tmp_path: Path) -> None:
+    res = changes_nothing(muse, tmp_path, "hub", "serve", "--data", str(tmp_path / "hub"),
+                          "--port", "99999999999", exit_code=2)
+    assert "is not in the range 0<=x<=65535" in res.stderr
+    assert not (tmp_path / "hub").exists()

@@ -180,6 +180,23 @@ def repository_view(repo: Any) -> Any:
     return repo
 
 
+class _Count(click.IntRange):
+    """A count (`-n`): 0 or more. Any more than a list could ever hold means "all" (a
+    larger one would overflow the slicing that applies it)."""
+
+    name = "count"
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return min(super().convert(value, param, ctx), sys.maxsize)
+
+
+COUNT = _Count()
+
+
 def emit_json(value: Any, *, err: bool = False) -> None:
     """Indented JSON; on stderr with `err` (when stdout carries data, as `bundle create -`)."""
     click.echo(json.dumps(value, indent=2, sort_keys=False), err=err)

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import click
 
 from ..display import printable
-from .base import emit_json, json_option, open_repo, short
+from .base import COUNT, emit_json, json_option, open_repo, short
 
 COMMANDS: list[click.Command] = []
 _C = TypeVar("_C", bound=click.Command)
@@ -48,7 +48,7 @@ def reflog() -> None:
 
 @reflog.command("show")
 @click.argument("ref", required=False, default="HEAD")
-@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N entries.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N entries.")
 @json_option("One JSON object on stdout.")
 def reflog_show(ref: str, max_count: int | None, as_json: bool) -> None:
     """Show where REF (default HEAD) has been, newest first, as REF@{N}."""

@@ -11,7 +11,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, json_option, open_repo, request_auto_gc, short
+from .base import COUNT, emit_json, json_option, open_repo, request_auto_gc, short
 from .pathargs import PathspecCommand
 
 
@@ -255,7 +255,7 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
 
 @click.command(cls=PathspecCommand)
 @click.argument("revisions", nargs=-1)
-@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N commits.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
 @click.option("--decorate/--no-decorate", default=None,
