@@ -10,8 +10,10 @@ from __future__ import annotations
 import configparser
 import io
 import os
+import re
 from pathlib import Path
 
+from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS, printable
 from .errors import ConfigError
 from .fsutil import atomic_write_bytes
 from .textfiles import read_utf8
@@ -27,11 +29,21 @@ def user_config_dir() -> Path:
     return Path(platformdirs.user_config_dir("muse"))
 
 
+# A section and a setting's name are words, as git's are (letters, digits, `-`): anything
+# else (`=`, `[`, spaces) would be read back as another key. The middle of
+# `remote.NAME.url` is a remote or branch name: any one line of UTF-8 text.
+_WORD = re.compile(r"[A-Za-z0-9-]+")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_UNSAFE = re.compile(f"[{UNSAFE_TEXT_CHARS}{NOT_UTF8_CHARS}]")
+_UNSAFE_VALUE = re.compile(f"(?!\t)[{UNSAFE_TEXT_CHARS}]|[{NOT_UTF8_CHARS}]")
+_KEY_HINT = "keys look like section.name, e.g. user.name or remote.origin.url"
+
+
 def _split_key(key: str) -> tuple[str, str]:
     parts = key.split(".")
-    if len(parts) < 2 or any(p == "" for p in parts):
-        raise ConfigError(f"invalid config key {key!r}", hint="keys look like section.name, "
-                          "e.g. user.name or remote.origin.url")
+    if (len(parts) < 2 or any(p == "" for p in parts) or not _WORD.fullmatch(parts[0])
+            or not _NAME.fullmatch(parts[-1]) or _UNSAFE.search(key)):
+        raise ConfigError(f"invalid config key '{printable(key)}'", hint=_KEY_HINT)
     if len(parts) == 2:
         return parts[0], parts[1]
     return f'{parts[0]} "{".".join(parts[1:-1])}"', parts[-1]
@@ -80,6 +92,9 @@ class ConfigFile:
 
     def set(self, key: str, value: str) -> None:
         section, option = _split_key(key)
+        if _UNSAFE_VALUE.search(value):  # a line break would be read back as another line
+            raise ConfigError(f"invalid value for {key}: '{printable(value)}'",
+                              hint="a value is one line of UTF-8 text (tabs allowed)")
         if not self._parser.has_section(section):
             self._parser.add_section(section)
         self._parser.set(section, option, value)

@@ -18,8 +18,12 @@ import re
 # reorder what a terminal shows: a regex character class.
 UNSAFE_TEXT_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 
+# Lone surrogates: what Python makes of bytes that are not UTF-8 (a file name, a
+# command-line argument). They cannot be printed, nor stored in any UTF-8 file.
+NOT_UTF8_CHARS = "\ud800-\udfff"
+
 # Tabs are harmless; lone surrogates (undecodable file names) cannot be printed.
-_UNPRINTABLE = re.compile(f"(?!\\t)[{UNSAFE_TEXT_CHARS}]|[\\ud800-\\udfff]")
+_UNPRINTABLE = re.compile(f"(?!\\t)[{UNSAFE_TEXT_CHARS}]|[{NOT_UTF8_CHARS}]")
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from .display import UNSAFE_TEXT_CHARS
+from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS
 from .errors import CorruptObjectError, UnsafePathError
 from .paths import validate_path
 
@@ -44,6 +44,7 @@ MAX_PARENTS = 1024
 # No identity field may hold these characters; a message may also hold newlines and tabs.
 _UNSAFE_LINE = re.compile(f"[{UNSAFE_TEXT_CHARS}]")
 _UNSAFE_MESSAGE = re.compile(f"(?![\n\t])[{UNSAFE_TEXT_CHARS}]")
+_NOT_UTF8 = re.compile(f"[{NOT_UTF8_CHARS}]")
 
 
 def hash_bytes(data: bytes) -> str:
@@ -81,6 +82,8 @@ def text_problem(text: str, *, multiline: bool = False) -> str | None:
 
     `multiline` (a message) lets newlines and tabs through; identity fields hold one line.
     """
+    if _NOT_UTF8.search(text):  # -m or a name given as raw bytes: it cannot be encoded
+        return "bytes that are not valid UTF-8"
     found = (_UNSAFE_MESSAGE if multiline else _UNSAFE_LINE).search(text)
     return None if found is None else f"a control character U+{ord(found.group()):04X}"
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .display import UNSAFE_TEXT_CHARS, printable
+from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS, printable
 from .errors import ConflictError, RefConflictError, RepositoryError, UsageError
 from .fsutil import atomic_write_bytes
 from .lockfile import locked
@@ -43,8 +43,9 @@ TAGS = "refs/tags/"
 REMOTES = "refs/remotes/"
 TRANSFERABLE = (HEADS, TAGS)  # the only refs a bundle or a remote may carry
 # Characters no ref name may hold: those git refuses, and every character Muse
-# escapes on output (controls, line separators, bidi overrides: a name must print as is).
-_FORBIDDEN = re.compile(f"[ ~^:?*\\[\\\\{UNSAFE_TEXT_CHARS}]")
+# escapes on output (controls, line separators, bidi overrides: a name must print as is),
+# and bytes that are not UTF-8 (a name typed as raw bytes: no ref file could hold it).
+_FORBIDDEN = re.compile(f"[ ~^:?*\\[\\\\{UNSAFE_TEXT_CHARS}{NOT_UTF8_CHARS}]")
 # The ref store's own files beside the refs: NAME.lock while a ref is locked and
 # NAME.lock.stale-PID while a stale lock is broken (muse.lockfile). No component of
 # a ref name may take either form, so no ref is ever mistaken for one, or hidden.

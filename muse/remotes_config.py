@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS
 from .errors import ConfigError, ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import RemoteOptions
@@ -66,6 +67,10 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+# Control characters and bytes that are not UTF-8: the config file could not keep them.
+_UNSAFE_URL = re.compile(f"[{UNSAFE_TEXT_CHARS}{NOT_UTF8_CHARS}]")
+
+
 def is_url(text: str) -> bool:
     """Whether a command-line word names a location rather than a configured remote."""
     return (bool(URL_SCHEME.match(text)) or "/" in text or text in (".", "..")
@@ -74,8 +79,9 @@ def is_url(text: str) -> bool:
 
 def normalise_url(url: str, base: Path | None = None) -> str:
     """Plain paths become absolute (so the config means the same from any directory)."""
-    if not url or "\n" in url:
-        raise UsageError(f"invalid remote URL {url!r}")
+    if not url or _UNSAFE_URL.search(url):
+        raise UsageError(f"invalid remote URL {url!r}",
+                         hint="a URL or path is UTF-8 text without control characters")
     if URL_SCHEME.match(url):
         return url
     path = Path(url).expanduser()

@@ -177,7 +177,7 @@ class Repository:
         problem = text_problem(message, multiline=True)
         if problem is not None:
             raise UsageError(f"commit message holds {problem}",
-                             hint="a message may hold newlines and tabs, no other control "
+                             hint="a message is UTF-8 text: newlines and tabs, no other control "
                              "characters")
         who = self.identity()
         now = int(time.time()) if timestamp is None else timestamp

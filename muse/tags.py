@@ -74,7 +74,7 @@ def make_tag(repo: Repository, name: str, target: str, message: str, *, sign: bo
     problem = text_problem(message, multiline=True)
     if problem is not None:
         raise UsageError(f"tag message holds {problem}",
-                         hint="a message may hold newlines and tabs, no other control "
+                         hint="a message is UTF-8 text: newlines and tabs, no other control "
                          "characters")
     problem = tag_name_problem(name)
     if problem is not None:

@@ -23,6 +23,7 @@ from .policy import DEFAULT_POLICY, ReceivePolicy
 from .receive import receive_bundle, receive_linked
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, PackContents, Remote, dependency_order
+from .remote_registry import URL_SCHEME
 from .remotes_config import check_remote_name, normalise_url, remote_options
 from .repo import Repository
 from .storage import TAG
@@ -486,6 +487,7 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
                          hint="choose a new directory name")
     check_remote_name(remote_name)
     url = normalise_url(url)
+    _check_outside_destination(url, dest, existed)
     owned = remote is None
     try:
         if remote is None:
@@ -519,6 +521,32 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if owned and remote is not None:
             with contextlib.suppress(MuseError, OSError):
                 remote.close()
+
+
+def _local_path(url: str) -> Path | None:
+    """The folder a path or `file://` URL names (already absolute); None for other kinds."""
+    if url.startswith("file://"):
+        import urllib.parse
+
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
+    return None if URL_SCHEME.match(url) else Path(url)
+
+
+def _check_outside_destination(url: str, dest: Path, existed: bool) -> None:
+    """A local remote may not be the destination (or inside it): the folder clone is about
+    to create would be read back as the remote, an empty one, and "cloned" from itself."""
+    source = _local_path(url)
+    if source is None:
+        return
+    target = dest.resolve()
+    source = source.resolve()
+    if source != target and target not in source.parents:
+        return
+    if not existed:  # the source is not there yet: only the clone would have made it
+        raise RemoteError(f"no Muse remote at {source}",
+                          hint=f"create one with `muse init --bare {source}`, or check the path")
+    raise UsageError(f"cannot clone {source} into itself",
+                     hint="name another directory: muse clone URL DIR")
 
 
 def _remove_created(dest: Path, existed: bool) -> None:

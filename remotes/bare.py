@@ -51,7 +51,7 @@ from muse.receive import verify_pack
 from muse.reflog import DamagedLine, ReflogEntry
 from muse.refs import RefStore, RefUpdate
 from muse.repo import Repository
-from muse.store import ObjectStore
+from muse.store import ObjectBatch, ObjectStore
 from muse.units import human_size
 from muse.workfiles import Leftovers, survey, sweep
 
@@ -183,6 +183,12 @@ class BucketStore(ObjectStore):
 
     def _update_index(self, change: object) -> MultiPackIndex:
         raise RepositoryError("this is a bare remote: packs arrive only by push",
+                              hint=_READ_ONLY_HINT)
+
+    def batch(self) -> ObjectBatch:
+        # Refused before the first byte: `tag -a` here stored its tag object as a loose
+        # file under objects/, then found the refs read-only (a stray nothing names).
+        raise RepositoryError("this is a bare remote: objects arrive only by push",
                               hint=_READ_ONLY_HINT)
 
 

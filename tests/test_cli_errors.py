@@ -243,6 +243,35 @@ def test_bundle_create_to_a_pipe_closed_early_fails(muse: MuseRunner, committed:
     assert "cut short" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("args", [("log",), ("log", "--json"), ("status",), ("show",)])
+def test_a_closed_stdout_is_not_a_crash(muse: MuseRunner, committed: Path,
+                                        args: tuple[str, ...]) -> None:
+    """`muse log >&-`: Python has no sys.stdout at all; it used to crash (exit 70)."""
+    done = subprocess.run([sys.executable, "-m", "muse", *args], cwd=committed,
+                          env=muse.env(), stderr=subprocess.PIPE, timeout=60,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stderr == b""
+
+
+def test_with_every_stream_closed_output_never_lands_in_a_file(muse: MuseRunner,
+                                                               committed: Path) -> None:
+    """With 0, 1 and 2 closed, the first files a command opens would take them: what it
+    prints would be written into the repository's own files."""
+    (committed / "song.mid").write_bytes(b"MThd two")
+
+    def close_all() -> None:
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    done = subprocess.run([sys.executable, "-m", "muse", "commit", "-m", "two"],
+                          cwd=committed, env=muse.env(), timeout=60, preexec_fn=close_all)
+    assert done.returncode == 0
+    checked = muse("verify", cwd=committed)
+    assert checked.exit_code == 0, checked.output
+    assert muse("log", "--oneline", cwd=committed).stdout.splitlines()[0].endswith(" two")
+
+
 def test_init_bare_into_a_folder_of_other_files_is_refused(muse: MuseRunner,
                                                            tmp_path: Path) -> None:
     busy = tmp_path / "session"
@@ -302,3 +331,114 @@ def test_the_lazy_command_table_lists_every_command() -> None:
         assert name in LAZY_COMMANDS, f"`muse {name}` is not in LAZY_COMMANDS"
         module, attribute = LAZY_COMMANDS[name].split(":")
         assert getattr(importlib.import_module(module), attribute) is command
+
+
+def _json_commands() -> list[tuple[str, ...]]:
+    """Every command that takes --json (the hub's own administration aside), as the
+    words that name it, with a placeholder for each argument it requires."""
+    import click
+
+    from muse.cli import LAZY_COMMANDS, cli
+
+    found: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, words: tuple[str, ...]) -> None:
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    walk(sub, (*words, name))
+            return
+        if any(p.name == "as_json" for p in command.params):
+            required = [p for p in command.params
+                        if isinstance(p, click.Argument) and p.required]
+            found.append((*words, *("nowhere" for _ in required)))
+
+    ctx = click.Context(cli)
+    for name in sorted(LAZY_COMMANDS):
+        if name != "hub":
+            walk(cli.get_command(ctx, name), (name,))  # type: ignore[arg-type]
+    return found
+
+
+JSON_COMMANDS = _json_commands()
+
+
+def test_every_json_command_is_found() -> None:
+    names = {words[0] for words in JSON_COMMANDS}
+    assert {"status", "log", "branch", "tag", "diff", "show", "verify", "bundle",
+            "push", "stash", "gc", "reflog"} <= names
+
+
+@pytest.mark.parametrize("words", JSON_COMMANDS, ids=" ".join)
+def test_every_json_command_fails_as_one_json_object(muse: MuseRunner, tmp_path: Path,
+                                                     words: tuple[str, ...]) -> None:
+    """Outside a repository (and with placeholder arguments), a command asked for --json
+    answers its error as one JSON object on stderr, never an `error:` line, and prints
+    nothing else on stdout."""
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    before = tree_state(outside)
+    res = muse(*words, "--json", cwd=outside)
+    assert tree_state(outside) == before
+    if res.exit_code == 0:
+        json.loads(res.stdout)  # it had nothing to refuse: its output is still JSON
+        return
+    assert res.stdout == "" and "Traceback" not in res.stderr
+    error = json.loads(res.stderr)["error"]
+    assert error["exit_code"] == res.exit_code
+    assert error["message"] and error["code"]
+
+
+# Bytes that are not UTF-8 reach Python as lone surrogates ('\udcff' for 0xff).
+NOT_UTF8_ARGUMENTS = [
+    (("commit", "-m", "take \udcff"), "commit message holds bytes that are not valid UTF-8"),
+    (("tag", "-a", "v1", "-m", "\udcff"), "tag message holds bytes that are not valid UTF-8"),
+    (("stash", "push", "-m", "\udcff"), "commit message holds bytes that are not valid UTF-8"),
+    (("branch", "b\udcff"), "invalid branch name"),
+    (("switch", "-c", "b\udcff"), "invalid branch name"),
+    (("tag", "t\udcff"), "invalid tag name"),
+    (("remote", "add", "o\udcff", "/srv/song.muse"), "invalid remote name"),
+    (("remote", "add", "origin", "/srv/song\udcff.muse"), "invalid remote URL"),
+    (("clone", "/srv/song\udcff.muse", "copy"), "invalid remote URL"),
+]
+
+
+@pytest.mark.parametrize("args, message", NOT_UTF8_ARGUMENTS, ids=lambda a: " ".join(a[:2]))
+def test_arguments_that_are_not_utf8_are_refused_not_a_crash(
+        muse: MuseRunner, committed: Path, args: tuple[str, ...], message: str) -> None:
+    (committed / "song.mid").write_bytes(b"MThd two")  # something to commit or stash
+    res = changes_nothing(muse, committed, *args, exit_code=2)
+    assert res.stderr.startswith(f"error: {message}"), res.stderr
+    assert "hint: " in res.stderr
+
+
+def test_an_identity_that_is_not_utf8_is_a_config_error(muse: MuseRunner, committed: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUSE_AUTHOR_NAME", "Ada \udcff")
+    (committed / "song.mid").write_bytes(b"MThd two")
+    res = changes_nothing(muse, committed, "commit", "-m", "two", exit_code=7)
+    assert "error: user.name holds bytes that are not valid UTF-8" in res.stderr
+
+
+@pytest.mark.parametrize("args", [("log", "-n", "9" * 30), ("log", "--graph", "-n", "9" * 30),
+                                  ("log", "--oneline", "--max-count", str(2 ** 64)),
+                                  ("reflog", "show", "-n", "9" * 30)])
+def test_a_count_larger_than_any_history_means_all(muse: MuseRunner, committed: Path,
+                                                   args: tuple[str, ...]) -> None:
+    """`-n` past sys.maxsize overflowed the slice applying it (a traceback, exit 70)."""
+    res = changes_nothing(muse, committed, *args, exit_code=0)
+    assert res.stdout and res.stdout == muse(*args[:-2], cwd=committed).stdout  # all of it
+
+
+def test_a_negative_count_is_a_usage_error(muse: MuseRunner, committed: Path) -> None:
+    res = changes_nothing(muse, committed, "log", "-n", "-1", exit_code=2)
+    assert "-1 is not in the range x>=0" in res.stderr
+
+
+def test_hub_serve_refuses_a_port_out_of_range(muse: MuseRunner, tmp_path: Path) -> None:
+    res = changes_nothing(muse, tmp_path, "hub", "serve", "--data", str(tmp_path / "hub"),
+                          "--port", "99999999999", exit_code=2)
+    assert "is not in the range 0<=x<=65535" in res.stderr
+    assert not (tmp_path / "hub").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.branching_support import commit, read, ref, repo, write
 from tests.remote_support import bare, clone_of, ok, published
 from tests.testkit import changes_nothing, tree_state
@@ -61,6 +63,30 @@ def test_clone_refuses_a_non_empty_destination(muse, repo_dir, tmp_path):
                              root=dest)
     assert f"error: destination {dest} already exists and is not an empty directory" \
         in result.stderr
+
+
+@pytest.mark.parametrize("words", [("nowhere",), ("file://{tmp}/nowhere",),
+                                   ("nowhere", "nowhere"), ("nowhere", "sub/../nowhere")])
+def test_clone_of_a_path_that_is_not_there_creates_nothing(muse, tmp_path, words):
+    """The source path names the folder clone would create: it used to be made, then
+    read back as an empty remote, and "cloned" from itself (exit 0)."""
+    words = tuple(w.format(tmp=tmp_path) for w in words)
+    result = changes_nothing(muse, tmp_path, "clone", *words, exit_code=6)
+    assert f"error: no Muse remote at {tmp_path / 'nowhere'}" in result.stderr
+    assert "hint: create one with `muse init --bare" in result.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_clone_of_an_empty_folder_into_itself_is_refused(muse, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for words in (("empty",), ("empty", "empty"), ("empty", "empty/sub")):
+        result = changes_nothing(muse, tmp_path, "clone", *words,
+                                 exit_code=2 if words[-1] == "empty" else 6)
+        assert "Traceback" not in result.output
+    assert list((tmp_path / "empty").iterdir()) == []
+    result = muse("clone", "empty", cwd=tmp_path)
+    assert f"error: cannot clone {tmp_path / 'empty'} into itself" in result.stderr
+    assert "hint: name another directory" in result.stderr
 
 
 def test_clone_refuses_a_bad_remote_name(muse, repo_dir, tmp_path):

@@ -61,4 +61,30 @@ def cli() -> None:
 
 
 def main() -> None:
+    _open_closed_std_streams()
     cli(prog_name="muse")
+
+
+def _open_closed_std_streams() -> None:
+    """Give a closed stdin, stdout or stderr (`muse log >&-`) /dev/null, as git does.
+
+    Python then has no sys.stdout at all (None, and `isatty()` on it crashed), and
+    the first file Muse opened would take descriptor 1: a print could land in a
+    pack. With /dev/null there, output to a closed stream is simply discarded.
+    """
+    import os
+    import sys
+
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor is this one
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+        # The stream lives as long as the process, as Python's own would have.
+        stream = open(fd, mode, encoding="utf-8", closefd=False)  # noqa: SIM115
+        setattr(sys, name, stream)

@@ -129,10 +129,18 @@ def _internal_error() -> None:
 JSON_ERRORS = "muse.json-errors"
 
 
-def json_errors(enabled: bool) -> None:
-    """With `enabled` (the command's --json), its error is one JSON object on stderr."""
-    if enabled:
-        click.get_current_context().meta[JSON_ERRORS] = True
+def _json_requested(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_ERRORS] = True
+    return value
+
+
+def json_option(help: str = "Machine-readable output.") -> Any:
+    """The `--json` flag every command shares. Asking for JSON output also asks for
+    JSON errors, so a script parsing the output never meets an `error:` line instead:
+    set while the arguments are parsed (eagerly), before anything can fail."""
+    return click.option("--json", "as_json", is_flag=True, is_eager=True,
+                        callback=_json_requested, help=help)
 
 
 def error_json(exc: MuseError) -> dict[str, Any]:
@@ -170,6 +178,23 @@ def repository_view(repo: Any) -> Any:
         if is_bare_remote(repo.muse_dir):
             return RemoteRepository(repo.muse_dir)
     return repo
+
+
+class _Count(click.IntRange):
+    """A count (`-n`): 0 or more. Any more than a list could ever hold means "all" (a
+    larger one would overflow the slicing that applies it)."""
+
+    name = "count"
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return min(super().convert(value, param, ctx), sys.maxsize)
+
+
+COUNT = _Count()
 
 
 def emit_json(value: Any, *, err: bool = False) -> None:

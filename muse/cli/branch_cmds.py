@@ -10,7 +10,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, json_errors, open_repo, short
+from .base import emit_json, json_option, open_repo, short
 
 COMMANDS: list[click.Command] = []
 
@@ -48,7 +48,7 @@ def _resolve(repo: Any, revision: str) -> str:
 @click.option("-r", "--remotes", is_flag=True, help="List remote-tracking branches.")
 @click.option("-a", "--all", "list_all", is_flag=True,
               help="List local and remote-tracking branches.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+@json_option("Machine-readable list.")
 def branch(name: str | None, start: str | None, delete: bool, force_delete: bool, move: bool,
            force: bool, remotes: bool, list_all: bool, as_json: bool) -> None:
     """List branches, create NAME at START (default HEAD), rename (-m) or delete (-d, -D)."""
@@ -140,7 +140,7 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
               "tag object along its chain (fails if one is bad).")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable list (or -v).")
+@json_option("Machine-readable list (or -v).")
 def tag(name: str | None, revision: str | None, annotate: bool, message: str | None,
         message_file: Any, unsigned: bool, verify: bool, delete: bool, force: bool,
         as_json: bool) -> None:
@@ -405,7 +405,7 @@ def _report_switch(repo: Any, result: Any) -> None:
               help="Settle every conflict for our side (text: the conflicting lines only).")
 @click.option("--theirs", "favour", flag_value="theirs",
               help="Settle every conflict for their side (text: the conflicting lines only).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@json_option("Machine-readable result.")
 @click.pass_context
 def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff_only: bool,
           message: str | None, unsigned: bool, favour: str | None, as_json: bool) -> None:
@@ -418,7 +418,6 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     """
     from .. import merge as merging
 
-    json_errors(as_json)
     repo = open_repo()
     if abort:
         if revision or no_ff or ff_only or message or favour:

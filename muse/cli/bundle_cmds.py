@@ -15,6 +15,7 @@ from ..units import human_size
 from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
+    json_option,
     open_repo,
     receive_policy_for,
     request_auto_gc,
@@ -22,7 +23,7 @@ from .base import (
 )
 
 _FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
-_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_JSON = json_option("Machine-readable output.")
 
 
 @contextlib.contextmanager

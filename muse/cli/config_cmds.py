@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from .base import emit_json
+from .base import emit_json, json_option
 
 
 @click.group()
@@ -56,7 +56,7 @@ def _one_key(prefix: str) -> Any:
 
 
 @keys.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_list(as_json: bool) -> None:
     """List your signing keys; * marks the default."""
     from ..keys import list_keys
@@ -74,7 +74,7 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("show")
 @click.argument("fingerprint", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_show(fingerprint: str | None, as_json: bool) -> None:
     """Show a key's public half (default: the default key)."""
     from ..keys import default_key
@@ -93,7 +93,7 @@ def keys_show(fingerprint: str | None, as_json: bool) -> None:
 @keys.command("trust")
 @click.argument("public_key", required=False)
 @click.option("--name", default="", help="Whose key it is, shown in the list.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def keys_trust(public_key: str | None, name: str, as_json: bool) -> None:
     """Trust a collaborator's public key (64 hex digits); with no key, list trusted keys.
 
@@ -135,31 +135,51 @@ def keys_untrust(fingerprint: str) -> None:
 @click.option("-l", "--list", "list_all", is_flag=True, help="List every setting.")
 def config(key: str | None, value: str | None, use_global: bool, unset: bool,
            list_all: bool) -> None:
-    """Get or set a setting: `muse config user.name "Ada"`."""
-    from ..config import user_config
-    from ..repo import Repository
+    """Get or set a setting: `muse config user.name "Ada"`.
 
-    target = user_config() if use_global else Repository.find().config
+    Outside a repository, reading (KEY, --list) shows your own settings, as `git
+    config` does; changing one there needs --global.
+    """
+    from ..config import user_config
+
+    user = user_config()
+    here = None if use_global else _repository_config(required=False)
     if list_all:
         # In a repository, as git does: your own settings, then the repository's,
         # which win where both set a key.
-        sources = [target] if use_global else [user_config(), target]
-        for source in sources:
+        for source in [user] + ([here] if here is not None else []):
             for k, v in source.items():
                 click.echo(f"{k}={v}")
         return
     if key is None:
         raise UsageError("which setting?", hint="muse config KEY [VALUE], or --list")
-    if unset:
-        if not target.unset(key):
-            raise UsageError(f"{key} is not set")
-        return
-    if value is None:
-        found = target.get(key)
-        if found is None and not use_global:
-            found = user_config().get(key)
+    if value is None and not unset:
+        found = here.get(key) if here is not None else None
+        if found is None:
+            found = user.get(key)
         if found is None:
             raise UsageError(f"{key} is not set")
         click.echo(found)
         return
+    target = user if use_global else _repository_config(required=True)
+    if unset:
+        if not target.unset(key):
+            raise UsageError(f"{key} is not set")
+        return
+    assert value is not None
     target.set(key, value)
+
+
+def _repository_config(*, required: bool) -> Any:
+    """The config file of the repository here; outside one, None, unless `required`
+    (a change: it must not silently land in the user's file instead)."""
+    from ..errors import RepositoryError
+    from ..repo import Repository
+
+    try:
+        return Repository.find().config
+    except RepositoryError as exc:
+        if not required:
+            return None
+        raise RepositoryError(exc.message, hint="to change your own setting, add --global: "
+                              "muse config --global KEY VALUE") from None

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..repo import Repository
-from .base import emit_json, json_errors, open_repo
+from .base import emit_json, json_option, open_repo
 
 _PRUNE_HELP = ("Drop unreachable data older than this (now, never, 2.weeks.ago, 3.days, "
                "2026-11-01); default gc.pruneExpire, else 2.weeks.ago.")
@@ -41,7 +41,7 @@ def _size(n: int) -> str:
               "than gc.auto).")
 @_REMOTE
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
        as_json: bool) -> None:
     """Pack everything into one pack and drop what nothing reaches (after a grace period).
@@ -55,7 +55,6 @@ def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
     """
     from .. import gc as gc_mod
 
-    json_errors(as_json)
     target = _open_target(remote_path)
     if not isinstance(target, Repository):
         report = target.gc(prune=prune, auto=auto)
@@ -95,12 +94,11 @@ def _echo_remote_report(report: Any, *, quiet: bool, as_json: bool) -> None:
 @click.command("count-objects")
 @click.option("-v", "--verbose", is_flag=True, help="Every figure, not only the loose ones.")
 @_REMOTE
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (every figure).")
+@json_option("Machine-readable output (every figure).")
 def count_objects(verbose: bool, remote_path: Path | None, as_json: bool) -> None:
     """Count loose and packed objects, and what `muse gc` would reclaim."""
     from .. import gc as gc_mod
 
-    json_errors(as_json)
     target = _open_target(remote_path)
     if not isinstance(target, Repository):
         counts = target.count()

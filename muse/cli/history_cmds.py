@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import click
 
 from ..display import printable
-from .base import emit_json, open_repo, short
+from .base import COUNT, emit_json, json_option, open_repo, short
 
 COMMANDS: list[click.Command] = []
 _C = TypeVar("_C", bound=click.Command)
@@ -48,15 +48,13 @@ def reflog() -> None:
 
 @reflog.command("show")
 @click.argument("ref", required=False, default="HEAD")
-@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N entries.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N entries.")
+@json_option("One JSON object on stdout.")
 def reflog_show(ref: str, max_count: int | None, as_json: bool) -> None:
     """Show where REF (default HEAD) has been, newest first, as REF@{N}."""
     from ..reflog import DamagedLine
     from ..revisions import reflog_ref
-    from .base import json_errors
 
-    json_errors(as_json)
     repo = open_repo()
     full = reflog_ref(repo, "" if ref == "@" else ref)
     label = _label(full)
@@ -92,16 +90,14 @@ def reflog_show(ref: str, max_count: int | None, as_json: bool) -> None:
               help="Drop entries older than DATE that the ref no longer reaches (default "
               "gc.reflogExpireUnreachable, else 30.days.ago).")
 @click.option("-n", "--dry-run", is_flag=True, help="Count what would go; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 def reflog_expire(refs: tuple[str, ...], every: bool, expire: str | None,
                   expire_unreachable: str | None, dry_run: bool, as_json: bool) -> None:
     """Drop old reflog entries, so `muse gc` can collect what only they kept alive."""
     from ..errors import UsageError
     from ..reflog_expire import configured_cutoffs, expire_reflogs
     from ..revisions import reflog_ref
-    from .base import json_errors
 
-    json_errors(as_json)
     if every and refs:
         raise UsageError("--all expires every log: name no REF with it",
                          hint="muse reflog expire --all, or muse reflog expire REF…")

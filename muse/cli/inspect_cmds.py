@@ -10,7 +10,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import MissingObjectError, RevisionError, UsageError
-from .base import emit_json, open_repo, short
+from .base import emit_json, json_option, open_repo, short
 from .pathargs import PathspecCommand
 from .repo_cmds import commit_record, echo_commit
 
@@ -63,7 +63,7 @@ def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool) -> Non
 
 
 def _diff_options(func: Any) -> Any:
-    func = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
+    func = json_option("Machine-readable output.")(func)
     func = click.option("--stat", is_flag=True, help="Per-file line counts and sizes.")(func)
     func = click.option("--name-status", is_flag=True,
                         help="Only a status letter (A/M/D) and path per file.")(func)
@@ -316,7 +316,7 @@ def _pretty_tag(repo: Repository, oid: str, as_json: bool) -> None:
 @click.option("-s", "show_size", is_flag=True, help="Print the object's size in bytes.")
 @click.option("-p", "pretty", is_flag=True,
               help="Pretty-print commits and snapshots; blobs as raw bytes.")
-@click.option("--json", "as_json", is_flag=True, help="With -p: commits and snapshots as JSON.")
+@json_option("With -p: commits and snapshots as JSON.")
 def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
                as_json: bool) -> None:
     """Print a stored object: raw bytes by default (streamed), or its type, size, or a view.
@@ -372,7 +372,7 @@ def _open_repo_or_bare() -> Repository:
 @click.option("--require-signatures", is_flag=True,
               help="Count unsigned commits, and commits signed by keys you do not trust "
               "(`muse keys trust`), as problems.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def verify(require_signatures: bool, as_json: bool) -> None:
     """Check the repository: every ref, commit, signature, snapshot and object (fsck).
 

@@ -9,7 +9,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, json_errors, open_repo, short
+from .base import emit_json, json_option, open_repo, short
 from .branch_cmds import echo_made, report_conflicts
 
 COMMANDS: list[click.Command] = []
@@ -35,7 +35,7 @@ def _pick_command(action: str, summary: str) -> click.Command:
     @click.option("--unsigned", is_flag=True, help="Do not sign the new commit.")
     @_SIDE_OPTIONS[0]
     @_SIDE_OPTIONS[1]
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+    @json_option("Machine-readable result.")
     @click.pass_context
     def command(ctx: click.Context, revision: str | None, mainline: int | None, go_on: bool,
                 abort: bool, unsigned: bool, favour: str | None, as_json: bool,
@@ -43,7 +43,6 @@ def _pick_command(action: str, summary: str) -> click.Command:
         from .. import picking
         from ..revisions import resolve
 
-        json_errors(as_json)
         repo = open_repo()
         if go_on or abort:
             if go_on and abort:
@@ -121,7 +120,7 @@ COMMANDS += [cherry_pick, revert]
 @click.argument("paths", nargs=-1)
 @_SIDE_OPTIONS[0]
 @_SIDE_OPTIONS[1]
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@json_option("Machine-readable result.")
 def resolve(paths: tuple[str, ...], favour: str | None, as_json: bool) -> None:
     """Mark conflicted PATHS resolved, taking --ours or --theirs if given.
 
@@ -130,7 +129,6 @@ def resolve(paths: tuple[str, ...], favour: str | None, as_json: bool) -> None:
     """
     from ..resolving import resolve as settle
 
-    json_errors(as_json)
     repo = open_repo()
     done = settle(repo, list(paths), favour)
     if as_json:

@@ -17,7 +17,7 @@ from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
     error_json,
-    json_errors,
+    json_option,
     open_repo,
     receive_policy_for,
     request_auto_gc,
@@ -174,7 +174,7 @@ def remote_rename(old: str, new: str) -> None:
 
 @remote.command("list")
 @click.option("-v", "--verbose", is_flag=True, help="Show each remote's URL.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def remote_list(verbose: bool, as_json: bool) -> None:
     """List the configured remotes."""
     from ..remotes_config import list_remotes
@@ -189,10 +189,9 @@ def remote_list(verbose: bool, as_json: bool) -> None:
 
 @remote.command("show")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def remote_show(name: str, as_json: bool) -> None:
     """Show remote NAME: its URL, its branches and how local branches relate to them."""
-    json_errors(as_json)
     from ..remotes_config import remote_url
 
     repo = open_repo()
@@ -329,7 +328,7 @@ def _set_upstreams(repo: Any, remote_name: str, refspecs: list[tuple[str | None,
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be pushed; send nothing.")
 @click.option("-u", "--set-upstream", is_flag=True,
               help="Make each pushed branch track its remote branch (for pull and push).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tags: bool,
          force: bool, dry_run: bool, set_upstream: bool, as_json: bool) -> None:
     """Send commits to REMOTE (default: the branch's upstream remote, else origin).
@@ -341,7 +340,6 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
     from ..transfer import PushConflictError, PushNameClashError, PushNonFastForwardError
     from ..transfer import push as push_refs
 
-    json_errors(as_json)
     repo = open_repo()
     location = _location(repo, remote_word)
     if set_upstream and location.name is None:
@@ -461,14 +459,13 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
               help="Delete remote-tracking refs whose branch is gone from the remote "
               "(default: remote.NAME.prune, else fetch.prune, else no).")
 @REQUIRE_SIGNATURES
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 def fetch(remote_word: str | None, fetch_all: bool, prune: bool | None,
           require_signatures: bool, as_json: bool) -> None:
     """Bring in REMOTE's new commits; update refs/remotes/REMOTE/* and add new tags.
 
     Your branches and working tree are not touched: see `muse pull` for that.
     """
-    json_errors(as_json)
     from ..remotes_config import Location, list_remotes
 
     repo = open_repo()
@@ -516,7 +513,7 @@ def _pull_source(repo: Any, remote_word: str | None, branch: str | None) -> tupl
 @click.option("--merge", "allow_merge", is_flag=True,
               help="If the histories diverged, merge (three-way) instead of refusing.")
 @REQUIRE_SIGNATURES
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 @click.pass_context
 def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_merge: bool,
          require_signatures: bool, as_json: bool) -> None:
@@ -527,7 +524,6 @@ def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_
     rewrites those files (then nothing changes). Exit 1: the merge stopped with
     conflicts; exit 4: refused (diverged without --merge, or local edits in the way).
     """
-    json_errors(as_json)
     from ..errors import NonFastForwardError, RevisionError
     from ..remotes_config import fast_forward, tracking_prefix
 
@@ -598,11 +594,10 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
 @click.option("-o", "--origin", "remote_name", default="origin", show_default=True,
               help="Name for the remote cloned from.")
 @REQUIRE_SIGNATURES
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 def clone(url: str, directory: Path | None, remote_name: str, require_signatures: bool,
           as_json: bool) -> None:
     """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
-    json_errors(as_json)
     from ..config import user_config
     from ..remotes_config import check_remote_name, normalise_url, url_basename
     from ..transfer import clone as clone_repo
@@ -636,10 +631,9 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
 @click.argument("remote_word", metavar="[REMOTE|URL]", required=False)
 @click.option("--heads", is_flag=True, help="Only branches.")
 @click.option("--tags", is_flag=True, help="Only tags.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@json_option("One JSON object on stdout.")
 def ls_remote(remote_word: str | None, heads: bool, tags: bool, as_json: bool) -> None:
     """List the refs a remote has (works outside a repository when given a URL)."""
-    json_errors(as_json)
     from ..remotes_config import Location, is_url, normalise_url
 
     repo = None

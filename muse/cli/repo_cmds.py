@@ -11,7 +11,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, open_repo, request_auto_gc, short
+from .base import COUNT, emit_json, json_option, open_repo, request_auto_gc, short
 from .pathargs import PathspecCommand
 
 
@@ -108,7 +108,7 @@ def _echo_upstream(up: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.option("-s", "--short", "short_format", is_flag=True, help="One line per changed path.")
 def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
     """Show what changed in the working tree since the last commit (only under PATHS if given)."""
@@ -255,12 +255,12 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
 
 @click.command(cls=PathspecCommand)
 @click.argument("revisions", nargs=-1)
-@click.option("-n", "--max-count", type=click.IntRange(min=0), help="Show at most N commits.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
 @click.option("--decorate/--no-decorate", default=None,
               help="Show the branch and tag names of each commit (default: on a terminal).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
         decorate: bool | None, as_json: bool) -> None:
     """Show the history reachable from REVISIONS (default: HEAD), newest first.

@@ -8,9 +8,9 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, json_errors, open_repo, short
+from .base import emit_json, json_option, open_repo, short
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+JSON = json_option("Machine-readable output.")
 
 
 def _specs(repo: Any, typed: tuple[str, ...]) -> list[Any]:
@@ -37,7 +37,6 @@ def restore(paths: tuple[str, ...], source: str | None, staged: bool, in_tree: b
     """
     from ..treeops import restore as run
 
-    json_errors(as_json)
     repo = open_repo()
     done = run(repo, _specs(repo, paths), source=source, worktree=in_tree or not staged,
                staged=staged)
@@ -67,7 +66,6 @@ def rm(paths: tuple[str, ...], cached: bool, recursive: bool, force: bool,
     """Remove tracked files; the next commit records it (--cached: keep the files)."""
     from ..treeops import remove
 
-    json_errors(as_json)
     repo = open_repo()
     done = remove(repo, _specs(repo, paths), cached=cached, recursive=recursive, force=force)
     if as_json:
@@ -93,7 +91,6 @@ def mv(source: str, destination: str, as_json: bool) -> None:
     from ..pathspec import resolve_spec
     from ..treeops import ignored_destination, move
 
-    json_errors(as_json)
     repo = open_repo()
     root = repo.worktree.root
     src, dst = resolve_spec(root, source), resolve_spec(root, destination)
@@ -137,7 +134,6 @@ def stash_push(message: str | None = None, as_json: bool = False) -> None:
     """Save every local change (new files too) as a stash; the tree goes back to HEAD."""
     from ..stash import push
 
-    json_errors(as_json)
     made = push(open_repo(), message)
     if as_json:
         emit_json(_stash_record(made) if made else None)
@@ -153,7 +149,6 @@ def stash_list(as_json: bool) -> None:
     """List the stashes, newest first."""
     from ..stash import entries
 
-    json_errors(as_json)
     found = entries(open_repo())
     if as_json:
         emit_json([_stash_record(e) for e in found])
@@ -177,7 +172,6 @@ def stash_apply(name: str, as_json: bool) -> None:
     """Put a stash's changes (default stash@{0}) back into the tree; keep the stash."""
     from ..stash import apply, parse_name
 
-    json_errors(as_json)
     entry, changed = apply(open_repo(), parse_name(name))
     _report_applied(entry, changed, as_json, "Applied")
 
@@ -189,7 +183,6 @@ def stash_pop(name: str, as_json: bool) -> None:
     """Apply a stash (default stash@{0}), then drop it."""
     from ..stash import parse_name, pop
 
-    json_errors(as_json)
     entry, changed = pop(open_repo(), parse_name(name))
     _report_applied(entry, changed, as_json, "Applied and dropped")
 
@@ -201,7 +194,6 @@ def stash_drop(name: str, as_json: bool) -> None:
     """Delete a stash (default stash@{0}); its commit goes at the next gc."""
     from ..stash import drop, parse_name
 
-    json_errors(as_json)
     entry = drop(open_repo(), parse_name(name))
     if as_json:
         emit_json(_stash_record(entry))
@@ -220,7 +212,6 @@ def stash_show(name: str, patch: bool, name_status: bool, as_json: bool) -> None
     from ..stash import entry, parse_name
     from .inspect_cmds import _print_diffs, _store_reader
 
-    json_errors(as_json)
     repo = open_repo()
     found = entry(repo, parse_name(name))
     base = repo.commit_snapshot(found.base) if found.base else None

@@ -68,9 +68,10 @@ def hub() -> None:
 @hub.command()
 @storage_options
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8470, show_default=True, type=int)
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--public-url", help="the URL clients reach this hub at (behind a proxy)")
-@click.option("--max-bundle-bytes", type=int, help="refuse larger pushes (413)")
+@click.option("--max-bundle-bytes", type=click.IntRange(min=1),
+              help="refuse larger pushes (413)")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(data: Path | None, database: str | None, blobs: str | None, host: str, port: int,

@@ -266,3 +266,21 @@ def test_log_inside_says_the_refs_document_is_damaged(muse: MuseRunner,
     res = muse("log", cwd=remote)
     assert res.exit_code == 3 and "refs.json is corrupt" in res.stderr
     assert "Traceback" not in res.output and tree_state(remote) == before
+
+
+@pytest.mark.parametrize("args", [("tag", "-a", "v1", "-m", "Album master"),
+                                  ("tag", "-a", "v1", "-m", "unsigned", "--unsigned"),
+                                  ("tag", "v1"), ("branch", "other")])
+def test_refs_inside_are_refused_before_anything_is_stored(
+        muse: MuseRunner, pushed: tuple[Path, Path], args: tuple[str, ...]) -> None:
+    """`tag -a` inside used to store its tag object under objects/ and only then find
+    the refs read-only: a loose file nothing names, reported by `verify` ever after."""
+    _, remote = pushed
+    before = tree_state(remote)
+    res = muse(*args, cwd=remote)
+    assert res.exit_code == 3, res.output
+    assert res.stderr.startswith("error: this is a bare remote: ")
+    assert "hint: a remote's refs move only by push" in res.stderr
+    assert tree_state(remote) == before
+    data = json.loads(ok(muse("verify", "--json", cwd=remote)).stdout)
+    assert data["checked"]["unreachable_objects"] == 0
