@@ -14,6 +14,7 @@ from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
 from .merge_state import clear_state, end_merge, require_no_merge, tracked_by_merge
 from .objects import Snapshot
+from .reflog import switch_message
 from .repo import Repository
 
 SHOWN_PATHS = 10
@@ -236,7 +237,7 @@ def switch_branch(repo: Repository, name: str, *, force: bool = False) -> Switch
         return SwitchResult(name, commit, unchanged=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     plan.run()
-    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
+    repo.refs.set_head(ref, switch_message(_where(repo), name))
     return SwitchResult(name, commit, carried=tuple(plan.carried))
 
 
@@ -257,7 +258,7 @@ def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: 
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     create_branch(repo, name, commit, start_label=start_label)
     plan.run()
-    repo.refs.set_head(ref, f"switch: moving from {_where(repo)} to {name}")
+    repo.refs.set_head(ref, switch_message(_where(repo), name))
     return SwitchResult(name, commit, created=True, carried=tuple(plan.carried))
 
 
@@ -266,7 +267,7 @@ def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> Sw
     require_no_merge(repo, "switch")
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {commit[:12]}")
     plan.run()
-    repo.refs.set_head(commit, f"switch: moving from {_where(repo)} to {commit[:12]}")
+    repo.refs.set_head(commit, switch_message(_where(repo), commit[:12]))
     return SwitchResult(None, commit, carried=tuple(plan.carried))
 
 

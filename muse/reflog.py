@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,22 @@ class DamagedLine:
     """A line that does not parse: shown to the user, skipped by every reader."""
 
     text: str
+
+
+# HEAD's record of a switch; `@{-N}` reads the branch it left back out of it.
+_SWITCH = re.compile(r"switch: moving from (?P<old>\S+) to (?P<new>\S+)")
+
+
+def switch_message(old: str, new: str) -> str:
+    """HEAD's reflog message for a switch from `old` (a branch, or a detached commit's
+    abbreviation) to `new`."""
+    return f"switch: moving from {old} to {new}"
+
+
+def switched_from(message: str) -> str | None:
+    """What a switch recorded by `switch_message` left; None for any other move."""
+    found = _SWITCH.fullmatch(message)
+    return None if found is None else found.group("old")
 
 
 def log_path(muse_dir: Path, ref: str) -> Path:

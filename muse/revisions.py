@@ -1,14 +1,15 @@
 """Revision syntax: ids (full or ≥4-digit prefix), ref names, HEAD, `REF@{N}` / `@{N}`
-(the reflog), `~N` / `^N` suffixes, and `^{commit}` / `^{}` (peel a tag)."""
+(the reflog), `@{-N}` (the N-th branch switched away from), `BRANCH@{u}` (its
+upstream), `stash@{N}`, `~N` / `^N` suffixes, and `^{commit}` / `^{}` (peel a tag)."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
-from .errors import CorruptObjectError, MissingObjectError, RevisionError
+from .errors import CorruptObjectError, MissingObjectError, RevisionError, UsageError
 from .objects import is_object_id
-from .reflog import DamagedLine, has_log
+from .reflog import DamagedLine, has_log, switched_from
 from .refs import HEADS, REMOTES, TAGS
 from .storage import COMMIT, TAG
 from .tags import peel
@@ -84,10 +85,23 @@ def reflog_ref(repo: Repository, name: str) -> str:
                         hint="see `muse branch -a` and `muse reflog`")
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _resolve_reflog(repo: Repository, text: str, name: str, number: str) -> str:
-    if not (number.isascii() and number.isdigit()):
-        raise RevisionError(f"invalid revision {text!r}: only @{{N}} (a reflog entry) "
-                            "is understood", hint="e.g. main@{1}: where main was before "
+    if number in ("u", "upstream"):
+        return _resolve_upstream(repo, text, name)
+    if name == "" and number.startswith("-") and _digits(number[1:]) and int(number[1:]):
+        return previous_checkout(repo, text, int(number[1:]))[1]
+    if name == "stash" and _digits(number) and _names_stash(repo):
+        from .stash import entry as stash_entry  # only here: rarely needed
+
+        return stash_entry(repo, int(number)).id
+    if not _digits(number):
+        raise RevisionError(f"invalid revision {text!r}: only @{{N}} (a reflog entry), "
+                            "@{-N} (an earlier branch) and @{u} (the upstream) are "
+                            "understood", hint="e.g. main@{1}: where main was before "
                             "its last move; see `muse reflog main`")
     wanted = int(number)
     ref = reflog_ref(repo, name)
@@ -112,6 +126,61 @@ def _resolve_reflog(repo: Repository, text: str, name: str, number: str) -> str:
     raise RevisionError(f"{text!r}: the reflog of {shown} has only "
                         f"{count} entr{'y' if count == 1 else 'ies'}",
                         hint=f"see `muse reflog {shown}`")
+
+
+def _names_stash(repo: Repository) -> bool:
+    """`stash@{N}` is a stash entry unless a ref (or a ref's log) is called `stash`."""
+    return resolve_ref_name(repo, "stash") is None and not any(
+        has_log(repo.muse_dir, full) for full in (HEADS + "stash", TAGS + "stash"))
+
+
+def _resolve_upstream(repo: Repository, text: str, name: str) -> str:
+    """`BRANCH@{u}` (`@{u}`: the current branch's): the commit its upstream's
+    remote-tracking ref names, as last fetched."""
+    from .tracking import tracking_ref
+
+    branch = name or repo.current_branch()
+    if branch is None:
+        raise RevisionError(f"{text!r}: HEAD is detached, so there is no current branch",
+                            hint="name one, e.g. main@{u}")
+    if name and repo.refs.read(HEADS + name) is None:
+        raise RevisionError(f"{text!r}: no branch named {name!r}", hint=_HINT)
+    ref = tracking_ref(repo, branch)
+    if ref is None:
+        raise RevisionError(f"{text!r}: branch {branch!r} has no upstream",
+                            hint=f"set one with `muse push -u REMOTE {branch}`")
+    value = repo.refs.read(ref)
+    if value is None:
+        raise RevisionError(f"{text!r}: {ref[len(REMOTES):]} has not been fetched",
+                            hint="run `muse fetch`")
+    return value
+
+
+def previous_checkout(repo: Repository, text: str, n: int) -> tuple[str | None, str]:
+    """`@{-N}`: what HEAD was on N switches ago — the branch's name while the branch still
+    exists (else None), and its commit now (for a detached HEAD, the commit it was at)."""
+    seen = 0
+    for entry in repo.refs.reflog("HEAD"):
+        if isinstance(entry, DamagedLine):
+            continue
+        left = switched_from(entry.message)
+        if left is None:
+            continue
+        seen += 1
+        if seen < n:
+            continue
+        try:
+            branch_commit = repo.refs.read(HEADS + left)
+        except UsageError:
+            branch_commit = None  # not a branch name: a detached commit's abbreviation
+        if branch_commit is not None:
+            return left, branch_commit
+        if entry.old is None or not repo.store.has(entry.old):
+            raise RevisionError(f"{text!r}: {left} no longer exists",
+                                hint="see `muse reflog`")
+        return None, entry.old
+    raise RevisionError(f"{text!r}: HEAD's reflog records only {seen} "
+                        f"switch{'' if seen == 1 else 'es'}", hint="see `muse reflog`")
 
 
 def _resolve_base(repo: Repository, text: str) -> str:

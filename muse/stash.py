@@ -108,7 +108,7 @@ def parse_name(text: str) -> int:
 def entry(repo: Repository, index: int) -> StashEntry:
     ids = stash_ids(repo.muse_dir)
     if not 0 <= index < len(ids):
-        held = f"there are {len(ids)}" if ids else "there are none"
+        held = {0: "there are none", 1: "there is 1"}.get(len(ids), f"there are {len(ids)}")
         raise RevisionError(f"no stash entry stash@{{{index}}}: {held}",
                             hint="see `muse stash list`")
     return StashEntry(index, ids[index], repo.graph.commit(ids[index]))

@@ -33,6 +33,18 @@ def upstream(repo: Repository, branch: str) -> Upstream | None:
     return Upstream(remote, merge)
 
 
+def tracking_ref(repo: Repository, branch: str) -> str | None:
+    """The remote-tracking ref BRANCH's upstream is followed by (`refs/remotes/origin/main`),
+    whether fetched or not; None when it has no upstream branch."""
+    up = upstream(repo, branch)
+    if up is None or not up.merge.startswith(HEADS):
+        return None
+    try:
+        return check_ref_name(f"{REMOTES}{up.remote}/{up.merge[len(HEADS):]}")
+    except UsageError:
+        return None  # a hand-edited setting no ref can match: nothing to compare with
+
+
 @dataclass(frozen=True)
 class UpstreamStatus:
     """`name` as shown (`origin/main`); `gone`: the tracking ref does not exist (never
@@ -51,13 +63,9 @@ def upstream_status(repo: Repository, branch: str) -> UpstreamStatus | None:
     Counts come from two reachability deltas, O(commits between) rather than
     O(history): exact whenever commit clocks never go backwards (muse.graph).
     """
-    up = upstream(repo, branch)
-    if up is None or not up.merge.startswith(HEADS):
+    ref = tracking_ref(repo, branch)
+    if ref is None:
         return None
-    try:
-        ref = check_ref_name(f"{REMOTES}{up.remote}/{up.merge[len(HEADS):]}")
-    except UsageError:
-        return None  # a hand-edited setting no ref can match: nothing to compare with
     name = ref[len(REMOTES):]
     mine = repo.refs.read(HEADS + branch)
     if mine is None:

@@ -115,7 +115,7 @@ def test_revisions_at_n_name_where_a_ref_was(muse, repo_dir):
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("main@{7}", "the reflog of main has only 2 entries"),
-    ("main@{-1}", "only @{N} (a reflog entry) is understood"),
+    ("main@{-1}", "only @{N} (a reflog entry), @{-N} (an earlier branch)"),
     ("main@{yesterday}", "only @{N}"),
     ("nowhere@{0}", "no such ref, and no reflog for it"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -336,6 +337,8 @@ def switch(target: str | None, new_branch: str | None, detach: bool, force: bool
 
     Local changes to files that differ between the two commits block the
     switch (unless --force); other local changes are carried across.
+    `muse switch -` goes back to the branch switched away from last (`@{-N}`:
+    N switches ago).
     """
     from .. import checkout
 
@@ -350,10 +353,27 @@ def switch(target: str | None, new_branch: str | None, detach: bool, force: bool
         result = checkout.switch_detached(repo, _resolve(repo, target or "HEAD"), force=force)
     elif target is None:
         raise UsageError("switch to what?", hint="muse switch BRANCH, -c NEW, or --detach REV")
+    elif target == "-" or _EARLIER_BRANCH.fullmatch(target):
+        result = _switch_back(repo, target, force=force)
     else:
         _refuse_non_branch(repo, target)
         result = checkout.switch_branch(repo, target, force=force)
     _report_switch(repo, result)
+
+
+_EARLIER_BRANCH = re.compile(r"@\{-[0-9]+\}")
+
+
+def _switch_back(repo: Any, target: str, *, force: bool) -> Any:
+    """`muse switch -` (= `@{-1}`) and `@{-N}`: back to the branch HEAD was on N switches
+    ago, or to the commit it was at when it was detached there, as in git."""
+    from .. import checkout
+    from ..revisions import previous_checkout
+
+    branch, commit = previous_checkout(repo, target, int(target[3:-1]) if target != "-" else 1)
+    if branch is not None:
+        return checkout.switch_branch(repo, branch, force=force)
+    return checkout.switch_detached(repo, commit, force=force)
 
 
 def _refuse_non_branch(repo: Any, target: str) -> None:

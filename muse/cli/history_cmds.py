@@ -8,6 +8,7 @@ import click
 
 from ..display import printable
 from .base import COUNT, emit_json, json_option, open_repo, short
+from .pathargs import CountShorthand
 
 COMMANDS: list[click.Command] = []
 _C = TypeVar("_C", bound=click.Command)
@@ -46,9 +47,9 @@ def reflog() -> None:
     """
 
 
-@reflog.command("show")
+@reflog.command("show", cls=CountShorthand)
 @click.argument("ref", required=False, default="HEAD")
-@click.option("-n", "--max-count", type=COUNT, help="Show at most N entries.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N entries (or -N).")
 @json_option("One JSON object on stdout.")
 def reflog_show(ref: str, max_count: int | None, as_json: bool) -> None:
     """Show where REF (default HEAD) has been, newest first, as REF@{N}."""

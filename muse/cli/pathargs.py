@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import click
@@ -21,6 +22,32 @@ class PathspecCommand(click.Command):
         else:
             ctx.meta[PATHS] = None
         return super().parse_args(ctx, args)
+
+
+_COUNT = re.compile(r"-[0-9]+")
+_COUNT_OPTIONS = ("-n", "--max-count")
+
+
+def expand_count_shorthand(args: list[str]) -> list[str]:
+    """`-3` for `-n 3`, as git's log and reflog take it (before any `--`)."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return out + args[i:]
+        takes_value = bool(out) and out[-1] in _COUNT_OPTIONS
+        out += ["-n", arg[1:]] if _COUNT.fullmatch(arg) and not takes_value else [arg]
+    return out
+
+
+class CountShorthand(click.Command):
+    """A command whose `-n N` may be written `-N`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_count_shorthand(args))
+
+
+class LogCommand(CountShorthand, PathspecCommand):
+    """`muse log`: `-N` for `-n N`, and paths after `--`."""
 
 
 def split_paths(repo: Any, words: tuple[str, ...]) -> tuple[list[str], list[Any]]:

@@ -12,7 +12,7 @@ import click
 from ..display import printable, printable_lines
 from ..errors import UsageError
 from .base import COUNT, emit_json, json_option, open_repo, request_auto_gc, short
-from .pathargs import PathspecCommand
+from .pathargs import LogCommand
 
 
 @click.command()
@@ -253,9 +253,9 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
     return lines
 
 
-@click.command(cls=PathspecCommand)
+@click.command(cls=LogCommand)
 @click.argument("revisions", nargs=-1)
-@click.option("-n", "--max-count", type=COUNT, help="Show at most N commits.")
+@click.option("-n", "--max-count", type=COUNT, help="Show at most N commits (or -N).")
 @click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
 @click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
 @click.option("--decorate/--no-decorate", default=None,
