@@ -12,7 +12,13 @@ from . import untracking
 from .branches import branch_ref_name, create_branch
 from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
-from .merge_state import clear_state, end_merge, require_no_merge, tracked_by_merge
+from .merge_state import (
+    clear_state,
+    end_merge,
+    remove_untouched_side_files,
+    require_no_merge,
+    tracked_by_merge,
+)
 from .objects import Snapshot
 from .reflog import switch_message
 from .repo import Repository
@@ -305,19 +311,24 @@ def reset_hard(repo: Repository, commit: str, label: str) -> None:
 SOFT, MIXED = "soft", "mixed"
 
 
-def reset_branch(repo: Repository, commit: str, label: str, *, mode: str) -> None:
-    """`reset --soft` / `--mixed`: move only the current branch (or detached HEAD).
+def reset_branch(repo: Repository, commit: str, label: str, *, mode: str) -> list[str]:
+    """`reset --soft` / `--mixed`: move only the current branch (or detached HEAD); return
+    the side files of a merge given up that were removed.
 
     Muse has no staging area (a commit records the whole working tree), so both
     leave every file as it is: what differs from `commit` shows in `status` and
     goes into the next commit. They differ only on a merge in progress: --soft
-    refuses (as git does), --mixed gives the merge up and keeps its files.
+    refuses (as git does), --mixed gives the merge up and keeps its files, but for
+    side files still as the merge wrote them.
     """
     if mode == SOFT:
         require_no_merge(repo, "reset --soft")
     head = repo.head()
     if head != commit:
         repo.move_head(head, commit, f"reset: moving to {label}")
+    removed: list[str] = []
     if mode == MIXED:
+        removed = remove_untouched_side_files(repo)
         end_merge(repo)
         untracking.clear(repo.muse_dir)  # --mixed resets what a commit is told: rm --cached
+    return removed

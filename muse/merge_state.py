@@ -193,6 +193,32 @@ def clear_state(repo: Repository) -> list[str]:
     return removed
 
 
+def remove_untouched_side_files(repo: Repository) -> list[str]:
+    """Remove the side files still exactly as the merge wrote them; return their names.
+
+    Giving a merge up while keeping the tree (`reset --mixed`) would otherwise leave them
+    as new files for the next commit to record: a copy of a stem under another name.
+    They are copies of stored objects, so removing them loses nothing; one edited since
+    is the user's work and stays.
+    """
+    from .worktree import hash_file
+
+    removed: list[str] = []
+    if repo.root is None:
+        return removed
+    for record in _records_if_readable(repo):
+        written = {record.theirs, record.base} - {None}
+        for side in record.side_files:
+            path = repo.root / side
+            if not is_safe_path(side) or not path.is_file() or path.is_symlink():
+                continue
+            with contextlib.suppress(OSError):
+                if hash_file(path) in written:
+                    path.unlink()
+                    removed.append(side)
+    return removed
+
+
 def end_merge(repo: Repository) -> None:
     """Forget the merge: the conflict records first, the MERGE_HEAD marker last."""
     for name in (MERGE_CONFLICTS, PICK_HEAD, MERGE_HEAD):

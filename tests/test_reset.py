@@ -160,12 +160,32 @@ def test_soft_reset_is_refused_during_a_merge(muse, repo_dir, history):
 
 def test_mixed_reset_gives_up_a_merge_and_keeps_its_files(muse, repo_dir, history):
     _conflicted_merge(muse, repo_dir)
-    side = read(repo_dir, "song~theirs.mid")
+    ours = read(repo_dir, "song.mid")
     result = muse("reset", "--mixed", cwd=repo_dir)
     assert result.exit_code == 0, result.output
     assert not (repo_dir / ".muse/MERGE_HEAD").exists()
-    assert read(repo_dir, "song~theirs.mid") == side  # nothing in the tree is touched
+    assert not (repo_dir / ".muse/MERGE_CONFLICTS").exists()
+    assert read(repo_dir, "song.mid") == ours  # the conflicted path keeps what is there
     assert ref(repo_dir, "refs/heads/main") == history["second"]
+    # The side files were copies of stored versions: gone, so the next commit does not
+    # record them as new files.
+    sides = sorted(p.name for p in repo_dir.glob("song~*"))
+    assert sides == []
+    assert "Removed the conflict's side files" in result.stderr
+    assert "song~theirs.mid" in result.stderr
+    status = muse("status", "--short", cwd=repo_dir).stdout
+    assert "song~" not in status
+
+
+def test_mixed_reset_keeps_a_side_file_edited_since(muse, repo_dir, history):
+    _conflicted_merge(muse, repo_dir)
+    theirs = sorted(p.name for p in repo_dir.glob("song~theirs*"))
+    assert theirs
+    write(repo_dir, theirs[0], "my own mix of both")
+    result = muse("reset", "--mixed", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert read(repo_dir, theirs[0]) == "my own mix of both"
+    assert theirs[0] not in result.stderr
 
 
 @pytest.mark.parametrize("args", [("--soft", "--hard"), ("--mixed", "--soft"),

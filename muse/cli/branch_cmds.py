@@ -538,8 +538,13 @@ def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
     if mode == "hard":
         reset_hard(repo, commit, revision)
     else:
-        reset_branch(repo, commit, revision, mode=mode)
+        removed = reset_branch(repo, commit, revision, mode=mode)
     click.echo(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")
-    if mode != "hard":
+    if mode != "hard" and removed:
+        click.echo("Removed the conflict's side files (copies of stored versions): "
+                   + ", ".join(printable(name) for name in removed), err=True)
+        click.echo("The rest of the working tree was not touched: `muse status` shows how "
+                   "it differs.", err=True)
+    elif mode != "hard":
         click.echo("The working tree was not touched: `muse status` shows how it differs.",
                    err=True)
