@@ -442,3 +442,28 @@ def test_hub_serve_refuses_a_port_out_of_range(muse: MuseRunner, tmp_path: Path)
                           "--port", "99999999999", exit_code=2)
     assert "is not in the range 0<=x<=65535" in res.stderr
     assert not (tmp_path / "hub").exists()
+
+
+@pytest.mark.parametrize("args, message, hint", [
+    (("log", "--bogus", "--json"), "No such option '--bogus'", "see `muse log --help`"),
+    (("nosuch", "--json"), "No such command 'nosuch'", "see `muse --help`"),
+    (("tag", "--json", "-m"), "Option '-m' requires an argument", "see `muse tag --help`"),
+    (("reflog", "expire", "--json", "--expire"), "requires an argument",
+     "see `muse reflog expire --help`"),
+])
+def test_parse_errors_under_json_are_json(muse: MuseRunner, committed: Path,
+                                          args: tuple[str, ...], message: str,
+                                          hint: str) -> None:
+    res = changes_nothing(muse, committed, *args, exit_code=2)
+    assert res.stdout == ""
+    error = json.loads(res.stderr)["error"]
+    assert error["code"] == "usage" and error["exit_code"] == 2
+    assert message in error["message"] and error["hint"] == hint
+
+
+def test_parse_errors_without_json_stay_clicks(muse: MuseRunner, committed: Path) -> None:
+    res = changes_nothing(muse, committed, "log", "--bogus", exit_code=2)
+    assert "No such option '--bogus'" in res.stderr and not res.stderr.startswith("{")
+    # After `--`, `--json` is a path, not a request for JSON.
+    res = changes_nothing(muse, committed, "diff", "--bogus", "--", "--json", exit_code=2)
+    assert not res.stderr.startswith("{")

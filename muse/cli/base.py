@@ -17,6 +17,10 @@ from ..errors import INTERNAL_ERROR_EXIT, MuseError, system_refusal
 class MuseGroup(click.Group):
     """Translates Muse's error tree into one line, a hint, and the documented exit code."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta.setdefault(ARGUMENTS, list(args))  # the outermost group's: every word typed
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
@@ -24,6 +28,12 @@ class MuseGroup(click.Group):
             return result
         except MuseError as exc:
             report_error(exc, as_json=ctx.meta.get(JSON_ERRORS, False))
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            if not _json_typed(ctx):
+                raise
+            # Found while parsing, before `--json` took effect: a script still gets JSON.
+            report_error(_usage_error(exc, ctx), as_json=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -49,6 +59,33 @@ class MuseGroup(click.Group):
                 ctx.exit(130)
             _internal_error()
             ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+# The words given to the outermost group (in the context's shared `meta`).
+ARGUMENTS = "muse.arguments"
+
+
+def _json_typed(ctx: click.Context) -> bool:
+    """Whether `--json` was among the options typed (before any `--`)."""
+    words = ctx.meta.get(ARGUMENTS, [])
+    return "--json" in words[:words.index("--")] if "--" in words else "--json" in words
+
+
+def _usage_error(exc: click.UsageError, ctx: click.Context) -> MuseError:
+    """click's own usage error (an unknown option, a missing argument) in Muse's tree."""
+    from ..errors import UsageError
+
+    if exc.ctx is not None:
+        where = ["muse", *exc.ctx.command_path.split()[1:]]
+    else:  # raised before its command's context existed: the commands typed
+        where, command = ["muse"], ctx.command
+        for word in ctx.meta.get(ARGUMENTS, []):
+            found = command.get_command(ctx, word) if isinstance(command, click.Group) else None
+            if found is None:
+                break
+            where.append(word)
+            command = found
+    return UsageError(exc.format_message(), hint=f"see `{' '.join(where)} --help`")
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
