@@ -1,7 +1,7 @@
 """The S3 remote: the bucket algorithm over S3's conditional writes, checksums and multipart.
 
 `s3://bucket/prefix` names a repository at `prefix/` in `bucket` (one bucket may hold
-many). `S3Bucket` gives the six `Bucket` primitives with an injected boto3 client;
+many). `S3Bucket` gives the seven `Bucket` primitives with an injected boto3 client;
 `open_remote` builds one from the URL and the remote's settings. It also presigns
 PUTs, GETs and uploads in parts bound to a length and checksum, for the hub to
 hand its clients (docs/hub.md). boto3 is imported
