@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from muse.bundle import plan_bundle, write_bundle
 from muse.config import user_config
@@ -73,6 +74,7 @@ from .bucket import (
     pack_graph,
     pack_key,
 )
+from .geometric import geometric_tail, pack_order, write_union
 
 REMOTE_STEPS = ("locked", "stored", "swapped", "dropped", "swept")
 SUFFIXES = ("index", "bundle", "replaced")  # a pack's keys, in the order gc deletes them
@@ -340,7 +342,8 @@ class BucketMaintenance:
 
     def gc(self, *, prune: str | None = None, auto: bool = False) -> RemoteGcReport:
         """Fold the named packs into one (when there are several), then drop unnamed packs
-        past the grace period; with `auto`, only above gc.autoPacks named packs.
+        past the grace period; with `auto`, only above gc.autoPacks named packs, and only
+        the newest packs, geometrically (`remotes.geometric`).
 
         Steps a hook sees (REMOTE_STEPS): `locked`; `stored` (the folded pack and its
         index are stored, unnamed); `swapped` (refs.json names it); `dropped`; `swept`.
@@ -356,7 +359,10 @@ class BucketMaintenance:
             self._hook("locked")
             doc, _ = self._read()
             if len(doc.packs) > 1 and doc.refs:
-                self._fold(doc, report)
+                if auto:
+                    self._fold_geometric(doc, report)
+                else:
+                    self._fold(doc, report)
             self._drop_unnamed(cutoff, report)
             self._hook("dropped")
             report.work_files_removed = self._sweep()
@@ -366,33 +372,46 @@ class BucketMaintenance:
 
     def _fold(self, doc: RefsDoc, report: RemoteGcReport) -> None:
         """Write one pack of all the refs reach and swap the refs document to name it in
-        place of the packs it replaces; packs pushed meanwhile stay named as they are.
-
-        The replaced packs stay, each with a fresh marker, until a later gc finds them
-        past the grace period: a fetch that chose them a moment ago can still read them.
-        """
+        place of the packs it replaces; packs pushed meanwhile stay named as they are."""
         with self._local_packs(doc) as root:
-            index = self._write_fold(root, doc)
-        replaced = set(doc.packs) - {index.pack}
-        self._mark(replaced)  # before the swap: a kill after it must not lose the dates
-        if self._swap_packs(index, replaced):
-            self._hook("swapped")
-            report.folded_into, report.folded_packs = index.pack, len(replaced)
-        else:
-            for pack_id in replaced:
-                self.bucket.delete(marker_key(pack_id))  # still named: nothing changed
+            store = BucketStore(root)
+            plan = plan_bundle(CommitGraph(store), dict(doc.refs),
+                               sorted(set(doc.refs.values())), [])
 
-    def _write_fold(self, root: Path, doc: RefsDoc) -> PackIndex:
-        """The complete pack of `doc`'s refs, written from the packs in `root`, stored."""
-        store = BucketStore(root)
-        plan = plan_bundle(CommitGraph(store), dict(doc.refs), sorted(set(doc.refs.values())),
-                           [])
+            def write(out: BinaryIO) -> PackIndex:
+                summary = write_bundle(store, plan, out)  # every object re-hashed
+                return PackIndex(summary.bundle_id, summary.size, (),
+                                 pack_graph(plan.parents, plan.tag_targets), summary.entries)
+
+            index = self._store_fold(store, write)
+        self._install(index, set(doc.packs) - {index.pack}, report)
+
+    def _fold_geometric(self, doc: RefsDoc, report: RemoteGcReport) -> None:
+        """Fold only the newest packs, so that each pack left is at least twice the total
+        of the ones after it; all of them (a complete pack) when that takes every one."""
+        indexes = {p: self._pack_index(p) for p in sorted(doc.packs)}
+        sizes = {p: index.size for p, index in indexes.items()}  # checked before folding
+        tail = geometric_tail(pack_order(indexes, sizes), sizes)
+        if len(tail) == len(doc.packs):
+            self._fold(doc, report)
+            return
+        if len(tail) < 2:
+            return
+        chosen = RefsDoc(doc.refs, {p: doc.packs[p] for p in tail})
+        with self._local_packs(chosen) as root:
+            store = BucketStore(root)
+            verified = [store.pack_index(p) for p in tail]  # as copied and checked here
+            index = self._store_fold(store, lambda out: write_union(store.packs_dir, verified,
+                                                                    out))
+        self._install(index, set(tail) - {index.pack}, report)
+
+    def _store_fold(self, store: ObjectStore,
+                    write: Callable[[BinaryIO], PackIndex]) -> PackIndex:
+        """The folded pack `write` produces, in the work folder, then stored with its index."""
         work = store.new_tmp_file(".bundle")  # a bare remote's tmp/, like an upload
         try:
             with open(work, "wb") as out:
-                summary = write_bundle(store, plan, out)  # every object re-hashed
-            index = PackIndex(summary.bundle_id, summary.size, (),
-                              pack_graph(plan.parents, plan.tag_targets), summary.entries)
+                index = write(out)
             self.bucket.put_if_absent(pack_key(index.pack), work, sha256=index.pack,
                                       disposable=True)
             self.bucket.put_if_absent(index_key(index.pack), index.encode())
@@ -401,6 +420,18 @@ class BucketMaintenance:
             with contextlib.suppress(FileNotFoundError):
                 work.unlink()
         return index
+
+    def _install(self, index: PackIndex, replaced: set[str], report: RemoteGcReport) -> None:
+        """Name `index.pack` instead of `replaced`. The replaced packs stay, each with a
+        fresh marker, until a later gc finds them past the grace period: a fetch that
+        chose them a moment ago can still read them."""
+        self._mark(replaced)  # before the swap: a kill after it must not lose the dates
+        if self._swap_packs(index, replaced):
+            self._hook("swapped")
+            report.folded_into, report.folded_packs = index.pack, len(replaced)
+        else:
+            for pack_id in replaced:
+                self.bucket.delete(marker_key(pack_id))  # still named: nothing changed
 
     def _copy_verified(self, pack_id: str, commits: tuple[str, ...], into: Path) -> None:
         """Copy one named pack and its index into `into`, streaming, and verify it all there
@@ -450,7 +481,7 @@ class BucketMaintenance:
                 return False
             for other in sorted(set(packs) - {index.pack}):
                 if other not in kept_requires:
-                    kept_requires[other] = self._requires(other)
+                    kept_requires[other] = self._pack_index(other).requires
                 if any(r not in provided for r in kept_requires[other]):
                     return False
             if self.bucket.put_if_match(REFS_KEY, encode_refs_doc(doc.refs, packs),
@@ -458,11 +489,11 @@ class BucketMaintenance:
                 return True
         return False
 
-    def _requires(self, pack_id: str) -> tuple[str, ...]:
+    def _pack_index(self, pack_id: str) -> PackIndex:
         found = self.bucket.get(index_key(pack_id))
         if found is None:
             raise self._damaged(pack_id, "it has no index")
-        return decode_pack_index(found.data, self._where(index_key(pack_id))).requires
+        return decode_pack_index(found.data, self._where(index_key(pack_id)))
 
     def _drop_unnamed(self, cutoff: float | None, report: RemoteGcReport) -> None:
         named = set(self._read()[0].packs)

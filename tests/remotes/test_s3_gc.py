@@ -269,3 +269,26 @@ def test_a_pack_whose_index_is_gone_is_refused_before_anything_is_written(
     with pytest.raises(RemoteError, match="has no index; gc changed nothing"):
         upkeep(s3).gc(prune="now")
     assert s3.state() == before
+
+
+def test_gc_auto_on_s3_folds_only_the_newest_small_packs(
+        muse: MuseRunner, s3: S3Harness, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    ok(muse("init", cwd=work))
+    (work / "stem.wav").write_bytes(bytes(range(256)) * 800)
+    ok(muse("commit", "-m", "the session", cwd=work))
+    ok(muse("push", s3.url, "main", cwd=work))
+    big = set(refs_doc(s3).packs)
+    for i in range(3):
+        (work / f"take{i}.mid").write_text(f"take {i}\n")
+        ok(muse("commit", "-m", f"take {i}", cwd=work))
+        ok(muse("push", s3.url, "main", cwd=work))
+    ok(muse("config", "--global", "gc.autoPacks", "3", cwd=work))
+    done = json.loads(ok(muse("gc", "--auto", "--json", "--remote", s3.url,
+                              cwd=tmp_path)).stdout)
+    assert done["folded_packs"] == 3
+    assert set(refs_doc(s3).packs) == big | {done["folded_into"]}
+    ok(muse("clone", s3.url, str(tmp_path / "clone"), cwd=tmp_path))
+    assert head(tmp_path / "clone") == head(work)
+    ok(muse("verify", cwd=tmp_path / "clone"))
