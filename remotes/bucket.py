@@ -1,9 +1,10 @@
-"""Bucket primitives: the six operations a remote without a server is built from.
+"""Bucket primitives: the seven operations a remote without a server is built from.
 
     get(key)                      bytes and a version tag, or None
     put_if_absent(key, source)    create only; False when the key exists
     put_if_match(key, data, tag)  replace only while the tag still holds (tag None: create)
     list(prefix)                  every key under a prefix (paging is the driver's)
+    list_info(prefix)             the same keys, each with its size and when it was written
     open_range(key, start, n)     a ranged read, streamed
     delete(key)
 
@@ -46,6 +47,15 @@ class Versioned:
     tag: str
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """A stored key, its length, and when its value was written (seconds since the epoch)."""
+
+    key: str
+    size: int
+    modified: float
+
+
 class Bucket(Protocol):
     """Keys → bytes with conditional writes. Keys are `/`-separated, relative to the remote."""
 
@@ -74,6 +84,11 @@ class Bucket(Protocol):
         ...
 
     def list(self, prefix: str) -> Iterator[str]:
+        ...
+
+    def list_info(self, prefix: str) -> Iterator[KeyInfo]:
+        """What `list` gives, with each key's size and write time (maintenance ages packs
+        by it: a directory's mtime, S3's LastModified, in the store's own clock)."""
         ...
 
     def open_range(self, key: str, start: int = 0,

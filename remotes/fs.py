@@ -46,7 +46,7 @@ from muse.repo import Repository
 from muse.storage import COMMIT, TAG
 from muse.workfiles import sweep, work_prefix
 
-from .bucket import BucketRemote, Hook, Versioned
+from .bucket import BucketRemote, Hook, KeyInfo, Versioned
 
 INIT_LOCK = ".init.lock"
 TMP_DIR = "tmp"
@@ -191,6 +191,14 @@ class DirBucket:
                 if not name.startswith(".") and not name.endswith(".lock") and \
                         key.startswith(prefix):
                     yield key
+
+    def list_info(self, prefix: str) -> Iterator[KeyInfo]:
+        for key in self.list(prefix):
+            try:
+                found = (self.root / key).stat()
+            except FileNotFoundError:
+                continue  # deleted since it was listed: not a key any more
+            yield KeyInfo(key, found.st_size, found.st_mtime)
 
     @contextlib.contextmanager
     def open_range(self, key: str, start: int = 0,

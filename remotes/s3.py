@@ -1,7 +1,7 @@
 """The S3 remote: the bucket algorithm over S3's conditional writes, checksums and multipart.
 
 `s3://bucket/prefix` names a repository at `prefix/` in `bucket` (one bucket may hold
-many). `S3Bucket` gives the six `Bucket` primitives with an injected boto3 client;
+many). `S3Bucket` gives the seven `Bucket` primitives with an injected boto3 client;
 `open_remote` builds one from the URL and the remote's settings. It also presigns
 PUTs, GETs and uploads in parts bound to a length and checksum, for the hub to
 hand its clients (docs/hub.md). boto3 is imported
@@ -28,7 +28,7 @@ from muse.bundle import Progress
 from muse.errors import ConfigError, MuseError, RemoteError, TransientRemoteError, UsageError
 from muse.fsutil import atomic_write_bytes
 from muse.remote import Remote, RemoteOptions, counting_reader
-from remotes.bucket import Versioned
+from remotes.bucket import KeyInfo, Versioned
 
 MiB = 1024 * 1024
 # Larger uploads go in parts. Below it one PUT costs the client no hashing at all (the
@@ -203,6 +203,9 @@ class S3Bucket:
             return None
 
     def list(self, prefix: str) -> Iterator[str]:
+        return (found.key for found in self.list_info(prefix))
+
+    def list_info(self, prefix: str) -> Iterator[KeyInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix,
             PaginationConfig={"PageSize": self.page_size})
@@ -211,7 +214,8 @@ class S3Bucket:
                 for item in page.get("Contents", []):
                     key = item["Key"][len(self.prefix):]
                     if not key.startswith(PROBE_PREFIX):
-                        yield key
+                        yield KeyInfo(key, int(item["Size"]),
+                                      item["LastModified"].timestamp())
 
     @contextlib.contextmanager
     def open_range(self, key: str, start: int = 0,

@@ -12,20 +12,52 @@ from .base import emit_json, json_option, open_repo
 
 _PRUNE_HELP = ("Drop unreachable data older than this (now, never, 2.weeks.ago, 3.days, "
                "2026-11-01); default gc.pruneExpire, else 2.weeks.ago.")
-_REMOTE = click.option("--remote", "remote_path", type=click.Path(path_type=Path),
-                       help="Work on the bare filesystem remote at PATH instead.")
+_REMOTE = click.option("--remote", "remote", metavar="REMOTE",
+                       help="Work on this remote instead: a bare filesystem remote's path, "
+                       "an s3://bucket/prefix URL, or the name of a remote configured here.")
 
 
-def _open_target(remote_path: Path | None) -> Any:
-    """The repository here, or a bare filesystem remote (here, or at --remote PATH)."""
+def _open_target(remote: str | None) -> Any:
+    """The repository here, or a remote's maintenance (this bare remote, or --remote)."""
     from remotes.bare import is_bare_remote, open_bare_remote
 
-    if remote_path is not None:
-        return open_bare_remote(remote_path)
+    if remote is not None:
+        return _open_remote(remote)
     repo = open_repo()
     if repo.is_bare and is_bare_remote(repo.muse_dir):
         return open_bare_remote(repo.muse_dir)
     return repo
+
+
+def _open_remote(word: str) -> Any:
+    """--remote WORD: a remote configured here by that name, else a URL, else a path.
+
+    A URL is opened by its driver exactly as `muse push` opens it (the registry, the
+    remote's settings, the standard credentials), so an S3 remote needs nothing more.
+    """
+    from remotes.bare import open_bare_remote
+    from remotes.maintenance import open_maintenance
+
+    from ..remote_registry import URL_SCHEME
+    from ..remotes_config import is_url, remote_options
+
+    repo = _repository_here()
+    name, url = None, word
+    configured = repo.config.get(f"remote.{word}.url") if repo and not is_url(word) else None
+    if configured is not None:
+        name, url = word, configured
+    if not URL_SCHEME.match(url):
+        return open_bare_remote(Path(url).expanduser())
+    return open_maintenance(url, remote_options(repo, name, url=url))
+
+
+def _repository_here() -> Repository | None:
+    from ..errors import RepositoryError
+
+    try:
+        return Repository.find()
+    except RepositoryError:
+        return None  # a remote's URL or path needs no repository here
 
 
 def _size(n: int) -> str:
@@ -42,7 +74,7 @@ def _size(n: int) -> str:
 @_REMOTE
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @json_option("Machine-readable output.")
-def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
+def gc(prune: str | None, auto: bool, remote: str | None, quiet: bool,
        as_json: bool) -> None:
     """Pack everything into one pack and drop what nothing reaches (after a grace period).
 
@@ -55,7 +87,7 @@ def gc(prune: str | None, auto: bool, remote_path: Path | None, quiet: bool,
     """
     from .. import gc as gc_mod
 
-    target = _open_target(remote_path)
+    target = _open_target(remote)
     if not isinstance(target, Repository):
         report = target.gc(prune=prune, auto=auto)
         _echo_remote_report(report, quiet=quiet, as_json=as_json)
@@ -95,11 +127,11 @@ def _echo_remote_report(report: Any, *, quiet: bool, as_json: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Every figure, not only the loose ones.")
 @_REMOTE
 @json_option("Machine-readable output (every figure).")
-def count_objects(verbose: bool, remote_path: Path | None, as_json: bool) -> None:
+def count_objects(verbose: bool, remote: str | None, as_json: bool) -> None:
     """Count loose and packed objects, and what `muse gc` would reclaim."""
     from .. import gc as gc_mod
 
-    target = _open_target(remote_path)
+    target = _open_target(remote)
     if not isinstance(target, Repository):
         counts = target.count()
         if as_json:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from muse.bundle import Progress
-from remotes.bucket import Bucket, Versioned
+from remotes.bucket import Bucket, KeyInfo, Versioned
 
 
 def make_dir_bucket(base: Path) -> Bucket:
@@ -55,6 +55,10 @@ class CountingBucket:
     def list(self, prefix: str) -> Iterator[str]:
         self.counts["list"] += 1
         return self.inner.list(prefix)
+
+    def list_info(self, prefix: str) -> Iterator[KeyInfo]:
+        self.counts["list"] += 1
+        return self.inner.list_info(prefix)
 
     def open_range(self, key: str, start: int = 0,
                    length: int | None = None) -> AbstractContextManager[BinaryIO]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,17 @@ def test_delete(bucket: Bucket) -> None:
     assert list(bucket.list("packs/")) == []
     bucket.delete("packs/d")  # deleting what is gone is not an error
     assert bucket.put_if_absent("packs/d", b"new")
+
+
+def test_list_info_gives_each_keys_size_and_write_time(bucket: Bucket) -> None:
+    # The store's clock and ours may disagree a little (S3 keeps whole seconds).
+    before = time.time() - 5
+    bucket.put_if_absent("packs/pack-a.bundle", b"x" * 300)
+    bucket.put_if_match("refs.json", b"{}", None)
+    found = {info.key: info for info in bucket.list_info("packs/")}
+    assert set(found) == {"packs/pack-a.bundle"}
+    assert found["packs/pack-a.bundle"].size == 300
+    assert before <= found["packs/pack-a.bundle"].modified <= time.time() + 5
+    assert [i.key for i in bucket.list_info("")] == list(bucket.list(""))
+    bucket.delete("packs/pack-a.bundle")
+    assert list(bucket.list_info("packs/")) == []

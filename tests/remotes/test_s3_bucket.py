@@ -101,6 +101,7 @@ test_shared_swap = shared.test_put_if_match_creates_with_none_and_refuses_a_stal
 test_shared_ranges = shared.test_ranged_reads
 test_shared_list = shared.test_list_with_prefix_returns_every_key_across_pages
 test_shared_delete = shared.test_delete
+test_shared_list_info = shared.test_list_info_gives_each_keys_size_and_write_time
 
 
 # -- what S3 adds --------------------------------------------------------------------------
