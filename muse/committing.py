@@ -33,6 +33,12 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
         if unchanged and other is None and not allow_empty:
             raise UsageError("nothing to commit: the working tree matches HEAD",
                              hint="use --allow-empty to record a commit anyway")
+        if head is None and not snapshot.entries and not allow_empty:
+            # As in git: a first commit of nothing is almost always a commit in the
+            # wrong folder (or of a tree whose every file is ignored).
+            raise UsageError("nothing to commit: the working tree is empty (or all ignored)",
+                             hint="add files first, or use --allow-empty for an empty "
+                             "first commit")
         commit = repo.make_commit(snapshot.id, parents, message, sign=sign)
         batch.add_bytes(snapshot.encode())
         batch.add_bytes(commit.encode())

@@ -80,6 +80,59 @@ def test_nothing_to_commit_and_allow_empty(muse: MuseRunner, repo_dir: Path) -> 
     assert len(json.loads(muse("log", "--json", cwd=repo_dir).stdout)) == 2
 
 
+def test_an_empty_first_commit_needs_allow_empty(muse: MuseRunner, repo_dir: Path) -> None:
+    write(repo_dir, "scratch.tmp", "x")
+    write(repo_dir, ".museignore", "*.tmp\n*ignore\n")  # everything ignored: nothing to record
+    res = changes_nothing(muse, repo_dir, "commit", "-m", "first", exit_code=2)
+    assert "nothing to commit: the working tree is empty (or all ignored)" in res.stderr
+    assert "--allow-empty" in res.stderr
+    made = muse("commit", "-m", "first", "--allow-empty", cwd=repo_dir)
+    assert made.exit_code == 0, made.output
+    assert Repository.find(repo_dir).head() is not None
+
+
+def test_messages_from_several_m_and_from_a_file(muse: MuseRunner, repo_dir: Path,
+                                                 tmp_path: Path) -> None:
+    write(repo_dir, "a", "1")
+    assert muse("commit", "-m", "Bass take", "-m", "Recorded at home.\n", cwd=repo_dir,
+                ).exit_code == 0
+    repo = Repository.find(repo_dir)
+    head = repo.head()
+    assert head is not None
+    assert repo.graph.commit(head).message == "Bass take\n\nRecorded at home."
+    write(repo_dir, "a", "2")
+    note = tmp_path / "msg.txt"
+    note.write_text("Keys overdub\n\nTwo passes.\n", encoding="utf-8")
+    assert muse("commit", "-F", str(note), cwd=repo_dir).exit_code == 0
+    head = repo.head()
+    assert head is not None and repo.graph.commit(head).message.startswith("Keys overdub\n")
+    write(repo_dir, "a", "3")
+    quiet = muse("commit", "-q", "-F", "-", cwd=repo_dir, input=b"From stdin\n")
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    head = repo.head()
+    assert head is not None and repo.graph.commit(head).subject == "From stdin"
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "a commit needs a message"),
+    (("-m", "x", "-F", "-"), "-m and -F cannot be combined"),
+])
+def test_commit_message_mistakes(muse: MuseRunner, repo_dir: Path, args: tuple[str, ...],
+                                 message: str) -> None:
+    write(repo_dir, "a", "1")
+    res = changes_nothing(muse, repo_dir, "commit", *args, exit_code=2)
+    assert message in res.stderr
+
+
+def test_a_message_file_that_is_not_utf8(muse: MuseRunner, repo_dir: Path,
+                                         tmp_path: Path) -> None:
+    write(repo_dir, "a", "1")
+    bad = tmp_path / "msg.txt"
+    bad.write_bytes(b"caf\xe9\n")
+    res = changes_nothing(muse, repo_dir, "commit", "-F", str(bad), exit_code=2)
+    assert "the message file is not UTF-8 text" in res.stderr
+
+
 def test_empty_message_refused(muse: MuseRunner, repo_dir: Path) -> None:
     write(repo_dir, "a", "1")
     before = tree_state(repo_dir)

@@ -170,19 +170,44 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 
 
 @click.command()
-@click.option("-m", "--message", required=True, help="The commit message.")
+@click.option("-m", "--message", "messages", multiple=True,
+              help="The commit message; several -m are paragraphs, as in git.")
+@click.option("-F", "--file", "message_file", type=click.File("r", encoding="utf-8"),
+              help="Read the message from FILE (`-` for stdin).")
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
-@click.option("--allow-empty", is_flag=True, help="Commit even if nothing changed.")
-def commit(message: str, unsigned: bool, allow_empty: bool) -> None:
+@click.option("--allow-empty", is_flag=True,
+              help="Commit even if nothing changed (or, first, an empty tree).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_empty: bool,
+           quiet: bool) -> None:
     """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit."""
     from ..committing import commit_worktree
 
+    message = _commit_message(messages, message_file)
     repo = open_repo()
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
     request_auto_gc(repo)
+    if quiet:
+        return
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
     click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
+
+
+def _commit_message(messages: tuple[str, ...], message_file: Any) -> str:
+    """-m paragraphs joined by a blank line, or the text of -F; never both, never none
+    (Muse opens no editor)."""
+    if messages and message_file is not None:
+        raise UsageError("-m and -F cannot be combined")
+    if message_file is not None:
+        try:
+            return str(message_file.read())
+        except UnicodeDecodeError:
+            raise UsageError("the message file is not UTF-8 text") from None
+    if not messages:
+        raise UsageError("a commit needs a message",
+                         hint='pass one with -m "MESSAGE", or -F FILE (`-` for stdin)')
+    return "\n\n".join(m.strip("\n") for m in messages)
 
 
 def format_time(timestamp: int, tz_minutes: int) -> str:
