@@ -185,6 +185,9 @@ def rename_remote(repo: Repository, old: str, new: str) -> list[str]:
     """Move the config section, the tracking refs (one transaction) and upstreams to `new`."""
     remote_url(repo, old)
     check_remote_name(new)
+    if new == old:
+        raise UsageError(f"remote {old!r} already has that name",
+                         hint="give the new name: muse remote rename OLD NEW")
     if repo.config.get(f"remote.{new}.url") is not None or tracking_refs(repo, new):
         raise ConflictError(f"a remote named {new!r} already exists",
                             hint=f"remove it first with `muse remote remove {new}`")

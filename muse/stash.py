@@ -43,7 +43,7 @@ from .textfiles import read_utf8
 STASH_LIST = "stash.list"
 _LOCK = "stash.lock"
 _HINT = "each line must be a commit id; fix or delete the bad line"
-_NAME = re.compile(r"(?:stash@\{([0-9]{1,9})\}|([0-9]{1,9}))")
+_NAME = re.compile(r"(?:stash@\{([0-9]+)\}|([0-9]+))")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,10 @@ def parse_name(text: str) -> int:
     if found is None:
         raise RevisionError(f"not a stash name: {text!r}",
                             hint="name one as stash@{N} or N; see `muse stash list`")
-    return int(found.group(1) or found.group(2))
+    digits = found.group(1) or found.group(2)
+    if len(digits) > 18:  # past any list's end (and int() refuses thousands of digits)
+        raise RevisionError(f"no stash entry {text}", hint="see `muse stash list`")
+    return int(digits)
 
 
 def entry(repo: Repository, index: int) -> StashEntry:

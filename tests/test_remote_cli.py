@@ -94,6 +94,13 @@ def test_rename_refuses_an_existing_target_and_changes_nothing(muse, repo_dir, t
     assert "error: a remote named 'backup' already exists" in result.stderr
 
 
+def test_rename_onto_its_own_name_is_a_usage_error(muse, repo_dir, tmp_path):
+    published(muse, repo_dir, tmp_path)
+    result = changes_nothing(muse, repo_dir, "remote", "rename", "origin", "origin", exit_code=2)
+    assert "error: remote 'origin' already has that name" in result.stderr
+    assert "remove" not in result.stderr
+
+
 def test_remote_commands_need_a_repository(muse, tmp_path):
     result = muse("remote", "add", "origin", "/srv/a", cwd=tmp_path)
     assert result.exit_code == RepositoryError.exit_code
