@@ -105,6 +105,19 @@ def test_bad_paths_and_ranges_change_nothing(muse, repo_dir, history, args, mess
     assert message in result.stderr
 
 
+@pytest.mark.parametrize("command", ["log", "diff"])
+def test_a_word_that_is_a_branch_and_a_file_is_ambiguous(muse, repo_dir, history, command):
+    write(repo_dir, "feature", "a file named like the branch")
+    result = changes_nothing(muse, repo_dir, command, "feature", exit_code=2)
+    assert "ambiguous argument 'feature': both a revision and a file" in result.stderr
+    assert "`feature --` for the revision, `-- feature` for the file" in result.stderr
+    # `--` settles it either way.
+    as_revision = muse(command, "feature", "--", cwd=repo_dir)
+    assert as_revision.exit_code == 0, as_revision.output
+    as_path = muse(command, "--", "feature", cwd=repo_dir)
+    assert as_path.exit_code == 0, as_path.output
+
+
 # -- graph and decorations ------------------------------------------------------------
 
 

@@ -75,6 +75,11 @@ def split_paths(repo: Any, words: tuple[str, ...]) -> tuple[list[str], list[Any]
                     raise
                 raise RevisionError(exc.message, hint="a path that is not in the working "
                                     f"tree goes after `--`: -- {word}") from None
+            if os.path.lexists(word):
+                # As git: a word that is both is never guessed at.
+                raise UsageError(f"ambiguous argument {word!r}: both a revision and a file "
+                                 "in the working tree", hint=f"use `--` to tell them apart: "
+                                 f"`{word} --` for the revision, `-- {word}` for the file")
     if not paths:
         return revisions, []
     if root is None:
