@@ -99,6 +99,7 @@ class ScanNotes:
 
     links: list[str] = field(default_factory=list)           # symbolic links (not stored)
     nested_ignores: list[str] = field(default_factory=list)  # `.museignore` below the top
+    nested_repositories: list[str] = field(default_factory=list)  # folders holding a `.muse`
     tolerant: bool = False
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
@@ -133,12 +134,23 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
     stack: list[tuple[str, bool]] = [("", False)]
     while stack:
         rel_dir, ignored_here = stack.pop()
-        for entry in _listing(root, rel_dir, notes):
+        entries = _listing(root, rel_dir, notes)
+        if rel_dir and _holds_repository(entries):
+            # Another repository (a sample library cloned inside a session): its files
+            # are its own, as git leaves a nested repository alone. One tracked here
+            # before the folder became a repository stays tracked: the folder is then
+            # read as an ignored one is, for its tracked files only.
+            if notes is not None and not ignored_here:
+                notes.nested_repositories.append(_fs_name(rel_dir))
+            if not tracked.folder(_fs_name(rel_dir)):
+                continue
+            ignored_here = True
+        for entry in entries:
             name = entry.name
             rel = f"{rel_dir}/{name}" if rel_dir else name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if rel == REPO_DIR:
+                    if name == REPO_DIR:  # this repository's, or a nested one's
                         continue
                     text = _fs_name(rel)
                     ignored = ignored_here or rules.ignored(text, is_dir=True)
@@ -169,6 +181,10 @@ def scan(root: Path, rules: IgnoreRules, tracked: Tracked = NOTHING_TRACKED,
                 if notes is None or not notes.tolerant:
                     raise
                 notes.skip(rel, exc.message)
+
+
+def _holds_repository(entries: list[os.DirEntry[str]]) -> bool:
+    return any(e.name == REPO_DIR and e.is_dir(follow_symlinks=False) for e in entries)
 
 
 def _clean_if_stale(path: Path, st: os.stat_result) -> None:

@@ -137,7 +137,43 @@ def test_status_says_once_what_a_commit_will_not_record(muse, repo_dir: Path) ->
     assert "not stems/.museignore" in shown.stderr
     data = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
     assert data["not_recorded"] == {"links": ["latest.mid"],
-                                    "nested_ignore_files": ["stems/.museignore"]}
+                                    "nested_ignore_files": ["stems/.museignore"],
+                                    "nested_repositories": []}
+
+
+def test_a_nested_repository_is_left_alone(muse, repo_dir: Path) -> None:
+    import json
+
+    write(repo_dir, "song.mid", "MThd")
+    library = repo_dir / "samples" / "library"
+    library.mkdir(parents=True)
+    assert muse("init", cwd=library).exit_code == 0
+    write(library, "kick.wav", b"\x00kick")
+    assert muse("commit", "-m", "library", cwd=library).exit_code == 0
+    shown = muse("status", cwd=repo_dir)
+    assert shown.exit_code == 0, shown.output
+    assert "samples/library" not in shown.stdout and "warning" not in shown.stderr
+    assert "other Muse repositories inside this one are not recorded: samples/library/" \
+        in shown.stderr
+    data = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
+    assert data["not_recorded"]["nested_repositories"] == ["samples/library"]
+    # The outer commit records its own files only, and the library is untouched.
+    made = muse("commit", "-m", "session", cwd=repo_dir)
+    assert made.exit_code == 0, made.output
+    listed = muse("show", "--json", "--stat", cwd=repo_dir)
+    assert "kick.wav" not in listed.stdout and "song.mid" in listed.stdout
+    assert muse("status", "--short", cwd=library).stdout == ""
+
+
+def test_a_file_tracked_before_its_folder_became_a_repository_stays_tracked(
+        muse, repo_dir: Path) -> None:
+    write(repo_dir, "samples/kick.wav", b"\x00kick v1")
+    commit(muse, repo_dir, "with a sample")
+    assert muse("init", cwd=repo_dir / "samples").exit_code == 0
+    write(repo_dir, "samples/kick.wav", b"\x00kick v2")
+    write(repo_dir, "samples/snare.wav", b"\x00snare")
+    short = muse("status", "--short", cwd=repo_dir).stdout
+    assert "samples/kick.wav" in short and "snare" not in short and ".muse" not in short
 
 
 @pytest.mark.parametrize("pattern, path, expected", [

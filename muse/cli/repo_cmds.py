@@ -61,7 +61,8 @@ def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
         "untracking": sorted(p for p in pending(repo.muse_dir) if matches_any(specs, p)),
         # What the scan passed over without recording: said once here, not silently.
         "not_recorded": {"links": worktree.notes.links,
-                         "nested_ignore_files": worktree.notes.nested_ignores},
+                         "nested_ignore_files": worktree.notes.nested_ignores,
+                         "nested_repositories": worktree.notes.nested_repositories},
         # Names it could not store and folders it could not read: each passed over.
         "warnings": [{"path": printable(path), "message": printable(problem)}
                      for path, problem in sorted(worktree.notes.skipped)],
@@ -167,6 +168,12 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
     if nested:
         listed = ", ".join(printable(p) for p in sorted(nested)[:3])
         click.echo(f"note: only the top-level .museignore is read, not {listed}", err=True)
+    repositories = skipped["nested_repositories"]
+    if repositories:
+        listed = ", ".join(printable(p) + "/" for p in sorted(repositories)[:3])
+        more = f" and {len(repositories) - 3} more" if len(repositories) > 3 else ""
+        click.echo(f"note: other Muse repositories inside this one are not recorded: "
+                   f"{listed}{more}", err=True)
 
 
 @click.command()
