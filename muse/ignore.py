@@ -260,6 +260,7 @@ class IgnoreRules:
     """Decides whether a repository-relative path is ignored; the last matching rule wins."""
 
     def __init__(self, lines: list[str], *, source: str = IGNORE_FILE) -> None:
+        self.lines = list(lines)  # as given, so more rules can be added (`clean -e`)
         self._rules = []
         for number, line in enumerate(lines, 1):
             try:

@@ -44,6 +44,7 @@ LAZY_COMMANDS = {
     "rm": "muse.cli.worktree_cmds:rm",
     "mv": "muse.cli.worktree_cmds:mv",
     "stash": "muse.cli.worktree_cmds:stash",
+    "clean": "muse.cli.worktree_cmds:clean",
     "hub": "remotes.hub.cli:hub",
 }
 

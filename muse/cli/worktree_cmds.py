@@ -223,4 +223,53 @@ def stash_show(name: str, patch: bool, name_status: bool, as_json: bool) -> None
     _print_diffs(diffs, stat=not patch, name_status=name_status)
 
 
-COMMANDS: list[click.Command] = [restore, rm, mv, stash]
+
+
+@click.command()
+@click.argument("paths", nargs=-1)
+@click.option("-n", "--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("-f", "--force", is_flag=True, help="Remove (required unless -n).")
+@click.option("-d", "folders", is_flag=True,
+              help="Also files in untracked folders (folders holding no tracked file).")
+@click.option("-x", "also_ignored", is_flag=True, help="Also files .museignore ignores.")
+@click.option("-X", "only_ignored", is_flag=True, help="Only files .museignore ignores.")
+@click.option("-e", "--exclude", "patterns", multiple=True, metavar="PATTERN",
+              help="Keep files matching PATTERN too (a .museignore line).")
+@click.option("-q", "--quiet", is_flag=True, help="Do not list what is removed.")
+@JSON
+def clean(paths: tuple[str, ...], dry_run: bool, force: bool, folders: bool,
+          also_ignored: bool, only_ignored: bool, patterns: tuple[str, ...], quiet: bool,
+          as_json: bool) -> None:
+    """Remove untracked files (under PATHS): bounces, renders, scratch takes.
+
+    Tracked files, a merge's files, `muse rm --cached` files, symbolic links and
+    other repositories inside this one are never touched. Needs -f, or -n to see
+    what -f would remove.
+    """
+    from ..cleaning import ALSO_IGNORED, NOT_IGNORED, ONLY_IGNORED, plan_clean, run_clean
+
+    if also_ignored and only_ignored:
+        raise UsageError("-x and -X cannot be combined")
+    if not (dry_run or force):
+        raise UsageError("refusing to clean without -f",
+                         hint="`muse clean -n` lists what `muse clean -f` would remove")
+    repo = open_repo()
+    ignored = ALSO_IGNORED if also_ignored else ONLY_IGNORED if only_ignored else NOT_IGNORED
+    plan = plan_clean(repo, _specs(repo, paths), folders=folders, ignored=ignored,
+                      patterns=patterns)
+    removed = plan.files if dry_run else run_clean(repo, plan.files)
+    if as_json:
+        emit_json({"dry_run": dry_run, "removed": removed,
+                   "skipped_folders": plan.skipped_folders})
+        return
+    if quiet:
+        return
+    verb = "Would remove" if dry_run else "Removing"
+    for path in removed:
+        click.echo(f"{verb} {printable(path)}")
+    for folder in plan.skipped_folders:
+        click.echo(f"{'Would skip' if dry_run else 'Skipped'} {printable(folder)}/ "
+                   "(an untracked folder: -d cleans it too)", err=True)
+
+
+COMMANDS: list[click.Command] = [restore, rm, mv, stash, clean]
