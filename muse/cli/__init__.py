@@ -46,6 +46,7 @@ LAZY_COMMANDS = {
     "stash": "muse.cli.worktree_cmds:stash",
     "clean": "muse.cli.worktree_cmds:clean",
     "hub": "remotes.hub.cli:hub",
+    "help": "muse.cli.help_cmds:help_command",
 }
 
 
