@@ -144,16 +144,24 @@ def counting_reader(handle: BinaryIO, advance: Callable[[int], None]) -> BinaryI
 
 
 class _CountingReader:
-    """A read-only file wrapper reporting bytes read (how an upload's progress is seen)."""
+    """A read-only file wrapper reporting bytes read (how an upload's progress is seen).
+
+    Only bytes past the furthest point read so far count: an HTTP client that reads a
+    body, seeks back and sends it (botocore does, for S3) must not show 200 %.
+    """
 
     def __init__(self, inner: BinaryIO, advance: Callable[[int], None]) -> None:
         self._inner = inner
         self._advance = advance
+        self._furthest = inner.tell()
 
     def read(self, n: int = -1) -> bytes:
         data = self._inner.read(n)
         if data:
-            self._advance(len(data))
+            position = self._inner.tell()
+            if position > self._furthest:
+                self._advance(position - self._furthest)
+                self._furthest = position
         return data
 
     def __getattr__(self, name: str) -> Any:

@@ -22,7 +22,6 @@ age is that of its newest key (docs/gc.md, "Inside a bucket remote").
 from __future__ import annotations
 
 import contextlib
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +53,7 @@ from muse.midx import KIND_CODES, MultiPackIndex, build_index
 from muse.receive import verify_pack
 from muse.remote import RemoteOptions
 from muse.store import ObjectBatch, ObjectStore
+from muse.transfer import NoProgress, TransferProgress
 from muse.units import human_size
 from muse.workfiles import Leftovers
 
@@ -271,6 +271,8 @@ class BucketMaintenance:
         self._hook: Hook = hook or (lambda step: None)
         self._clock = clock
         self._workspace = workspace
+        # What a person watching sees of a fold's transfers (a bar on a terminal).
+        self.progress: TransferProgress = NoProgress()
 
     # -- what a driver may change ------------------------------------------------------
 
@@ -285,6 +287,7 @@ class BucketMaintenance:
         with tempfile.TemporaryDirectory(prefix="muse-gc-", dir=self._workspace) as work:
             root = Path(work)
             (root / "packs").mkdir()
+            self.progress.phase("downloading", None)
             for pack_id in sorted(doc.packs):
                 self._copy_verified(pack_id, doc.packs[pack_id], root / "packs")
             yield root
@@ -418,8 +421,10 @@ class BucketMaintenance:
         try:
             with open(work, "wb") as out:
                 index = write(out)
+            self.progress.phase("uploading", index.size)
             self.bucket.put_if_absent(pack_key(index.pack), work, sha256=index.pack,
-                                      disposable=True)
+                                      disposable=True, progress=self.progress.advance)
+            self.progress.finish()
             self.bucket.put_if_absent(index_key(index.pack), index.encode())
             self._hook("stored")
         finally:
@@ -448,7 +453,9 @@ class BucketMaintenance:
         index = decode_pack_index(found.data, self._where(index_key(pack_id)))
         bundle = into / f"pack-{pack_id}.bundle"
         with self.bucket.open_range(pack_key(pack_id)) as stream, open(bundle, "wb") as out:
-            shutil.copyfileobj(stream, out, COPY_CHUNK)
+            while chunk := stream.read(COPY_CHUNK):
+                out.write(chunk)
+                self.progress.advance(len(chunk))
         problems = list(bundle_problems(bundle, index))
         if index.pack != pack_id:
             problems.insert(0, f"its index says it is pack {index.pack}")

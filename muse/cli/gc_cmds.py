@@ -89,7 +89,12 @@ def gc(prune: str | None, auto: bool, remote: str | None, quiet: bool,
 
     target = _open_target(remote)
     if not isinstance(target, Repository):
-        report = target.gc(prune=prune, auto=auto)
+        from .progress import make_progress
+
+        # A fold moves every pack it folds (down from a bucket, then up): a bar shows it.
+        with make_progress(as_json=as_json or quiet) as progress:
+            target.progress = progress
+            report = target.gc(prune=prune, auto=auto)
         _echo_remote_report(report, quiet=quiet, as_json=as_json)
         return
     from ..reflog_expire import configured_cutoffs

@@ -203,3 +203,23 @@ def write_push_bundle(repo: Repository, path: Path, tip: str, base: str | None) 
     with open(path, "wb") as out:
         write_bundle(repo.store, plan, out)
     return outgoing(path)
+
+
+class PhaseBytes:
+    """A TransferProgress recording each phase's total and the bytes reported in it."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int | None] = {}
+        self.moved: dict[str, int] = {}
+        self._now = ""
+
+    def phase(self, name: str, total: int | None) -> None:
+        self._now = name
+        self.totals[name] = total
+        self.moved[name] = 0
+
+    def advance(self, n: int) -> None:
+        self.moved[self._now] += n
+
+    def finish(self) -> None:
+        pass

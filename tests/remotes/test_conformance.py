@@ -40,6 +40,7 @@ from tests.remotes.conftest import RemoteHarness
 from tests.remotes.remote_support import (
     MAIN,
     HostileRemote,
+    PhaseBytes,
     StaleView,
     assert_no_ghost_refs,
     blob,
@@ -69,6 +70,16 @@ def seeded(tmp_path: Path, harness: RemoteHarness, remote: Remote) -> Repository
     commit_files(repo, {"stems/bass.wav": blob(3, 5000)}, "second")
     push_main(repo, remote)
     return repo
+
+
+def test_an_upload_counts_each_byte_once(seeded: Repository, remote: Remote) -> None:
+    """The progress bar of a push ends at its bundle's size, never past it (200 %)."""
+    commit_files(seeded, {"stems/keys.wav": blob(40, 200_000)}, "keys")
+    progress = PhaseBytes()
+    report = push(seeded, remote, [("refs/heads/main", "refs/heads/main")], progress=progress)
+    assert report.bundle_bytes > 200_000
+    assert progress.totals["uploading"] == report.bundle_bytes
+    assert progress.moved["uploading"] == report.bundle_bytes
 
 
 # -- round trips ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from muse.transfer import clone
 from remotes.bucket import REFS_KEY, BucketRemote, decode_refs_doc, index_key, pack_key
 from remotes.maintenance import BucketMaintenance, marker_key
 from remotes.s3 import ProbeVerdicts, S3Bucket
+from tests.remotes.remote_support import PhaseBytes
 from tests.remotes.test_s3_bucket import Faulty
 from tests.s3_server import RequestLog, S3Harness, s3_harness
 from tests.testkit import MuseRunner, Result
@@ -292,3 +293,18 @@ def test_gc_auto_on_s3_folds_only_the_newest_small_packs(
     ok(muse("clone", s3.url, str(tmp_path / "clone"), cwd=tmp_path))
     assert head(tmp_path / "clone") == head(work)
     ok(muse("verify", cwd=tmp_path / "clone"))
+
+
+def test_a_fold_reports_its_downloads_and_its_upload(s3: S3Harness, work: Path) -> None:
+    upkeep_ = upkeep(s3)
+    named = set(refs_doc(s3).packs)
+    upkeep_.progress = progress = PhaseBytes()
+    done = upkeep_.gc(prune="now")
+    assert list(progress.totals) == ["downloading", "uploading"]
+    folded = refs_doc(s3).packs
+    assert list(folded) == [done.folded_into]
+    stored = s3.state()
+    down = sum(len(stored[s3.prefix + pack_key(p)]) for p in named)
+    up = len(stored[s3.prefix + pack_key(done.folded_into)])
+    assert progress.moved == {"downloading": down, "uploading": up}
+    assert progress.totals["uploading"] == up  # each byte counted once (not 200 %)
