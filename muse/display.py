@@ -28,6 +28,8 @@ _UNPRINTABLE = re.compile(f"(?!\\t)[{UNSAFE_TEXT_CHARS}]|[{NOT_UTF8_CHARS}]")
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # byte 0x80-0xff that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

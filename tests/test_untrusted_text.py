@@ -18,7 +18,10 @@ def test_printable_escapes_every_control_but_tab() -> None:
     assert printable("Ada\nSignature: good") == "Ada\\x0aSignature: good"
     assert printable("\x1b[31mred\x1b[0m\r") == "\\x1b[31mred\\x1b[0m\\x0d"
     assert printable("a\tb") == "a\tb"
-    assert printable("\x9b2J \u202eevil \u2028 \udcff") == "\\x9b2J \\u202eevil \\u2028 \\udcff"
+    assert printable("\x9b2J \u202eevil \u2028 \ud800") == "\\x9b2J \\u202eevil \\u2028 \\ud800"
+    # A byte that was not UTF-8 (Python's surrogateescape) is shown as that byte.
+    name = b"caf\xe9 take \xff.wav".decode("utf-8", "surrogateescape")
+    assert printable(name) == "caf\\xe9 take \\xff.wav"
     assert printable("Zoë 🎵 ünïcödé") == "Zoë 🎵 ünïcödé"
 
 
