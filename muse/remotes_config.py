@@ -88,6 +88,19 @@ def normalise_url(url: str, base: Path | None = None) -> str:
     return str(path if path.is_absolute() else ((base or Path.cwd()) / path).resolve())
 
 
+def path_from_url(url: str) -> Path:
+    """`file:///srv/x` and `/srv/x` both name /srv/x; `~` is expanded."""
+    if url.startswith("file://"):
+        import urllib.parse
+
+        parsed = urllib.parse.urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise RemoteError(f"file URL {url} names another host",
+                              hint="mount the share and use its local path")
+        return Path(urllib.parse.unquote(parsed.path))
+    return Path(url).expanduser()
+
+
 def url_basename(url: str) -> str:
     """The directory `clone URL` creates by default: the last path component, minus `.muse`."""
     tail = url.rstrip("/").rsplit("/", 1)[-1]

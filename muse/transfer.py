@@ -24,7 +24,7 @@ from .receive import receive_bundle, receive_linked
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import OutgoingBundle, PackContents, Remote, dependency_order
 from .remote_registry import URL_SCHEME
-from .remotes_config import check_remote_name, normalise_url, remote_options
+from .remotes_config import check_remote_name, normalise_url, path_from_url, remote_options
 from .repo import Repository
 from .storage import TAG
 
@@ -523,21 +523,12 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
                 remote.close()
 
 
-def _local_path(url: str) -> Path | None:
-    """The folder a path or `file://` URL names (already absolute); None for other kinds."""
-    if url.startswith("file://"):
-        import urllib.parse
-
-        return Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
-    return None if URL_SCHEME.match(url) else Path(url)
-
-
 def _check_outside_destination(url: str, dest: Path, existed: bool) -> None:
     """A local remote may not be the destination (or inside it): the folder clone is about
     to create would be read back as the remote, an empty one, and "cloned" from itself."""
-    source = _local_path(url)
-    if source is None:
+    if URL_SCHEME.match(url) and not url.startswith("file://"):
         return
+    source = path_from_url(url)
     target = dest.resolve()
     source = source.resolve()
     if source != target and target not in source.parents:

@@ -15,7 +15,6 @@ import errno
 import hashlib
 import os
 import tempfile
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +41,7 @@ from muse.remote import (
     Remote,
     RemoteOptions,
 )
+from muse.remotes_config import path_from_url
 from muse.repo import Repository
 from muse.storage import COMMIT, TAG
 from muse.workfiles import sweep, work_prefix
@@ -56,17 +56,6 @@ COPY_CHUNK = 1 << 20
 HOOK_POINTS = ("open", "stored", "indexed", "locked", "swapped")
 
 NO_REMOTE_HINT = "create one with `muse init --bare {path}`, or check the path"
-
-
-def path_from_url(url: str) -> Path:
-    """`file:///srv/x` and `/srv/x` both name /srv/x; `~` is expanded."""
-    if url.startswith("file://"):
-        parsed = urllib.parse.urlparse(url)
-        if parsed.netloc not in ("", "localhost"):
-            raise RemoteError(f"file URL {url} names another host",
-                              hint="mount the share and use its local path")
-        return Path(urllib.parse.unquote(parsed.path))
-    return Path(url).expanduser()
 
 
 def _check_key(key: str) -> str:
