@@ -28,6 +28,8 @@ LAZY_COMMANDS = {
     "merge": "muse.cli.branch_cmds:merge",
     "reset": "muse.cli.branch_cmds:reset",
     "reflog": "muse.cli.history_cmds:reflog",
+    "describe": "muse.cli.describe_cmds:describe",
+    "blame": "muse.cli.blame_cmds:blame",
     "cherry-pick": "muse.cli.pick_cmds:cherry_pick",
     "revert": "muse.cli.pick_cmds:revert",
     "resolve": "muse.cli.pick_cmds:resolve",
