@@ -292,9 +292,12 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
 @click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
 @click.option("--decorate/--no-decorate", default=None,
               help="Show the branch and tag names of each commit (default: on a terminal).")
+@click.option("--format", "--pretty", "format_text", metavar="FORMAT",
+              help="Each commit as FORMAT: git's placeholders, %H %h %s %an %ad %d %G? … "
+              "(`format:` / `tformat:` prefixes and `--pretty=oneline` accepted).")
 @json_option("Machine-readable output.")
 def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
-        decorate: bool | None, as_json: bool) -> None:
+        decorate: bool | None, format_text: str | None, as_json: bool) -> None:
     """Show the history reachable from REVISIONS (default: HEAD), newest first.
 
     A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
@@ -308,6 +311,18 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
     from ..trust import trusted_set
     from .pathargs import split_paths
 
+    pieces = None
+    if format_text is not None:
+        from .log_format import compile_format, format_option, uses
+
+        if as_json or oneline:
+            other = "--json" if as_json else "--oneline"
+            raise UsageError(f"--format cannot be combined with {other}")
+        if format_text == "oneline":
+            oneline = True
+        else:
+            pieces = compile_format(format_option(format_text))
+            decorate = decorate or uses(pieces, "d", "D")
     repo = open_repo()
     if not revisions and repo.head() is None:
         if as_json:
@@ -326,14 +341,14 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
     try:
         _print_log(repo, commits, names, trusted, signatures, walked,
                    max_count=max_count, oneline=oneline, graph=graph,
-                   decorate=bool(decorate), as_json=as_json)
+                   decorate=bool(decorate), as_json=as_json, pieces=pieces)
     finally:  # what was verified stays verified, even when `| head` closes the pipe
         signatures.save()
 
 
 def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted: frozenset[bytes],
                signatures: Any, walked: set[str], *, max_count: int | None, oneline: bool,
-               graph: bool, decorate: bool, as_json: bool) -> None:
+               graph: bool, decorate: bool, as_json: bool, pieces: Any = None) -> None:
     import itertools
 
     from ..decorate import Names
@@ -347,10 +362,21 @@ def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted
 
     def lines_of(oid: str) -> list[str]:
         commit = repo.graph.commit(oid)
+        if pieces is not None:
+            return _formatted(oid, commit).split("\n")
         decoration = _decorated(names.get(oid), current) if decorate else ""
         if oneline:
             return [f"{short(oid)}{decoration} {printable(commit.subject)}"]
         return commit_lines(commit_record(oid, commit, trusted, signatures), decoration)
+
+    def _formatted(oid: str, commit: Any) -> str:
+        from .log_format import Shown, render
+
+        found = names.get(oid)
+        shown = Shown(oid, commit,
+                      lambda: commit_record(oid, commit, trusted, signatures)["signature"],
+                      lambda: printable(found.label(current)) if found is not None else "")
+        return render(pieces, shown)
 
     if graph:
         lines = _graph_lines(repo, list(commits), walked, max_count, lines_of)

@@ -1,0 +1,118 @@
+"""`log --format`: git's placeholders (`%H`, `%h`, `%s`, `%an`, …) filled in from a commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..display import printable, printable_lines
+from ..errors import UsageError
+from .base import short
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One commit as a format sees it. `signature` and `label` are asked for only when the
+    format uses them: verifying a signature and reading every ref cost time."""
+
+    oid: str
+    commit: Any
+    signature: Callable[[], dict[str, Any]]
+    label: Callable[[], str]
+
+
+def _when(commit: Any) -> dt.datetime:
+    zone = dt.timezone(dt.timedelta(minutes=commit.tz_offset_minutes))
+    return dt.datetime.fromtimestamp(commit.timestamp, zone)
+
+
+def _body(commit: Any) -> str:
+    lines = printable_lines(commit.message)
+    rest = lines[1:]
+    while rest and not rest[0].strip():  # the blank line after the subject
+        rest = rest[1:]
+    return "\n".join(rest) + ("\n" if rest else "")
+
+
+_SIGNATURE_LETTERS = {"good": "G", "untrusted": "U", "bad": "B", "unsigned": "N"}
+
+# Each placeholder (longest first where one is a prefix of another) → how it is filled.
+FIELDS: dict[str, Callable[[Shown], str]] = {
+    "H": lambda s: s.oid,
+    "h": lambda s: short(s.oid),
+    "T": lambda s: s.commit.snapshot,
+    "t": lambda s: short(s.commit.snapshot),
+    "P": lambda s: " ".join(s.commit.parents),
+    "p": lambda s: " ".join(short(p) for p in s.commit.parents),
+    "an": lambda s: printable(s.commit.author_name),
+    "ae": lambda s: printable(s.commit.author_email),
+    "ad": lambda s: _format_time(s.commit),
+    "aI": lambda s: _when(s.commit).isoformat(),
+    "at": lambda s: str(s.commit.timestamp),
+    "as": lambda s: f"{_when(s.commit).year:04d}-{_when(s.commit):%m-%d}",
+    "s": lambda s: printable(s.commit.subject),
+    "b": lambda s: _body(s.commit),
+    "B": lambda s: "\n".join(printable_lines(s.commit.message)) + "\n",
+    "d": lambda s: f" ({s.label()})" if s.label() else "",
+    "D": lambda s: s.label(),
+    "G?": lambda s: _SIGNATURE_LETTERS[s.signature()["status"]],
+    "GK": lambda s: s.signature()["signer"] or "",
+    "n": lambda s: "\n",
+    "%": lambda s: "%",
+}
+_TOKEN = re.compile("%(" + "|".join(re.escape(k) for k in sorted(FIELDS, key=len, reverse=True))
+                    + r"|x[0-9a-fA-F]{2})")
+
+
+def _format_time(commit: Any) -> str:
+    from .repo_cmds import format_time
+
+    return str(format_time(commit.timestamp, commit.tz_offset_minutes))
+
+
+Piece = str | Callable[[Shown], str]
+
+
+def compile_format(text: str) -> list[Piece]:
+    """`text` as literal pieces and fields; UsageError naming an unknown placeholder (git
+    would print it as it stands, and a script would parse the wrong thing)."""
+    pieces: list[Piece] = []
+    at = 0
+    for found in _TOKEN.finditer(text):
+        literal = text[at:found.start()]
+        if "%" in literal:
+            _unknown(literal)
+        pieces.append(literal)
+        name = found.group(1)
+        pieces.append(chr(int(name[1:], 16)) if name.startswith("x") else FIELDS[name])
+        at = found.end()
+    if "%" in text[at:]:
+        _unknown(text[at:])
+    pieces.append(text[at:])
+    return [p for p in pieces if p != ""]
+
+
+def _unknown(literal: str) -> None:
+    bad = literal[literal.index("%"):][:3]
+    raise UsageError(f"unknown placeholder {bad!r} in --format",
+                     hint="see docs/working-tree.md#log---format for the placeholders; "
+                     "%% is a percent sign")
+
+
+def uses(pieces: list[Piece], *names: str) -> bool:
+    return any(FIELDS.get(name) in pieces for name in names)
+
+
+def render(pieces: list[Piece], shown: Shown) -> str:
+    return "".join(p if isinstance(p, str) else p(shown) for p in pieces)
+
+
+def format_option(value: str) -> str:
+    """`--format=X`, `--pretty=format:X` or `--pretty=tformat:X`: the format itself."""
+    for prefix in ("format:", "tformat:"):
+        if value.startswith(prefix):
+            return value[len(prefix):]
+    return value

@@ -1,0 +1,84 @@
+"""`muse log --format`: git's placeholders, checked against `git log --format` on one history."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.testkit import changes_nothing
+from tests.twin_history import Twin
+
+# Placeholders whose text does not depend on how ids are hashed: compared with git's.
+SAME_AS_GIT = "%s|%an|%ae|%at|%aI|%as|%n%b|%B|%%|%x41"
+
+
+@pytest.fixture
+def twin(muse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Twin:
+    made = Twin(muse, tmp_path, monkeypatch)
+    made.commit("First take", {"song.txt": "verse\n"})
+    made.commit("Chorus\n\nRecorded at home.\nTwo passes.", {"song.txt": "verse\nchorus\n"})
+    made.branch("bridge")
+    made.switch("bridge")
+    made.commit("Bridge idea", {"bridge.txt": "bridge\n"})
+    made.switch("main")
+    made.merge("bridge", "Merge the bridge")
+    return made
+
+
+def muse_log(twin: Twin, *args: str) -> str:
+    return twin.ok("log", *args)
+
+
+def test_text_placeholders_match_git(twin):
+    ours = muse_log(twin, f"--format={SAME_AS_GIT}")
+    theirs = twin.git("log", f"--format=tformat:{SAME_AS_GIT}")
+    assert ours.rstrip("\n") == theirs
+
+
+def test_id_placeholders(twin):
+    head = twin.muse_id["Merge the bridge"]
+    parents = [twin.muse_id["Chorus\n\nRecorded at home.\nTwo passes."],
+               twin.muse_id["Bridge idea"]]
+    out = muse_log(twin, "-1", "--format=%H %h|%P|%p")
+    assert out == f"{head} {head[:12]}|{' '.join(parents)}|{' '.join(p[:12] for p in parents)}\n"
+    snapshot = json.loads(twin.ok("show", "--json"))["commit"]["snapshot"]
+    assert muse_log(twin, "-1", "--format=%T|%t") == f"{snapshot}|{snapshot[:12]}\n"
+
+
+def test_decorations_and_signatures(twin, muse):
+    twin.tag("v1", annotated=False)
+    out = muse_log(twin, "-2", "--format=%h%d|%D|%G?|%GK")
+    first, second = out.splitlines()
+    assert first.endswith("(HEAD -> main, tag: v1)|HEAD -> main, tag: v1|N|")
+    assert second.endswith(" (bridge)|bridge|N|")  # unsigned (--unsigned)
+    # A signed commit: G for a trusted key (the user's own), and its key's fingerprint.
+    (twin.m / "new.txt").write_text("signed\n")
+    twin.ok("commit", "-m", "signed")
+    signed = muse_log(twin, "-1", "--format=%G? %GK").split()
+    assert signed[0] == "G" and len(signed[1]) == 16
+
+
+def test_pretty_forms_and_graph(twin):
+    assert muse_log(twin, "-1", "--pretty=oneline") == muse_log(twin, "-1", "--oneline")
+    assert muse_log(twin, "-1", "--pretty=format:%s") == "Merge the bridge\n"
+    assert muse_log(twin, "-1", "--pretty=tformat:%s") == "Merge the bridge\n"
+    drawn = muse_log(twin, "--graph", "--format=%s").splitlines()
+    assert drawn[0].startswith("*") and drawn[0].endswith(" Merge the bridge")
+    assert any(line.endswith(" Bridge idea") for line in drawn)
+    # The same lanes as --oneline draws, with the subject alone beside each commit.
+    oneline = muse_log(twin, "--graph", "--oneline", "--no-decorate").splitlines()
+    assert drawn == [re.sub(r"[0-9a-f]{12} ", "", line) for line in oneline]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--format=%q",), "unknown placeholder '%q' in --format"),
+    (("--format=%",), "unknown placeholder '%' in --format"),
+    (("--format=%s", "--json"), "--format cannot be combined with --json"),
+    (("--format=%s", "--oneline"), "--format cannot be combined with --oneline"),
+])
+def test_bad_formats_change_nothing(twin, muse, args, message):
+    result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)
+    assert message in result.stderr
