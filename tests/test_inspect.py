@@ -111,6 +111,28 @@ def test_clean_tree_has_empty_diff(muse: MuseRunner, project: Path) -> None:
     assert json.loads(muse("diff", "--json", cwd=project).stdout) == []
 
 
+def test_name_only_and_exit_codes_for_scripts(muse: MuseRunner, project: Path) -> None:
+    # Clean: 0, whatever the flags.
+    for flags in (("--quiet",), ("--exit-code",), ("--exit-code", "--name-only")):
+        res = muse("diff", *flags, cwd=project)
+        assert res.exit_code == 0 and res.stdout == "", (flags, res.output)
+    write(project, "a.txt", "new")
+    (project / "old.txt").unlink()
+    quiet = muse("diff", "--quiet", cwd=project)
+    assert quiet.exit_code == 1 and quiet.stdout == ""
+    named = muse("diff", "--exit-code", "--name-only", cwd=project)
+    assert named.exit_code == 1 and named.stdout.splitlines() == ["a.txt", "old.txt"]
+    assert muse("diff", "--name-only", cwd=project).exit_code == 0  # without: always 0
+    # Limited to paths that did not change: no differences.
+    assert muse("diff", "--quiet", "--", "lyrics.txt", cwd=project).exit_code == 0
+    # Between two commits, and `show --name-only`.
+    head = commit(muse, project, "second")
+    assert muse("diff", "--quiet", "HEAD~1", head, cwd=project).exit_code == 1
+    assert muse("diff", "--quiet", head, head, cwd=project).exit_code == 0
+    shown = muse("show", "--name-only", cwd=project).stdout.splitlines()
+    assert shown[-2:] == ["a.txt", "old.txt"]
+
+
 def test_binary_rules_nul_bad_utf8_and_size_cap(muse: MuseRunner, repo_dir: Path) -> None:
     write(repo_dir, "nul.txt", "text\n")
     write(repo_dir, "latin.txt", "caf\n")

@@ -49,10 +49,13 @@ def _snapshot_of(repo: Repository, revision: str) -> tuple[str, Snapshot]:
     return oid, repo.commit_snapshot(oid)
 
 
-def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool) -> None:
+def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool,
+                 name_only: bool = False) -> None:
     from ..diff import render_name_status, render_patch, render_stat
 
-    if name_status:
+    if name_only:
+        lines = [fd.change.path for fd in diffs]
+    elif name_status:
         lines = render_name_status([fd.change for fd in diffs])
     elif stat:
         lines = render_stat(diffs)
@@ -67,6 +70,7 @@ def _diff_options(func: Any) -> Any:
     func = click.option("--stat", is_flag=True, help="Per-file line counts and sizes.")(func)
     func = click.option("--name-status", is_flag=True,
                         help="Only a status letter (A/M/D) and path per file.")(func)
+    func = click.option("--name-only", is_flag=True, help="Only the path of each file.")(func)
     return func
 
 
@@ -76,7 +80,7 @@ def _diff_options(func: Any) -> Any:
 @click.command()
 @click.argument("revision", required=False, default="HEAD")
 @_diff_options
-def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
+def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json: bool) -> None:
     """Show a commit (default: HEAD) and what it changed against its first parent.
 
     An annotated tag is shown first (tagger, date, signature, message), then its commit.
@@ -110,7 +114,7 @@ def show(revision: str, name_status: bool, stat: bool, as_json: bool) -> None:
         print_tag(tag)
         click.echo("")
     echo_commit(record)
-    _print_diffs(diffs, stat=stat, name_status=name_status)
+    _print_diffs(diffs, stat=stat, name_status=name_status, name_only=name_only)
 
 
 def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:
@@ -136,10 +140,14 @@ def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:
 @click.command(cls=PathspecCommand)
 @click.argument("words", nargs=-1)
 @_diff_options
-def diff(words: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -> None:
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences, else 0.")
+@click.option("--quiet", is_flag=True, help="Print nothing; implies --exit-code.")
+def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
+         as_json: bool, exit_code: bool, quiet: bool) -> None:
     """Show changes: working tree vs HEAD, working tree vs REV, or between two commits A B.
 
     `A..B` is the same as `A B`. After `--`, PATHS limit the diff to those files and folders.
+    With --exit-code (or --quiet) the exit code says whether anything differs: 1 yes, 0 no.
     """
     import itertools
     import os
@@ -176,8 +184,10 @@ def diff(words: tuple[str, ...], name_status: bool, stat: bool, as_json: bool) -
         diffs = diff_trees(old, new, _store_reader(repo), _worktree_reader(repo))
     if as_json:
         emit_json([fd.as_dict() for fd in diffs])
-        return
-    _print_diffs(diffs, stat=stat, name_status=name_status)
+    elif not quiet:
+        _print_diffs(diffs, stat=stat, name_status=name_status, name_only=name_only)
+    if (exit_code or quiet) and diffs:
+        click.get_current_context().exit(1)  # git's convention: 1 means "they differ"
 
 
 def _two_sides(repo: Repository, texts: list[str]) -> list[str]:
