@@ -120,6 +120,9 @@ def test_name_only_and_exit_codes_for_scripts(muse: MuseRunner, project: Path) -
     (project / "old.txt").unlink()
     quiet = muse("diff", "--quiet", cwd=project)
     assert quiet.exit_code == 1 and quiet.stdout == ""
+    porcelain = muse("status", "--porcelain", cwd=project)
+    assert porcelain.stdout == "A a.txt\nD old.txt\n"
+    assert porcelain.stdout == muse("status", "-s", cwd=project).stdout
     named = muse("diff", "--exit-code", "--name-only", cwd=project)
     assert named.exit_code == 1 and named.stdout.splitlines() == ["a.txt", "old.txt"]
     assert muse("diff", "--name-only", cwd=project).exit_code == 0  # without: always 0

@@ -110,7 +110,9 @@ def _echo_upstream(up: dict[str, Any]) -> None:
 @click.command()
 @click.argument("paths", nargs=-1)
 @json_option("Machine-readable output.")
-@click.option("-s", "--short", "short_format", is_flag=True, help="One line per changed path.")
+@click.option("-s", "--short", "--porcelain", "short_format", is_flag=True,
+              help="One line per changed path: a letter (A/M/D) and the path; a stable "
+              "format for scripts.")
 def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
     """Show what changed in the working tree since the last commit (only under PATHS if given)."""
     data = _status_data(open_repo(), paths)
