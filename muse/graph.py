@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -206,9 +206,16 @@ class _DeltaWalk:
 def topological_order(graph: CommitGraph[Any], commits: Iterable[str]) -> list[str]:
     """`commits` ordered so every parent inside the set comes before its children."""
     wanted = set(commits)
+    return parents_first(sorted(wanted), lambda oid: graph.commit(oid).parents)
+
+
+def parents_first(commits: list[str], parents: Callable[[str], Iterable[str]]) -> list[str]:
+    """`commits` (taken in the order given) ordered so every parent among them comes before
+    its children; iterative, so a history of any depth fits the stack."""
+    wanted = set(commits)
     order: list[str] = []
     placed: set[str] = set()
-    for root in sorted(wanted):
+    for root in commits:
         stack: list[tuple[str, bool]] = [(root, False)]
         while stack:
             oid, expanded = stack.pop()
@@ -219,7 +226,5 @@ def topological_order(graph: CommitGraph[Any], commits: Iterable[str]) -> list[s
                 order.append(oid)
                 continue
             stack.append((oid, True))
-            for parent in graph.commit(oid).parents:
-                if parent in wanted and parent not in placed:
-                    stack.append((parent, False))
+            stack.extend((p, False) for p in parents(oid) if p in wanted and p not in placed)
     return order

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 from muse.bundle import write_items
 from muse.frames import read_stored
+from muse.graph import parents_first
 from muse.storage import COMMIT, PackEntry
 
 from .bucket import PackIndex
@@ -86,31 +87,12 @@ def union_parts(indexes: Sequence[PackIndex]) -> tuple[list[PackEntry], dict[str
             if entry.oid not in source:
                 source[entry.oid] = index.pack
                 items.append(entry)
-    commits = _parents_first([e.oid for e in items if e.kind == COMMIT], graph)
+    commits = parents_first([e.oid for e in items if e.kind == COMMIT],
+                            lambda c: graph.get(c, ()))
     by_id = {e.oid: e for e in items}
     items = [e for e in items if e.kind != COMMIT] + [by_id[c] for c in commits]
     requires = sorted({r for index in indexes for r in index.requires} - set(graph))
     return items, source, graph, requires
-
-
-def _parents_first(commits: list[str], graph: Mapping[str, tuple[str, ...]]) -> list[str]:
-    carried = set(commits)
-    placed: list[str] = []
-    done: set[str] = set()
-    for start in commits:
-        stack = [(start, False)]
-        while stack:
-            commit, expanded = stack.pop()
-            if commit in done:
-                continue
-            if expanded:
-                done.add(commit)
-                placed.append(commit)
-                continue
-            stack.append((commit, True))
-            stack.extend((p, False) for p in graph.get(commit, ())
-                         if p in carried and p not in done)
-    return placed
 
 
 def write_union(packs_dir: Path, indexes: Sequence[PackIndex], out: BinaryIO) -> PackIndex:
