@@ -62,3 +62,14 @@ def diverged(muse: Any, root: Path) -> dict[str, str]:
     write(root, "song.mid", "song v2 (main)")
     main = commit(muse, root, "main work")
     return {"base": base, "feature": feature, "main": main}
+
+
+def unbundled(muse: Any, base: Path, bundle: Path) -> Repository:
+    """`bundle` verified, then unbundled into a new repository `base/other`; that one."""
+    assert muse("bundle", "verify", str(bundle), cwd=base).exit_code == 0
+    other = base / "other"
+    other.mkdir()
+    assert muse("init", cwd=other).exit_code == 0
+    done = muse("bundle", "unbundle", str(bundle), cwd=other)
+    assert done.exit_code == 0, done.output
+    return Repository.find(other)

@@ -21,7 +21,7 @@ from muse.receive import receive_bundle
 from muse.repo import Repository
 from muse.revisions import resolve
 from muse.tags import create_annotated_tag, peel
-from tests.branching_support import commit, write
+from tests.branching_support import commit, unbundled, write
 from tests.bundle_craft import parse_frames
 from tests.testkit import changes_nothing, tree_state
 
@@ -186,13 +186,8 @@ def test_a_tag_of_a_tag_bundles_and_unbundles(muse, repo_dir: Path, tmp_path: Pa
     assert len(tag_frames) == 2
     assert data.index(bytes.fromhex(first), tag_frames[0].offset) < tag_frames[0].end  # v1
     assert data.index(bytes.fromhex(inner), tag_frames[1].offset) < tag_frames[1].end
-    assert muse("bundle", "verify", str(path), cwd=tmp_path).exit_code == 0
-    other = tmp_path / "other"
-    other.mkdir()
-    assert muse("init", cwd=other).exit_code == 0
-    done = muse("bundle", "unbundle", str(path), cwd=other)
-    assert done.exit_code == 0, done.output
-    received = Repository.find(other)
+    received = unbundled(muse, tmp_path, path)
+    other = received.root
     assert received.refs.read("refs/tags/release") == outer
     assert received.store.kind(inner) == "tag" and resolve(received, "release") == first
     assert verify_repository(received).ok

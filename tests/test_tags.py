@@ -18,7 +18,7 @@ from muse.objects import Tag, canonical_pack, decode_tag, object_kind
 from muse.repo import Repository
 from muse.revisions import resolve
 from muse.tags import peel
-from tests.branching_support import commit, write
+from tests.branching_support import commit, unbundled, write
 from tests.bundle_craft import parse_frames, seal
 from tests.testkit import changes_nothing, tree_state
 
@@ -277,13 +277,7 @@ def test_bundle_carries_and_unbundle_installs_the_tag(muse, repo_dir: Path,
     assert header.refs == {"refs/heads/main": first, "refs/tags/v1": oid}
     assert header.tags == 1 and TAGS_CAPABILITY in header.mandatory
     assert [f.kind for f in parse_frames(path.read_bytes())][-3:-1] == [ord("C"), ord("G")]
-    assert muse("bundle", "verify", str(path), cwd=tmp_path).exit_code == 0
-    other = tmp_path / "other"
-    other.mkdir()
-    assert muse("init", cwd=other).exit_code == 0
-    done = muse("bundle", "unbundle", str(path), cwd=other)
-    assert done.exit_code == 0, done.output
-    received = Repository.find(other)
+    received = unbundled(muse, tmp_path, path)
     assert received.refs.read("refs/tags/v1") == oid
     assert received.store.read_tag(oid).target == first
     assert verify_repository(received).ok
