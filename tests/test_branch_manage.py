@@ -124,4 +124,80 @@ def test_minus_r_and_minus_a_list_remote_tracking_branches(muse, repo_dir, tmp_p
         {"name": "origin/takes/one", "commit": head, "current": False, "remote": True},
     ]
     result = changes_nothing(muse, clone, "branch", "-r", "x", exit_code=2)
-    assert "take no NAME" in result.stderr
+    assert "listing takes no NAME" in result.stderr
+
+
+# -- listing filters: --list, --contains, --merged, --no-merged, -v ----------------------
+
+
+@pytest.fixture
+def forked(muse, repo_dir):
+    """main: base ← m1; takes/one from base: t1; takes/two at m1. Tags: v0 (annotated, at
+    base), v1 (lightweight, at m1)."""
+    write(repo_dir, "song.mid", "base")
+    base = commit(muse, repo_dir, "base")
+    ok(muse("tag", "-a", "v0", "-m", "first cut", cwd=repo_dir))
+    ok(muse("switch", "-c", "takes/one", cwd=repo_dir))
+    write(repo_dir, "take.wav", b"\x00one")
+    t1 = commit(muse, repo_dir, "t1")
+    ok(muse("switch", "main", cwd=repo_dir))
+    write(repo_dir, "song.mid", "m1")
+    m1 = commit(muse, repo_dir, "m1")
+    ok(muse("branch", "takes/two", cwd=repo_dir))
+    ok(muse("tag", "v1", cwd=repo_dir))
+    return {"base": base, "t1": t1, "m1": m1}
+
+
+def names(muse, root, *args):
+    return [line[2:].split()[0] for line in ok(muse(*args, cwd=root)).stdout.splitlines()]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--list", "takes/*"), ["takes/one", "takes/two"]),
+    (("--list", "m*", "*two"), ["main", "takes/two"]),
+    (("--merged",), ["main", "takes/two"]),           # HEAD (main) reaches them
+    (("--no-merged",), ["takes/one"]),
+    (("--merged", "takes/one"), ["takes/one"]),        # itself only, as in git
+    (("--contains", "v0"), ["main", "takes/one", "takes/two"]),
+    (("--contains", "takes/one"), ["takes/one"]),
+    (("--list", "takes/*", "--merged", "main"), ["takes/two"]),
+])
+def test_branch_listing_filters(muse, repo_dir, forked, args, expected):
+    assert names(muse, repo_dir, "branch", *args) == expected
+    data = json.loads(ok(muse("branch", *args, "--json", cwd=repo_dir)).stdout)
+    assert [b["name"] for b in data] == expected
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--list", "v*"), ["v0", "v1"]),
+    (("-l", "v1"), ["v1"]),
+    (("--contains", "HEAD~1"), ["v0", "v1"]),
+    (("--contains", "HEAD"), ["v1"]),
+    (("--merged", "takes/one"), ["v0"]),              # an annotated tag: by its commit
+    (("--no-merged", "takes/one"), ["v1"]),
+])
+def test_tag_listing_filters(muse, repo_dir, forked, args, expected):
+    shown = ok(muse("tag", *args, cwd=repo_dir)).stdout.splitlines()
+    assert shown == expected
+
+
+def test_branch_verbose_lines_up_ids_and_subjects(muse, repo_dir, forked):
+    lines = ok(muse("branch", "-v", cwd=repo_dir)).stdout.splitlines()
+    assert lines == [
+        f"* main      {forked['m1'][:12]} m1",
+        f"  takes/one {forked['t1'][:12]} t1",
+        f"  takes/two {forked['m1'][:12]} m1",
+    ]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("branch", "x", "--merged"), "listing takes no NAME; patterns need --list"),
+    (("branch", "-d", "takes/one", "--merged"), "cannot be combined"),
+    (("branch", "--contains", "nowhere"), "unknown revision 'nowhere'"),
+    (("tag", "v9", "--contains", "HEAD"), "listing takes no NAME"),
+    (("tag", "-d", "v1", "--list"), "cannot be combined"),
+    (("tag", "--merged", "nowhere"), "unknown revision 'nowhere'"),
+])
+def test_bad_listing_filters_change_nothing(muse, repo_dir, forked, args, message):
+    result = changes_nothing(muse, repo_dir, *args, exit_code=2)
+    assert message in result.stderr

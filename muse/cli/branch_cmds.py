@@ -35,6 +35,30 @@ def _resolve(repo: Any, revision: str) -> str:
 # -- branch -------------------------------------------------------------------------
 
 
+def _listing_options(func: Any) -> Any:
+    """`--list` (the positional words are then patterns), `--contains`, `--merged`,
+    `--no-merged`: the listing filters `branch` and `tag` share, as git's."""
+    func = click.option("--no-merged", "not_merged", metavar="REV", is_flag=False,
+                        flag_value="HEAD", help="List only those REV (default HEAD) does not "
+                        "reach.")(func)
+    func = click.option("--merged", metavar="REV", is_flag=False, flag_value="HEAD",
+                        help="List only those REV (default HEAD) reaches.")(func)
+    func = click.option("--contains", metavar="REV",
+                        help="List only those whose history holds REV.")(func)
+    func = click.option("-l", "--list", "as_list", is_flag=True,
+                        help="List; the words given are shell patterns the names match "
+                        "(`muse branch --list 'takes/*'`).")(func)
+    return func
+
+
+def _ref_filter(repo: Any, words: tuple[str | None, ...], contains: str | None,
+                merged: str | None, not_merged: str | None) -> Any:
+    from ..reffilter import RefFilter
+
+    revs = [None if r is None else _resolve(repo, r) for r in (contains, merged, not_merged)]
+    return RefFilter(tuple(w for w in words if w is not None), *revs)
+
+
 @_command
 @click.command()
 @click.argument("name", required=False)
@@ -49,21 +73,32 @@ def _resolve(repo: Any, revision: str) -> str:
 @click.option("-r", "--remotes", is_flag=True, help="List remote-tracking branches.")
 @click.option("-a", "--all", "list_all", is_flag=True,
               help="List local and remote-tracking branches.")
+@click.option("-v", "--verbose", is_flag=True, help="List each branch's commit and subject too.")
+@_listing_options
 @json_option("Machine-readable list.")
 def branch(name: str | None, start: str | None, delete: bool, force_delete: bool, move: bool,
-           force: bool, remotes: bool, list_all: bool, as_json: bool) -> None:
-    """List branches, create NAME at START (default HEAD), rename (-m) or delete (-d, -D)."""
+           force: bool, remotes: bool, list_all: bool, verbose: bool, as_list: bool,
+           contains: str | None, merged: str | None, not_merged: str | None,
+           as_json: bool) -> None:
+    """List branches, create NAME at START (default HEAD), rename (-m) or delete (-d, -D).
+
+    Listing takes --list PATTERN…, --contains REV, --merged [REV] and --no-merged [REV].
+    """
     from .. import branches
 
     repo = open_repo()
     delete, force = delete or force_delete, force or force_delete
-    if sum((delete, move, remotes or list_all)) > 1:
-        raise UsageError("-d/-D, -m and -r/-a cannot be combined")
-    if remotes or list_all:
-        if name is not None or start is not None:
-            raise UsageError("-r and -a only list branches: they take no NAME",
-                             hint="muse branch -r, or muse branch -a")
-        _list_all(repo, as_json, local=list_all)
+    filtering = as_list or contains or merged or not_merged
+    if sum((delete, move, bool(remotes or list_all or filtering or verbose))) > 1:
+        raise UsageError("-d/-D, -m and listing (-r/-a/-v/--list/--contains/--merged) "
+                         "cannot be combined")
+    if remotes or list_all or filtering or verbose:
+        if (name is not None or start is not None) and not as_list:
+            raise UsageError("listing takes no NAME; patterns need --list",
+                             hint="muse branch --list 'takes/*'")
+        keep = _ref_filter(repo, (name, start), contains, merged, not_merged)
+        _list_all(repo, as_json, local=list_all or not remotes, remote=remotes or list_all,
+                  keep=keep, verbose=verbose)
         return
     if name is None:
         if delete or move or start:
@@ -92,26 +127,42 @@ def branch(name: str | None, start: str | None, delete: bool, force_delete: bool
     click.echo(f"{verb} branch {name} at {short(commit)}")
 
 
-def _list_all(repo: Any, as_json: bool, *, local: bool) -> None:
-    """-r: the remote-tracking branches (`origin/main`); -a: the local ones first, too."""
+def _list_all(repo: Any, as_json: bool, *, local: bool, remote: bool = True,
+              keep: Any = None, verbose: bool = False) -> None:
+    """-r: the remote-tracking branches (`origin/main`); -a: the local ones first, too;
+    only those `keep` (a RefFilter) keeps."""
     from .. import branches
 
-    mine = branches.list_branches(repo) if local else []
-    theirs = branches.list_remote_branches(repo)
+    def kept(refs: list[Any]) -> list[Any]:
+        return [r for r in refs if keep is None or keep.keeps(repo, r.name, r.commit)]
+
+    mine = kept(branches.list_branches(repo)) if local else []
+    theirs = kept(branches.list_remote_branches(repo)) if remote else []
     if as_json:
         emit_json([{"name": r.name, "commit": r.commit, "current": r.current, "remote": False}
                    for r in mine] +
                   [{"name": r.name, "commit": r.commit, "current": False, "remote": True}
                    for r in theirs])
         return
+    prefix = "remotes/" if local and remote else ""
+    width = max((len(r.name) for r in mine), default=0)
+    width = max([width, *(len(prefix + r.name) for r in theirs)])
     if local:
-        _list_refs(repo, mine, False, show_detached=True)
-    prefix = "remotes/" if local else ""
+        _list_refs(repo, mine, False, show_detached=keep is None or not keep.patterns,
+                   verbose=verbose, width=width)
     for ref in theirs:
-        click.echo(f"  {prefix}{printable(ref.name)}")
+        line = f"  {printable(prefix + ref.name)}"
+        click.echo(_with_subject(repo, line, ref, width) if verbose else line)
 
 
-def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool) -> None:
+def _with_subject(repo: Any, line: str, ref: Any, width: int) -> str:
+    """`-v`: the name padded, then the short id and the commit's subject."""
+    subject = printable(repo.graph.commit(ref.commit).subject)
+    return f"{line}{' ' * (2 + width - len(line))} {short(ref.commit)} {subject}"
+
+
+def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool,
+               verbose: bool = False, width: int = 0) -> None:
     if as_json:
         emit_json([{"name": r.name, "commit": r.commit, "current": r.current} for r in refs])
         return
@@ -120,7 +171,8 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
         click.echo(f"* (HEAD detached at {short(head)})")
     for ref in refs:
         marker = "*" if ref.current else " "
-        click.echo(f"{marker} {printable(ref.name)}")
+        line = f"{marker} {printable(ref.name)}"
+        click.echo(_with_subject(repo, line, ref, width) if verbose else line)
 
 
 # -- tag ----------------------------------------------------------------------------
@@ -141,9 +193,11 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
               "tag object along its chain (fails if one is bad).")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
+@_listing_options
 @json_option("Machine-readable list (or -v).")
 def tag(name: str | None, revision: str | None, annotate: bool, message: str | None,
         message_file: Any, unsigned: bool, verify: bool, delete: bool, force: bool,
+        as_list: bool, contains: str | None, merged: str | None, not_merged: str | None,
         as_json: bool) -> None:
     """List tags, create tag NAME at REVISION (default HEAD), show one (-v) or delete it (-d).
 
@@ -156,6 +210,16 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
 
     repo = open_repo()
     annotated = annotate or message is not None or message_file is not None
+    if as_list or contains or merged or not_merged:
+        if delete or annotated or verify:
+            raise UsageError("listing (--list/--contains/--merged) cannot be combined with "
+                             "-a, -m, -F, -v or -d")
+        if (name is not None or revision is not None) and not as_list:
+            raise UsageError("listing takes no NAME; patterns need --list",
+                             hint="muse tag --list 'v1.*'")
+        _list_tags(repo, as_json, _ref_filter(repo, (name, revision), contains, merged,
+                                              not_merged))
+        return
     if name is None:
         if delete or revision or annotated or verify:
             raise UsageError("which tag?", hint="give a NAME")
@@ -217,10 +281,11 @@ def _create_annotated(repo: Any, name: str, target: str, message: str, *, sign: 
                f"({signed}, tag object {short(made.id)})")
 
 
-def _list_tags(repo: Any, as_json: bool) -> None:
+def _list_tags(repo: Any, as_json: bool, keep: Any = None) -> None:
     from ..tags import list_entries
 
-    entries = list_entries(repo)
+    entries = [t for t in list_entries(repo)
+               if keep is None or keep.keeps(repo, t.name, t.commit)]
     if as_json:
         emit_json([{"name": t.name, "commit": t.commit, "annotated": t.annotated,
                     "tag_object": t.tag_object} for t in entries])
