@@ -202,8 +202,9 @@ def test_errors_carry_the_hub_code(hub_repo: NewRepo) -> None:
 def test_an_upload_whose_bytes_are_not_its_name_is_dropped_at_confirm(
         tmp_path: Path, hub_server: HubServer, hub_repo: NewRepo,
         seeded_local: Repository) -> None:
-    head = seeded_local.head()
-    assert head is not None
+    # A bundle no other test can have pushed to this shared hub (the same unsigned files
+    # committed in the same second are the same bundle, and its key is create-only).
+    head = commit_files(seeded_local, {"unique.txt": str(tmp_path).encode()}, "this test's")
     bundle = write_push_bundle(seeded_local, tmp_path / "b.bundle", head, None)
     other = tmp_path / "other.bundle"
     other.write_bytes(bundle.path.read_bytes()[:-1] + b"\0")
