@@ -28,7 +28,6 @@ reachable: data is always written (step 3, 4) before its old copy is removed.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import re
 import time
@@ -36,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .dates import point_in_time
 from .errors import (
     ConfigError,
     ConflictError,
@@ -71,36 +71,9 @@ Hook = Callable[[str], None]
 
 # -- when is old enough: `--prune` and gc.pruneExpire --------------------------------
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400,
-          "month": 30 * 86400, "year": 365 * 86400}
-_RELATIVE = re.compile(r"(\d{1,9})[. ]+(second|minute|hour|day|week|month|year)s?([. ]+ago)?",
-                       re.ASCII)
-
-
 def prune_cutoff(text: str, *, now: float | None = None) -> float | None:
-    """The mtime before which unreachable data may go; None for `never`.
-
-    Accepts `now`, `never`, `N.UNIT[s][.ago]` (`2.weeks`, `3 days ago`; units from
-    seconds to years) and an ISO date or date-time (`2026-11-01`, `2026-11-01T09:30`).
-    """
-    clock = time.time() if now is None else now
-    spec = text.strip().lower()
-    if spec == "now":
-        return clock
-    if spec == "never":
-        return None
-    match = _RELATIVE.fullmatch(spec)
-    if match is not None:
-        return clock - int(match.group(1)) * _UNITS[match.group(2)]
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"cannot read the expiry {text!r}",
-                         hint="use now, never, 2.weeks.ago, 3.days, or a date like "
-                         "2026-11-01") from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # a date without a zone is local time, as people write it
-    return when.timestamp()
+    """The mtime before which unreachable data may go; None for `never` (muse.dates)."""
+    return point_in_time(text, now=now, what="expiry")
 
 
 def configured_cutoff(repo: Repository, requested: str | None = None) -> float | None:

@@ -10,12 +10,14 @@ a root commit is listed when it holds a matched path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import msgpack
 
-from .objects import FORMAT_VERSION, SNAPSHOT_TAG, decode_snapshot
+from .errors import UsageError
+from .objects import FORMAT_VERSION, SNAPSHOT_TAG, Commit, decode_snapshot
 from .pathspec import Pathspec, matcher
 from .repo import Repository
 from .revisions import resolve
@@ -55,15 +57,57 @@ def in_range(repo: Repository, wanted: Range) -> Iterator[str]:
     return repo.graph.walk(wanted.include, stop=stop)
 
 
+@dataclass(frozen=True)
+class CommitFilter:
+    """`log --author`, `--grep`, `--since`, `--until`: which commits of the range are shown.
+
+    Patterns are regular expressions searched (not matched whole), as git's are: the
+    author in `Name <email>`, `--grep` in the whole message; `ignore_case` for both.
+    """
+
+    author: str | None = None
+    grep: str | None = None
+    since: float | None = None
+    until: float | None = None
+    ignore_case: bool = False
+
+    def compiled(self) -> Callable[[Commit], bool]:
+        flags = re.IGNORECASE if self.ignore_case else 0
+        author = _pattern(self.author, "--author", flags)
+        grep = _pattern(self.grep, "--grep", flags)
+
+        def keeps(commit: Commit) -> bool:
+            if self.since is not None and commit.timestamp < self.since:
+                return False
+            if self.until is not None and commit.timestamp > self.until:
+                return False
+            if author is not None and not author.search(
+                    f"{commit.author_name} <{commit.author_email}>"):
+                return False
+            return grep is None or grep.search(commit.message) is not None
+        return keeps
+
+
+def _pattern(text: str | None, option: str, flags: int) -> re.Pattern[str] | None:
+    if text is None:
+        return None
+    try:
+        return re.compile(text, flags)
+    except re.error as exc:
+        raise UsageError(f"{option}: not a regular expression: {exc}", hint="escape "
+                         "special characters with a backslash, e.g. \\. for a dot") from None
+
+
 def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
-           walked: set[str] | None = None) -> Iterator[str]:
+           walked: set[str] | None = None, only: CommitFilter | None = None) -> Iterator[str]:
     """The commits `log` lists, newest first, lazily; every commit passed is added to
     `walked` (the graph links shown commits through the hidden ones)."""
     limit = PathFilter(repo, specs)
+    keeps = only.compiled() if only is not None else None
     for oid in in_range(repo, wanted):
         if walked is not None:
             walked.add(oid)
-        if limit.touches(oid):
+        if (keeps is None or keeps(repo.graph.commit(oid))) and limit.touches(oid):
             yield oid
 
 

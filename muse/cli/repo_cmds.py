@@ -294,12 +294,23 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
 @click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
 @click.option("--decorate/--no-decorate", default=None,
               help="Show the branch and tag names of each commit (default: on a terminal).")
+@click.option("--author", metavar="PATTERN",
+              help="Only commits whose `Name <email>` matches PATTERN (a regular expression).")
+@click.option("--grep", metavar="PATTERN", help="Only commits whose message matches PATTERN.")
+@click.option("-i", "--regexp-ignore-case", "ignore_case", is_flag=True,
+              help="--author and --grep ignore case.")
+@click.option("--since", "--after", "since", metavar="DATE",
+              help="Only commits made at or after DATE (2.weeks.ago, 2026-11-01, …).")
+@click.option("--until", "--before", "until", metavar="DATE",
+              help="Only commits made at or before DATE.")
 @click.option("--format", "--pretty", "format_text", metavar="FORMAT",
               help="Each commit as FORMAT: git's placeholders, %H %h %s %an %ad %d %G? … "
               "(`format:` / `tformat:` prefixes and `--pretty=oneline` accepted).")
 @json_option("Machine-readable output.")
 def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
-        decorate: bool | None, format_text: str | None, as_json: bool) -> None:
+        decorate: bool | None, author: str | None, grep: str | None, ignore_case: bool,
+        since: str | None, until: str | None, format_text: str | None,
+        as_json: bool) -> None:
     """Show the history reachable from REVISIONS (default: HEAD), newest first.
 
     A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
@@ -334,7 +345,8 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
         return
     texts, specs = split_paths(repo, revisions)
     walked: set[str] = set()
-    commits = listed(repo, parse_range(repo, texts), specs, walked if graph else None)
+    only = _commit_filter(author, grep, ignore_case, since, until)
+    commits = listed(repo, parse_range(repo, texts), specs, walked if graph else None, only)
     if decorate is None:
         decorate = sys.stdout.isatty()
     names = decorations(repo) if decorate or as_json else {}
@@ -346,6 +358,30 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
                    decorate=bool(decorate), as_json=as_json, pieces=pieces)
     finally:  # what was verified stays verified, even when `| head` closes the pipe
         signatures.save()
+
+
+def _commit_filter(author: str | None, grep: str | None, ignore_case: bool,
+                   since: str | None, until: str | None) -> Any:
+    """The --author/--grep/--since/--until filter, or None when none is given."""
+    from ..dates import point_in_time
+    from ..logwalk import CommitFilter
+
+    if author is None and grep is None and since is None and until is None:
+        return None
+
+    def when(text: str | None, option: str) -> float | None:
+        if text is None:
+            return None
+        found = point_in_time(text, what=f"{option} date")
+        if found is None:
+            raise UsageError(f"{option} needs a date, not {text!r}",
+                             hint="e.g. 2.weeks.ago or 2026-11-01")
+        return found
+
+    found = CommitFilter(author, grep, when(since, "--since"), when(until, "--until"),
+                         ignore_case)
+    found.compiled()  # a bad pattern is refused before anything is printed
+    return found
 
 
 def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted: frozenset[bytes],
