@@ -82,3 +82,16 @@ def test_pretty_forms_and_graph(twin):
 def test_bad_formats_change_nothing(twin, muse, args, message):
     result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)
     assert message in result.stderr
+
+
+def test_show_takes_the_same_formats(twin, muse):
+    head = twin.muse_id["Merge the bridge"]
+    assert twin.ok("show", "-s", "--format=%H %s") == f"{head} Merge the bridge\n"
+    assert twin.ok("show", "-s", "--format=%an|%aI") == twin.ok("log", "-1", "--format=%an|%aI")
+    with_stat = twin.ok("show", "--format=%h", "--stat", "HEAD~1").splitlines()
+    assert with_stat[0] == twin.muse_id["Chorus\n\nRecorded at home.\nTwo passes."][:12]
+    assert "song.txt" in with_stat[1]
+    assert twin.ok("show", "-s", "HEAD").startswith(f"commit {head}\n")
+    assert "diff" not in twin.ok("show", "-s", "HEAD")
+    result = changes_nothing(muse, twin.m, "show", "--format=%s", "--json", exit_code=2)
+    assert "--format cannot be combined with --json" in result.stderr

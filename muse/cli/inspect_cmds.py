@@ -80,7 +80,12 @@ def _diff_options(func: Any) -> Any:
 @click.command()
 @click.argument("revision", required=False, default="HEAD")
 @_diff_options
-def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json: bool) -> None:
+@click.option("-s", "--no-patch", "no_patch", is_flag=True,
+              help="The commit alone, without what it changed.")
+@click.option("--format", "--pretty", "format_text", metavar="FORMAT",
+              help="The commit as FORMAT (the placeholders of `muse log --format`).")
+def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json: bool,
+         no_patch: bool, format_text: str | None) -> None:
     """Show a commit (default: HEAD) and what it changed against its first parent.
 
     An annotated tag is shown first (tagger, date, signature, message), then its commit.
@@ -88,9 +93,16 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
     from ..diff import diff_trees
     from ..revisions import resolve
 
+    pieces = None
+    if format_text is not None:
+        from .log_format import compile_format, format_option
+
+        if as_json:
+            raise UsageError("--format cannot be combined with --json")
+        pieces = compile_format(format_option(format_text))
     repo = open_repo()
     oid = resolve(repo, revision)
-    tag = _tag_shown(repo, revision)
+    tag = _tag_shown(repo, revision) if pieces is None else None
     commit = repo.graph.commit(oid)
     new = repo.store.read_snapshot(commit.snapshot)
     old = None
@@ -108,13 +120,27 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
         emit_json({**({"tag": tag} if tag is not None else {}), "commit": record,
                    "changes": [fd.as_dict() for fd in diffs]})
         return
-    if tag is not None:
-        from .branch_cmds import print_tag
+    if pieces is not None:
+        _echo_formatted(repo, pieces, oid, commit, record)
+    else:
+        if tag is not None:
+            from .branch_cmds import print_tag
 
-        print_tag(tag)
-        click.echo("")
-    echo_commit(record)
-    _print_diffs(diffs, stat=stat, name_status=name_status, name_only=name_only)
+            print_tag(tag)
+            click.echo("")
+        echo_commit(record)
+    if not no_patch:
+        _print_diffs(diffs, stat=stat, name_status=name_status, name_only=name_only)
+
+
+def _echo_formatted(repo: Any, pieces: Any, oid: str, commit: Any,
+                    record: dict[str, Any]) -> None:
+    from ..decorate import decorations
+    from .log_format import render, shown_commit, uses
+
+    names = decorations(repo).get(oid) if uses(pieces, "d", "D") else None
+    click.echo(render(pieces, shown_commit(oid, commit, lambda: record["signature"], names,
+                                           repo.current_branch())))
 
 
 def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:

@@ -110,6 +110,13 @@ def render(pieces: list[Piece], shown: Shown) -> str:
     return "".join(p if isinstance(p, str) else p(shown) for p in pieces)
 
 
+def shown_commit(oid: str, commit: Any, signature: Callable[[], dict[str, Any]],
+                 names: Any, current: str | None) -> Shown:
+    """A commit for `render`: `names` its decorations (`muse.decorate.Names`) or None."""
+    return Shown(oid, commit, signature,
+                 lambda: printable(names.label(current)) if names is not None else "")
+
+
 def format_option(value: str) -> str:
     """`--format=X`, `--pretty=format:X` or `--pretty=tformat:X`: the format itself."""
     for prefix in ("format:", "tformat:"):

@@ -408,13 +408,11 @@ def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted
         return commit_lines(commit_record(oid, commit, trusted, signatures), decoration)
 
     def _formatted(oid: str, commit: Any) -> str:
-        from .log_format import Shown, render
+        from .log_format import render, shown_commit
 
-        found = names.get(oid)
-        shown = Shown(oid, commit,
-                      lambda: commit_record(oid, commit, trusted, signatures)["signature"],
-                      lambda: printable(found.label(current)) if found is not None else "")
-        return render(pieces, shown)
+        return render(pieces, shown_commit(
+            oid, commit, lambda: commit_record(oid, commit, trusted, signatures)["signature"],
+            names.get(oid), current))
 
     if graph:
         lines = _graph_lines(repo, list(commits), walked, max_count, lines_of)
