@@ -293,6 +293,27 @@ class SqlIndex:
                          repo.id)
         return {str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows}
 
+    def replacements(self, repo: Repo) -> dict[str, str]:
+        """Every replaced pack of `repo` → the pack it was folded into."""
+        rows = self._all("SELECT pack_id, replaced_by FROM packs WHERE repo_id = ? AND "
+                         "replaced_by IS NOT NULL", repo.id)
+        return {str(p): str(b) for p, b in rows}
+
+    def replaced_into(self, repo: Repo, packs: Iterable[str]) -> dict[str, str]:
+        """Each replaced pack of `repo` whose items are now in one of `packs` (through
+        repacks one after another) → that pack."""
+        by = self.replacements(repo)
+        targets = set(packs)
+        found: dict[str, str] = {}
+        for pack in by:
+            seen, at = {pack}, by[pack]
+            while at in by and at not in seen and at not in targets:
+                seen.add(at)
+                at = by[at]
+            if at in targets:
+                found[pack] = at
+        return found
+
     def replaced_packs(self, repo: Repo) -> dict[str, int]:
         """Every pack of `repo` a repack folded into another → when."""
         rows = self._all("SELECT pack_id, replaced_at FROM packs WHERE repo_id = ? AND "
@@ -412,15 +433,16 @@ class SqlIndex:
                 for table in ("objects", "commits"):
                     cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ? AND "
                                             f"pack_id IN ({marks})"), (repo.id, *chunk))
-                cur.execute(self.db.sql(f"UPDATE packs SET replaced_at = ? WHERE repo_id = ? "
-                                        f"AND pack_id IN ({marks})"), (int(now), repo.id, *chunk))
+                cur.execute(self.db.sql(f"UPDATE packs SET replaced_at = ?, replaced_by = ? "
+                                        f"WHERE repo_id = ? AND pack_id IN ({marks})"),
+                            (int(now), new.pack_id, repo.id, *chunk))
             # Only the rows that pointed at a replaced pack move: rows elsewhere stay, and an
             # item no row named (a purged object a bundle still carries) gets none.
             kept = NewPack(new.pack_id, new.size, new.requires,
                            [e for e in new.entries if e.oid in moved or e.oid in graph],
                            new.parents)
-            cur.execute(self.db.sql("UPDATE packs SET replaced_at = NULL WHERE repo_id = ? "
-                                    "AND pack_id = ?"), (repo.id, new.pack_id))
+            cur.execute(self.db.sql("UPDATE packs SET replaced_at = NULL, replaced_by = NULL "
+                                    "WHERE repo_id = ? AND pack_id = ?"), (repo.id, new.pack_id))
             self._insert_pack(cur, repo, kept, objects=moved, graph=graph)
             step("swapping")
         return True

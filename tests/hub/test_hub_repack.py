@@ -17,7 +17,7 @@ from muse.transfer import clone, fetch, push
 from remotes.hub.repack import Repacker, RepackReport
 from remotes.hub.service import Hub
 from remotes.hub.sql_index import Repo
-from remotes.hub.takedown import restore, take_down
+from remotes.hub.takedown import purge, restore, take_down
 from tests.hub.conftest import CountingTransport, hub_remote
 from tests.hub_server import HubServer, NewRepo
 from tests.remotes.remote_support import MAIN, assert_no_ghost_refs, blob, commit_files
@@ -236,3 +236,23 @@ def test_a_repack_report_reads_as_one_line() -> None:
     done = RepackReport("ada/song", packs_before=3, packs_after=1, folded_into="ab" * 32,
                         folded_packs=3)
     assert done.line().startswith("ada/song: folded 3 packs into abababababab (3 → 1 packs)")
+
+
+def test_a_takedown_after_a_repack_hides_and_purges_the_replaced_packs_too(
+        hub_server: HubServer, hub_repo: NewRepo, seeded_local: Repository) -> None:
+    push_takes(seeded_local, hub_repo, 3)
+    hub, repo = indexed(hub_server, hub_repo)
+    old = sorted(hub.index.pack_rows(repo))
+    Repacker(hub).repack(repo)
+    auth = {"Authorization": f"Bearer {hub_repo.read_token}"}
+    assert httpx.get(f"{hub_repo.api}/packs/{old[0]}", headers=auth).status_code == 200
+    oid = hashlib.sha256(blob(1001, 3000)).hexdigest()  # take 1's stem
+    notice = f"t-{repo.id}"
+    take_down(hub, repo, [oid], notice=notice, claimant="label", noticed="today", text="x")
+
+    assert set(hub.guard.hidden_packs(repo)) >= set(old)  # every pack that carried it
+    for pack_id in old:
+        assert httpx.get(f"{hub_repo.api}/packs/{pack_id}", headers=auth).status_code == 451
+    purge(hub, notice)
+    assert hub.index.replaced_packs(repo) == {}
+    assert not any(hub.blobs.exists(p) for p in old)
