@@ -21,6 +21,7 @@ import click
 
 from muse.errors import UsageError
 
+from .repack import DEFAULT_AUTO_PACKS, DEFAULT_GRACE
 from .security import actor_name
 from .service import Hub, Limits, check_repo_name
 from .sql_index import Repo
@@ -74,24 +75,80 @@ def hub() -> None:
               help="refuse larger pushes (413)")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--auto-repack-packs", default=DEFAULT_AUTO_PACKS, show_default=True,
+              type=click.IntRange(min=0), envvar="MUSE_HUB_AUTO_REPACK_PACKS",
+              help="after a push, fold a repository's newest packs in the background once it "
+              "has more than this many (0: never)")
 def serve(data: Path | None, database: str | None, blobs: str | None, host: str, port: int,
-          public_url: str | None, max_bundle_bytes: int | None, log_level: str) -> None:
+          public_url: str | None, max_bundle_bytes: int | None, log_level: str,
+          auto_repack_packs: int) -> None:
     """Serve the hub over HTTP until interrupted (SIGINT/SIGTERM end it gracefully)."""
     import uvicorn
 
     from .app import create_app
+    from .repack import AutoRepack
 
     served = open_storage(data, database, blobs, Limits(max_bundle_bytes=max_bundle_bytes))
-    kill_at = os.environ.get(KILL_AT_ENV)
-    if kill_at:
-        served.hook = lambda step: os.kill(os.getpid(), signal.SIGKILL) if step == kill_at \
-            else None
+    kill_hook(served)
+    auto = AutoRepack(served, auto_repack_packs) if auto_repack_packs else None
+    served.after_push = auto
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="%(message)s")
     app = create_app(served, public_url=public_url)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             lifespan="off", timeout_graceful_shutdown=30)
     click.echo(f"muse hub serving on http://{host}:{port}", err=True)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if auto is not None:
+            auto.close()  # a repack under way finishes (or its lease lapses if killed)
+
+
+def kill_hook(served: Hub) -> None:
+    """The test suite's crash point: SIGKILL at the step $MUSE_HUB_TEST_KILL_AT names."""
+    kill_at = os.environ.get(KILL_AT_ENV)
+    if kill_at:
+        served.hook = lambda step: os.kill(os.getpid(), signal.SIGKILL) if step == kill_at \
+            else None
+
+
+@hub.command()
+@storage_options
+@click.argument("full_name", metavar="OWNER/NAME", required=False)
+@click.option("--all-repos", is_flag=True, help="every repository on the hub, in turn")
+@click.option("--geometric", is_flag=True,
+              help="fold only the newest packs, so each pack left is at least twice the "
+              "total after it (what the hub does after pushes)")
+@click.option("--prune", metavar="DATE",
+              help=f"drop replaced packs older than this (default {DEFAULT_GRACE}; now, "
+              "never, 2.hours.ago)")
+@click.option("--json", "as_json", is_flag=True)
+def repack(data: Path | None, database: str | None, blobs: str | None, full_name: str | None,
+           all_repos: bool, geometric: bool, prune: str | None, as_json: bool) -> None:
+    """Fold a repository's packs into one, so a clone downloads one pack, not one per push."""
+    from muse.gc import prune_cutoff
+
+    from .repack import Repacker, repack_all
+
+    if all_repos == (full_name is not None):
+        raise UsageError("name one repository, or pass --all-repos",
+                         hint="muse hub repack OWNER/NAME, or muse hub repack --all-repos")
+    prune_cutoff(prune or DEFAULT_GRACE)  # a bad date is refused before anything is read
+    served = open_storage(data, database, blobs)
+    kill_hook(served)
+    repacker = Repacker(served, hook=served.hook)
+    if all_repos:
+        reports = repack_all(repacker, served.index.repos(), geometric=geometric, prune=prune)
+    else:
+        reports = [repacker.repack(repo_named(served, full_name or ""), geometric=geometric,
+                                   prune=prune)]
+    for report in reports:
+        if report.folded_into or report.dropped_packs:
+            served.guard.rows.record(actor_name(), "repack", repo=report.repo,
+                                     target=report.folded_into, packs=report.folded_packs,
+                                     dropped=report.dropped_packs)
+    echo_result(as_json, {"repos": [r.as_dict() for r in reports]},
+                "\n".join(r.line() for r in reports))
 
 
 @hub.group()

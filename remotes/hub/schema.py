@@ -66,5 +66,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " action TEXT NOT NULL, repo TEXT, target TEXT, detail TEXT NOT NULL)",
         "CREATE INDEX audit_by_time ON audit (at_ns)",
     ),
+    (
+        # Server-side repacking (docs/hub.md, "Repacking"). A pack folded into another keeps
+        # its row, and its bytes, until the grace period after `replaced_at` has passed:
+        # a fetch that chose it a moment ago still downloads it. `replaced_by` is the pack
+        # that carries its items now: hidden when that one is.
+        "ALTER TABLE packs ADD COLUMN replaced_at BIGINT",
+        "ALTER TABLE packs ADD COLUMN replaced_by TEXT",
+        # At most one repack per repository at a time, whichever replica runs it.
+        "CREATE TABLE repack_leases (repo_id TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+        " expires BIGINT NOT NULL)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

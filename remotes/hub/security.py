@@ -219,6 +219,10 @@ class Guard:
                 why = f"it is taken down (notice {notice.notice})"
                 for pack in [*self.rows.packs_holding(repo, notice.objects), *notice.packs]:
                     hidden[pack] = why
+        if hidden:
+            # A pack a repack folded carries what its replacement carries: hidden with it.
+            for pack, into in self.rows.index.replaced_into(repo, hidden).items():
+                hidden.setdefault(pack, hidden[into])
         return hidden
 
     def check_not_taken_down(self, repo: Repo) -> None:

@@ -103,7 +103,8 @@ class SecurityIndex:
                         (value, repo.id))
 
     def repo_bytes(self, repo: Repo) -> int:
-        row = self.index._one("SELECT COALESCE(SUM(size), 0) FROM packs WHERE repo_id = ?",
+        row = self.index._one("SELECT COALESCE(SUM(size), 0) FROM packs WHERE repo_id = ? "
+                              "AND replaced_at IS NULL",
                               repo.id)
         return int(row[0])
 

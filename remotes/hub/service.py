@@ -52,8 +52,11 @@ class Hub:
     index: SqlIndex
     blobs: BlobStore
     limits: Limits = field(default_factory=Limits)
-    # Called at each named step of confirm (a test kills the process there).
+    # Called at each named step of confirm and repack (a test kills the process there).
     hook: Callable[[str], None] = field(default=lambda step: None)
+    # Called with the repository after each push that stored a pack (`serve` sets the
+    # background repack here, `repack.AutoRepack`); it must return at once.
+    after_push: Callable[[Repo], None] | None = None
 
     def __post_init__(self) -> None:
         self.guard = Guard(self.index, self.blobs, max_bundle_bytes=self.limits.max_bundle_bytes,
@@ -159,7 +162,10 @@ class Hub:
             self.guard.admit_push(repo, grant, None)
         self.hook("verified")
         self._check_targets(repo, updates, pack)
-        return _answer(self.index.install(repo, pack, updates, self.hook))
+        done = self.index.install(repo, pack, updates, self.hook)
+        if pack is not None and self.after_push is not None and all(r.ok for r in done.results):
+            self.after_push(repo)
+        return _answer(done)
 
     def _verify(self, repo: Repo, grant: Grant, rules: Effective, bundle_id: str | None,
                 inline: Path | None) -> VerifiedPack:
@@ -261,7 +267,8 @@ class Hub:
             if want not in provider:
                 raise RemoteError(f"{repo.full_name} has no commit {want[:80]}",
                                   code="remote-missing")
-        packs = self.index.pack_rows(repo)
+        # Replaced packs too: the graph was read a moment before a repack may have swapped.
+        packs = self.index.pack_rows(repo, replaced=True)
         chosen = choose_packs(wants, haves, provider, lambda c: graph[c][1],
                               lambda p: packs[p][1])
         hidden = self.guard.hidden_packs(repo)
@@ -284,7 +291,9 @@ class Hub:
 
     @contextlib.contextmanager
     def open_pack(self, repo: Repo, pack_id: str) -> Iterator[BinaryIO]:
-        if not is_object_id(pack_id) or pack_id not in self.index.pack_rows(repo):
+        # A replaced pack is served through its grace period: a fetch chose it a moment ago.
+        if not is_object_id(pack_id) or pack_id not in self.index.pack_rows(repo,
+                                                                            replaced=True):
             raise RemoteError(f"{repo.full_name} has no pack {pack_id[:80]}",
                               code="remote-not-found")
         hidden = self.guard.hidden_packs(repo)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from muse.errors import ConflictError, UsageError
+from muse.errors import ConflictError, CorruptObjectError, UsageError
 from muse.refs import RefUpdate
 from muse.remote import RefResult
 from muse.storage import COMMIT, TAG, Location, PackEntry
@@ -284,10 +284,41 @@ class SqlIndex:
         rows = self._all("SELECT oid, pack_id, parents FROM commits WHERE repo_id = ?", repo.id)
         return {str(o): (str(p), tuple(str(parents).split())) for o, p, parents in rows}
 
-    def pack_rows(self, repo: Repo) -> dict[str, tuple[int, tuple[str, ...]]]:
-        """Every pack of `repo` → (its size, its prerequisites)."""
-        rows = self._all("SELECT pack_id, size, requires FROM packs WHERE repo_id = ?", repo.id)
+    def pack_rows(self, repo: Repo, *, replaced: bool = False
+                  ) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Every live pack of `repo` → (its size, its prerequisites); with `replaced`, also
+        the packs a repack folded, still served through their grace period."""
+        live = "" if replaced else " AND replaced_at IS NULL"
+        rows = self._all("SELECT pack_id, size, requires FROM packs WHERE repo_id = ?" + live,
+                         repo.id)
         return {str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows}
+
+    def replacements(self, repo: Repo) -> dict[str, str]:
+        """Every replaced pack of `repo` → the pack it was folded into."""
+        rows = self._all("SELECT pack_id, replaced_by FROM packs WHERE repo_id = ? AND "
+                         "replaced_by IS NOT NULL", repo.id)
+        return {str(p): str(b) for p, b in rows}
+
+    def replaced_into(self, repo: Repo, packs: Iterable[str]) -> dict[str, str]:
+        """Each replaced pack of `repo` whose items are now in one of `packs` (through
+        repacks one after another) → that pack."""
+        by = self.replacements(repo)
+        targets = set(packs)
+        found: dict[str, str] = {}
+        for pack in by:
+            seen, at = {pack}, by[pack]
+            while at in by and at not in seen and at not in targets:
+                seen.add(at)
+                at = by[at]
+            if at in targets:
+                found[pack] = at
+        return found
+
+    def replaced_packs(self, repo: Repo) -> dict[str, int]:
+        """Every pack of `repo` a repack folded into another → when."""
+        rows = self._all("SELECT pack_id, replaced_at FROM packs WHERE repo_id = ? AND "
+                         "replaced_at IS NOT NULL", repo.id)
+        return {str(p): int(t) for p, t in rows}
 
     def pack_known(self, pack_id: str) -> bool:
         """Whether any repository's index names this pack (so its bytes are in the blob store)."""
@@ -346,13 +377,110 @@ class SqlIndex:
 
     def drop_contents(self, repo: Repo) -> list[str]:
         """Forget every ref and row of `repo` (a purged takedown); returns its packs."""
-        packs = sorted(self.pack_rows(repo))
+        packs = sorted(self.pack_rows(repo, replaced=True))
         with self._write() as cur:
             for table in ("refs", "objects", "commits", "packs"):
                 cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ?"), (repo.id,))
         return packs
 
-    def _insert_pack(self, cur: Cursor, repo: Repo, pack: NewPack) -> tuple[int, int]:
+    # -- repacking -------------------------------------------------------------------------
+
+    def take_lease(self, repo: Repo, holder: str, now: float, seconds: int) -> str | None:
+        """Hold `repo`'s repack lease until `now + seconds`; None when taken, else who holds
+        it. One row per repository: two hubs inserting it at once, one wins."""
+        with self._write() as cur:
+            cur.execute(self.db.sql("DELETE FROM repack_leases WHERE repo_id = ? AND "
+                                    "(expires <= ? OR holder = ?)"), (repo.id, int(now), holder))
+            cur.execute(self.db.sql("INSERT INTO repack_leases (repo_id, holder, expires) "
+                                    "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                        (repo.id, holder, int(now) + seconds))
+            if cur.rowcount == 1:
+                return None
+            cur.execute(self.db.sql("SELECT holder FROM repack_leases WHERE repo_id = ?"),
+                        (repo.id,))
+            row = cur.fetchone()
+            return "another repack" if row is None else str(row[0])
+
+    def release_lease(self, repo: Repo, holder: str) -> None:
+        with self._write() as cur:
+            cur.execute(self.db.sql("DELETE FROM repack_leases WHERE repo_id = ? AND "
+                                    "holder = ?"), (repo.id, holder))
+
+    def swap_packs(self, repo: Repo, replaced: Sequence[str], new: NewPack, now: float,
+                   hook: Hook | None = None) -> bool:
+        """In one transaction: index `new` and point every row of the `replaced` packs at it,
+        marking them replaced at `now`. False (nothing changed) unless every one of them is
+        still live; a row the new pack lacks rolls it all back (CorruptObjectError)."""
+        step = hook or (lambda name: None)
+        with self._write() as cur:
+            # The refs rows a push locks first: a push's install and this swap take turns.
+            cur.execute(self.db.sql("SELECT name FROM refs WHERE repo_id = ?"
+                                    + self.db.lock_rows), (repo.id,))
+            cur.fetchall()
+            live = self._live_among(cur, repo, replaced)
+            if live != set(replaced):
+                return False
+            moved = {str(r[0]) for r in self._rows_of(cur, "objects", repo, replaced)}
+            graph = {str(r[0]) for r in self._rows_of(cur, "commits", repo, replaced)}
+            carried = {e.oid for e in new.entries}
+            if not moved <= carried or not graph <= carried:
+                raise CorruptObjectError(f"the repacked pack {new.pack_id} lacks "
+                                         f"{len((moved | graph) - carried)} of the items it "
+                                         "replaces; nothing was changed")
+            for start in range(0, len(replaced), BATCH):
+                chunk = list(replaced[start:start + BATCH])
+                marks = ", ".join("?" * len(chunk))
+                for table in ("objects", "commits"):
+                    cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ? AND "
+                                            f"pack_id IN ({marks})"), (repo.id, *chunk))
+                cur.execute(self.db.sql(f"UPDATE packs SET replaced_at = ?, replaced_by = ? "
+                                        f"WHERE repo_id = ? AND pack_id IN ({marks})"),
+                            (int(now), new.pack_id, repo.id, *chunk))
+            # Only the rows that pointed at a replaced pack move: rows elsewhere stay, and an
+            # item no row named (a purged object a bundle still carries) gets none.
+            kept = NewPack(new.pack_id, new.size, new.requires,
+                           [e for e in new.entries if e.oid in moved or e.oid in graph],
+                           new.parents)
+            cur.execute(self.db.sql("UPDATE packs SET replaced_at = NULL, replaced_by = NULL "
+                                    "WHERE repo_id = ? AND pack_id = ?"), (repo.id, new.pack_id))
+            self._insert_pack(cur, repo, kept, objects=moved, graph=graph)
+            step("swapping")
+        return True
+
+    def pack_named_elsewhere(self, repo: Repo, pack_id: str) -> bool:
+        """Whether another repository's index names this pack (the same bundle pushed twice)."""
+        return self._one("SELECT 1 FROM packs WHERE pack_id = ? AND repo_id <> ?", pack_id,
+                         repo.id) is not None
+
+    def forget_pack(self, repo: Repo, pack_id: str) -> None:
+        """Drop a replaced pack's row (its grace period over); a live pack keeps its row."""
+        with self._write() as cur:
+            cur.execute(self.db.sql("DELETE FROM packs WHERE repo_id = ? AND pack_id = ? AND "
+                                    "replaced_at IS NOT NULL"), (repo.id, pack_id))
+
+    def _live_among(self, cur: Cursor, repo: Repo, packs: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(packs), BATCH):
+            chunk = list(packs[start:start + BATCH])
+            marks = ", ".join("?" * len(chunk))
+            cur.execute(self.db.sql(f"SELECT pack_id FROM packs WHERE repo_id = ? AND "
+                                    f"replaced_at IS NULL AND pack_id IN ({marks})"
+                                    + self.db.lock_rows), (repo.id, *chunk))
+            found.update(str(r[0]) for r in cur.fetchall())
+        return found
+
+    def _rows_of(self, cur: Cursor, table: str, repo: Repo,
+                 packs: Sequence[str]) -> Iterator[Any]:
+        for start in range(0, len(packs), BATCH):
+            chunk = list(packs[start:start + BATCH])
+            marks = ", ".join("?" * len(chunk))
+            cur.execute(self.db.sql(f"SELECT oid FROM {table} WHERE repo_id = ? AND "
+                                    f"pack_id IN ({marks})"), (repo.id, *chunk))
+            yield from cur.fetchall()
+
+    def _insert_pack(self, cur: Cursor, repo: Repo, pack: NewPack, *,
+                     objects: set[str] | None = None,
+                     graph: set[str] | None = None) -> tuple[int, int]:
         cur.execute(self.db.sql("SELECT 1 FROM packs WHERE repo_id = ? AND pack_id = ?"),
                     (repo.id, pack.pack_id))
         if cur.fetchone() is None:
@@ -360,14 +488,16 @@ class SqlIndex:
                                     "created) VALUES (?, ?, ?, ?, ?)"),
                         (repo.id, pack.pack_id, pack.size, json.dumps(sorted(pack.requires)),
                          int(time.time())))
-        rows = [(repo.id, e.oid, pack.pack_id, e.offset, e.size, e.kind) for e in pack.entries]
+        rows = [(repo.id, e.oid, pack.pack_id, e.offset, e.size, e.kind) for e in pack.entries
+                if objects is None or e.oid in objects]
         self.db.bulk_insert(cur, "objects", ("repo_id", "oid", "pack_id", "pos", "size", "kind"),
                             rows)
         # A tag object is a graph node whose one parent is its target (remotes/bucket.py's
         # `_graph`): fetching a tag then chooses its pack and its history.
-        graph = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
-                 for e in pack.entries if e.kind in (COMMIT, TAG)]
-        self.db.bulk_insert(cur, "commits", ("repo_id", "oid", "pack_id", "parents"), graph)
+        nodes = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
+                 for e in pack.entries if e.kind in (COMMIT, TAG)
+                 and (graph is None or e.oid in graph)]
+        self.db.bulk_insert(cur, "commits", ("repo_id", "oid", "pack_id", "parents"), nodes)
         commits = sum(e.kind == COMMIT for e in pack.entries)
         return commits, len(rows) - commits
 

@@ -73,7 +73,13 @@ def purge(hub: Hub, notice: str) -> list[str]:
         touched = hub.index.drop_contents(repo)
         rewritten: list[str] = []
     else:
+        # Packs a repack folded into one about to be rewritten carry the bytes too.
+        folded = sorted(hub.index.replaced_into(
+            repo, hub.guard.rows.packs_holding(repo, found.objects)))
+        for pack_id in folded:
+            hub.index.forget_pack(repo, pack_id)
         touched, rewritten = _rewrite_packs(hub, repo, set(found.objects))
+        touched = sorted({*touched, *folded})
     for pack_id in touched:
         if not hub.index.pack_known(pack_id):
             hub.blobs.delete(pack_id)
