@@ -21,10 +21,11 @@ from muse.repo import Repository
 from muse.transfer import clone, push
 from remotes.hub.blobs import bundle_key
 from remotes.hub.postgres_db import PostgresDatabase, redacted
-from remotes.hub.schema import MIGRATIONS, SCHEMA_VERSION
+from remotes.hub.schema import SCHEMA_VERSION
 from remotes.hub.sql_index import SqlIndex
 from remotes.hub.sqlite_db import SqliteDatabase
 from tests.hub.conftest import CountingTransport, hub_remote
+from tests.hub.test_hub_schema_versions import seed_version_2
 from tests.hub_prod import PART_SIZE
 from tests.hub_server import HubServer, NewRepo
 from tests.pg_server import PgServer
@@ -77,16 +78,7 @@ def test_the_hub_creates_the_same_versioned_schema_on_postgresql_as_on_sqlite(
 
 def test_a_version_2_postgresql_database_is_migrated_for_repacking(pg_database: str) -> None:
     db = PostgresDatabase(pg_database)
-    with db.cursor() as cur:  # a hub of schema version 2 holding one pack
-        for statements in MIGRATIONS[:2]:
-            for statement in statements:
-                cur.execute(statement)
-        cur.execute("INSERT INTO hub_meta (key, value) VALUES ('schema_version', '2')")
-        cur.execute("INSERT INTO users (name, created) VALUES ('ada', 1)")
-        cur.execute("INSERT INTO repos (id, owner, name, public, created) "
-                    "VALUES ('r1', 'ada', 'song', 0, 1)")
-        cur.execute("INSERT INTO packs (repo_id, pack_id, size, requires, created) "
-                    "VALUES ('r1', 'p1', 10, '[]', 1)")
+    seed_version_2(db)
     index = SqlIndex(db)
     assert index.migrate() == 2
     repo = index.repo("ada", "song")

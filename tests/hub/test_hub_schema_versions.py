@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,9 @@ def test_a_database_from_a_newer_muse_is_refused(tmp_path: Path) -> None:
         open_hub(tmp_path)
 
 
-def test_a_version_2_database_gains_replaced_packs_and_leases(tmp_path: Path) -> None:
-    db = SqliteDatabase(tmp_path / "index.sqlite3")
-    with db.cursor() as cur:  # a hub of schema version 2 holding one pack
+def seed_version_2(db: Any) -> None:
+    """A hub database of schema version 2 holding one repository with one pack."""
+    with db.cursor() as cur:
         for statements in MIGRATIONS[:2]:
             for statement in statements:
                 cur.execute(statement)
@@ -47,6 +48,11 @@ def test_a_version_2_database_gains_replaced_packs_and_leases(tmp_path: Path) ->
                     "VALUES ('r1', 'ada', 'song', 0, 1)")
         cur.execute("INSERT INTO packs (repo_id, pack_id, size, requires, created) "
                     "VALUES ('r1', 'p1', 10, '[]', 1)")
+
+
+def test_a_version_2_database_gains_replaced_packs_and_leases(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "index.sqlite3")
+    seed_version_2(db)
     assert SqlIndex(db).migrate() == 2
     hub = open_hub(tmp_path)
     repo = hub.index.repo("ada", "song")
