@@ -12,6 +12,10 @@ model takes the list from here.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 # C0 and C1 controls and DEL (terminal escapes, line breaks), the Unicode line and
 # paragraph separators, and the bidi embeddings, overrides and isolates that
@@ -62,3 +66,19 @@ def text_width(text: str) -> int:
 def pad(text: str, columns: int) -> str:
     """`text` followed by spaces up to `columns` terminal columns (str.ljust counts code points)."""
     return text + " " * max(0, columns - text_width(text))
+
+
+def local_time(timestamp: int, tz_minutes: int) -> dt.datetime:
+    """A commit's or tag's time in the zone it was made in."""
+    import datetime as dt  # here: most commands print no date, and start-up counts
+
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone(dt.timedelta(minutes=tz_minutes)))
+
+
+def format_time(timestamp: int, tz_minutes: int) -> str:
+    """`2026-12-03 14:29:07 +0000`, as log, show, tag -v and blame print a date."""
+    when = local_time(timestamp, tz_minutes)
+    sign = "+" if tz_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(tz_minutes), 60)
+    # The year by hand: strftime's %Y does not pad years below 1000 on every platform.
+    return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"

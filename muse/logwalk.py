@@ -99,11 +99,12 @@ def _pattern(text: str | None, option: str, flags: int) -> re.Pattern[str] | Non
 
 
 def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
-           walked: set[str] | None = None, only: CommitFilter | None = None) -> Iterator[str]:
+           walked: set[str] | None = None,
+           keeps: Callable[[Commit], bool] | None = None) -> Iterator[str]:
     """The commits `log` lists, newest first, lazily; every commit passed is added to
-    `walked` (the graph links shown commits through the hidden ones)."""
+    `walked` (the graph links shown commits through the hidden ones). `keeps`: a
+    `CommitFilter.compiled()` test, or None for every commit."""
     limit = PathFilter(repo, specs)
-    keeps = only.compiled() if only is not None else None
     for oid in in_range(repo, wanted):
         if walked is not None:
             walked.add(oid)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import asdict, dataclass, replace
 
 from .errors import RepositoryError
@@ -199,7 +200,8 @@ def remove_untouched_side_files(repo: Repository) -> list[str]:
     Giving a merge up while keeping the tree (`reset --mixed`) would otherwise leave them
     as new files for the next commit to record: a copy of a stem under another name.
     They are copies of stored objects, so removing them loses nothing; one edited since
-    is the user's work and stays.
+    is the user's work and stays. Read and removed as every tree write is, never through
+    a link.
     """
     from .worktree import hash_file
 
@@ -209,13 +211,13 @@ def remove_untouched_side_files(repo: Repository) -> list[str]:
     for record in _records_if_readable(repo):
         written = {record.theirs, record.base} - {None}
         for side in record.side_files:
-            path = repo.root / side
-            if not is_safe_path(side) or not path.is_file() or path.is_symlink():
+            if not is_safe_path(side):
                 continue
-            with contextlib.suppress(OSError):
-                if hash_file(path) in written:
-                    path.unlink()
-                    removed.append(side)
+            with contextlib.suppress(OSError):  # gone, a folder, or a link: not ours
+                if hash_file(repo.root / side) in written:
+                    repo.worktree.safe.remove(side)  # nothing, below a folder that is a link
+                    if not os.path.lexists(repo.root / side):
+                        removed.append(side)
     return removed
 
 

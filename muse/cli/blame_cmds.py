@@ -89,7 +89,7 @@ _UNCOMMITTED_ID = "0" * 12
 
 def _render(found: Any) -> list[str]:
     """git's default form: `ID (Author DATE LINENO) line`, the columns aligned."""
-    from .repo_cmds import format_time
+    from ..display import format_time
 
     rows = []
     for line in found.lines:
@@ -103,7 +103,7 @@ def _render(found: Any) -> list[str]:
 
 
 def _as_json(found: Any, revision: str | None) -> dict[str, Any]:
-    from .repo_cmds import format_time
+    from ..display import format_time
 
     records = []
     for line in found.lines:

@@ -374,7 +374,7 @@ def print_tag(record: dict[str, Any]) -> None:
 
 
 def _print_link(link: dict[str, Any]) -> None:
-    from .repo_cmds import format_time
+    from ..display import format_time
 
     tagger = link["tagger"]
     click.echo(f"Tagger: {printable(tagger['name'])} <{printable(tagger['email'])}>")

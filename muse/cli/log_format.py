@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..display import printable, printable_lines
+from ..display import format_time, local_time, printable, printable_lines
 from ..errors import UsageError
 from .base import short
 
@@ -25,8 +25,7 @@ class Shown:
 
 
 def _when(commit: Any) -> dt.datetime:
-    zone = dt.timezone(dt.timedelta(minutes=commit.tz_offset_minutes))
-    return dt.datetime.fromtimestamp(commit.timestamp, zone)
+    return local_time(commit.timestamp, commit.tz_offset_minutes)
 
 
 def _body(commit: Any) -> str:
@@ -49,14 +48,14 @@ FIELDS: dict[str, Callable[[Shown], str]] = {
     "p": lambda s: " ".join(short(p) for p in s.commit.parents),
     "an": lambda s: printable(s.commit.author_name),
     "ae": lambda s: printable(s.commit.author_email),
-    "ad": lambda s: _format_time(s.commit),
+    "ad": lambda s: format_time(s.commit.timestamp, s.commit.tz_offset_minutes),
     "aI": lambda s: _when(s.commit).isoformat(),
     "at": lambda s: str(s.commit.timestamp),
     "as": lambda s: f"{_when(s.commit).year:04d}-{_when(s.commit):%m-%d}",
     "s": lambda s: printable(s.commit.subject),
     "b": lambda s: _body(s.commit),
     "B": lambda s: "\n".join(printable_lines(s.commit.message)) + "\n",
-    "d": lambda s: f" ({s.label()})" if s.label() else "",
+    "d": lambda s: f" ({label})" if (label := s.label()) else "",
     "D": lambda s: s.label(),
     "G?": lambda s: _SIGNATURE_LETTERS[s.signature()["status"]],
     "GK": lambda s: s.signature()["signer"] or "",
@@ -65,12 +64,6 @@ FIELDS: dict[str, Callable[[Shown], str]] = {
 }
 _TOKEN = re.compile("%(" + "|".join(re.escape(k) for k in sorted(FIELDS, key=len, reverse=True))
                     + r"|x[0-9a-fA-F]{2})")
-
-
-def _format_time(commit: Any) -> str:
-    from .repo_cmds import format_time
-
-    return str(format_time(commit.timestamp, commit.tz_offset_minutes))
 
 
 Piece = str | Callable[[Shown], str]

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..display import printable, printable_lines
+from ..display import format_time, printable, printable_lines
 from ..errors import UsageError
 from .base import COUNT, emit_json, json_option, open_repo, request_auto_gc, short
 from .pathargs import LogCommand
@@ -219,17 +219,6 @@ def _commit_message(messages: tuple[str, ...], message_file: Any) -> str:
     return "\n\n".join(m.strip("\n") for m in messages)
 
 
-def format_time(timestamp: int, tz_minutes: int) -> str:
-    import datetime as dt
-
-    zone = dt.timezone(dt.timedelta(minutes=tz_minutes))
-    when = dt.datetime.fromtimestamp(timestamp, zone)
-    sign = "+" if tz_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(tz_minutes), 60)
-    # The year by hand: strftime's %Y does not pad years below 1000 on every platform.
-    return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
-
-
 def commit_record(oid: str, commit: Any, trusted: frozenset[bytes],
                   signatures: Any = None) -> dict[str, Any]:
     """A commit as plain data, the shape `log --json` and `show --json` print.
@@ -362,7 +351,7 @@ def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph:
 
 def _commit_filter(author: str | None, grep: str | None, ignore_case: bool,
                    since: str | None, until: str | None) -> Any:
-    """The --author/--grep/--since/--until filter, or None when none is given."""
+    """The --author/--grep/--since/--until test of a commit, or None when none is given."""
     from ..dates import point_in_time
     from ..logwalk import CommitFilter
 
@@ -378,10 +367,9 @@ def _commit_filter(author: str | None, grep: str | None, ignore_case: bool,
                              hint="e.g. 2.weeks.ago or 2026-11-01")
         return found
 
-    found = CommitFilter(author, grep, when(since, "--since"), when(until, "--until"),
-                         ignore_case)
-    found.compiled()  # a bad pattern is refused before anything is printed
-    return found
+    # Compiled here: a bad pattern is refused before anything is printed.
+    return CommitFilter(author, grep, when(since, "--since"), when(until, "--until"),
+                        ignore_case).compiled()
 
 
 def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted: frozenset[bytes],
