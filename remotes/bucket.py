@@ -27,7 +27,7 @@ from muse.bundle import BundleReader, Progress
 from muse.errors import BundleError, RemoteError, TransientRemoteError, UsageError
 from muse.objects import is_object_id
 from muse.policy import DEFAULT_POLICY, ReceivePolicy
-from muse.receive import verify_pack
+from muse.receive import VerifiedPack, verify_pack
 from muse.refs import HEADS, RefUpdate, check_ref_name
 from muse.remote import (
     Capabilities,
@@ -288,8 +288,26 @@ def outgoing_index(bundle: OutgoingBundle, doc: RefsDoc, policy: ReceivePolicy) 
     if summary.bundle_id != bundle.sha256 or summary.size != bundle.size:
         raise BundleError("the bundle's bytes do not match its declared id and size; "
                           "nothing was changed")
-    return PackIndex(summary.bundle_id, summary.size, tuple(prerequisites),
+    return verified_index(verified)
+
+
+def verified_index(verified: VerifiedPack) -> PackIndex:
+    """The index of a pack as its verified bytes say it is (no index to trust)."""
+    summary = verified.summary
+    return PackIndex(summary.bundle_id, summary.size, tuple(summary.header.prerequisites),
                      pack_graph(verified.parents, verified.tags), tuple(verified.entries))
+
+
+def index_problems(index: PackIndex, found: PackIndex) -> Iterator[str]:
+    """Where a stored `index` disagrees with `found`, its pack's verified bytes."""
+    if found.pack != index.pack:
+        yield f"pack {index.pack} hashes to {found.pack}"
+    if found.size != index.size:
+        yield f"pack {index.pack} is {found.size} bytes; its index says {index.size}"
+    if set(found.entries) != set(index.entries):
+        yield f"pack {index.pack}'s index rows disagree with its bundle"
+    if found.commits != dict(index.commits):
+        yield f"pack {index.pack}'s index lists other commits than its bundle carries"
 
 
 def pack_graph(parents: Mapping[str, tuple[str, ...]],

@@ -71,14 +71,15 @@ from .bucket import (
     decode_refs_doc,
     encode_refs_doc,
     index_key,
+    index_problems,
     pack_graph,
     pack_key,
+    verified_index,
 )
 from .geometric import geometric_tail, pack_order, write_union
 
 REMOTE_STEPS = ("locked", "stored", "swapped", "dropped", "swept")
 SUFFIXES = ("index", "bundle", "replaced")  # a pack's keys, in the order gc deletes them
-COPY_CHUNK = 1 << 20
 READ_ONLY_HINT = "a remote's refs move only by push: push to it from a clone"
 
 
@@ -154,7 +155,6 @@ class BucketStore(ObjectStore):
 def bundle_problems(path: Path, index: PackIndex) -> Iterator[str]:
     """A pack's bytes at `path` verified as a bundle, streaming, and compared with its index."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as stream:
             verified = verify_pack(stream, None)
     except FileNotFoundError:
@@ -163,14 +163,7 @@ def bundle_problems(path: Path, index: PackIndex) -> Iterator[str]:
     except MuseError as exc:
         yield f"pack {index.pack} does not verify as a bundle: {exc.message}"
         return
-    if verified.pack_id != index.pack:
-        yield f"pack {index.pack} hashes to {verified.pack_id}"
-    if size != index.size:
-        yield f"pack {index.pack} is {size} bytes; its index says {index.size}"
-    if set(verified.entries) != set(index.entries):
-        yield f"pack {index.pack}'s index rows disagree with its bundle"
-    if pack_graph(verified.parents, verified.tags) != dict(index.commits):
-        yield f"pack {index.pack}'s index lists other commits than its bundle carries"
+    yield from index_problems(index, verified_index(verified))
 
 
 # -- reports --------------------------------------------------------------------------
@@ -452,11 +445,15 @@ class BucketMaintenance:
             raise self._damaged(pack_id, "it has no index")
         index = decode_pack_index(found.data, self._where(index_key(pack_id)))
         bundle = into / f"pack-{pack_id}.bundle"
+        # Verified as it is written down: one pass over the bytes, not a copy and a re-read.
         with self.bucket.open_range(pack_key(pack_id)) as stream, open(bundle, "wb") as out:
-            while chunk := stream.read(COPY_CHUNK):
-                out.write(chunk)
-                self.progress.advance(len(chunk))
-        problems = list(bundle_problems(bundle, index))
+            try:
+                verified = verify_pack(stream, None, sink=out.write,
+                                       progress=self.progress.advance)
+            except MuseError as exc:
+                raise self._damaged(pack_id, f"it does not verify as a bundle: "
+                                    f"{exc.message}") from None
+        problems = list(index_problems(index, verified_index(verified)))
         if index.pack != pack_id:
             problems.insert(0, f"its index says it is pack {index.pack}")
         if not set(commits) <= set(index.commits):

@@ -32,7 +32,7 @@ from muse.errors import BundleError, ConflictError, MuseError
 from muse.gc import prune_cutoff
 from muse.receive import verify_pack
 
-from ..bucket import PackIndex, pack_graph
+from ..bucket import PackIndex, verified_index
 from ..geometric import geometric_tail, pack_order, write_union
 from .security import IN_FORCE
 from .service import Hub
@@ -222,9 +222,7 @@ class Repacker:
             raise BundleError(f"pack {pack_id} of {repo.full_name} hashes to "
                               f"{verified.pack_id}; the repack changed nothing",
                               hint="restore that pack from a backup of the blob store")
-        return PackIndex(pack_id, verified.summary.size,
-                         tuple(verified.summary.header.prerequisites),
-                         pack_graph(verified.parents, verified.tags), tuple(verified.entries))
+        return verified_index(verified)
 
     def _carries_hidden(self, repo: Repo, indexes: Sequence[PackIndex]) -> bool:
         """Whether a pack's bytes carry an id a block or a takedown hides, even one whose
