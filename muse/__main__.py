@@ -2,9 +2,12 @@
 
 import sys
 
+from muse.startup import hold_collector, release_collector
+
 
 def run() -> None:
     """Start the CLI; an interrupt before (or after) a command's own handling exits 130 quietly."""
+    hold_collector()
     try:
         from muse.cli import main
 
@@ -12,6 +15,8 @@ def run() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    finally:
+        release_collector()  # --help, --version, a usage error: no command was loaded
 
 
 if __name__ == "__main__":

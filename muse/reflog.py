@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,6 +103,8 @@ def _make_room(logs: Path, path: Path) -> None:
         parent = parent.parent
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
+        import shutil  # rarely needed, and with bz2 and lzma a millisecond of every start-up
+
         shutil.rmtree(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..version import VERSION
 from .base import LazyGroup
 
 # Every command, as "module:attribute": a command's module (and what it imports) is
@@ -54,7 +55,7 @@ LAZY_COMMANDS = {
 
 @click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="muse-vcs", prog_name="muse")
+@click.version_option(version=VERSION, prog_name="muse")
 def cli() -> None:
     """Muse: version control for music sessions, stems and code.
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
 
 from ..display import printable
 from ..errors import INTERNAL_ERROR_EXIT, MuseError, system_refusal
+from ..startup import release_collector
 
 
 class MuseGroup(click.Group):
@@ -122,6 +122,7 @@ class LazyGroup(MuseGroup):
             module, attribute = self.lazy_commands[cmd_name].split(":")
             found = getattr(importlib.import_module(module), attribute)
             self.add_command(found, cmd_name)
+            release_collector()  # the command's modules are in: it runs collected
         return found
 
     def make_context(self, info_name: str | None, args: list[str],
@@ -158,6 +159,8 @@ def _run_auto_gc(ctx: click.Context) -> None:
 
 
 def _internal_error() -> None:
+    import traceback  # only a bug needs it: not loaded by every command's start-up
+
     click.echo("muse: internal error (this is a bug; please report it):", err=True)
     traceback.print_exc()
 
