@@ -183,6 +183,33 @@ def json_option(help: str = "Machine-readable output.") -> Any:
                         callback=_json_requested, help=help)
 
 
+# Set (in the context's shared `meta`) by a command given -q/--quiet.
+QUIET = "muse.quiet"
+
+
+def _quiet_requested(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[QUIET] = True
+
+
+def quiet_option(help: str = "Print nothing but errors and warnings.") -> Any:
+    """The `-q/--quiet` flag of the commands git gives one: it silences what `say`
+    prints and any progress bar; data (--json, listings), warnings and errors stay."""
+    return click.option("-q", "--quiet", is_flag=True, is_eager=True, expose_value=False,
+                        callback=_quiet_requested, help=help)
+
+
+def is_quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and bool(ctx.meta.get(QUIET))
+
+
+def say(message: str, *, err: bool = False) -> None:
+    """A line telling a person what happened ("Switched to branch …"): not under -q."""
+    if not is_quiet():
+        click.echo(message, err=err)
+
+
 def error_json(exc: MuseError) -> dict[str, Any]:
     """An error as data: its stable `code` (docs/exit-codes.md), exit code, message, hint."""
     return {"code": exc.code, "exit_code": exc.exit_code, "message": exc.message,

@@ -11,7 +11,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, json_option, open_repo, short
+from .base import emit_json, json_option, open_repo, quiet_option, say, short
 
 COMMANDS: list[click.Command] = []
 
@@ -75,6 +75,7 @@ def _ref_filter(repo: Any, words: tuple[str | None, ...], contains: str | None,
               help="List local and remote-tracking branches.")
 @click.option("-v", "--verbose", is_flag=True, help="List each branch's commit and subject too.")
 @_listing_options
+@quiet_option("Do not say what was created, renamed or deleted.")
 @json_option("Machine-readable list.")
 def branch(name: str | None, start: str | None, delete: bool, force_delete: bool, move: bool,
            force: bool, remotes: bool, list_all: bool, verbose: bool, as_list: bool,
@@ -113,18 +114,18 @@ def branch(name: str | None, start: str | None, delete: bool, force_delete: bool
                              hint="delete it first with `muse branch -d NAME`")
         old, new = (None, name) if start is None else (name, start)
         done = branches.rename_branch(repo, old, new)
-        click.echo(f"Renamed branch {printable(done.old)} to {printable(done.new)}")
+        say(f"Renamed branch {printable(done.old)} to {printable(done.new)}")
         return
     if delete:
         if start is not None:
             raise UsageError("-d takes one branch name", hint="muse branch -d NAME")
         gone = branches.delete_branch(repo, name, force=force)
-        click.echo(f"Deleted branch {name} (was {short(gone.old)})")
+        say(f"Deleted branch {name} (was {short(gone.old)})")
         return
     commit = _resolve(repo, start or "HEAD")
     made = branches.create_branch(repo, name, commit, force=force, start_label=start or "HEAD")
     verb = "Moved" if made.old is not None else "Created"
-    click.echo(f"{verb} branch {name} at {short(commit)}")
+    say(f"{verb} branch {name} at {short(commit)}")
 
 
 def _list_all(repo: Any, as_json: bool, *, local: bool, remote: bool = True,
@@ -397,6 +398,7 @@ def _print_link(link: dict[str, Any]) -> None:
               help="Create branch NEW at TARGET (default HEAD) and switch to it.")
 @click.option("--detach", is_flag=True, help="Detach HEAD at commit TARGET (default HEAD).")
 @click.option("-f", "--force", is_flag=True, help="Discard local changes that are in the way.")
+@quiet_option()
 def switch(target: str | None, new_branch: str | None, detach: bool, force: bool) -> None:
     """Switch to branch TARGET, bringing the working tree along.
 
@@ -463,16 +465,15 @@ def _names_a_commit(repo: Any, text: str) -> bool:
 
 def _report_switch(repo: Any, result: Any) -> None:
     for path in result.carried:
-        click.echo(f"kept local change: {printable(path)}")
+        say(f"kept local change: {printable(path)}")
     if result.unchanged:
-        click.echo(f"Already on '{result.branch}'")
+        say(f"Already on '{result.branch}'")
     elif result.branch is None:
-        click.echo(f"HEAD is now at {short(result.commit)} {_subject(repo, result.commit)} "
-                   "(detached)")
+        say(f"HEAD is now at {short(result.commit)} {_subject(repo, result.commit)} (detached)")
     elif result.created:
-        click.echo(f"Switched to a new branch '{result.branch}'")
+        say(f"Switched to a new branch '{result.branch}'")
     else:
-        click.echo(f"Switched to branch '{result.branch}'")
+        say(f"Switched to branch '{result.branch}'")
 
 
 # -- merge --------------------------------------------------------------------------
@@ -490,6 +491,7 @@ def _report_switch(repo: Any, result: Any) -> None:
               help="Settle every conflict for our side (text: the conflicting lines only).")
 @click.option("--theirs", "favour", flag_value="theirs",
               help="Settle every conflict for their side (text: the conflicting lines only).")
+@quiet_option("Print nothing but conflicts, warnings and errors.")
 @json_option("Machine-readable result.")
 @click.pass_context
 def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff_only: bool,
@@ -512,8 +514,8 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
             emit_json({"result": "aborted", "head": repo.head(), "removed": removed})
             return
         for side in removed:
-            click.echo(f"removed {side}")
-        click.echo(f"Merge aborted; HEAD is at {short(repo.head())}")
+            say(f"removed {side}")
+        say(f"Merge aborted; HEAD is at {short(repo.head())}")
         return
     if revision is None:
         raise UsageError("merge what?", hint="muse merge BRANCH (or --abort)")
@@ -527,9 +529,9 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
         emit_json({"result": outcome.kind, "head": outcome.head,
                    "conflicts": [asdict(r) for r in outcome.conflicts]})
     elif outcome.kind == "up-to-date":
-        click.echo("Already up to date.")
+        say("Already up to date.")
     elif outcome.kind == "fast-forward":
-        click.echo(f"Fast-forward to {short(other)} {_subject(repo, other)}")
+        say(f"Fast-forward to {short(other)} {_subject(repo, other)}")
     elif outcome.kind == "merged" and outcome.commit is not None:
         echo_made(repo, outcome.commit)
     else:
@@ -542,7 +544,7 @@ def echo_made(repo: Any, made: Any) -> None:
     """`[main 1a2b3c4d5e6f] subject (signed)`: the line every command that commits prints."""
     where = repo.current_branch() or "detached HEAD"
     signed = "signed" if made.is_signed else "unsigned"
-    click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
+    say(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
 
 
 def report_conflicts(records: list[Any], action: str) -> None:
@@ -580,6 +582,7 @@ def report_conflicts(records: list[Any], action: str) -> None:
               help="Move only the branch; a merge in progress is given up, files kept.")
 @click.option("--soft", is_flag=True,
               help="Move only the branch; refused while a merge is in progress.")
+@quiet_option()
 def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
     """Move the current branch (or detached HEAD) to REVISION: --soft, --mixed or --hard.
 
@@ -604,12 +607,11 @@ def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
         reset_hard(repo, commit, revision)
     else:
         removed = reset_branch(repo, commit, revision, mode=mode)
-    click.echo(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")
+    say(f"HEAD is now at {short(commit)} {_subject(repo, commit)}")
     if mode != "hard" and removed:
-        click.echo("Removed the conflict's side files (copies of stored versions): "
-                   + ", ".join(printable(name) for name in removed), err=True)
-        click.echo("The rest of the working tree was not touched: `muse status` shows how "
-                   "it differs.", err=True)
+        say("Removed the conflict's side files (copies of stored versions): "
+            + ", ".join(printable(name) for name in removed), err=True)
+        say("The rest of the working tree was not touched: `muse status` shows how "
+            "it differs.", err=True)
     elif mode != "hard":
-        click.echo("The working tree was not touched: `muse status` shows how it differs.",
-                   err=True)
+        say("The working tree was not touched: `muse status` shows how it differs.", err=True)

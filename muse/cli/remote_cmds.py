@@ -17,10 +17,13 @@ from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
     error_json,
+    is_quiet,
     json_option,
     open_repo,
+    quiet_option,
     receive_policy_for,
     request_auto_gc,
+    say,
     short,
 )
 
@@ -49,7 +52,7 @@ def _connected(url: str, repo: Any = None, name: str | None = None) -> Iterator[
 def _progress(as_json: bool) -> Any:
     from .progress import make_progress
 
-    return make_progress(as_json=as_json)
+    return make_progress(as_json=as_json or is_quiet())
 
 
 def _display(ref: str) -> str:
@@ -83,11 +86,12 @@ def _outcome_line(outcome: Any) -> tuple[str, str, str]:
     return "!", f"[{o.status}]", reason
 
 
-def _echo_outcomes(outcomes: list[Any], labels: Callable[[Any], str]) -> None:
+def _echo_outcomes(outcomes: list[Any], labels: Callable[[Any], str],
+                   echo: Callable[[str], None] = say) -> None:
     rows = [(*_outcome_line(o), labels(o)) for o in outcomes]
     width = max((len(summary) for _, summary, _, _ in rows), default=0)
     for flag, summary, trailer, label in rows:
-        click.echo(f" {flag} {summary:<{width}}  {label}{trailer}")
+        echo(f" {flag} {summary:<{width}}  {label}{trailer}")
 
 
 def _refs_json(outcomes: list[Any]) -> list[dict[str, Any]]:
@@ -314,7 +318,7 @@ def _set_upstreams(repo: Any, remote_name: str, refspecs: list[tuple[str | None,
         branch = src[len(HEADS):]
         set_upstream(repo, branch, remote_name, dst)
         if not quiet:
-            click.echo(f"branch {branch} set up to track {remote_name}/{dst[len(HEADS):]}")
+            say(f"branch {branch} set up to track {remote_name}/{dst[len(HEADS):]}")
 
 
 @_command
@@ -328,6 +332,7 @@ def _set_upstreams(repo: Any, remote_name: str, refspecs: list[tuple[str | None,
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be pushed; send nothing.")
 @click.option("-u", "--set-upstream", is_flag=True,
               help="Make each pushed branch track its remote branch (for pull and push).")
+@quiet_option()
 @json_option("One JSON object on stdout.")
 def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tags: bool,
          force: bool, dry_run: bool, set_upstream: bool, as_json: bool) -> None:
@@ -387,17 +392,19 @@ def _show_push(location: Any, report: Any, refs: list[Any], sources: dict[str, s
         src = sources.get(o.name)
         return _display(o.name) if src is None else f"{_display(src)} -> {_display(o.name)}"
 
-    click.echo(f"To {location.url}")
-    _echo_outcomes(refs, label)
+    # A refused push shows which refs were refused, -q or not (as git does).
+    echo = say if error is None else click.echo
+    echo(f"To {location.url}")
+    _echo_outcomes(refs, label, echo)
     if report is None:
         return
     if all(o.status == "up-to-date" for o in report.refs):
-        click.echo("Everything up to date")
+        say("Everything up to date")
     elif report.dry_run:
-        click.echo(f"Would push {_plural(report.commits, 'commit')}, "
+        say(f"Would push {_plural(report.commits, 'commit')}, "
                    f"{_plural(report.objects, 'object')} (dry run: nothing was sent)")
     else:
-        click.echo(f"Pushed {_plural(report.commits, 'commit')}, "
+        say(f"Pushed {_plural(report.commits, 'commit')}, "
                    f"{_plural(report.objects, 'object')} ({human_size(report.bundle_bytes)})")
 
 
@@ -432,7 +439,7 @@ def _fetch_one(repo: Any, location: Any, as_json: bool, require_signatures: bool
 
 def _show_fetch(name: str, url: str, report: Any) -> None:
     if not report.refs:
-        click.echo(f"{name}: up to date")
+        say(f"{name}: up to date")
         return
 
     from ..remotes_config import tracking_prefix
@@ -444,10 +451,10 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
             theirs = "(none)"  # pruned: the remote has no such branch any more
         return f"{theirs} -> {_display(o.name)}"
 
-    click.echo(f"From {url}")
+    say(f"From {url}")
     _echo_outcomes(report.refs, label)
     if report.commits:
-        click.echo(f"Received {_plural(report.commits, 'commit')} "
+        say(f"Received {_plural(report.commits, 'commit')} "
                    f"({human_size(report.bundle_bytes)})")
 
 
@@ -459,6 +466,7 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
               help="Delete remote-tracking refs whose branch is gone from the remote "
               "(default: remote.NAME.prune, else fetch.prune, else no).")
 @REQUIRE_SIGNATURES
+@quiet_option()
 @json_option("One JSON object on stdout.")
 def fetch(remote_word: str | None, fetch_all: bool, prune: bool | None,
           require_signatures: bool, as_json: bool) -> None:
@@ -513,6 +521,7 @@ def _pull_source(repo: Any, remote_word: str | None, branch: str | None) -> tupl
 @click.option("--merge", "allow_merge", is_flag=True,
               help="If the histories diverged, merge (three-way) instead of refusing.")
 @REQUIRE_SIGNATURES
+@quiet_option()
 @json_option("One JSON object on stdout.")
 @click.pass_context
 def pull(ctx: click.Context, remote_word: str | None, branch: str | None, allow_merge: bool,
@@ -571,11 +580,11 @@ def _pull_merge(repo: Any, target: str, label: str) -> dict[str, Any]:
 def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
     kind = result["kind"]
     if kind == "up-to-date":
-        click.echo("Already up to date.")
+        say("Already up to date.")
     elif kind == "fast-forward":
-        click.echo(f"Fast-forward {short(result['old'])}..{short(result['new'])} to {label}")
+        say(f"Fast-forward {short(result['old'])}..{short(result['new'])} to {label}")
     elif kind == "merged":
-        click.echo(f"Merged {label}: {short(result['new'])} "
+        say(f"Merged {label}: {short(result['new'])} "
                    f"{repo.graph.commit(result['new']).subject}")
     else:
         from ..merge_state import ConflictRecord
@@ -594,6 +603,7 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
 @click.option("-o", "--origin", "remote_name", default="origin", show_default=True,
               help="Name for the remote cloned from.")
 @REQUIRE_SIGNATURES
+@quiet_option()
 @json_option("One JSON object on stdout.")
 def clone(url: str, directory: Path | None, remote_name: str, require_signatures: bool,
           as_json: bool) -> None:
@@ -610,7 +620,7 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
     normalise_url(url)  # a malformed URL is refused before "Cloning into" says otherwise
     dest = directory if directory is not None else Path(url_basename(url))
     if not as_json:
-        click.echo(f"Cloning into {str(dest)!r}...", err=True)
+        say(f"Cloning into {str(dest)!r}...", err=True)
     with _progress(as_json) as progress:
         repo = clone_repo(url, dest, remote_name=remote_name, progress=progress, policy=policy)
     branch, head = repo.current_branch(), repo.head()
@@ -618,9 +628,9 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
         emit_json({"url": repo.config.get(f"remote.{remote_name}.url"), "path": str(repo.root),
                    "remote": remote_name, "branch": branch if head else None, "head": head})
     elif head is None:
-        click.echo("Cloned an empty repository: it has no branches yet.")
+        say("Cloned an empty repository: it has no branches yet.")
     else:
-        click.echo(f"Cloned into {dest}: on branch {branch} at {short(head)}")
+        say(f"Cloned into {dest}: on branch {branch} at {short(head)}")
 
 
 # -- ls-remote ------------------------------------------------------------------------

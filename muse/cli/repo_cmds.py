@@ -11,7 +11,16 @@ import click
 
 from ..display import format_time, printable, printable_lines
 from ..errors import UsageError
-from .base import COUNT, emit_json, json_option, open_repo, request_auto_gc, short
+from .base import (
+    COUNT,
+    emit_json,
+    json_option,
+    open_repo,
+    quiet_option,
+    request_auto_gc,
+    say,
+    short,
+)
 from .pathargs import LogCommand
 
 
@@ -20,6 +29,7 @@ from .pathargs import LogCommand
 @click.option("--bare", is_flag=True, help="Create a bare repository (a remote's storage).")
 @click.option("-b", "--initial-branch", default="main", show_default=True,
               help="Name of the first branch.")
+@quiet_option()
 def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
     """Create an empty repository in DIRECTORY (default: here)."""
     from ..branches import branch_ref_name
@@ -33,7 +43,7 @@ def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
                          "current folder", hint="name it: muse init --bare song.muse")
     repo = Repository.init(directory or Path.cwd(), bare=bare, branch=initial_branch)
     kind = "bare repository" if bare else "repository"
-    click.echo(f"Initialised empty Muse {kind} in {repo.muse_dir}")
+    say(f"Initialised empty Muse {kind} in {repo.muse_dir}")
 
 
 def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -186,9 +196,9 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
 @click.option("--allow-empty", is_flag=True,
               help="Commit even if nothing changed (or, first, an empty tree).")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_empty: bool,
-           quiet: bool) -> None:
+@quiet_option()
+def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool,
+           allow_empty: bool) -> None:
     """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit."""
     from ..committing import commit_worktree
 
@@ -196,11 +206,9 @@ def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_e
     repo = open_repo()
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
     request_auto_gc(repo)
-    if quiet:
-        return
-    where = repo.current_branch() or "detached HEAD"
-    signed = "signed" if made.is_signed else "unsigned"
-    click.echo(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
+    from .branch_cmds import echo_made
+
+    echo_made(repo, made)
 
 
 def _commit_message(messages: tuple[str, ...], message_file: Any) -> str:

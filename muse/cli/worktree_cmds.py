@@ -8,7 +8,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import emit_json, json_option, open_repo, short
+from .base import emit_json, json_option, open_repo, quiet_option, say, short
 
 JSON = json_option("Machine-readable output.")
 
@@ -27,6 +27,7 @@ def _specs(repo: Any, typed: tuple[str, ...]) -> list[Any]:
               "unless -W is given too).")
 @click.option("-W", "--worktree", "in_tree", is_flag=True,
               help="Restore the files (the default unless --staged is given).")
+@quiet_option()
 @JSON
 def restore(paths: tuple[str, ...], source: str | None, staged: bool, in_tree: bool,
             as_json: bool) -> None:
@@ -45,13 +46,13 @@ def restore(paths: tuple[str, ...], source: str | None, staged: bool, in_tree: b
                    "unstaged": done.unstaged})
         return
     for path in done.written:
-        click.echo(f"restored: {printable(path)}")
+        say(f"restored: {printable(path)}")
     for path in done.removed:
-        click.echo(f"removed:  {printable(path)}")
+        say(f"removed:  {printable(path)}")
     for path in done.unstaged:
-        click.echo(f"tracked again: {printable(path)}")
+        say(f"tracked again: {printable(path)}")
     if not (done.written or done.removed or done.unstaged):
-        click.echo("nothing to restore: the files already match")
+        say("nothing to restore: the files already match")
 
 
 @click.command()
@@ -60,6 +61,7 @@ def restore(paths: tuple[str, ...], source: str | None, staged: bool, in_tree: b
               help="Stop tracking at the next commit, but keep the files.")
 @click.option("-r", "recursive", is_flag=True, help="Allow removing whole folders.")
 @click.option("-f", "--force", is_flag=True, help="Remove files even with local changes.")
+@quiet_option("Do not list each file removed (warnings and errors still show).")
 @JSON
 def rm(paths: tuple[str, ...], cached: bool, recursive: bool, force: bool,
        as_json: bool) -> None:
@@ -74,7 +76,7 @@ def rm(paths: tuple[str, ...], cached: bool, recursive: bool, force: bool,
         return
     verb = "untracked" if cached else "removed"
     for path in done.paths:
-        click.echo(f"{verb}: {printable(path)}")
+        say(f"{verb}: {printable(path)}")
     if done.not_ignored:
         shown = ", ".join(printable(p) for p in done.not_ignored[:3])
         more = f" and {len(done.not_ignored) - 3} more" if len(done.not_ignored) > 3 else ""
@@ -118,6 +120,7 @@ STASH_NAME = click.argument("name", required=False, default="0")
 
 @click.group(invoke_without_command=True)
 @click.option("-m", "--message", help="With no subcommand: as `stash push -m`.")
+@quiet_option("With no subcommand: as `stash push -q`.")
 @click.pass_context
 def stash(ctx: click.Context, message: str | None) -> None:
     """Save local changes away and bring the tree back to HEAD (`muse stash` = push)."""
@@ -129,6 +132,7 @@ def stash(ctx: click.Context, message: str | None) -> None:
 
 @stash.command("push")
 @click.option("-m", "--message", help="Describe the stash (default: WIP on BRANCH: …).")
+@quiet_option()
 @JSON
 def stash_push(message: str | None = None, as_json: bool = False) -> None:
     """Save every local change (new files too) as a stash; the tree goes back to HEAD."""
@@ -138,9 +142,9 @@ def stash_push(message: str | None = None, as_json: bool = False) -> None:
     if as_json:
         emit_json(_stash_record(made) if made else None)
     elif made is None:
-        click.echo("No local changes to save")
+        say("No local changes to save")
     else:
-        click.echo(f"Saved working tree as {made.name}: {printable(made.commit.subject)}")
+        say(f"Saved working tree as {made.name}: {printable(made.commit.subject)}")
 
 
 @stash.command("list")
@@ -161,12 +165,13 @@ def _report_applied(entry: Any, changed: list[str], as_json: bool, verb: str) ->
     if as_json:
         emit_json({**_stash_record(entry), "paths": changed})
         return
-    click.echo(f"{verb} {entry.name} ({short(entry.id)}): {len(changed)} "
-               f"path{'s' if len(changed) != 1 else ''}")
+    say(f"{verb} {entry.name} ({short(entry.id)}): {len(changed)} "
+        f"path{'s' if len(changed) != 1 else ''}")
 
 
 @stash.command("apply")
 @STASH_NAME
+@quiet_option()
 @JSON
 def stash_apply(name: str, as_json: bool) -> None:
     """Put a stash's changes (default stash@{0}) back into the tree; keep the stash."""
@@ -178,6 +183,7 @@ def stash_apply(name: str, as_json: bool) -> None:
 
 @stash.command("pop")
 @STASH_NAME
+@quiet_option()
 @JSON
 def stash_pop(name: str, as_json: bool) -> None:
     """Apply a stash (default stash@{0}), then drop it."""
@@ -189,6 +195,7 @@ def stash_pop(name: str, as_json: bool) -> None:
 
 @stash.command("drop")
 @STASH_NAME
+@quiet_option()
 @JSON
 def stash_drop(name: str, as_json: bool) -> None:
     """Delete a stash (default stash@{0}); its commit goes at the next gc."""
@@ -198,7 +205,7 @@ def stash_drop(name: str, as_json: bool) -> None:
     if as_json:
         emit_json(_stash_record(entry))
         return
-    click.echo(f"Dropped {entry.name} ({short(entry.id)})")
+    say(f"Dropped {entry.name} ({short(entry.id)})")
 
 
 @stash.command("show")
