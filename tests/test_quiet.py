@@ -116,6 +116,23 @@ def test_a_refused_push_still_shows_what_was_refused(muse, repo_dir, tmp_path):
     assert "[rejected]" in refused.stdout and "error:" in refused.stderr
 
 
+def test_bundles(muse, repo_dir, tmp_path):
+    write(repo_dir, "song.mid", "verse")
+    head = commit(muse, repo_dir, "first")
+    made = tmp_path / "song.bundle"
+    quiet(muse("bundle", "create", "-q", str(made), "main", cwd=repo_dir))
+    quiet(muse("bundle", "verify", "-q", str(made), cwd=repo_dir))
+    other = tmp_path / "other"
+    other.mkdir()
+    ok(muse("init", cwd=other))
+    quiet(muse("bundle", "unbundle", "-q", str(made), cwd=other))
+    assert ref(other, "refs/heads/main") == head
+    # A bad bundle is still an error under -q.
+    made.write_bytes(made.read_bytes()[:-1] + bytes([made.read_bytes()[-1] ^ 1]))
+    bad = muse("bundle", "verify", "-q", str(made), cwd=repo_dir)
+    assert bad.exit_code == 5 and bad.stderr.startswith("error:") and bad.stdout == ""
+
+
 def test_json_is_data_and_stays(muse, repo_dir, tmp_path):
     remote, head = published(muse, repo_dir, tmp_path)
     result = ok(muse("clone", "-q", "--json", str(remote), "mine", cwd=tmp_path))

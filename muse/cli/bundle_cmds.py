@@ -15,10 +15,13 @@ from ..units import human_size
 from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
+    is_quiet,
     json_option,
     open_repo,
+    quiet_option,
     receive_policy_for,
     request_auto_gc,
+    say,
     short,
 )
 
@@ -29,7 +32,7 @@ _JSON = json_option("Machine-readable output.")
 @contextlib.contextmanager
 def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Any]:
     """A byte progress bar on stderr when it is a terminal; None (no bar) otherwise."""
-    if quiet or not sys.stderr.isatty():
+    if quiet or is_quiet() or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
@@ -85,6 +88,7 @@ def bundle() -> None:
 @click.argument("file", type=_FILE)
 @click.argument("revisions", nargs=-1)
 @click.option("--all", "all_refs", is_flag=True, help="Every branch and tag.")
+@quiet_option()
 @_JSON
 def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool) -> None:
     """Write the commits in REVISIONS (`main`, `v1..main`, `^v1 main`) to FILE (`-`: stdout)."""
@@ -120,10 +124,10 @@ def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool
         return
     for name in created.skipped_refs:
         click.echo(f"warning: {name} left out: its commit is on the excluded side", err=True)
-    click.echo(f"bundle {file}: {data['commits']} commits, {data['objects']} objects "
-               f"({human_size(summary.header.object_bytes)}), {len(data['refs'])} refs, "
-               f"{len(data['prerequisites'])} prerequisites, {human_size(summary.size)}", err=err)
-    click.echo(f"bundle id {summary.bundle_id}", err=err)
+    say(f"bundle {file}: {data['commits']} commits, {data['objects']} objects "
+        f"({human_size(summary.header.object_bytes)}), {len(data['refs'])} refs, "
+        f"{len(data['prerequisites'])} prerequisites, {human_size(summary.size)}", err=err)
+    say(f"bundle id {summary.bundle_id}", err=err)
 
 
 def _store_here() -> Any:
@@ -138,6 +142,7 @@ def _store_here() -> Any:
 
 @bundle.command()
 @click.argument("file", type=_FILE)
+@quiet_option("Print nothing unless the bundle is bad (then the error).")
 @_JSON
 def verify(file: Path, as_json: bool) -> None:
     """Check every byte of FILE (`-`: stdin): hashes, signatures, connectivity, checksum.
@@ -170,6 +175,8 @@ def verify(file: Path, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
+    if is_quiet():
+        return  # the exit code says it is good
     click.echo(f"{file}: ok")
     click.echo(f"  {header.objects} objects ({human_size(header.object_bytes)}), "
                f"{header.snapshots} snapshots, {header.commits} commits re-hashed")
@@ -205,6 +212,7 @@ def list_heads(file: Path, as_json: bool) -> None:
 @click.argument("file", type=_FILE)
 @click.option("--force", is_flag=True, help="Move refs even when it is not a fast-forward.")
 @REQUIRE_SIGNATURES
+@quiet_option()
 @_JSON
 def unbundle(file: Path, force: bool, require_signatures: bool, as_json: bool) -> None:
     """Verify FILE (`-`: stdin), store it as one pack, then move its refs here (same names).
@@ -233,16 +241,16 @@ def unbundle(file: Path, force: bool, require_signatures: bool, as_json: bool) -
             "worktree_updated": done.worktree_updated,
         })
         return
-    click.echo(f"received {len(summary.commits)} commits, {summary.header.objects} objects "
+    say(f"received {len(summary.commits)} commits, {summary.header.objects} objects "
                f"({human_size(summary.size)}); {done.new_items} new items")
     for change in done.changes:
         if change.old is None or change.status == "up to date":
             arrow = short(change.new)
         else:
             arrow = f"{short(change.old)}..{short(change.new)}"
-        click.echo(f"  {change.status:<13}{change.name} {arrow}")
+        say(f"  {change.status:<13}{change.name} {arrow}")
     if done.worktree_updated:
-        click.echo("working tree updated")
+        say("working tree updated")
 
 
 COMMANDS: list[click.Command] = [bundle]
