@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 from . import untracking
-from .errors import ConflictError, UsageError
-from .merge_state import end_merge, pending_merge, unresolved_conflicts
-from .objects import Commit
+from .errors import ConflictError, RepositoryError, UsageError
+from .merge_state import end_merge, pending_merge, pending_pick, unresolved_conflicts
+from .objects import Commit, Snapshot
 from .repo import Repository
 
 
-def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
-                    allow_empty: bool = False) -> Commit:
-    """Snapshot the tree, store it, and move the current branch (or detached HEAD) to it."""
-    if not message.strip():
+def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
+                    allow_empty: bool = False, amend: bool = False,
+                    reset_author: bool = False) -> Commit:
+    """Snapshot the tree, store it, and move the current branch (or detached HEAD) to it.
+
+    With `amend` the new commit replaces HEAD: HEAD's parents, its message unless
+    one is given, and its author and date unless `reset_author` (as git does).
+    """
+    if message is not None and not message.strip():
         raise UsageError("empty commit message", hint="pass one with -m MESSAGE")
+    _refuse_unresolved(repo)
+    head = repo.head()
+    replaced = _amended(repo, head) if amend else None
+    other = pending_merge(repo)
+    # An amended commit keeps its own parents; otherwise HEAD, and a merge's other side.
+    parents = list(replaced.parents) if replaced else [p for p in (head, other) if p]
+    if message is None:
+        if replaced is None:
+            raise UsageError("a commit needs a message", hint='pass one with -m "MESSAGE"')
+        message = replaced.message
+    worktree = repo.worktree
+    with repo.store.batch() as batch:
+        snapshot = worktree.snapshot(batch)
+        if not allow_empty:
+            _refuse_empty(repo, snapshot, parents, merging=other is not None, amend=amend)
+        authored_as = None if replaced is None or reset_author else replaced
+        commit = repo.make_commit(snapshot.id, parents, message, sign=sign,
+                                  authored_as=authored_as)
+        batch.add_bytes(snapshot.encode())
+        batch.add_bytes(commit.encode())
+    worktree.cache.save()
+    verb = "commit (amend)" if amend else "commit"
+    repo.move_head(head, commit.id, f"{verb}: {commit.subject}")
+    end_merge(repo)
+    if worktree.dropped:  # recorded now; one asked for meanwhile stays pending
+        untracking.discard(repo.muse_dir, worktree.dropped)
+    return commit
+
+
+def _refuse_unresolved(repo: Repository) -> None:
     leftovers = unresolved_conflicts(repo)
     if leftovers:
         raise ConflictError(
@@ -23,28 +58,36 @@ def commit_worktree(repo: Repository, message: str, *, sign: bool = True,
             "~theirs/~base copies, or settle a path with `muse resolve PATH` "
             "(--ours/--theirs); or abort the merge, cherry-pick or revert",
         )
-    head = repo.head()
-    other = pending_merge(repo)
-    parents = [p for p in (head, other) if p]
-    worktree = repo.worktree
-    with repo.store.batch() as batch:
-        snapshot = worktree.snapshot(batch)
-        unchanged = head is not None and repo.graph.commit(head).snapshot == snapshot.id
-        if unchanged and other is None and not allow_empty:
-            raise UsageError("nothing to commit: the working tree matches HEAD",
-                             hint="use --allow-empty to record a commit anyway")
-        if head is None and not snapshot.entries and not allow_empty:
-            # As in git: a first commit of nothing is almost always a commit in the
-            # wrong folder (or of a tree whose every file is ignored).
-            raise UsageError("nothing to commit: the working tree is empty (or all ignored)",
-                             hint="add files first, or use --allow-empty for an empty "
-                             "first commit")
-        commit = repo.make_commit(snapshot.id, parents, message, sign=sign)
-        batch.add_bytes(snapshot.encode())
-        batch.add_bytes(commit.encode())
-    worktree.cache.save()
-    repo.move_head(head, commit.id, f"commit: {commit.subject}")
-    end_merge(repo)
-    if worktree.dropped:  # recorded now; one asked for meanwhile stays pending
-        untracking.discard(repo.muse_dir, worktree.dropped)
-    return commit
+
+
+def _amended(repo: Repository, head: str | None) -> Commit:
+    """The commit `--amend` replaces: HEAD, when no merge or pick is half done."""
+    if head is None:
+        raise UsageError("nothing to amend: there is no commit yet",
+                         hint='make the first one with `muse commit -m "MESSAGE"`')
+    if pending_merge(repo) is not None or pending_pick(repo) is not None:
+        # The amended commit would silently drop the other parent (or the pick).
+        raise RepositoryError("a merge, cherry-pick or revert is in progress: cannot amend",
+                              hint="finish it with `muse commit`, or abort it first")
+    return repo.graph.commit(head)
+
+
+def _refuse_empty(repo: Repository, snapshot: Snapshot, parents: list[str], *,
+                  merging: bool, amend: bool) -> None:
+    """A commit that changes nothing needs --allow-empty (a merge never counts as empty)."""
+    if merging or len(parents) > 1:
+        return
+    if parents and repo.graph.commit(parents[0]).snapshot == snapshot.id:
+        if amend:
+            raise UsageError("nothing to commit: amending would leave a commit that changes "
+                             "nothing from its parent",
+                             hint="use --allow-empty to keep it anyway, or `muse reset --soft "
+                             "HEAD~1` to drop it")
+        raise UsageError("nothing to commit: the working tree matches HEAD",
+                         hint="use --allow-empty to record a commit anyway")
+    if not parents and not snapshot.entries:
+        # As in git: a first commit of nothing is almost always a commit in the
+        # wrong folder (or of a tree whose every file is ignored).
+        raise UsageError("nothing to commit: the working tree is empty (or all ignored)",
+                         hint="add files first, or use --allow-empty for an empty "
+                         "first commit")

@@ -172,22 +172,32 @@ class Repository:
     # -- making commits ------------------------------------------------------------
 
     def make_commit(self, snapshot_id: str, parents: list[str], message: str, *,
-                    sign: bool = True, timestamp: int | None = None) -> Commit:
-        """Build (and sign, by default) a commit object; it is not stored yet."""
+                    sign: bool = True, timestamp: int | None = None,
+                    authored_as: Commit | None = None) -> Commit:
+        """Build (and sign, by default) a commit object; it is not stored yet.
+
+        `authored_as`: keep that commit's author, date and time zone (an amended
+        commit, as git keeps them); the signature is still this user's.
+        """
         problem = text_problem(message, multiline=True)
         if problem is not None:
             raise UsageError(f"commit message holds {problem}",
                              hint="a message is UTF-8 text: newlines and tabs, no other control "
                              "characters")
-        who = self.identity()
-        now = int(time.time()) if timestamp is None else timestamp
+        if authored_as is not None:
+            who = Identity(authored_as.author_name, authored_as.author_email)
+            now, zone = authored_as.timestamp, authored_as.tz_offset_minutes
+        else:
+            who = self.identity()
+            now = int(time.time()) if timestamp is None else timestamp
+            zone = _local_tz_minutes(now)
         commit = Commit(
             snapshot=snapshot_id,
             parents=tuple(parents),
             author_name=who.name,
             author_email=who.email,
             timestamp=now,
-            tz_offset_minutes=_local_tz_minutes(now),
+            tz_offset_minutes=zone,
             message=message,
         )
         if sign:

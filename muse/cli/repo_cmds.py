@@ -196,24 +196,40 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
 @click.option("--allow-empty", is_flag=True,
               help="Commit even if nothing changed (or, first, an empty tree).")
+@click.option("--amend", is_flag=True,
+              help="Replace HEAD: its parents, and its message unless -m/-F gives one.")
+@click.option("--no-edit", is_flag=True,
+              help="With --amend: keep HEAD's message (Muse opens no editor anyway).")
+@click.option("--reset-author", is_flag=True,
+              help="With --amend: you as the author, dated now (default: HEAD's author).")
 @quiet_option()
-def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool,
-           allow_empty: bool) -> None:
-    """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit."""
+def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_empty: bool,
+           amend: bool, no_edit: bool, reset_author: bool) -> None:
+    """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit.
+
+    --amend replaces the last commit instead (a new commit with HEAD's parents);
+    a commit already pushed then needs `muse push --force`.
+    """
     from ..committing import commit_worktree
 
-    message = _commit_message(messages, message_file)
+    if (no_edit or reset_author) and not amend:
+        raise UsageError(f"{'--no-edit' if no_edit else '--reset-author'} goes with --amend")
+    if no_edit and (messages or message_file is not None):
+        raise UsageError("--no-edit keeps HEAD's message: it takes no -m or -F")
+    message = _commit_message(messages, message_file, required=not amend)
     repo = open_repo()
-    made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty)
+    made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty,
+                           amend=amend, reset_author=reset_author)
     request_auto_gc(repo)
     from .branch_cmds import echo_made
 
     echo_made(repo, made)
 
 
-def _commit_message(messages: tuple[str, ...], message_file: Any) -> str:
-    """-m paragraphs joined by a blank line, or the text of -F; never both, never none
-    (Muse opens no editor)."""
+def _commit_message(messages: tuple[str, ...], message_file: Any, *,
+                    required: bool = True) -> str | None:
+    """-m paragraphs joined by a blank line, or the text of -F; never both, and none only
+    when not `required` (--amend keeps HEAD's; Muse opens no editor)."""
     if messages and message_file is not None:
         raise UsageError("-m and -F cannot be combined")
     if message_file is not None:
@@ -222,6 +238,8 @@ def _commit_message(messages: tuple[str, ...], message_file: Any) -> str:
         except UnicodeDecodeError:
             raise UsageError("the message file is not UTF-8 text") from None
     if not messages:
+        if not required:
+            return None
         raise UsageError("a commit needs a message",
                          hint='pass one with -m "MESSAGE", or -F FILE (`-` for stdin)')
     return "\n\n".join(m.strip("\n") for m in messages)
