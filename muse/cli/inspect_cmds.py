@@ -93,6 +93,11 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
     from ..diff import diff_trees
     from ..revisions import resolve
 
+    if ":" in revision:
+        if name_only or name_status or stat or as_json or no_patch or format_text:
+            raise UsageError("REV:PATH shows a file's content: it takes no other option")
+        _show_path(open_repo(), revision)
+        return
     pieces = None
     if format_text is not None:
         from .log_format import compile_format, format_option
@@ -279,6 +284,43 @@ def _resolve_object(repo: Repository, text: str) -> str:
     return resolve(repo, text)
 
 
+def _show_path(repo: Repository, text: str) -> None:
+    """`muse show REV:PATH`: a file's bytes as REV has them (streamed, any size), or for a
+    folder (`REV:` for the top) what it holds, one level down, folders with a `/`, as git."""
+    rev, _, path = text.partition(":")
+    _, snapshot = _snapshot_of(repo, rev or "HEAD")
+    path = path.strip("/")
+    entry = snapshot.as_dict().get(path)
+    if entry is not None:
+        _stream_blob(repo, entry.oid)
+        return
+    below = _one_level_down(snapshot, path)
+    if not below:
+        raise RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
+                            hint="see `muse show --name-status REV` for its files")
+    click.echo(f"tree {printable(text)}\n")
+    for name in below:
+        click.echo(printable(name))
+
+
+def _one_level_down(snapshot: Snapshot, folder: str) -> list[str]:
+    """The names directly inside `folder` ("" for the top): files, and folders with a `/`."""
+    prefix = f"{folder}/" if folder else ""
+    names = set()
+    for entry in snapshot.entries:
+        if entry.path.startswith(prefix):
+            first, slash, _ = entry.path[len(prefix):].partition("/")
+            names.add(first + slash)
+    return sorted(names)
+
+
+def _stream_blob(repo: Repository, oid: str) -> None:
+    out = sys.stdout.buffer
+    for chunk in repo.store.iter_chunks(oid):  # verified: raises at the end if damaged
+        out.write(chunk)
+    out.flush()
+
+
 def _snapshot_line(entry: SnapshotEntry) -> str:
     from ..diff import mode_of
 
@@ -377,10 +419,7 @@ def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
         if kind != "blob":
             _pretty(repo, oid, kind, as_json)
             return
-    out = sys.stdout.buffer
-    for chunk in repo.store.iter_chunks(oid):  # verified: raises at the end if damaged
-        out.write(chunk)
-    out.flush()
+    _stream_blob(repo, oid)
 
 
 # -- verify ---------------------------------------------------------------------------
