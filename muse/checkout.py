@@ -228,6 +228,7 @@ class SwitchResult:
     created: bool = False
     unchanged: bool = False
     carried: tuple[str, ...] = ()
+    moved: bool = False  # `switch -C`: an existing branch was moved to the start first
 
 
 def switch_branch(repo: Repository, name: str, *, force: bool = False) -> SwitchResult:
@@ -248,11 +249,12 @@ def switch_branch(repo: Repository, name: str, *, force: bool = False) -> Switch
 
 
 def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: bool = False,
-                      start_label: str = "HEAD") -> SwitchResult:
-    """Create branch NAME at `start` (default HEAD) and switch to it."""
+                      start_label: str = "HEAD", reset: bool = False) -> SwitchResult:
+    """Create branch NAME at `start` (default HEAD) and switch to it; with `reset`
+    (`switch -C`) an existing NAME is moved there instead of refused."""
     require_no_merge(repo, "switch branches")
     ref = branch_ref_name(name)
-    if repo.refs.read(ref) is not None:
+    if repo.refs.read(ref) is not None and not reset:
         raise ConflictError(f"a branch named {name!r} already exists",
                             hint=f"switch to it with `muse switch {name}`, "
                             f"or move it with `muse branch -f {name} REV`")
@@ -262,10 +264,11 @@ def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: 
         repo.refs.set_head(ref, f"switch: new branch {name}")
         return SwitchResult(name, None, created=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
-    create_branch(repo, name, commit, start_label=start_label)
+    made = create_branch(repo, name, commit, start_label=start_label, force=reset)  # files last
     plan.run()
     repo.refs.set_head(ref, switch_message(_where(repo), name))
-    return SwitchResult(name, commit, created=True, carried=tuple(plan.carried))
+    return SwitchResult(name, commit, created=made.old is None, moved=made.old is not None,
+                        carried=tuple(plan.carried))
 
 
 def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> SwitchResult:

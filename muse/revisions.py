@@ -156,6 +156,32 @@ def _resolve_upstream(repo: Repository, text: str, name: str) -> str:
     return value
 
 
+def abbreviated_ref(repo: Repository, text: str) -> str:
+    """`rev-parse --abbrev-ref`: the short name of the ref TEXT stands for (`main` for HEAD
+    on main, `HEAD` when detached, `origin/main` for `main@{u}`), or "" for a revision
+    that names a commit through no ref, as git prints nothing for it."""
+    from .tracking import tracking_ref
+
+    resolve(repo, text)  # refuses what names nothing, as for ids
+    if text in ("HEAD", "@"):
+        return repo.current_branch() or "HEAD"
+    base, marker, rest = text.partition("@{")
+    if marker:
+        if rest not in ("u}", "upstream}"):
+            return ""  # a reflog entry names a commit, not a ref
+        ref = tracking_ref(repo, base or repo.current_branch() or "")
+    else:
+        ref = resolve_ref_name(repo, text)
+    return _short_ref(ref) if ref else ""
+
+
+def _short_ref(ref: str) -> str:
+    for prefix in (HEADS, TAGS, REMOTES):
+        if ref.startswith(prefix):
+            return ref[len(prefix):]
+    return ref
+
+
 def previous_checkout(repo: Repository, text: str, n: int) -> tuple[str | None, str]:
     """`@{-N}`: what HEAD was on N switches ago — the branch's name while the branch still
     exists (else None), and its commit now (for a detached HEAD, the commit it was at)."""

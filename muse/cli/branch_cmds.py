@@ -74,12 +74,14 @@ def _ref_filter(repo: Any, words: tuple[str | None, ...], contains: str | None,
 @click.option("-a", "--all", "list_all", is_flag=True,
               help="List local and remote-tracking branches.")
 @click.option("-v", "--verbose", is_flag=True, help="List each branch's commit and subject too.")
+@click.option("--show-current", is_flag=True,
+              help="Print the current branch's name (nothing when HEAD is detached).")
 @_listing_options
 @quiet_option("Do not say what was created, renamed or deleted.")
 @json_option("Machine-readable list.")
 def branch(name: str | None, start: str | None, delete: bool, force_delete: bool, move: bool,
-           force: bool, remotes: bool, list_all: bool, verbose: bool, as_list: bool,
-           contains: str | None, merged: str | None, not_merged: str | None,
+           force: bool, remotes: bool, list_all: bool, verbose: bool, show_current: bool,
+           as_list: bool, contains: str | None, merged: str | None, not_merged: str | None,
            as_json: bool) -> None:
     """List branches, create NAME at START (default HEAD), rename (-m) or delete (-d, -D).
 
@@ -88,6 +90,10 @@ def branch(name: str | None, start: str | None, delete: bool, force_delete: bool
     from .. import branches
 
     repo = open_repo()
+    if show_current:
+        _show_current(repo, name, delete, force_delete, move, force, remotes, list_all,
+                      verbose, as_list, contains, merged, not_merged, as_json)
+        return
     delete, force = delete or force_delete, force or force_delete
     filtering = as_list or contains or merged or not_merged
     if sum((delete, move, bool(remotes or list_all or filtering or verbose))) > 1:
@@ -126,6 +132,15 @@ def branch(name: str | None, start: str | None, delete: bool, force_delete: bool
     made = branches.create_branch(repo, name, commit, force=force, start_label=start or "HEAD")
     verb = "Moved" if made.old is not None else "Created"
     say(f"{verb} branch {name} at {short(commit)}")
+
+
+def _show_current(repo: Any, *others: Any) -> None:
+    """`branch --show-current`, which takes no other argument or option (as git)."""
+    if any(o not in (None, False) for o in others):
+        raise UsageError("--show-current takes no other argument or option")
+    current = repo.current_branch()
+    if current is not None:
+        click.echo(current)
 
 
 def _list_all(repo: Any, as_json: bool, *, local: bool, remote: bool = True,
@@ -396,10 +411,13 @@ def _print_link(link: dict[str, Any]) -> None:
 @click.argument("target", required=False)
 @click.option("-c", "--create", "new_branch", metavar="NEW",
               help="Create branch NEW at TARGET (default HEAD) and switch to it.")
+@click.option("-C", "--force-create", "reset_branch", metavar="NEW",
+              help="As -c, but move NEW to TARGET if it exists (not the current branch).")
 @click.option("--detach", is_flag=True, help="Detach HEAD at commit TARGET (default HEAD).")
 @click.option("-f", "--force", is_flag=True, help="Discard local changes that are in the way.")
 @quiet_option()
-def switch(target: str | None, new_branch: str | None, detach: bool, force: bool) -> None:
+def switch(target: str | None, new_branch: str | None, reset_branch: str | None,
+           detach: bool, force: bool) -> None:
     """Switch to branch TARGET, bringing the working tree along.
 
     Local changes to files that differ between the two commits block the
@@ -410,12 +428,15 @@ def switch(target: str | None, new_branch: str | None, detach: bool, force: bool
     from .. import checkout
 
     repo = open_repo()
+    if new_branch is not None and reset_branch is not None:
+        raise UsageError("-c and -C cannot be combined")
+    new_branch, reset = (reset_branch, True) if reset_branch is not None else (new_branch, False)
     if new_branch is not None and detach:
-        raise UsageError("-c and --detach cannot be combined")
+        raise UsageError("-c/-C and --detach cannot be combined")
     if new_branch is not None:
         start = _resolve(repo, target) if target else None
         result = checkout.switch_new_branch(repo, new_branch, start, force=force,
-                                            start_label=target or "HEAD")
+                                            start_label=target or "HEAD", reset=reset)
     elif detach:
         result = checkout.switch_detached(repo, _resolve(repo, target or "HEAD"), force=force)
     elif target is None:
@@ -472,6 +493,8 @@ def _report_switch(repo: Any, result: Any) -> None:
         say(f"HEAD is now at {short(result.commit)} {_subject(repo, result.commit)} (detached)")
     elif result.created:
         say(f"Switched to a new branch '{result.branch}'")
+    elif result.moved:
+        say(f"Switched to and reset branch '{result.branch}'")
     else:
         say(f"Switched to branch '{result.branch}'")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..display import printable, printable_lines
-from ..errors import MissingObjectError, RevisionError, UsageError
+from ..errors import MissingObjectError, RepositoryError, RevisionError, UsageError
 from .base import emit_json, json_option, open_repo, short
 from .pathargs import PathspecCommand
 from .repo_cmds import commit_record, echo_commit
@@ -246,16 +246,48 @@ def _two_sides(repo: Repository, texts: list[str]) -> list[str]:
 
 
 @click.command("rev-parse")
-@click.argument("revisions", nargs=-1, required=True)
+@click.argument("revisions", nargs=-1)
 @click.option("--short", "short_ids", is_flag=True, help="Print 12-digit abbreviations.")
-def rev_parse(revisions: tuple[str, ...], short_ids: bool) -> None:
-    """Print the full commit id each REVISION names."""
-    from ..revisions import resolve
+@click.option("--abbrev-ref", is_flag=True,
+              help="Print the short ref name each names (HEAD: the branch, or HEAD if "
+              "detached; @{u}: the upstream); nothing for a plain commit.")
+@click.option("--verify", is_flag=True, help="Exactly one REVISION, which must name a commit.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="With --verify: print nothing, exit 1 if it names no commit.")
+@click.option("--show-toplevel", is_flag=True, help="Print the working tree's top folder.")
+@click.option("--is-inside-work-tree", is_flag=True,
+              help="Print true in a working tree, false in a bare repository.")
+@click.pass_context
+def rev_parse(ctx: click.Context, revisions: tuple[str, ...], short_ids: bool,
+              abbrev_ref: bool, verify: bool, quiet: bool, show_toplevel: bool,
+              is_inside_work_tree: bool) -> None:
+    """Print the full commit id each REVISION names (or what the options ask about)."""
+    from ..revisions import abbreviated_ref, resolve
 
+    if quiet and not verify:
+        raise UsageError("-q goes with --verify")
+    if verify and len(revisions) != 1:
+        raise UsageError("--verify needs exactly one revision")
+    if not (revisions or show_toplevel or is_inside_work_tree):
+        raise UsageError("rev-parse what?", hint="muse rev-parse REVISION…, or --show-toplevel")
     repo = open_repo()
-    found = [resolve(repo, text) for text in revisions]  # all or nothing: resolve first
-    for oid in found:
-        click.echo(short(oid) if short_ids else oid)
+    if is_inside_work_tree:
+        click.echo("false" if repo.root is None else "true")
+    if show_toplevel:
+        if repo.root is None:
+            raise RepositoryError("a bare repository has no working tree")
+        click.echo(str(repo.root))
+    try:
+        # All or nothing: every revision resolved before one is printed.
+        found = [abbreviated_ref(repo, text) if abbrev_ref else resolve(repo, text)
+                 for text in revisions]
+    except RevisionError:
+        if quiet:  # a script's existence test: `muse rev-parse --verify -q NAME`
+            ctx.exit(1)
+        raise
+    for value in found:
+        if value:
+            click.echo(short(value) if short_ids and not abbrev_ref else value)
 
 
 # -- cat-object -----------------------------------------------------------------------
@@ -427,7 +459,6 @@ def cat_object(target: str, show_type: bool, show_size: bool, pretty: bool,
 
 def _open_repo_or_bare() -> Repository:
     """The repository around the current directory, or the bare one it is (a remote's store)."""
-    from ..errors import RepositoryError
     from ..repo import Repository
 
     try:

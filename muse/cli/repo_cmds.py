@@ -91,6 +91,22 @@ def _upstream_data(repo: Any, branch: str | None) -> dict[str, Any] | None:
             "behind": found.behind, "gone": found.gone}
 
 
+def _short_branch_line(data: dict[str, Any]) -> str:
+    """`status -sb`'s first line, as git writes it."""
+    branch = data["branch"]
+    if branch is None:
+        return "## HEAD (no branch)"
+    if data["head"] is None:
+        return f"## No commits yet on {branch}"
+    up = data["upstream"]
+    if up is None:
+        return f"## {branch}"
+    counts = [f"{word} {n}" for word, n in (("ahead", up["ahead"]), ("behind", up["behind"]))
+              if n]
+    state = " [gone]" if up["gone"] else f" [{', '.join(counts)}]" if counts else ""
+    return f"## {branch}...{printable(up['name'])}{state}"
+
+
 def _commits(n: int) -> str:
     return f"{n} commit{'' if n == 1 else 's'}"
 
@@ -123,7 +139,10 @@ def _echo_upstream(up: dict[str, Any]) -> None:
 @click.option("-s", "--short", "--porcelain", "short_format", is_flag=True,
               help="One line per changed path: a letter (A/M/D) and the path; a stable "
               "format for scripts.")
-def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
+@click.option("-b", "--branch", "show_branch", is_flag=True,
+              help="With --short: first a `## BRANCH...UPSTREAM [ahead N, behind M]` line.")
+def status(paths: tuple[str, ...], as_json: bool, short_format: bool,
+           show_branch: bool) -> None:
     """Show what changed in the working tree since the last commit (only under PATHS if given)."""
     data = _status_data(open_repo(), paths)
     if as_json:
@@ -132,6 +151,8 @@ def status(paths: tuple[str, ...], as_json: bool, short_format: bool) -> None:
     _mention_not_recorded(data["not_recorded"])
     _warn_skipped(data["warnings"])
     if short_format:
+        if show_branch:
+            click.echo(_short_branch_line(data))
         for change in data["changes"]:
             click.echo(f"{change['status'][0].upper()} {printable(change['path'])}")
         return
