@@ -48,6 +48,7 @@ LAZY_COMMANDS = {
     "mv": "muse.cli.worktree_cmds:mv",
     "stash": "muse.cli.worktree_cmds:stash",
     "clean": "muse.cli.worktree_cmds:clean",
+    "ls-files": "muse.cli.worktree_cmds:ls_files",
     "hub": "remotes.hub.cli:hub",
     "help": "muse.cli.help_cmds:help_command",
 }

@@ -74,9 +74,14 @@ def _status_data(repo: Any, typed: tuple[str, ...] = ()) -> dict[str, Any]:
                          "nested_ignore_files": worktree.notes.nested_ignores,
                          "nested_repositories": worktree.notes.nested_repositories},
         # Names it could not store and folders it could not read: each passed over.
-        "warnings": [{"path": printable(path), "message": printable(problem)}
-                     for path, problem in sorted(worktree.notes.skipped)],
+        "warnings": skipped_warnings(worktree.notes),
     }
+
+
+def skipped_warnings(notes: Any) -> list[dict[str, str]]:
+    """The names a tolerant scan passed over, escaped for showing, as `status` lists them."""
+    return [{"path": printable(path), "message": printable(problem)}
+            for path, problem in sorted(notes.skipped)]
 
 
 def _upstream_data(repo: Any, branch: str | None) -> dict[str, Any] | None:
@@ -149,7 +154,7 @@ def status(paths: tuple[str, ...], as_json: bool, short_format: bool,
         emit_json(data)
         return
     _mention_not_recorded(data["not_recorded"])
-    _warn_skipped(data["warnings"])
+    warn_skipped(data["warnings"])
     if short_format:
         if show_branch:
             click.echo(_short_branch_line(data))
@@ -182,7 +187,7 @@ def status(paths: tuple[str, ...], as_json: bool, short_format: bool,
         click.echo(f"  {change['status'] + ':':<10}{printable(change['path'])}{note}")
 
 
-def _warn_skipped(warnings: list[dict[str, str]]) -> None:
+def warn_skipped(warnings: list[dict[str, str]]) -> None:
     """One line per name the scan passed over (already escaped), then one hint."""
     for warning in warnings:
         click.echo(f"warning: skipped: {warning['message']}", err=True)

@@ -1,4 +1,4 @@
-"""Working-tree commands a git user reaches for: restore, rm, mv, stash."""
+"""Working-tree commands a git user reaches for: restore, rm, mv, stash, clean, ls-files."""
 
 from __future__ import annotations
 
@@ -279,4 +279,33 @@ def clean(paths: tuple[str, ...], dry_run: bool, force: bool, folders: bool,
                    "(an untracked folder: -d cleans it too)", err=True)
 
 
-COMMANDS: list[click.Command] = [restore, rm, mv, stash, clean]
+@click.command("ls-files")
+@click.argument("paths", nargs=-1)
+@click.option("-z", "nul", is_flag=True, help="End each name with NUL, not a newline.")
+@JSON
+def ls_files(paths: tuple[str, ...], nul: bool, as_json: bool) -> None:
+    """List the files the next commit records (under PATHS if given), sorted.
+
+    That is every file not ignored, the tracked ones an ignore rule matches, and
+    not those `muse rm --cached` set aside; nothing is read or hashed.
+    """
+    from ..pathspec import matcher
+    from .repo_cmds import skipped_warnings, warn_skipped
+
+    repo = open_repo()
+    keep = matcher(_specs(repo, paths))
+    worktree = repo.worktree
+    worktree.tolerant = True  # an odd name is a warning here, as in `status`
+    names = sorted(p for p in worktree.states() if keep(p))
+    if as_json:
+        emit_json(names)
+        return
+    warn_skipped(skipped_warnings(worktree.notes))
+    if nul:  # names as they are, for `xargs -0`: a NUL is the one byte none can hold
+        click.echo("".join(f"{name}\0" for name in names), nl=False)
+    else:
+        for name in names:
+            click.echo(printable(name))
+
+
+COMMANDS: list[click.Command] = [restore, rm, mv, stash, clean, ls_files]
