@@ -164,8 +164,17 @@ def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
     check_remote_name(name)
     if repo.config.get(f"remote.{name}.url") is not None:
         raise ConflictError(f"a remote named {name!r} already exists",
-                            hint=f"change its URL with `muse config remote.{name}.url URL`, "
+                            hint=f"change its URL with `muse remote set-url {name} URL`, "
                             f"or remove it with `muse remote remove {name}`")
+    url = normalise_url(url)
+    repo.config.set(f"remote.{name}.url", url)
+    return RemoteInfo(name, url)
+
+
+def set_remote_url(repo: Repository, name: str, url: str) -> RemoteInfo:
+    """Point the existing remote NAME at URL (normalised as `add` does); its tracking refs
+    stay, to be updated by the next fetch."""
+    remote_url(repo, name)  # an unknown name is refused, with the known ones
     url = normalise_url(url)
     repo.config.set(f"remote.{name}.url", url)
     return RemoteInfo(name, url)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from .branches import branch_ref_name
 from .bundle import plan_bundle, write_bundle
 from .errors import (
     IntegrityError,
@@ -16,6 +17,7 @@ from .errors import (
     NonFastForwardError,
     RefConflictError,
     RemoteError,
+    RevisionError,
     UsageError,
 )
 from .objects import is_object_id
@@ -27,6 +29,7 @@ from .remote_registry import URL_SCHEME
 from .remotes_config import check_remote_name, normalise_url, path_from_url, remote_options
 from .repo import Repository
 from .storage import TAG
+from .tags import peel
 
 __all__ = [
     "FetchReport",
@@ -474,8 +477,9 @@ def _default_branch(heads: dict[str, str]) -> str | None:
 
 def clone(url: str, dest: Path, *, remote_name: str = "origin",
           progress: TransferProgress | None = None, remote: Remote | None = None,
-          policy: ReceivePolicy = DEFAULT_POLICY) -> Repository:
-    """A new repository at `dest` with everything the remote has, on its default branch.
+          policy: ReceivePolicy = DEFAULT_POLICY, branch: str | None = None) -> Repository:
+    """A new repository at `dest` with everything the remote has, on its default branch
+    (or on `branch`; a tag of that name detaches HEAD at its commit, as git's `-b`).
 
     `remote` overrides connecting to `url` (tests and callers that wrap drivers).
     On any failure, everything this call created is removed again.
@@ -486,6 +490,8 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         raise UsageError(f"destination {dest} already exists and is not an empty directory",
                          hint="choose a new directory name")
     check_remote_name(remote_name)
+    if branch is not None:
+        branch_ref_name(branch)  # a name no branch (or tag) could have
     url = normalise_url(url)
     _check_outside_destination(url, dest, existed)
     owned = remote is None
@@ -499,14 +505,9 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         fetch(repo, remote, remote_name, progress=progress, policy=policy)
         heads = {n[len(f"{REMOTES}{remote_name}/"):]: v
                  for n, v in repo.refs.list(f"{REMOTES}{remote_name}/").items()}
-        branch = _default_branch({HEADS + n: v for n, v in heads.items()})
-        if branch is not None:
-            ref = HEADS + branch
-            repo.refs.update(ref, None, heads[branch], f"clone: from {url}")
-            repo.refs.set_head(ref, f"clone: from {url}")
-            repo.config.set(f"branch.{branch}.remote", remote_name)
-            repo.config.set(f"branch.{branch}.merge", ref)
-            snapshot = repo.commit_snapshot(heads[branch])
+        commit = _check_out_clone(repo, url, remote_name, heads, branch)
+        if commit is not None:
+            snapshot = repo.commit_snapshot(commit)
             if progress is not None:
                 progress.phase("checking out", len(snapshot.entries))
             repo.worktree.apply(None, snapshot)
@@ -521,6 +522,32 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
         if owned and remote is not None:
             with contextlib.suppress(MuseError, OSError):
                 remote.close()
+
+
+def _check_out_clone(repo: Repository, url: str, remote_name: str, heads: dict[str, str],
+                     wanted: str | None) -> str | None:
+    """Point HEAD where a clone starts: a local branch tracking the remote's (the
+    default, or `wanted`), or detached at tag `wanted`. The commit to check out."""
+    if wanted is None:
+        branch = _default_branch({HEADS + n: v for n, v in heads.items()})
+    else:
+        branch = wanted if wanted in heads else None
+    if branch is None:
+        if wanted is None:
+            return None  # an empty remote
+        tag = repo.refs.read(TAGS + wanted)
+        if tag is None:
+            raise RevisionError(f"remote {remote_name} has no branch or tag {wanted!r}",
+                                hint=f"see `muse ls-remote {url}` for what it has")
+        commit = peel(repo.store, tag)
+        repo.refs.set_head(commit, f"clone: from {url}")
+        return commit
+    ref = HEADS + branch
+    repo.refs.update(ref, None, heads[branch], f"clone: from {url}")
+    repo.refs.set_head(ref, f"clone: from {url}")
+    repo.config.set(f"branch.{branch}.remote", remote_name)
+    repo.config.set(f"branch.{branch}.merge", ref)
+    return heads[branch]
 
 
 def _check_outside_destination(url: str, dest: Path, existed: bool) -> None:

@@ -125,6 +125,26 @@ def remote_add(name: str, url: str) -> None:
     click.echo(f"Added remote {added.name} → {added.url}")
 
 
+@remote.command("get-url")
+@click.argument("name")
+def remote_get_url(name: str) -> None:
+    """Print the URL remote NAME stands for."""
+    from ..remotes_config import remote_url
+
+    click.echo(remote_url(open_repo(), name))
+
+
+@remote.command("set-url")
+@click.argument("name")
+@click.argument("url")
+def remote_set_url(name: str, url: str) -> None:
+    """Point remote NAME at URL (a plain path is stored as an absolute path)."""
+    from ..remotes_config import set_remote_url
+
+    changed = set_remote_url(open_repo(), name, url)
+    say(f"Remote {changed.name} → {changed.url}")
+
+
 @remote.command("set-token")
 @click.argument("name")
 @click.option("--stdin", "from_stdin", is_flag=True, help="read the token from standard input")
@@ -276,9 +296,11 @@ def _location(repo: Any, word: str | None) -> Any:
 
 def _push_refspecs(repo: Any, location: Any, specs: tuple[str, ...], push_all: bool,
                    tags: bool, remote_refs: Callable[[], dict[str, str]],
-                   ) -> list[tuple[str | None, str]]:
+                   delete: bool = False) -> list[tuple[str | None, str]]:
     from .. import remotes_config as rc
 
+    if delete:
+        specs = _deletions(specs, push_all or tags)
     if push_all and specs:
         raise UsageError("--all pushes every branch: it takes no REFSPEC")
     wanted = [rc.parse_refspec(repo, spec, remote_refs) for spec in specs]
@@ -289,6 +311,19 @@ def _push_refspecs(repo: Any, location: Any, specs: tuple[str, ...], push_all: b
     if not specs and not push_all and not tags:
         wanted.append(rc.default_refspec(repo, location.name))
     return wanted
+
+
+def _deletions(names: tuple[str, ...], whole_sets: bool) -> tuple[str, ...]:
+    """`push --delete NAME…` as the refspecs `:NAME…` it stands for."""
+    if whole_sets:
+        raise UsageError("--delete names what to delete: not with --all or --tags")
+    if not names:
+        raise UsageError("--delete needs the names to delete",
+                         hint="muse push --delete origin old-branch")
+    if any(":" in name for name in names):
+        raise UsageError("--delete takes names, not refspecs",
+                         hint="muse push --delete origin NAME (or muse push origin :NAME)")
+    return tuple(f":{name}" for name in names)
 
 
 def _push_json(location: Any, report: Any, refs: list[Any], dry_run: bool,
@@ -330,12 +365,14 @@ def _set_upstreams(repo: Any, remote_name: str, refspecs: list[tuple[str | None,
 @click.option("-f", "--force", is_flag=True,
               help="Allow updates that drop commits on the remote (non-fast-forward).")
 @click.option("-n", "--dry-run", is_flag=True, help="Show what would be pushed; send nothing.")
+@click.option("-d", "--delete", is_flag=True,
+              help="Delete each named branch or tag on the remote (as REFSPEC `:NAME`).")
 @click.option("-u", "--set-upstream", is_flag=True,
               help="Make each pushed branch track its remote branch (for pull and push).")
 @quiet_option()
 @json_option("One JSON object on stdout.")
 def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tags: bool,
-         force: bool, dry_run: bool, set_upstream: bool, as_json: bool) -> None:
+         force: bool, dry_run: bool, delete: bool, set_upstream: bool, as_json: bool) -> None:
     """Send commits to REMOTE (default: the branch's upstream remote, else origin).
 
     REFSPEC is `main`, `main:other`, `v1` (a tag), `refs/tags/v1`, or `:gone` to
@@ -366,7 +403,8 @@ def push(remote_word: str | None, refspecs: tuple[str, ...], push_all: bool, tag
                 listed.append(connection().list_refs())
             return listed[0]
 
-        wanted = _push_refspecs(repo, location, refspecs, push_all, tags, remote_refs)
+        wanted = _push_refspecs(repo, location, refspecs, push_all, tags, remote_refs,
+                                delete)
         if not wanted:
             raise UsageError("nothing to push: there are no branches or tags to send")
         sources = {dst: src for src, dst in wanted}
@@ -602,11 +640,13 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("-o", "--origin", "remote_name", default="origin", show_default=True,
               help="Name for the remote cloned from.")
+@click.option("-b", "--branch", metavar="NAME",
+              help="Start on the remote's branch NAME (a tag: detached at its commit).")
 @REQUIRE_SIGNATURES
 @quiet_option()
 @json_option("One JSON object on stdout.")
-def clone(url: str, directory: Path | None, remote_name: str, require_signatures: bool,
-          as_json: bool) -> None:
+def clone(url: str, directory: Path | None, remote_name: str, branch: str | None,
+          require_signatures: bool, as_json: bool) -> None:
     """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
     from ..config import user_config
     from ..remotes_config import check_remote_name, normalise_url, url_basename
@@ -618,17 +658,24 @@ def clone(url: str, directory: Path | None, remote_name: str, require_signatures
 
     check_remote_name(remote_name)
     normalise_url(url)  # a malformed URL is refused before "Cloning into" says otherwise
+    if branch is not None:
+        from ..branches import branch_ref_name
+
+        branch_ref_name(branch)
     dest = directory if directory is not None else Path(url_basename(url))
     if not as_json:
         say(f"Cloning into {str(dest)!r}...", err=True)
     with _progress(as_json) as progress:
-        repo = clone_repo(url, dest, remote_name=remote_name, progress=progress, policy=policy)
+        repo = clone_repo(url, dest, remote_name=remote_name, progress=progress, policy=policy,
+                          branch=branch)
     branch, head = repo.current_branch(), repo.head()
     if as_json:
         emit_json({"url": repo.config.get(f"remote.{remote_name}.url"), "path": str(repo.root),
                    "remote": remote_name, "branch": branch if head else None, "head": head})
     elif head is None:
         say("Cloned an empty repository: it has no branches yet.")
+    elif branch is None:  # -b TAG
+        say(f"Cloned into {dest}: HEAD detached at {short(head)}")
     else:
         say(f"Cloned into {dest}: on branch {branch} at {short(head)}")
 
