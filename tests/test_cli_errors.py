@@ -467,3 +467,26 @@ def test_parse_errors_without_json_stay_clicks(muse: MuseRunner, committed: Path
     # After `--`, `--json` is a path, not a request for JSON.
     res = changes_nothing(muse, committed, "diff", "--bogus", "--", "--json", exit_code=2)
     assert not res.stderr.startswith("{")
+
+
+@pytest.mark.parametrize("word, advice", [
+    ("add", "Muse has no staging area"),
+    ("checkout", "`muse switch BRANCH` changes branch"),
+    ("fsck", "`muse verify`"),
+    ("pul", "did you mean `muse pull`?"),
+    ("comit", "did you mean `muse commit`?"),
+])
+def test_an_unknown_command_says_what_to_type(muse: MuseRunner, committed: Path, word: str,
+                                              advice: str) -> None:
+    res = changes_nothing(muse, committed, word, ".", exit_code=2)
+    assert f"No such command '{word}'" in res.stderr
+    assert f"hint: {advice}" in res.stderr
+    as_json = json.loads(changes_nothing(muse, committed, word, "--json",
+                                         exit_code=2).stderr)["error"]
+    assert as_json["message"] == f"No such command '{word}'." and advice in as_json["hint"]
+
+
+def test_an_unknown_command_with_no_near_spelling_has_no_hint(muse: MuseRunner,
+                                                               committed: Path) -> None:
+    res = changes_nothing(muse, committed, "xyzzy", exit_code=2)
+    assert "No such command 'xyzzy'" in res.stderr and "hint:" not in res.stderr

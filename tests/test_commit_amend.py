@@ -114,3 +114,9 @@ def test_no_amend_while_a_merge_is_half_done(muse, repo_dir):
     ok(muse("resolve", "song.mid", cwd=repo_dir))
     result = changes_nothing(muse, repo_dir, "commit", "--amend", exit_code=3)
     assert "a merge, cherry-pick or revert is in progress: cannot amend" in result.stderr
+
+
+def test_git_habit_commit_am_records_the_whole_tree(muse, repo_dir):
+    write(repo_dir, "song.mid", "verse")
+    ok(muse("commit", "-am", "first", cwd=repo_dir))
+    assert head_commit(repo_dir).message == "first"

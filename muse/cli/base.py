@@ -85,7 +85,8 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> MuseError:
                 break
             where.append(word)
             command = found
-    return UsageError(exc.format_message(), hint=f"see `{' '.join(where)} --help`")
+    hint = getattr(exc, "advice", None) or f"see `{' '.join(where)} --help`"
+    return UsageError(exc.format_message(), hint=hint)
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
@@ -125,6 +126,17 @@ class LazyGroup(MuseGroup):
             release_collector()  # the command's modules are in: it runs collected
         return found
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            advice = _command_advice(args[0], self.list_commands(ctx),
+                                     top=ctx.parent is None) if args else None
+            if advice is None:
+                raise
+            raise AdvisedUsageError(exc.message, ctx, advice) from None
+
     def make_context(self, info_name: str | None, args: list[str],
                      parent: click.Context | None = None, **extra: Any) -> click.Context:
         try:
@@ -132,6 +144,48 @@ class LazyGroup(MuseGroup):
         except KeyboardInterrupt:  # while parsing (click would say "Aborted!", exit 1)
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(130) from None
+
+
+class AdvisedUsageError(click.UsageError):
+    """click's usage error with a `hint:` line after it (and as the hint under --json)."""
+
+    def __init__(self, message: str, ctx: click.Context, advice: str) -> None:
+        super().__init__(message, ctx)
+        self.advice = advice
+
+    def show(self, file: Any = None) -> None:
+        super().show(file)
+        click.echo(f"hint: {self.advice}", err=file is None, file=file)
+
+
+# git's commands that Muse spells otherwise, or has no need of: what to type instead.
+GIT_WORDS = {
+    "add": "Muse has no staging area: `muse commit -m MESSAGE` records every file not "
+           "ignored (`muse status` lists them)",
+    "stage": "Muse has no staging area: `muse commit -m MESSAGE` records every file not "
+             "ignored",
+    "checkout": "`muse switch BRANCH` changes branch; `muse restore PATH` puts a file back",
+    "cat-file": "`muse cat-object` prints stored objects",
+    "fsck": "`muse verify` checks every object, signature and ref",
+    "ls-tree": "`muse show REV:FOLDER` lists a folder; `muse cat-object -p REV:` a snapshot",
+    "annotate": "`muse blame PATH` shows who wrote each line",
+    "rebase": "Muse has no rebase: `muse cherry-pick REV` replays one commit; `muse merge` "
+              "joins histories",
+    "grep": "`muse ls-files -z | xargs -0 grep PATTERN` searches the tracked files",
+    "unstage": "Muse has no staging area: `muse rm --cached PATH` stops tracking a file",
+}
+
+
+def _command_advice(word: str, known: list[str], *, top: bool) -> str | None:
+    """What to try instead of an unknown command: git's own word, or a near spelling."""
+    import difflib
+
+    if top and word in GIT_WORDS:
+        return GIT_WORDS[word]
+    near = difflib.get_close_matches(word, known, n=1, cutoff=0.75)
+    if not near:
+        return None
+    return f"did you mean `{'muse ' if top else ''}{near[0]}`?"
 
 
 # Set (in the context's shared `meta`) by a command that added objects: the repository.

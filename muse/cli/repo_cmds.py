@@ -222,6 +222,8 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--unsigned", is_flag=True, help="Do not sign this commit (explicit opt-out).")
 @click.option("--allow-empty", is_flag=True,
               help="Commit even if nothing changed (or, first, an empty tree).")
+@click.option("-a", "--all", "all_files", is_flag=True, hidden=True,
+              help="git's habit (`commit -am`): Muse always records the whole tree.")
 @click.option("--amend", is_flag=True,
               help="Replace HEAD: its parents, and its message unless -m/-F gives one.")
 @click.option("--no-edit", is_flag=True,
@@ -230,7 +232,7 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
               help="With --amend: you as the author, dated now (default: HEAD's author).")
 @quiet_option()
 def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_empty: bool,
-           amend: bool, no_edit: bool, reset_author: bool) -> None:
+           all_files: bool, amend: bool, no_edit: bool, reset_author: bool) -> None:
     """Record the whole working tree (minus .museignore and `muse rm --cached`) as a commit.
 
     --amend replaces the last commit instead (a new commit with HEAD's parents);
