@@ -9,7 +9,7 @@ from tests.testkit import changes_nothing
 
 
 def test_clone_on_a_chosen_branch(muse, repo_dir, tmp_path):
-    remote, first = published(muse, repo_dir, tmp_path)
+    remote, _ = published(muse, repo_dir, tmp_path)
     ok(muse("switch", "-c", "chorus", cwd=repo_dir))
     write(repo_dir, "song.mid", "chorus")
     chorus = commit(muse, repo_dir, "chorus")
