@@ -125,16 +125,19 @@ class ConfigFile:
     def _end_of(self, section: Section) -> int:
         """Where a new setting of `section` goes: after its last setting (or header), a
         header of its own added at the end of the file when it has none."""
-        at = None
-        for i, entry in enumerate(self._entries):
-            if entry.section == section:
-                at = i + 1
-        if at is not None:
-            return at
-        if self._entries and not self._entries[-1].text.endswith("\n"):
-            self._entries[-1].text += "\n"
-        self._entries.append(Entry(header_text(section), 0, section))
-        return len(self._entries)
+        at = max((i + 1 for i, e in enumerate(self._entries) if e.section == section),
+                 default=None)
+        if at is None:
+            self._end_line(len(self._entries))
+            self._entries.append(Entry(header_text(section), 0, section))
+            return len(self._entries)
+        self._end_line(at)
+        return at
+
+    def _end_line(self, at: int) -> None:
+        """The entry before position `at` ends its line: a file's last line may not."""
+        if at and not self._entries[at - 1].text.endswith("\n"):
+            self._entries[at - 1].text += "\n"
 
     def unset(self, key: str) -> bool:
         section, option = _split_key(key)

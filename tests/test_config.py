@@ -180,3 +180,17 @@ def test_an_empty_repository_value_wins_over_yours(muse: MuseRunner, repo_dir: P
     assert Repository.find(repo_dir).config_value("core.editor") == ""
     assert muse("config", "--unset", "core.editor", cwd=repo_dir).exit_code == 0
     assert Repository.find(repo_dir).config_value("core.editor") == "vim"
+
+
+@pytest.mark.parametrize("text", ["[core]\n\tpager = less", "# the end, unended"])
+def test_a_last_line_without_its_ending_stays_whole(muse: MuseRunner, repo_dir: Path,
+                                                    text: str) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(config.read_text() + text)
+    assert muse("config", "core.editor", "nano", cwd=repo_dir).exit_code == 0
+    assert muse("config", "remote.x.url", "/srv/x", cwd=repo_dir).exit_code == 0
+    assert config.read_text().startswith(config.read_text().split(text)[0] + text + "\n")
+    assert _git_config(config, "core.editor") == "nano"
+    assert _git_config(config, "remote.x.url") == "/srv/x"
+    if "pager" in text:
+        assert muse("config", "core.pager", cwd=repo_dir).stdout == "less\n"
