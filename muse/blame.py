@@ -194,6 +194,7 @@ class _Versions:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
+        self._blobs: dict[tuple[str, str], str | None] = {}  # (snapshot, path) → blob
         self._trees: OrderedDict[str, dict[str, str]] = OrderedDict()  # snapshot → path → blob
         self._lines: OrderedDict[str, list[bytes] | None] = OrderedDict()
 
@@ -209,7 +210,12 @@ class _Versions:
         return self._trees[snapshot]
 
     def blob(self, commit: str, path: str) -> str | None:
-        return self.tree(commit).get(path)
+        # Kept for every snapshot met, so a snapshot is read once however the walk goes;
+        # whole trees are only held for a few (rename detection needs two).
+        key = (self.repo.graph.commit(commit).snapshot, path)
+        if key not in self._blobs:
+            self._blobs[key] = self.tree(commit).get(path)
+        return self._blobs[key]
 
     def lines(self, oid: str) -> list[bytes] | None:
         """A version's lines; None when it is binary or too large (it shares no lines)."""

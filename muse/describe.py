@@ -287,9 +287,8 @@ def describe(repo: Repository, revisions: Iterable[str], options: Options, *,
     A mark (`--dirty`, `--broken`) describes the working tree, so takes no revision."""
     given = list(revisions)
     texts = given or ["HEAD"]
-    flag = "--broken" if broken_mark is not None else "--dirty" if dirty_mark is not None \
-        else None
-    if flag is not None and given:
+    if given and (dirty_mark is not None or broken_mark is not None):
+        flag = "--broken" if broken_mark is not None else "--dirty"
         raise UsageError(f"{flag} describes the working tree: it takes no revision",
                          hint=f"drop the revision, or drop {flag}")
     commits = [resolve(repo, text) for text in texts]
