@@ -6,10 +6,19 @@ one parent's passes every line to that parent (the first such); otherwise
 each parent in turn, first parent first, takes the lines it shares with the
 commit (a line diff, `linediff.matching_pairs`), and the lines no parent has
 stay the commit's. So a line a merged branch wrote is blamed on the branch's
-commit, and a line only the merge itself wrote on the merge. Commits are
-visited newest first; a commit whose parent lacks the file (or has it as
-binary, or over the size limit) keeps the lines it holds. Renames are not
-followed.
+commit, and a line only the merge itself wrote on the merge; with
+`first_parent`, only first parents are followed, so the merge keeps them.
+Commits are visited newest first; a commit whose parent has no version of
+the file (or has it as binary, or over the size limit) keeps the lines it
+holds.
+
+Renames are followed, as git blame follows them: when a parent lacks the
+path, the file it came from is one the parent held and the commit removed —
+one with the very same content id (an exact rename), else the text file most
+like it that shares at least RENAME_SIMILARITY of its bytes in whole lines
+(git's 50 %), ties going to the first path. Sizes too far apart are never
+read; past RENAME_CANDIDATES removed files, only exact renames count. Each
+line records the path it had where it was written.
 
 Bounds: only text is blamed (no NUL in the first 8 KiB and valid UTF-8, as
 `diff` decides), and only up to BLAME_LIMIT bytes; the blamed file is checked
@@ -24,7 +33,7 @@ import heapq
 import os
 import stat
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .diff import TEXT_SNIFF, looks_like_text
@@ -37,6 +46,9 @@ from .units import human_size
 
 BLAME_LIMIT = 8 << 20  # the text-merge cap: above it a file's versions are not diffed
 CACHED_VERSIONS = 8
+CACHED_TREES = 4  # snapshots' path → blob maps: a commit and its parents
+RENAME_SIMILARITY = 0.5  # git's default rename threshold (`-M50%`)
+RENAME_CANDIDATES = 100  # files a commit removed, past which only exact renames are followed
 NOT_COMMITTED = "Not Committed Yet"
 
 _WORKTREE = ""  # the working tree's version, in the places a commit id goes
@@ -48,12 +60,13 @@ _Lines = list[tuple[int, int]]
 @dataclass(frozen=True)
 class BlamedLine:
     """Line `number` (1-based) of the blamed file: `commit` (None: not committed yet) last
-    changed it, where it was line `original` of the file."""
+    changed it, where it was line `original` of the file, then at `path`."""
 
     number: int
     commit: str | None
     original: int
     text: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -176,20 +189,33 @@ def _working_text(repo: Repository, path: str) -> tuple[bytes, float]:
 
 
 class _Versions:
-    """The file's blob in each commit, and the lines of a few recent versions."""
+    """The file's blob in each commit (under whichever path it had there), rename sources,
+    and the lines of a few recent versions."""
 
-    def __init__(self, repo: Repository, path: str) -> None:
+    def __init__(self, repo: Repository) -> None:
         self.repo = repo
-        self.path = path
-        self._blobs: dict[str, str | None] = {}  # snapshot id → blob id
+        self._blobs: dict[tuple[str, str], str | None] = {}  # (snapshot, path) → blob
+        self._trees: OrderedDict[str, dict[str, str]] = OrderedDict()  # snapshot → path → blob
         self._lines: OrderedDict[str, list[bytes] | None] = OrderedDict()
 
-    def blob(self, commit: str) -> str | None:
+    def tree(self, commit: str) -> dict[str, str]:
         snapshot = self.repo.graph.commit(commit).snapshot
-        if snapshot not in self._blobs:
-            entry = self.repo.store.read_snapshot(snapshot).as_dict().get(self.path)
-            self._blobs[snapshot] = entry.oid if entry is not None else None
-        return self._blobs[snapshot]
+        if snapshot in self._trees:
+            self._trees.move_to_end(snapshot)
+        else:
+            entries = self.repo.store.read_snapshot(snapshot).entries
+            self._trees[snapshot] = {e.path: e.oid for e in entries}
+            if len(self._trees) > CACHED_TREES:
+                self._trees.popitem(last=False)
+        return self._trees[snapshot]
+
+    def blob(self, commit: str, path: str) -> str | None:
+        # Kept for every snapshot met, so a snapshot is read once however the walk goes;
+        # whole trees are only held for a few (rename detection needs two).
+        key = (self.repo.graph.commit(commit).snapshot, path)
+        if key not in self._blobs:
+            self._blobs[key] = self.tree(commit).get(path)
+        return self._blobs[key]
 
     def lines(self, oid: str) -> list[bytes] | None:
         """A version's lines; None when it is binary or too large (it shares no lines)."""
@@ -197,7 +223,7 @@ class _Versions:
             self._lines.move_to_end(oid)
             return self._lines[oid]
         try:
-            found: list[bytes] | None = split_lines(_stored_text(self.repo, oid, self.path, ""))
+            found: list[bytes] | None = split_lines(_stored_text(self.repo, oid, "", ""))
         except UsageError:
             found = None
         self._lines[oid] = found
@@ -208,93 +234,147 @@ class _Versions:
     def remember(self, oid: str, lines: list[bytes]) -> None:
         self._lines[oid] = lines
 
+    def source(self, parent: str, commit: str, path: str, oid: str) -> tuple[str, str] | None:
+        """(path, blob) of `commit`'s file `path` (blob `oid`) in `parent`: the same path,
+        else the file `commit` renamed to it; None when `parent` had neither."""
+        blob = self.blob(parent, path)
+        if blob is not None:
+            return path, blob
+        if commit == _WORKTREE:
+            return None  # the working tree's file is HEAD's by its path (checked before)
+        return self.renamed_from(parent, commit, oid)
+
+    def renamed_from(self, parent: str, commit: str, oid: str) -> tuple[str, str] | None:
+        """The file `parent` held that `commit` removed and that became blob `oid`: one with
+        that very content (the first by path), else the text most like it, sharing at least
+        half its bytes (RENAME_SIMILARITY) in whole lines; None when none qualifies."""
+        older, newer = self.tree(parent), self.tree(commit)
+        gone = sorted(p for p in older if p not in newer)
+        for path in gone:
+            if older[path] == oid:
+                return path, oid
+        size = self.repo.store.size(oid)
+        # As git's rename detection: sizes too far apart cannot share half their bytes.
+        near = [p for p in gone
+                if _within(self.repo.store.size(older[p]), size, RENAME_SIMILARITY)]
+        if not near or len(near) > RENAME_CANDIDATES or self.lines(oid) is None:
+            return None
+        best: tuple[float, str] | None = None
+        for path in near:
+            score = self._similarity(older[path], oid)
+            if score >= RENAME_SIMILARITY and (best is None or score > best[0]):
+                best = (score, path)
+        return (best[1], older[best[1]]) if best is not None else None
+
+    def _similarity(self, old: str, new: str) -> float:
+        """Bytes of `new`'s lines that `old` has too (a line diff), over the larger size."""
+        older, newer = self.lines(old), self.lines(new)
+        if older is None or newer is None:
+            return 0.0
+        shared = sum(len(newer[j]) for _, j in matching_pairs(older, newer))
+        largest = max(sum(map(len, older)), sum(map(len, newer)), 1)
+        return shared / largest
+
+
+def _within(a: int, b: int, similarity: float) -> bool:
+    return min(a, b) >= similarity * max(a, b)
+
 
 class _Walk:
     """Hands lines down the history until each rests on the commit that wrote it."""
 
-    def __init__(self, repo: Repository, versions: _Versions, count: int) -> None:
+    def __init__(self, repo: Repository, versions: _Versions, count: int,
+                 first_parent: bool) -> None:
         self.repo = repo
         self.versions = versions
+        self.first_parent = first_parent
         self.owner: list[str | None] = [None] * count
         self.original = [0] * count
-        self.pending: dict[str, _Lines] = {}
-        self.queue: list[tuple[int, int, str]] = []
+        self.paths = [""] * count
+        self.pending: dict[tuple[str, str], _Lines] = {}  # (commit, path) → its lines
+        self.queue: list[tuple[int, int, str, str]] = []
         self.counter = 0
 
-    def give(self, commit: str, lines: _Lines) -> None:
+    def give(self, commit: str, path: str, lines: _Lines) -> None:
         if not lines:
             return
-        if commit not in self.pending:
+        if (commit, path) not in self.pending:
             self.counter += 1
             heapq.heappush(self.queue, (-self.repo.graph.commit(commit).timestamp,
-                                        self.counter, commit))
-        self.pending.setdefault(commit, []).extend(lines)
+                                        self.counter, commit, path))
+        self.pending.setdefault((commit, path), []).extend(lines)
 
     def run(self) -> None:
         while self.queue:
-            commit = heapq.heappop(self.queue)[2]
-            lines = self.pending.pop(commit)
-            oid = self.versions.blob(commit)
+            _, _, commit, path = heapq.heappop(self.queue)
+            lines = self.pending.pop((commit, path))
+            oid = self.versions.blob(commit, path)
             assert oid is not None  # only a commit holding the file is given lines
             text = self.versions.lines(oid)
             assert text is not None  # nor one whose version has no lines
-            self.settle(commit, oid, text, list(self.repo.graph.commit(commit).parents), lines)
+            self.settle(commit, path, oid, text, self.repo.graph.commit(commit).parents,
+                        lines)
 
-    def settle(self, commit: str, oid: str, text: list[bytes], parents: list[str],
-               lines: _Lines) -> None:
-        """Pass `lines` of `commit`'s version (`oid`, `text`) to its parents; keep the rest."""
-        blobs = [self.versions.blob(p) for p in parents]
-        for parent, blob in zip(parents, blobs, strict=True):
-            if blob == oid:
-                self.give(parent, lines)  # unchanged on this side: it all comes from there
+    def settle(self, commit: str, path: str, oid: str, text: list[bytes],
+               parents: Sequence[str], lines: _Lines) -> None:
+        """Pass `lines` of `commit`'s version (`path`, `oid`, `text`) to its parents (the
+        first alone with `first_parent`); keep the rest."""
+        followed = list(parents[:1] if self.first_parent else parents)
+        sources = [self.versions.source(p, commit, path, oid) for p in followed]
+        for parent, source in zip(followed, sources, strict=True):
+            if source is not None and source[1] == oid:
+                self.give(parent, source[0], lines)  # unchanged on this side: all from there
                 return
-        for parent, blob in zip(parents, blobs, strict=True):
-            older = self.versions.lines(blob) if blob is not None and lines else None
-            if older is None:
+        for parent, source in zip(followed, sources, strict=True):
+            older = self.versions.lines(source[1]) if source is not None and lines else None
+            if source is None or older is None:
                 continue
             # Diffed as git does, parent to child; the pairs map a line back to the parent's.
             back = {j: i for i, j in matching_pairs(older, text)}
-            self.give(parent, [(back[at], final) for at, final in lines if at in back])
+            self.give(parent, source[0], [(back[at], final) for at, final in lines
+                                          if at in back])
             lines = [(at, final) for at, final in lines if at not in back]
         for at, final in lines:
             self.owner[final] = None if commit == _WORKTREE else commit
             self.original[final] = at + 1
+            self.paths[final] = path
 
 
 def blame(repo: Repository, path: str, revision: str | None,
-          ranges: list[tuple[int, int | None, str]] | None = None) -> Blame:
+          ranges: list[tuple[int, int | None, str]] | None = None, *,
+          first_parent: bool = False) -> Blame:
     """Blame `path` (repository-relative) at `revision`, or in the working tree when None."""
     if revision is None:
-        return _blame_worktree(repo, path, ranges or [])
+        return _blame_worktree(repo, path, ranges or [], first_parent)
     commit = resolve(repo, revision)
-    versions = _Versions(repo, path)
-    oid = versions.blob(commit)
+    versions = _Versions(repo)
+    oid = versions.blob(commit, path)
     if oid is None:
         raise _no_such_path(repo, commit, path, revision)
     data = _stored_text(repo, oid, path, revision)
     text = split_lines(data)
     versions.remember(oid, text)
     chosen = select_lines(ranges or [], len(text), path)
-    walk = _Walk(repo, versions, len(text))
-    walk.give(commit, [(i, i) for i in chosen])
+    walk = _Walk(repo, versions, len(text), first_parent)
+    walk.give(commit, path, [(i, i) for i in chosen])
     walk.run()
     return _result(repo, path, commit, text, chosen, walk, None)
 
 
 def _blame_worktree(repo: Repository, path: str,
-                    ranges: list[tuple[int, int | None, str]]) -> Blame:
+                    ranges: list[tuple[int, int | None, str]], first_parent: bool) -> Blame:
     if repo.is_bare:
         raise RepositoryError("a bare repository has no working tree to blame a file in",
                               hint=f"name a revision: muse blame main -- {path}")
     head = resolve(repo, "HEAD")
-    versions = _Versions(repo, path)
-    if versions.blob(head) is None:
+    versions = _Versions(repo)
+    if versions.blob(head, path) is None:
         raise _no_such_path(repo, head, path, "HEAD")
     data, mtime = _working_text(repo, path)
     text = split_lines(data)
     chosen = select_lines(ranges, len(text), path)
-    walk = _Walk(repo, versions, len(text))
-    walk.settle(_WORKTREE, hash_bytes(data), text, [head], [(i, i) for i in chosen])
+    walk = _Walk(repo, versions, len(text), first_parent)
+    walk.settle(_WORKTREE, path, hash_bytes(data), text, [head], [(i, i) for i in chosen])
     walk.run()
     return _result(repo, path, None, text, chosen, walk, mtime)
 
@@ -317,6 +397,6 @@ def _result(repo: Repository, path: str, commit: str | None, text: list[bytes],
         if owner is not None:
             commits[owner] = repo.graph.commit(owner)
         shown = text[i].decode("utf-8").removesuffix("\n").removesuffix("\r")
-        lines.append(BlamedLine(i + 1, owner, walk.original[i], shown))
+        lines.append(BlamedLine(i + 1, owner, walk.original[i], shown, walk.paths[i]))
     uncommitted = any(line.commit is None for line in lines)
     return Blame(path, commit, lines, commits, mtime if uncommitted else None)

@@ -187,9 +187,10 @@ def rename_branch(repo: Repository, old_name: str | None, new_name: str) -> Rena
     return Renamed(old_name, new_name, commit)
 
 
-def create_tag(repo: Repository, name: str, commit: str, *, force: bool = False) -> RefChange:
-    """Create lightweight tag NAME at `commit`; with `force`, move it if it exists."""
-    return _create(repo, tag_ref_name(name), "tag", commit, force, "tag: created")
+def create_tag(repo: Repository, name: str, target: str, *, force: bool = False) -> RefChange:
+    """Point tag NAME at `target`, a commit or a stored tag object (whose whole chain and
+    commit are stored: a tag ref is never a ghost); with `force`, move it if it exists."""
+    return _create(repo, tag_ref_name(name), "tag", target, force, "tag: created")
 
 
 def check_tag_creatable(repo: Repository, name: str, *, force: bool = False) -> None:

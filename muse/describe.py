@@ -4,7 +4,10 @@ The names: annotated tags by default; lightweight ones too with `tags`; every
 branch, remote-tracking branch and tag with `all_refs`. When one commit holds
 several names, an annotated tag beats a lightweight one, which beats a branch;
 among annotated tags the newest tag date wins; otherwise the first in ref-name
-order.
+order. An annotated tag is printed by the name its tag object records (signed,
+so the tagger's); when its ref is called something else (`muse tag lt v1`,
+or a ref renamed), the description warns, as git does, and always takes the
+long form `NAME-N-gID`, so the id says which commit is meant.
 
 The walk is git's: commits are visited newest first (by timestamp; equal
 timestamps in the order they were reached) from the revision; each name met
@@ -23,7 +26,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .errors import CorruptObjectError, MissingObjectError, RepositoryError, UsageError
+from .errors import (
+    CorruptObjectError,
+    IntegrityError,
+    MissingObjectError,
+    RepositoryError,
+    SystemRefusedError,
+    UsageError,
+    system_refusal,
+)
 from .refs import HEADS, REMOTES, TAGS
 from .repo import Repository
 from .revisions import MIN_ABBREV, resolve
@@ -35,6 +46,7 @@ MAX_ABBREV = 64
 DEFAULT_CANDIDATES = 10  # git's
 MAX_CANDIDATES = 1000
 DIRTY_MARK = "-dirty"
+BROKEN_MARK = "-broken"
 
 ANNOTATED, LIGHTWEIGHT, OTHER_REF = 2, 1, 0
 _SEEN = 1  # the walk's own flag; each candidate gets a higher bit
@@ -42,12 +54,19 @@ _SEEN = 1  # the walk's own flag; each candidate gets a higher bit
 
 @dataclass(frozen=True)
 class Name:
-    """A ref that can describe `commit`: its printed name, kind and (annotated) tag date."""
+    """A ref that can describe `commit`: its printed name, kind and (annotated) tag date.
+
+    `ref` is the ref as shown (`v1`, `tags/v1` with --all); `name` is what a description
+    prints: the same, but for an annotated tag the name its tag object records. When
+    they differ, `warning` says so in git's words.
+    """
 
     name: str
+    ref: str
     commit: str
     priority: int
     date: int | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,15 @@ class Description:
     dirty: bool | None
     description: str
     walked: int = 0  # commits the walk visited: what describing cost
+    tag_ref: str | None = None  # the tag's ref as shown: differs from `tag` when misnamed
+    broken: bool | None = None  # None unless --broken was asked for
+    warning: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {"revision": self.revision, "commit": self.commit, "tag": self.tag,
-                "distance": self.distance, "abbrev": self.abbrev, "dirty": self.dirty,
-                "description": self.description}
+                "tag_ref": self.tag_ref, "distance": self.distance, "abbrev": self.abbrev,
+                "dirty": self.dirty, "broken": self.broken, "description": self.description,
+                "warnings": [self.warning] if self.warning else []}
 
 
 def known_names(repo: Repository, options: Options) -> dict[str, Name]:
@@ -111,8 +134,12 @@ def _name(repo: Repository, ref: str, value: str, options: Options) -> Name | No
         return None
     shown = ref[len("refs/"):] if options.all_refs else matched
     if entry is not None and entry.tag is not None:
-        return Name(shown, commit, ANNOTATED, entry.tag.timestamp)
-    return Name(shown, commit, LIGHTWEIGHT if is_tag else OTHER_REF)
+        own = entry.tag.name
+        warning = (None if own == matched else
+                   f"tag '{shown}' is externally known as '{own}'")
+        return Name(("tags/" if options.all_refs else "") + own, shown, commit, ANNOTATED,
+                    entry.tag.timestamp, warning)
+    return Name(shown, shown, commit, LIGHTWEIGHT if is_tag else OTHER_REF)
 
 
 def _replaces(old: Name | None, new: Name) -> bool:
@@ -253,21 +280,24 @@ def _no_tag(commit: str, unannotated: int) -> RepositoryError:
 
 
 def describe(repo: Repository, revisions: Iterable[str], options: Options, *,
-             dirty_mark: str | None = None) -> list[Description]:
-    """Describe every revision (default HEAD); every one is resolved before any walk."""
+             dirty_mark: str | None = None, broken_mark: str | None = None
+             ) -> list[Description]:
+    """Describe every revision (default HEAD); every one is resolved before any walk.
+
+    A mark (`--dirty`, `--broken`) describes the working tree, so takes no revision."""
     given = list(revisions)
     texts = given or ["HEAD"]
-    if dirty_mark is not None and given:
-        raise UsageError("--dirty describes the working tree: it takes no revision",
-                         hint="drop the revision, or drop --dirty")
+    if given and (dirty_mark is not None or broken_mark is not None):
+        flag = "--broken" if broken_mark is not None else "--dirty"
+        raise UsageError(f"{flag} describes the working tree: it takes no revision",
+                         hint=f"drop the revision, or drop {flag}")
     commits = [resolve(repo, text) for text in texts]
     names = known_names(repo, options)
     if not names and not options.always:
         raise RepositoryError("no names found, cannot describe anything", code="no-tag",
                               hint=_no_names_hint(options))
-    dirty = _is_dirty(repo) if dirty_mark is not None else None
-    mark = dirty_mark if dirty else None
-    return [_describe_one(repo, text, oid, names, options, mark, dirty)
+    tree = _tree_state(repo, dirty_mark, broken_mark)
+    return [_describe_one(repo, text, oid, names, options, tree)
             for text, oid in zip(texts, commits, strict=True)]
 
 
@@ -278,28 +308,62 @@ def _no_names_hint(options: Options) -> str:
             "lightweight ones, or use --always for the id alone")
 
 
+@dataclass(frozen=True)
+class _Tree:
+    """The working tree's state, when a mark asked for it: what to append, and why."""
+
+    dirty: bool | None = None
+    broken: bool | None = None
+    mark: str | None = None
+
+
 def _describe_one(repo: Repository, text: str, commit: str, names: dict[str, Name],
-                  options: Options, mark: str | None, dirty: bool | None) -> Description:
+                  options: Options, tree: _Tree) -> Description:
     name, distance, walked = describe_commit(repo, commit, names, options)
     short = abbreviate(repo, commit, options.abbrev)
     if name is None:
         shown = short
-    elif options.abbrev == 0 or (distance == 0 and not options.long):
+    elif not name.warning and (options.abbrev == 0 or (distance == 0 and not options.long)):
         shown = name.name
     else:
+        # A misnamed tag always gets the id (all of it with --abbrev 0), as in git: the
+        # name alone would not say which commit is meant.
         shown = f"{name.name}-{distance}-g{short}"
     return Description(text, commit, name.name if name else None,
-                       distance if name else None, short, dirty, shown + (mark or ""), walked)
+                       distance if name else None, short, tree.dirty,
+                       shown + (tree.mark or ""), walked=walked,
+                       tag_ref=name.ref if name else None, broken=tree.broken,
+                       warning=name.warning if name else None)
 
 
-def _is_dirty(repo: Repository) -> bool:
+def _tree_state(repo: Repository, dirty_mark: str | None, broken_mark: str | None) -> _Tree:
+    """`--dirty` compares the tree with HEAD; `--broken` does too (marking a difference
+    with the dirty mark, `-dirty` by default), but a repository that cannot be read cleanly
+    (a missing or damaged object, an unreadable file) is marked broken, not an error."""
+    if broken_mark is None:
+        if dirty_mark is None:
+            return _Tree()
+        dirty = _is_dirty(repo, "--dirty")
+        return _Tree(dirty, None, dirty_mark if dirty else None)
+    try:
+        dirty = _is_dirty(repo, "--broken")
+    except (IntegrityError, SystemRefusedError):
+        return _Tree(None, True, broken_mark)
+    except OSError as exc:
+        if system_refusal(exc) is None:
+            raise  # not the system's refusal: a bug, reported as one
+        return _Tree(None, True, broken_mark)
+    return _Tree(dirty, False, (dirty_mark or DIRTY_MARK) if dirty else None)
+
+
+def _is_dirty(repo: Repository, flag: str) -> bool:
     """Whether `muse status` would list anything: Muse has no index, so a new file that
     is not ignored is as much a difference from HEAD as an edit (the next commit records it)."""
     from .changes import compare
 
     if repo.is_bare:
-        raise RepositoryError("--dirty compares the working tree, and a bare repository "
-                              "has none", hint="drop --dirty")
+        raise RepositoryError(f"{flag} compares the working tree, and a bare repository "
+                              "has none", hint=f"drop {flag}")
     worktree = repo.worktree
     current = worktree.snapshot()
     worktree.cache.save()  # as status does: the next scan need not re-read these files

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import untracking
-from .config import ConfigFile, user_config
+from .config import ConfigFile, layered, user_config
 from .errors import ConfigError, RepositoryError, UsageError
 from .graph import CommitGraph
 from .objects import Commit, Snapshot, text_problem
@@ -134,7 +134,7 @@ class Repository:
             self.refs.update(branch, old, new, message)
 
     def config_value(self, key: str) -> str | None:
-        return self.config.get(key) or user_config().get(key)
+        return layered(key, self.config, user_config())
 
     def identity(self) -> Identity:
         name = os.environ.get("MUSE_AUTHOR_NAME") or self.config_value("user.name")

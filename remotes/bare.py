@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from muse.config import ConfigFile, user_config
+from muse.config import ConfigFile, layered, user_config
 from muse.errors import ConflictError, RefConflictError, RemoteError, RepositoryError
 from muse.gc import GC_LOCK
 from muse.graph import CommitGraph
@@ -162,7 +162,7 @@ class BareRemote(BucketMaintenance):
                          hook=hook)
 
     def _config_setting(self, key: str) -> str | None:
-        return self.config.get(key) or user_config().get(key)
+        return layered(key, self.config, user_config())
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

@@ -228,8 +228,189 @@ def test_json_shape(muse: MuseRunner, twin: Twin) -> None:
     assert data["path"] == "notes.txt" and data["revision"] is None and data["commit"] is None
     [record] = data["lines"]
     assert record == {"line": 1, "commit": twin.muse_id["one"], "original_line": 1,
+                      "original_path": "notes.txt",
                       "author": "Test Musician", "email": "test@example.org",
                       "timestamp": 1_700_000_060, "tz_offset_minutes": record["tz_offset_minutes"],
                       "date": record["date"], "summary": "one", "text": "intro"}
     result = changes_nothing(muse, twin.m, "blame", "--json", "nope.txt", exit_code=2)
     assert result.stdout == "" and json.loads(result.stderr)["error"]["code"] == "usage"
+
+
+# -- --first-parent and renames, as git blame follows them ------------------------------------
+
+
+def _git_porcelain(twin: Twin, *args: str) -> list[tuple[str, int, str]]:
+    """(commit message, original line, original path) per line, from `git blame --porcelain`:
+    a group's header (`ID ORIG FINAL COUNT`) is followed by its `filename` the first time
+    its commit appears (every time, for a commit seen under several paths); the group's
+    other lines (`ID ORIG FINAL`) share it."""
+    names = {v: k for k, v in twin.git_id.items()}
+    found: list[list[object]] = []
+    known: dict[str, str] = {}  # commit → its path, once named
+    for line in twin.git("blame", "--porcelain", *args).splitlines():
+        head = re.match(r"^([0-9a-f]{40}) (\d+) \d+( \d+)?$", line)
+        if head:
+            commit = head.group(1)
+            path = known.get(commit, "") if head.group(3) else found[-1][2]
+            found.append([names[commit], int(head.group(2)), path, commit])
+        elif line.startswith("filename "):
+            found[-1][2] = known[str(found[-1][3])] = line[len("filename "):]
+    return [(str(m), int(str(n)), str(p)) for m, n, p, _ in found]
+
+
+def _ours(twin: Twin, data: dict) -> list[tuple[str | None, int, str]]:
+    names = {v: k for k, v in twin.muse_id.items()}
+    return [(names[r["commit"]] if r["commit"] else None, r["original_line"],
+             r["original_path"]) for r in data["lines"]]
+
+
+def _rename(twin: Twin, old: str, new: str) -> None:
+    for side in (twin.m, twin.g):
+        (side / old).rename(side / new)
+
+
+def _renamed_history(twin: Twin) -> None:
+    """a.txt written, renamed to b.txt as is, edited, then renamed to c.txt and edited."""
+    ten = "".join(f"line {n}\n" for n in range(1, 11))
+    twin.commit("one", {"a.txt": ten})
+    _rename(twin, "a.txt", "b.txt")
+    twin.commit("rename", {})
+    twin.commit("edit", {"b.txt": ten.replace("line 5\n", "LINE 5\n")})
+    _rename(twin, "b.txt", "c.txt")
+    twin.commit("rename and edit", {"c.txt": (twin.m / "c.txt").read_text()
+                                    .replace("line 7\n", "LINE 7\n")})
+
+
+def test_renames_are_followed_as_git_follows_them(muse: MuseRunner, twin: Twin) -> None:
+    _renamed_history(twin)
+    data = _blame_json(muse, twin.m, "--", "c.txt")
+    assert _ours(twin, data) == _git_porcelain(twin, "--", "c.txt")
+    assert [p for _, _, p in _ours(twin, data)] == [
+        "a.txt"] * 4 + ["b.txt", "a.txt", "c.txt"] + ["a.txt"] * 3
+    for revision in ("HEAD~1", "HEAD~2"):
+        ours = _ours(twin, _blame_json(muse, twin.m, revision, "--", "b.txt"))
+        assert ours == _git_porcelain(twin, revision, "--", "b.txt"), revision
+    # The working tree's file, renamed in HEAD, edited since: its old lines still travel.
+    (twin.m / "c.txt").write_text((twin.m / "c.txt").read_text() + "new\n")
+    data = _blame_json(muse, twin.m, "c.txt")
+    assert _ours(twin, data)[0] == ("one", 1, "a.txt")
+    assert _ours(twin, data)[-1] == (None, 11, "c.txt")
+
+
+def test_the_path_column_appears_as_in_git(muse: MuseRunner, twin: Twin) -> None:
+    _renamed_history(twin)
+    rows = muse("blame", "c.txt", cwd=twin.m).stdout.splitlines()
+    theirs = twin.git("blame", "c.txt").splitlines()
+    shape = r"\^?[0-9a-f]+ (?P<path>\S+) +\(Test Musician +\S+ \S+ \S+ +(?P<n>\d+)\) .*"
+    for ours, git in zip(rows, theirs, strict=True):
+        mine, other = re.fullmatch(shape, ours), re.fullmatch(shape, git)
+        assert mine and other, (ours, git)
+        assert (mine["path"], mine["n"]) == (other["path"], other["n"])
+    assert len({row.index("(") for row in rows}) == 1  # the path column is padded
+    # No rename in the lines shown: no path column, as in git.
+    twin.commit("plain", {"notes.txt": "x\n"})
+    assert re.fullmatch(r"[0-9a-f]{12} \(Test Musician .*\) x",
+                        muse("blame", "notes.txt", cwd=twin.m).stdout.strip())
+
+
+def test_a_rename_rewriting_most_of_the_file_is_not_followed(muse: MuseRunner,
+                                                             twin: Twin) -> None:
+    ten = "".join(f"line {n}\n" for n in range(1, 11))
+    twin.commit("one", {"a.txt": ten})
+    _rename(twin, "a.txt", "b.txt")
+    kept = "".join(f"new {n}\n" for n in range(1, 7)) + "line 7\nline 8\nline 9\nline 10\n"
+    twin.commit("rewrite", {"b.txt": kept})  # 4 of 10 lines kept: under git's 50 %
+    data = _blame_json(muse, twin.m, "--", "b.txt")
+    assert set(_by_message(twin, data)) == {"rewrite"}
+    assert _ours(twin, data) == _git_porcelain(twin, "--", "b.txt")
+
+
+def test_a_copy_and_an_unrelated_new_file_are_not_renames(muse: MuseRunner,
+                                                          twin: Twin) -> None:
+    twin.commit("one", {"a.txt": "shared\ntext\n", "gone.txt": "other\nwords\n"})
+    (twin.m / "gone.txt").unlink()
+    (twin.g / "gone.txt").unlink()
+    twin.commit("copy", {"b.txt": "shared\ntext\n", "c.txt": "nothing\nalike\n"})
+    for path in ("b.txt", "c.txt"):  # a.txt still exists; gone.txt shares no line
+        data = _blame_json(muse, twin.m, "--", path)
+        assert set(_by_message(twin, data)) == {"copy"}, path
+        assert _ours(twin, data) == _git_porcelain(twin, "--", path), path
+
+
+def _merge_over_a_rename(twin: Twin, other: str, message: str, old: str, new: str) -> None:
+    """Merge `other`, which edited `old`, into a branch that renamed it to `new`: git's merge
+    follows the rename; Muse's stops at a modify/delete conflict, resolved as git merged."""
+    twin.tick()
+    twin.git("merge", "-q", "--no-ff", "-m", message, other)
+    twin.git_id[message] = twin.git("rev-parse", "HEAD")
+    assert twin.muse("merge", "--no-ff", "--unsigned", "-m", message, other,
+                     cwd=twin.m).exit_code == 1
+    for leftover in twin.m.glob(f"{Path(old).stem}~*"):
+        leftover.unlink()
+    (twin.m / old).unlink(missing_ok=True)
+    (twin.m / new).write_bytes((twin.g / new).read_bytes())
+    twin.ok("commit", "-q", "--unsigned", "-m", message)
+    twin.muse_id[message] = twin.ok("rev-parse", "HEAD").strip()
+
+
+def test_a_rename_on_one_side_of_a_merge(muse: MuseRunner, twin: Twin) -> None:
+    twin.commit("one", {"a.txt": "one\ntwo\nthree\nfour\n"})
+    twin.branch("side")
+    twin.switch("side")
+    twin.commit("side edit", {"a.txt": "one\ntwo\nthree\nFOUR\n"})
+    twin.switch("main")
+    _rename(twin, "a.txt", "b.txt")
+    twin.commit("main rename", {"b.txt": "ONE\ntwo\nthree\nfour\n"})
+    _merge_over_a_rename(twin, "side", "merge side", "a.txt", "b.txt")
+    assert (twin.g / "b.txt").read_text() == "ONE\ntwo\nthree\nFOUR\n"
+    data = _blame_json(muse, twin.m, "--", "b.txt")
+    assert _ours(twin, data) == _git_porcelain(twin, "--", "b.txt")
+    assert _by_message(twin, data) == ["main rename", "one", "one", "side edit"]
+
+
+def test_first_parent_keeps_a_merged_branch_s_lines_on_the_merge(muse: MuseRunner,
+                                                                 twin: Twin) -> None:
+    _history(twin)
+    for args in (("--", "notes.txt"), ("HEAD~1", "--", "notes.txt")):
+        data = _blame_json(muse, twin.m, "--first-parent", *args)
+        assert _by_message(twin, data) == _git_blame(twin, "--first-parent", *args), args
+    data = _blame_json(muse, twin.m, "--first-parent", "notes.txt")
+    assert _by_message(twin, data) == ["one", "main verse", "main chorus", "one",
+                                       "merge feature", "merge feature"]
+    assert _blame_json(muse, twin.m, "notes.txt") != data  # without it: the branch's commit
+
+
+def test_of_two_removed_files_with_the_content_the_first_path_is_the_source(
+        muse: MuseRunner, twin: Twin) -> None:
+    twin.commit("one", {"z.txt": "x\ny\n"})
+    twin.commit("two", {"m.txt": "x\ny\n"})  # a copy: z.txt stays
+    for side in (twin.m, twin.g):
+        (side / "z.txt").unlink()
+        (side / "m.txt").unlink()
+    twin.commit("three", {"n.txt": "x\ny\n"})
+    data = _blame_json(muse, twin.m, "--", "n.txt")
+    assert _ours(twin, data) == _git_porcelain(twin, "--", "n.txt")
+    assert _ours(twin, data) == [("two", 1, "m.txt"), ("two", 2, "m.txt")]
+
+
+def test_past_the_candidate_bound_only_exact_renames_are_followed(
+        muse: MuseRunner, twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    ten = "".join(f"line {n}\n" for n in range(1, 11))
+    twin.commit("one", {"a.txt": ten, "b.txt": ten.upper(), "c.txt": ten + "x\n"})
+    for side in (twin.m, twin.g):
+        for name in ("a.txt", "b.txt", "c.txt"):
+            (side / name).unlink()
+    twin.commit("move", {"d.txt": ten.replace("line 3", "LINE 3"), "e.txt": ten + "x\n"})
+    monkeypatch.setattr(blame_module, "RENAME_CANDIDATES", 1)
+    assert set(_by_message(twin, _blame_json(muse, twin.m, "--", "d.txt"))) == {"move"}
+    assert _ours(twin, _blame_json(muse, twin.m, "--", "e.txt"))[0] == ("one", 1, "c.txt")
+    monkeypatch.setattr(blame_module, "RENAME_CANDIDATES", 100)
+    data = _blame_json(muse, twin.m, "--", "d.txt")
+    assert _ours(twin, data) == _git_porcelain(twin, "--", "d.txt")
+    assert {p for _, _, p in _ours(twin, data)} == {"a.txt", "d.txt"}
+
+
+def test_first_parent_with_bad_input_changes_nothing(muse: MuseRunner, twin: Twin) -> None:
+    _history(twin)
+    result = changes_nothing(muse, twin.m, "blame", "--first-parent", "nope.txt", exit_code=2)
+    assert result.stderr.startswith("error: no such path 'nope.txt' in HEAD")

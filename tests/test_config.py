@@ -3,6 +3,8 @@ a repository."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,132 @@ def test_outside_a_repository_a_change_needs_global(muse: MuseRunner, tmp_path: 
     assert res.stderr.startswith("error: not a Muse repository")
     assert "hint: to change your own setting, add --global" in res.stderr
     assert tree_state(muse.home) == before and user_file.is_file()
+
+
+# -- values read back exactly, in git's syntax --------------------------------------------
+
+ODD_VALUES = ["  lead and trail  ", " ", "", 'say "hi"', '"', "back\\slash", "\\", "C:\\Users\\ada",
+              "a # not a comment", "a ; nor this", "#", "two  spaces", "\tlead tab",
+              "trail tab\t", "\\n stays two characters", "é ünï", "=", "[x]", "'single'"]
+
+
+def _git_config(path: Path, *args: str) -> str:
+    """`git config -f PATH ARGS`: what git makes of a config file (its value keeps every
+    byte: only the one line ending is dropped)."""
+    done = subprocess.run(["git", "config", "-f", str(path), *args], capture_output=True,
+                          text=True, check=False, env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1"))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.removesuffix("\n")
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_every_value_reads_back_exactly_in_muse_and_in_git(muse: MuseRunner, repo_dir: Path,
+                                                           value: str) -> None:
+    assert muse("config", "core.editor", value, cwd=repo_dir).exit_code == 0
+    assert muse("config", "core.editor", cwd=repo_dir).stdout == value + "\n"
+    assert f"core.editor={value}" in muse("config", "--list", cwd=repo_dir).stdout.split("\n")
+    config = repo_dir / ".muse" / "config"
+    assert _git_config(config, "core.editor") == value
+    # And what git writes, Muse reads.
+    _git_config(config, "core.pager", value)
+    assert muse("config", "core.pager", cwd=repo_dir).stdout == value + "\n"
+
+
+def test_a_subsection_with_quotes_and_backslashes_is_written_as_git_writes_it(
+        muse: MuseRunner, repo_dir: Path) -> None:
+    assert muse("config", 'remote.we"ird\\name.url', "/srv/a b", cwd=repo_dir).exit_code == 0
+    config = repo_dir / ".muse" / "config"
+    assert '[remote "we\\"ird\\\\name"]\n' in config.read_text()
+    assert _git_config(config, 'remote.we"ird\\name.url') == "/srv/a b"
+    _git_config(config, 'remote.x"y.url', "u")
+    assert muse("config", 'remote.x"y.url', cwd=repo_dir).stdout == "u\n"
+
+
+GIT_STYLE = """\
+# a comment git and Muse keep
+[user]
+\tname = "  Ada  "  ; the quotes keep the spaces, this is a comment
+\temail = ada@example.org # so is this
+[core]
+\teditor = vim \\
+\t  -n
+\tpager = "less\\t-R"
+\tquiet
+[remote "my \\"box\\""]
+\turl = /srv/a"  "b
+[legacy.Sub]
+\tkey = v\r
+"""
+
+
+def test_a_file_in_git_syntax_is_read_as_git_reads_it(muse: MuseRunner, repo_dir: Path) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(config.read_text() + GIT_STYLE)
+    wanted = {"user.name": "  Ada  ", "user.email": "ada@example.org",
+              "core.editor": "vim    -n", "core.pager": "less\t-R", "core.quiet": "true",
+              'remote.my "box".url': "/srv/a  b", "legacy.sub.key": "v"}
+    for key, value in wanted.items():
+        assert muse("config", key, cwd=repo_dir).stdout == value + "\n", key
+        if key != "core.quiet":  # git prints a bare key's value as empty: it is `true`
+            assert _git_config(config, key) == value, key
+    assert muse("remote", cwd=repo_dir).stdout.splitlines() == ['my "box"']
+
+
+def test_a_change_rewrites_only_its_own_lines(muse: MuseRunner, repo_dir: Path) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(config.read_text() + GIT_STYLE)
+    before = config.read_text()
+    assert muse("config", "core.pager", "more", cwd=repo_dir).exit_code == 0
+    assert muse("config", "user.signingkey", "ab12", cwd=repo_dir).exit_code == 0
+    after = config.read_text()
+    assert after == before.replace('\tpager = "less\\t-R"\n', "\tpager = more\n").replace(
+        "\temail = ada@example.org # so is this\n",
+        "\temail = ada@example.org # so is this\n\tsigningkey = ab12\n")
+    assert muse("config", "--unset", "core.editor", cwd=repo_dir).exit_code == 0
+    assert "editor" not in config.read_text() and "# a comment git" in config.read_text()
+
+
+@pytest.mark.parametrize("text, line, problem", [
+    ("[t]\n\ta = x\\q\n", 2, "an unknown escape \\q in a value"),
+    ('[t]\n\ta = "open\n', 2, 'a value whose " is never closed'),
+    ("[t]\n\ta = 1\n\ta = 2\n", 3, "t.a is set again (first on line 2)"),
+    ("[t]\n\ta = 1\n[t]\n\ta = 2\n", 4, "t.a is set again (first on line 2)"),
+    ("a = 1\n", 1, "a setting before any [section]"),
+    ("[t] a = 1\n", 1, "a setting on the line of its [section]"),
+    ("[t]\n\t1a = 1\n", 2, "neither [section] nor key = value"),
+    ("[t]\n\tflag # a comment\n", 2, "neither [section] nor key = value"),  # git's too
+    ('[t "x]\n', 1, "neither [section] nor key = value"),
+])
+def test_a_file_git_would_refuse_is_one_error_naming_the_line(
+        muse: MuseRunner, repo_dir: Path, text: str, line: int, problem: str) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(text + config.read_text())
+    res = changes_nothing(muse, repo_dir, "config", "core.editor", "nano", exit_code=7)
+    first = res.stderr.splitlines()[0]
+    assert first.startswith(f"error: cannot parse {config}: line {line}: "), first
+    assert problem in first and "hint: fix that line" in res.stderr
+
+
+def test_an_empty_repository_value_wins_over_yours(muse: MuseRunner, repo_dir: Path) -> None:
+    from muse.repo import Repository
+
+    assert muse("config", "--global", "core.editor", "vim", cwd=repo_dir).exit_code == 0
+    assert muse("config", "core.editor", "", cwd=repo_dir).exit_code == 0
+    assert muse("config", "core.editor", cwd=repo_dir).stdout == "\n"  # as git: set, empty
+    assert Repository.find(repo_dir).config_value("core.editor") == ""
+    assert muse("config", "--unset", "core.editor", cwd=repo_dir).exit_code == 0
+    assert Repository.find(repo_dir).config_value("core.editor") == "vim"
+
+
+@pytest.mark.parametrize("text", ["[core]\n\tpager = less", "# the end, unended"])
+def test_a_last_line_without_its_ending_stays_whole(muse: MuseRunner, repo_dir: Path,
+                                                    text: str) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(config.read_text() + text)
+    assert muse("config", "core.editor", "nano", cwd=repo_dir).exit_code == 0
+    assert muse("config", "remote.x.url", "/srv/x", cwd=repo_dir).exit_code == 0
+    assert config.read_text().startswith(config.read_text().split(text)[0] + text + "\n")
+    assert _git_config(config, "core.editor") == "nano"
+    assert _git_config(config, "remote.x.url") == "/srv/x"
+    if "pager" in text:
+        assert muse("config", "core.pager", cwd=repo_dir).stdout == "less\n"

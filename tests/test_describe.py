@@ -137,8 +137,9 @@ def test_always_and_no_tags(muse: MuseRunner, repo_dir: Path) -> None:
     write(repo_dir, "a.txt", "2\n")
     assert _ok(muse, repo_dir, "--always", "--dirty") == head[:12] + "-dirty"
     data = json.loads(_ok(muse, repo_dir, "--always", "--json"))
-    assert data == {"revision": "HEAD", "commit": head, "tag": None, "distance": None,
-                    "abbrev": head[:12], "dirty": None, "description": head[:12]}
+    assert data == {"revision": "HEAD", "commit": head, "tag": None, "tag_ref": None,
+                    "distance": None, "abbrev": head[:12], "dirty": None, "broken": None,
+                    "description": head[:12], "warnings": []}
 
 
 def test_json(muse: MuseRunner, twin: Twin) -> None:
@@ -146,9 +147,9 @@ def test_json(muse: MuseRunner, twin: Twin) -> None:
     head = twin.muse_id["three"]
     (twin.m / "song.txt").write_text("edited\n")
     data = json.loads(_ok(muse, twin.m, "--json", "--dirty"))
-    assert data == {"revision": "HEAD", "commit": head, "tag": "v1", "distance": 2,
-                    "abbrev": head[:12], "dirty": True,
-                    "description": f"v1-2-g{head[:12]}-dirty"}
+    assert data == {"revision": "HEAD", "commit": head, "tag": "v1", "tag_ref": "v1",
+                    "distance": 2, "abbrev": head[:12], "dirty": True, "broken": None,
+                    "description": f"v1-2-g{head[:12]}-dirty", "warnings": []}
     several = json.loads(_ok(muse, twin.m, "--json", "v1", "HEAD~1"))
     assert [(d["revision"], d["tag"], d["distance"]) for d in several] == [
         ("v1", "v1", 0), ("HEAD~1", "v1", 1)]
@@ -268,3 +269,110 @@ def test_same_as_git_with_many_tags(muse: MuseRunner, twin: Twin) -> None:
     twin.commit("top", {"a.txt": "top\n"})
     for args in ((), ("--tags",), ("--candidates", "2"), ("--tags", "--candidates", "1")):
         _compare(muse, twin, *args)
+
+
+# -- a tag whose ref is not its name; --broken -----------------------------------------------
+
+
+def _misnamed(twin: Twin) -> None:
+    """one (annotated v1, then only `lt`: a lightweight tag of v1's tag object) → two."""
+    twin.commit("one", {"a.txt": "1\n"})
+    twin.tag("v1")
+    twin.tag("lt", annotated=False, target="v1")
+    twin.ok("tag", "-d", "v1")
+    twin.git("tag", "-d", "v1")
+    twin.commit("two", {"a.txt": "2\n"})
+
+
+def test_a_misnamed_tag_warns_and_takes_the_long_form_as_git_does(
+        muse: MuseRunner, twin: Twin) -> None:
+    _misnamed(twin)
+    one = twin.muse_id["one"]
+    for args in ((), ("HEAD~1",), ("--abbrev=0",), ("--abbrev=0", "HEAD~1"),
+                 ("--all", "HEAD~1"), ("--tags",), ("--candidates=0", "HEAD~1")):
+        ours = muse("describe", *args, cwd=twin.m)
+        theirs = twin.git_run("describe", *args)
+        assert ours.exit_code == 0, ours.output
+        assert _core(ours.stdout.strip()) == _core(theirs.stdout.strip()), args
+        assert ours.stderr == theirs.stderr, args
+    assert _ok(muse, twin.m, "HEAD~1") == f"v1-0-g{one[:12]}"  # the id, even on the tag
+    assert _ok(muse, twin.m, "--abbrev", "0", "HEAD~1") == f"v1-0-g{one}"
+    both = muse("describe", "HEAD", "HEAD~1", cwd=twin.m)
+    assert both.stderr == "warning: tag 'lt' is externally known as 'v1'\n"  # once
+    # Under --json the warning is a field, and stderr stays quiet.
+    quiet = muse("describe", "--json", "HEAD~1", cwd=twin.m)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    data = json.loads(quiet.stdout)
+    assert (data["tag"], data["tag_ref"], data["description"], data["warnings"]) == (
+        "v1", "lt", f"v1-0-g{one[:12]}", ["tag 'lt' is externally known as 'v1'"])
+
+
+def test_a_well_named_tag_gives_no_warning(muse: MuseRunner, twin: Twin) -> None:
+    _linear(twin)
+    result = muse("describe", "--json", "v1", cwd=twin.m)
+    data = json.loads(result.stdout)
+    assert (data["tag"], data["tag_ref"], data["warnings"]) == ("v1", "v1", [])
+    assert muse("describe", "v1", cwd=twin.m).stderr == ""
+
+
+def _damage_head_snapshot(root: Path, how: str) -> None:
+    found = repo(root)
+    head = found.head()
+    assert head is not None
+    snapshot = found.graph.commit(head).snapshot
+    path = root / ".muse" / "objects" / snapshot[:2] / snapshot[2:]
+    assert path.is_file()
+    if how == "missing":
+        path.unlink()
+        return
+    path.chmod(0o644)
+    path.write_bytes(b"not a snapshot")
+
+
+def test_broken_marks_a_tree_compared_as_dirty_does(muse: MuseRunner, twin: Twin) -> None:
+    _linear(twin)
+    plain = _ok(muse, twin.m)
+    assert _ok(muse, twin.m, "--broken") == plain == twin.git("describe", "--broken") \
+        .replace(twin.git_id["three"][:7], twin.muse_id["three"][:12])
+    (twin.m / "song.txt").write_text("edited\n")
+    (twin.g / "song.txt").write_text("edited\n")
+    assert _ok(muse, twin.m, "--broken") == plain + "-dirty"
+    assert _core(_ok(muse, twin.m, "--broken", "--dirty=.mod").removesuffix(".mod")) == \
+        _core(twin.git("describe", "--broken", "--dirty=.mod").removesuffix(".mod"))
+    assert _ok(muse, twin.m, "--broken=.b", "--dirty=.mod") == plain + ".mod"
+    data = json.loads(_ok(muse, twin.m, "--broken", "--json"))
+    assert (data["dirty"], data["broken"]) == (True, False)
+    assert json.loads(_ok(muse, twin.m, "--json"))["broken"] is None
+
+
+@pytest.mark.parametrize("how", ["missing", "corrupt"])
+def test_broken_describes_a_damaged_repository_where_dirty_fails(
+        muse: MuseRunner, twin: Twin, how: str) -> None:
+    _linear(twin)
+    plain = _ok(muse, twin.m)
+    _damage_head_snapshot(twin.m, how)
+    failed = changes_nothing(muse, twin.m, "describe", "--dirty", exit_code=5)
+    assert failed.stderr.startswith("error: object ")
+    assert changes_nothing(muse, twin.m, "describe", "--broken", exit_code=0).stdout \
+        == plain + "-broken\n"
+    assert _ok(muse, twin.m, "--broken=+damaged") == plain + "+damaged"
+    data = json.loads(_ok(muse, twin.m, "--broken", "--json"))
+    assert (data["dirty"], data["broken"], data["description"]) == (
+        None, True, plain + "-broken")
+
+
+def test_broken_with_a_revision_or_in_a_bare_repository_is_refused(
+        muse: MuseRunner, twin: Twin, tmp_path: Path) -> None:
+    _linear(twin)
+    result = changes_nothing(muse, twin.m, "describe", "--broken", "HEAD", exit_code=2)
+    assert result.stderr.splitlines() == [
+        "error: --broken describes the working tree: it takes no revision",
+        "hint: drop the revision, or drop --broken"]
+    bare = tmp_path / "bare.muse"
+    bare.mkdir()
+    assert muse("init", "--bare", cwd=bare).exit_code == 0
+    pushed = muse("push", str(bare), "main", "v1", cwd=twin.m)
+    assert pushed.exit_code == 0, pushed.output
+    result = changes_nothing(muse, bare, "describe", "--broken", exit_code=3)
+    assert result.stderr.startswith("error: --broken compares the working tree, and a bare "
+                                    "repository has none")

@@ -24,6 +24,7 @@ from muse.tags import create_annotated_tag, peel
 from tests.branching_support import commit, unbundled, write
 from tests.bundle_craft import parse_frames
 from tests.testkit import changes_nothing, tree_state
+from tests.twin_history import Twin
 
 
 @pytest.fixture
@@ -296,3 +297,103 @@ def test_a_chain_pushed_to_a_bare_remote_survives_its_gc_and_clones(
     shown = json.loads(muse("tag", "-v", "release", "--json", cwd=clone).stdout)
     assert [c["tag_object"] for c in shown["chain"]] == [outer, inner]
     assert shown["commit"] == first
+
+
+# -- a lightweight tag of an annotated tag ------------------------------------------------
+
+
+@pytest.fixture
+def twin(muse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Twin:
+    return Twin(muse, tmp_path, monkeypatch)
+
+
+def test_a_lightweight_tag_of_an_annotated_tag_names_its_tag_object_as_git_does(
+        muse, twin: Twin) -> None:
+    twin.commit("one", {"a.txt": "1\n"})
+    twin.tag("v1")
+    twin.tag("release", target="v1")  # a tag of a tag
+    git_v1 = twin.git("rev-parse", "v1")
+    muse_v1 = Repository.find(twin.m).refs.read("refs/tags/v1")
+    assert muse_v1 is not None
+    by_id = {"lid": (muse_v1, git_v1), "lshort": (muse_v1[:10], git_v1[:10])}
+    for name, target in (("lt", "v1"), ("lr", "release"), ("lc", "v1^{}"),
+                         ("lref", "refs/tags/v1")):
+        made = twin.ok("tag", name, target)
+        twin.git("tag", name, target)
+        if name != "lc":
+            assert ", naming tag object " in made, made
+    assert "(v1)" in twin.ok("tag", "lid", by_id["lid"][0])
+    twin.git("tag", "lid", by_id["lid"][1])
+    twin.ok("tag", "lshort", by_id["lshort"][0])
+    twin.git("tag", "lshort", by_id["lshort"][1])
+    refs = Repository.find(twin.m).refs.list("refs/tags/")
+    store = Repository.find(twin.m).store
+    for name in ("lt", "lr", "lc", "lref", "lid", "lshort"):
+        ours = refs[f"refs/tags/{name}"]
+        theirs = twin.git("rev-parse", name)
+        # Which other name (or the commit) each one's value is, on both sides.
+        ours_is = sorted(n for n, v in refs.items() if v == ours and not n.endswith(name))
+        theirs_is = sorted(f"refs/tags/{n}" for n in twin.git("tag").split()
+                           if n != name and twin.git("rev-parse", n) == theirs)
+        assert ours_is == theirs_is, name
+        assert (store.kind(ours) or "missing") == twin.git("cat-file", "-t", name), name
+    assert refs["refs/tags/lc"] == twin.muse_id["one"]
+    # A lightweight tag moved with -f onto another tag object, as git's `tag -f`.
+    moved = twin.ok("tag", "-f", "lt", "release")
+    assert moved.startswith("Moved tag lt at ") and "(release)" in moved
+    assert Repository.find(twin.m).refs.read("refs/tags/lt") == refs["refs/tags/release"]
+
+
+def test_every_reader_copes_with_a_lightweight_ref_to_a_tag_object(
+        muse, repo_dir: Path, tmp_path: Path, chained: tuple[str, str, str]) -> None:
+    first, inner, _ = chained
+    assert muse("tag", "lt", "v1", cwd=repo_dir).exit_code == 0
+    assert muse("tag", "-d", "v1", cwd=repo_dir).exit_code == 0  # only lt names v1 now
+    assert muse("log", "--oneline", "lt", cwd=repo_dir).stdout.startswith(first[:12])
+    assert "tag: lt" in muse("log", "--oneline", "--decorate", cwd=repo_dir).stdout
+    shown = muse("show", "lt", cwd=repo_dir)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"tag lt\nobject {inner}\ncommit {first}\n"
+                                   "warning: the tag object calls itself 'v1'\n")
+    assert json.loads(muse("show", "lt", "--json", cwd=repo_dir).stdout)["tag"]["tag_name"] \
+        == "v1"
+    verified = muse("tag", "-v", "lt", cwd=repo_dir)
+    assert verified.exit_code == 0 and "Signature: good" in verified.stdout
+    assert "lt" in muse("tag", "--contains", first, cwd=repo_dir).stdout.split()
+    listed = {t["name"]: t for t in json.loads(muse("tag", "--json", cwd=repo_dir).stdout)}
+    assert listed["lt"] == {"name": "lt", "commit": first, "annotated": True,
+                            "tag_object": inner}
+    described = muse("describe", "--exclude", "release", cwd=repo_dir)
+    assert described.stdout == f"v1-0-g{first[:12]}\n"
+    assert described.stderr == "warning: tag 'lt' is externally known as 'v1'\n"
+    detached = muse("switch", "--detach", "lt", cwd=repo_dir)
+    assert detached.exit_code == 0, detached.output
+    assert Repository.find(repo_dir).head() == first
+    assert muse("switch", "main", cwd=repo_dir).exit_code == 0
+    assert verify_repository(Repository.find(repo_dir)).ok
+    # gc keeps the tag object lt names; a bundle of lt alone carries it and its commit.
+    gc.collect(Repository.find(repo_dir), cutoff=gc.prune_cutoff("now"))
+    kept = Repository.find(repo_dir)
+    assert kept.store.kind(inner) == "tag" and verify_repository(kept).ok
+    path = tmp_path / "lt.bundle"
+    made = muse("bundle", "create", str(path), "lt", cwd=repo_dir)
+    assert made.exit_code == 0, made.output
+    received = unbundled(muse, tmp_path, path)
+    assert received.refs.read("refs/tags/lt") == inner and resolve(received, "lt") == first
+    assert verify_repository(received).ok
+
+
+def test_a_bad_lightweight_tag_of_a_tag_changes_nothing(muse, repo_dir: Path,
+                                                        chained: tuple[str, str, str]) -> None:
+    assert muse("tag", "lt", "v1", cwd=repo_dir).exit_code == 0
+    taken = changes_nothing(muse, repo_dir, "tag", "lt", "release", exit_code=4)
+    assert "a tag named 'lt' already exists" in taken.stderr
+    assert "unknown revision 'nope'" in changes_nothing(
+        muse, repo_dir, "tag", "lt2", "nope", exit_code=2).stderr
+    repo = Repository.find(repo_dir)
+    # A tag object naming a tag that is not stored: no ref may lead to it (no ghost refs).
+    orphan = _hand_tag("cd" * 32, "tag", "orphan")
+    _stored(repo, orphan)
+    gone = changes_nothing(muse, repo_dir, "tag", "lt2", orphan.id, exit_code=5)
+    assert "which is missing" in gone.stderr
+    assert repo.refs.read("refs/tags/lt2") is None

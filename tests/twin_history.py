@@ -47,6 +47,10 @@ class Twin:
         return result.stdout
 
     def git(self, *args: str, author: str | None = None) -> str:
+        return self.git_run(*args, author=author).stdout.strip()
+
+    def git_run(self, *args: str, author: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`git ARGS` on the git side, which must succeed: its stdout and stderr."""
         env = dict(os.environ, GIT_AUTHOR_DATE=f"{self.clock} +0000",
                    GIT_COMMITTER_DATE=f"{self.clock} +0000", TZ="UTC",
                    GIT_CONFIG_NOSYSTEM="1", HOME=str(self.g))
@@ -55,7 +59,7 @@ class Twin:
         done = subprocess.run(["git", *args], cwd=self.g, env=env, capture_output=True,
                               text=True, check=False)
         assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        return done
 
     def tick(self) -> None:
         self.clock += 60

@@ -20,12 +20,17 @@ _USAGE_HINT = "muse blame [REV] [--] PATH, e.g. muse blame -- notes.txt"
 @click.option("-L", "line_ranges", multiple=True, metavar="START,END",
               help="Only these lines (also START,+COUNT, START,-COUNT, START, ,END); "
               "may be repeated.")
+@click.option("--first-parent", is_flag=True,
+              help="Follow only the first parent of merges: a merged branch's lines are the "
+              "merge's.")
 @json_option("One JSON object on stdout: the path, the revision and one record per line.")
-def blame(words: tuple[str, ...], line_ranges: tuple[str, ...], as_json: bool) -> None:
+def blame(words: tuple[str, ...], line_ranges: tuple[str, ...], first_parent: bool,
+          as_json: bool) -> None:
     """Show, for each line of PATH, the commit that last changed it.
 
     Without REV, the working tree's file: lines changed since HEAD show as
-    "Not Committed Yet". Text files only (binary stems have no lines: see
+    "Not Committed Yet". Renames are followed (a line written under another
+    name shows that name). Text files only (binary stems have no lines: see
     `muse log -- PATH`), up to 8 MiB.
     """
     from ..blame import blame as blame_file
@@ -35,7 +40,7 @@ def blame(words: tuple[str, ...], line_ranges: tuple[str, ...], as_json: bool) -
     revision, typed = _split(words)
     repo = open_repo()
     path = _repository_path(repo, typed)
-    found = blame_file(repo, path, revision, ranges)
+    found = blame_file(repo, path, revision, ranges, first_parent=first_parent)
     if as_json:
         emit_json(_as_json(found, revision))
         return
@@ -88,7 +93,8 @@ _UNCOMMITTED_ID = "0" * 12
 
 
 def _render(found: Any) -> list[str]:
-    """git's default form: `ID (Author DATE LINENO) line`, the columns aligned."""
+    """git's default form: `ID (Author DATE LINENO) line`, the columns aligned; as git,
+    `ID PATH (…)` when some line was written under another path."""
     from ..display import format_time
 
     rows = []
@@ -98,7 +104,10 @@ def _render(found: Any) -> list[str]:
         rows.append((shown, printable(author), format_time(when, tz), line))
     name_width = max((text_width(r[1]) for r in rows), default=0)
     number_width = len(str(max((r[3].number for r in rows), default=0)))
-    return [f"{oid} ({pad(author, name_width)} {date} {line.number:>{number_width}}) "
+    paths = {line.path: printable(line.path) for line in found.lines}
+    path_width = max(map(text_width, paths.values())) if set(paths) - {found.path} else 0
+    return [f"{oid}{' ' + pad(paths[line.path], path_width) if path_width else ''} "
+            f"({pad(author, name_width)} {date} {line.number:>{number_width}}) "
             f"{printable(line.text)}" for oid, author, date, line in rows]
 
 
@@ -109,7 +118,8 @@ def _as_json(found: Any, revision: str | None) -> dict[str, Any]:
     for line in found.lines:
         author, email, when, tz = _who(found, line.commit)
         records.append({"line": line.number, "commit": line.commit,
-                        "original_line": line.original, "author": author, "email": email,
+                        "original_line": line.original, "original_path": line.path,
+                        "author": author, "email": email,
                         "timestamp": when, "tz_offset_minutes": tz,
                         "date": format_time(when, tz),
                         "summary": found.commits[line.commit].subject if line.commit else "",

@@ -219,8 +219,9 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
 
     With -a, -m or -F the tag is annotated: a tag object naming the commit, with
     tagger, date and message, signed with your key as commits are (--unsigned not to).
-    Given an annotated tag as REVISION, the new tag names that tag object (a tag of a
-    tag, signed over its signature); REVISION^{} tags its commit instead.
+    Given an annotated tag as REVISION, the new tag names that tag object, as in git
+    (annotated: a tag of a tag, signed over its signature; lightweight: a second ref to
+    it); REVISION^{} tags its commit instead.
     """
     from .. import branches
 
@@ -257,19 +258,23 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
         return
     if unsigned and not annotated:
         raise UsageError("--unsigned applies to annotated tags only", hint="add -a -m MESSAGE")
-    commit = _resolve(repo, revision or "HEAD")
-    if annotated:
-        from ..revisions import named_tag_object
+    from ..revisions import named_tag_object
 
-        # Like git, an annotated tag of an annotated tag names its tag object (a tag of
-        # a tag: signed over the other's signature), not the commit beneath it.
-        target = (revision and named_tag_object(repo, revision)) or commit
+    commit = _resolve(repo, revision or "HEAD")
+    # Like git, a tag of an annotated tag (by name or id) names its tag object, not the
+    # commit beneath it: an annotated one signs over the other's signature, a lightweight
+    # one is a second ref to it. REVISION^{} names the commit.
+    target = (revision and named_tag_object(repo, revision)) or commit
+    if annotated:
         _create_annotated(repo, name, target, _tag_message(message, message_file),
                           sign=not unsigned, force=force)
         return
-    made = branches.create_tag(repo, name, commit, force=force)
+    made = branches.create_tag(repo, name, target, force=force)
     verb = "Moved" if made.old is not None else "Created"
-    click.echo(f"{verb} tag {name} at {short(commit)}")
+    over = "" if target == commit else (
+        f", naming tag object {short(target)} "
+        f"({printable(repo.store.read_tag(target).name)})")
+    click.echo(f"{verb} tag {name} at {short(commit)}{over}")
 
 
 def _tag_message(message: str | None, message_file: Any) -> str:

@@ -140,7 +140,7 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
     Outside a repository, reading (KEY, --list) shows your own settings, as `git
     config` does; changing one there needs --global.
     """
-    from ..config import user_config
+    from ..config import layered, user_config
 
     user = user_config()
     here = None if use_global else _repository_config(required=False)
@@ -154,9 +154,7 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
     if key is None:
         raise UsageError("which setting?", hint="muse config KEY [VALUE], or --list")
     if value is None and not unset:
-        found = here.get(key) if here is not None else None
-        if found is None:
-            found = user.get(key)
+        found = layered(key, *([here] if here is not None else []), user)
         if found is None:
             raise UsageError(f"{key} is not set")
         click.echo(found)

@@ -6,22 +6,24 @@ from typing import Any
 
 import click
 
+from ..describe import BROKEN_MARK, DIRTY_MARK
+from ..display import printable
 from .base import emit_json, json_option, open_repo
 
 COMMANDS: list[click.Command] = []
 
 
 class _DescribeCommand(click.Command):
-    """`--dirty` alone means `--dirty=-dirty`: as in git, a mark is only ever given with
-    `=`, so the word after a bare `--dirty` is never taken for one."""
+    """`--dirty` alone means `--dirty=-dirty` (`--broken`: `=-broken`): as in git, a mark
+    is only ever given with `=`, so the word after a bare flag is never taken for one."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         cut = args.index("--") if "--" in args else len(args)
-        words = [f"--dirty={_DIRTY}" if a == "--dirty" else a for a in args[:cut]]
+        words = [f"{a}={_MARKS[a]}" if a in _MARKS else a for a in args[:cut]]
         return super().parse_args(ctx, words + args[cut:])
 
 
-_DIRTY = "-dirty"
+_MARKS = {"--dirty": DIRTY_MARK, "--broken": BROKEN_MARK}
 
 
 @click.command(cls=_DescribeCommand)
@@ -37,6 +39,9 @@ _DIRTY = "-dirty"
 @click.option("--always", is_flag=True, help="With no tag to use, print the abbreviated id.")
 @click.option("--dirty", metavar="[=MARK]",
               help="Append MARK (default -dirty) when the working tree differs from HEAD.")
+@click.option("--broken", metavar="[=MARK]",
+              help="As --dirty, but when the repository cannot be read cleanly to compare, "
+              "append MARK (default -broken) instead of failing.")
 @click.option("--match", "match", multiple=True, metavar="PATTERN",
               help="Only tags matching the glob PATTERN (several: any of them).")
 @click.option("--exclude", multiple=True, metavar="PATTERN",
@@ -46,9 +51,9 @@ _DIRTY = "-dirty"
               metavar="N", help="Stop after N tags met; 0: only a tag on the commit itself.")
 @json_option("One JSON object on stdout (a list of them for several revisions).")
 def describe(revisions: tuple[str, ...], tags: bool, all_refs: bool, long_format: bool,
-             abbrev: int, always: bool, dirty: str | None, match: tuple[str, ...],
-             exclude: tuple[str, ...], first_parent: bool, candidates: int,
-             as_json: bool) -> None:
+             abbrev: int, always: bool, dirty: str | None, broken: str | None,
+             match: tuple[str, ...], exclude: tuple[str, ...], first_parent: bool,
+             candidates: int, as_json: bool) -> None:
     """Name REV (default HEAD) by the nearest tag it comes from: TAG-N-gID.
 
     TAG itself when REV is tagged; otherwise N commits since TAG and REV's id.
@@ -63,11 +68,14 @@ def describe(revisions: tuple[str, ...], tags: bool, all_refs: bool, long_format
                       always=always, match=match, exclude=exclude, first_parent=first_parent,
                       candidates=candidates)
     repo = open_repo()
-    found = describe_revisions(repo, revisions, options, dirty_mark=dirty)
+    found = describe_revisions(repo, revisions, options, dirty_mark=dirty, broken_mark=broken)
     if as_json:
         records: Any = [d.as_json() for d in found]
         emit_json(records if len(revisions) > 1 else records[0])
         return
+    # Each once, before the descriptions, as git warns about a misnamed tag.
+    for warning in dict.fromkeys(d.warning for d in found if d.warning):
+        click.echo(f"warning: {printable(warning)}", err=True)
     for description in found:
         click.echo(description.description)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from muse.branches import create_tag
 from muse.bundle import BundlePlan, plan_bundle, write_bundle
 from muse.errors import BundleError, IntegrityError
 from muse.fsck import verify_repository
@@ -78,6 +79,33 @@ def test_a_branch_may_not_name_a_tag_object(tmp_path: Path, remote: Remote,
     with pytest.raises(BundleError, match=r"not a commit|branch"):
         remote.push(None, [RefUpdate("refs/heads/evil", None, tag_id)])
     assert remote.list_refs() == before
+
+
+def test_a_lightweight_tag_of_a_tag_object_pushes_clones_and_fetches(
+        tmp_path: Path, remote: Remote, remote_url: str) -> None:
+    """`muse tag lt v1` names v1's tag object, as git does: pushed as a ref alone when the
+    remote holds that object, or with the object when it does not; a branch still may not."""
+    a, second, tag_id = _seed(tmp_path / "a", remote, remote_url)
+    create_tag(a, "lt", tag_id)
+    report = push(a, remote, [("refs/tags/lt", "refs/tags/lt")])
+    assert [o.status for o in report.refs] == ["created"] and report.commits == 0
+    v2, _ = create_annotated_tag(a, "v2", second, "Second\n", sign=True)
+    create_tag(a, "lt2", v2.id)  # v2's own ref is never pushed: lt2 carries its object
+    push(a, remote, [("refs/tags/lt2", "refs/tags/lt2")])
+    assert remote.list_refs() == {MAIN: second, V1: tag_id, "refs/tags/lt": tag_id,
+                                  "refs/tags/lt2": v2.id}
+    b = clone(remote_url, tmp_path / "b")
+    assert b.refs.read("refs/tags/lt") == tag_id and b.refs.read("refs/tags/lt2") == v2.id
+    assert b.store.read_tag(v2.id).name == "v2" and peel(b.store, v2.id) == second
+    assert verify_repository(b).ok
+    before = remote.list_refs()
+    with pytest.raises(IntegrityError, match="not a commit"):
+        push(a, remote, [("refs/tags/lt2", "refs/heads/evil")])
+    with pytest.raises(BundleError, match=r"not a commit|branch"):
+        remote.push(None, [RefUpdate("refs/heads/evil", None, v2.id)])
+    assert remote.list_refs() == before
+    refs = assert_no_ghost_refs(remote, tmp_path / "probe")
+    assert refs["refs/tags/lt2"] == v2.id
 
 
 def test_a_forged_tag_is_refused_and_nothing_changes(tmp_path: Path, remote: Remote,
