@@ -194,3 +194,15 @@ def test_a_last_line_without_its_ending_stays_whole(muse: MuseRunner, repo_dir: 
     assert _git_config(config, "remote.x.url") == "/srv/x"
     if "pager" in text:
         assert muse("config", "core.pager", cwd=repo_dir).stdout == "less\n"
+
+
+def test_get_is_a_scripts_quiet_lookup(muse: MuseRunner, repo_dir: Path) -> None:
+    assert muse("config", "core.note", "take two", cwd=repo_dir).exit_code == 0
+    found = muse("config", "--get", "core.note", cwd=repo_dir)
+    assert found.exit_code == 0 and found.stdout == "take two\n"
+    missing = changes_nothing(muse, repo_dir, "config", "--get", "core.nothing", exit_code=1)
+    assert missing.stdout == "" and missing.stderr == ""
+    for args in (("--get",), ("--get", "core.note", "x"), ("--get", "--unset", "core.note"),
+                 ("--get", "--list")):
+        refused = changes_nothing(muse, repo_dir, "config", *args, exit_code=2)
+        assert "--get reads one KEY" in refused.stderr

@@ -133,8 +133,11 @@ def keys_untrust(fingerprint: str) -> None:
               help="Use your user config, not the repository's.")
 @click.option("--unset", is_flag=True, help="Remove KEY.")
 @click.option("-l", "--list", "list_all", is_flag=True, help="List every setting.")
-def config(key: str | None, value: str | None, use_global: bool, unset: bool,
-           list_all: bool) -> None:
+@click.option("--get", "get_only", is_flag=True,
+              help="Print KEY's value; nothing, and exit 1, if it is not set (as git).")
+@click.pass_context
+def config(ctx: click.Context, key: str | None, value: str | None, use_global: bool,
+           unset: bool, list_all: bool, get_only: bool) -> None:
     """Get or set a setting: `muse config user.name "Ada"`.
 
     Outside a repository, reading (KEY, --list) shows your own settings, as `git
@@ -142,6 +145,9 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
     """
     from ..config import layered, user_config
 
+    if get_only and (key is None or value is not None or unset or list_all):
+        raise UsageError("--get reads one KEY: no VALUE, --unset or --list",
+                         hint="muse config --get user.email")
     user = user_config()
     here = None if use_global else _repository_config(required=False)
     if list_all:
@@ -156,6 +162,8 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
     if value is None and not unset:
         found = layered(key, *([here] if here is not None else []), user)
         if found is None:
+            if get_only:  # a script's test: `muse config --get user.email || …`
+                ctx.exit(1)
             raise UsageError(f"{key} is not set")
         click.echo(found)
         return
