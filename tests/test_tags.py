@@ -415,3 +415,24 @@ def test_push_clone_verify_and_gc_of_a_bare_remote(muse, repo_dir: Path, two_com
     assert shown["tag_object"] == oid and shown["commit"] == first
     assert shown["signature"] == "good"
     assert muse("log", "--oneline", "v1", cwd=clone).stdout.startswith(first[:12])
+
+
+def test_tag_n_lists_message_lines_as_git_does(muse, repo_dir):
+    from tests.branching_support import commit, write
+
+    write(repo_dir, "song.mid", "verse")
+    commit(muse, repo_dir, "first take")
+    assert muse("tag", "-a", "v1", "-m", "Album master\n\nsecond paragraph",
+                cwd=repo_dir).exit_code == 0
+    assert muse("tag", "lt", cwd=repo_dir).exit_code == 0
+    one = muse("tag", "-n", cwd=repo_dir)
+    assert one.exit_code == 0
+    assert one.stdout == "lt              first take\nv1              Album master\n"
+    three = muse("tag", "-n3", cwd=repo_dir).stdout
+    assert three.endswith("v1              Album master\n    \n    second paragraph\n")
+    assert muse("tag", "-n", "--list", "v*", cwd=repo_dir).stdout == \
+        "v1              Album master\n"
+    word = muse("tag", "-n", "v1", cwd=repo_dir)
+    assert word.exit_code == 2 and "a tag pattern goes after --list" in word.stderr
+    named = muse("tag", "-n3", "v1", cwd=repo_dir)
+    assert named.exit_code == 2 and "-n lists tags" in named.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..display import printable
+from ..display import printable, printable_lines
 from ..errors import UsageError
 from .base import emit_json, json_option, open_repo, quiet_option, say, short
 
@@ -194,6 +194,23 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
 # -- tag ----------------------------------------------------------------------------
 
 
+class _LineCount(click.IntRange):
+    """`tag -n`'s optional count (`-n3`): a word after a bare `-n` is taken for it, as click
+    reads options, so a pattern there is told to go after --list."""
+
+    name = "lines"
+
+    def __init__(self) -> None:
+        super().__init__(min=1)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.isdigit():
+            self.fail(f"-n takes a number of lines (-n3), not {value!r}; a tag pattern goes "
+                      "after --list: muse tag -n --list 'v1.*'", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 @_command
 @click.command()
 @click.argument("name", required=False)
@@ -209,12 +226,15 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
               "tag object along its chain (fails if one is bad).")
 @click.option("-d", "--delete", is_flag=True, help="Delete tag NAME.")
 @click.option("-f", "--force", is_flag=True, help="Move NAME if it already exists.")
+@click.option("-n", "lines", type=_LineCount(), is_flag=False, flag_value=1,
+              default=None, metavar="[N]",
+              help="List each tag with N lines (default 1) of its message, or its commit's.")
 @_listing_options
 @json_option("Machine-readable list (or -v).")
 def tag(name: str | None, revision: str | None, annotate: bool, message: str | None,
         message_file: Any, unsigned: bool, verify: bool, delete: bool, force: bool,
-        as_list: bool, contains: str | None, merged: str | None, not_merged: str | None,
-        as_json: bool) -> None:
+        lines: int | None, as_list: bool, contains: str | None, merged: str | None,
+        not_merged: str | None, as_json: bool) -> None:
     """List tags, create tag NAME at REVISION (default HEAD), show one (-v) or delete it (-d).
 
     With -a, -m or -F the tag is annotated: a tag object naming the commit, with
@@ -227,6 +247,8 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
 
     repo = open_repo()
     annotated = annotate or message is not None or message_file is not None
+    if lines is not None and not (as_list or name is None):
+        raise UsageError("-n lists tags: it takes no NAME (patterns need --list)")
     if as_list or contains or merged or not_merged:
         if delete or annotated or verify:
             raise UsageError("listing (--list/--contains/--merged) cannot be combined with "
@@ -235,12 +257,12 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
             raise UsageError("listing takes no NAME; patterns need --list",
                              hint="muse tag --list 'v1.*'")
         _list_tags(repo, as_json, _ref_filter(repo, (name, revision), contains, merged,
-                                              not_merged))
+                                              not_merged), lines=lines)
         return
     if name is None:
         if delete or revision or annotated or verify:
             raise UsageError("which tag?", hint="give a NAME")
-        _list_tags(repo, as_json)
+        _list_tags(repo, as_json, lines=lines)
         return
     if verify:
         if delete or annotated or revision is not None:
@@ -302,7 +324,8 @@ def _create_annotated(repo: Any, name: str, target: str, message: str, *, sign: 
                f"({signed}, tag object {short(made.id)})")
 
 
-def _list_tags(repo: Any, as_json: bool, keep: Any = None) -> None:
+def _list_tags(repo: Any, as_json: bool, keep: Any = None, *,
+               lines: int | None = None) -> None:
     from ..tags import list_entries
 
     entries = [t for t in list_entries(repo)
@@ -312,7 +335,20 @@ def _list_tags(repo: Any, as_json: bool, keep: Any = None) -> None:
                     "tag_object": t.tag_object} for t in entries])
         return
     for found in entries:
-        click.echo(printable(found.name))
+        if lines is None:
+            click.echo(printable(found.name))
+        else:
+            _echo_annotation(repo, found, lines)
+
+
+def _echo_annotation(repo: Any, entry: Any, lines: int) -> None:
+    """`tag -n`: the name in 15 columns, then the first lines of its message (a
+    lightweight tag's: its commit's), further lines indented, as git prints them."""
+    text = entry.tag.message if entry.tag is not None else repo.graph.commit(entry.commit).message
+    shown = printable_lines(text.strip("\n"))[:lines] or [""]
+    click.echo(f"{printable(entry.name):<15} {shown[0]}".rstrip())
+    for line in shown[1:]:
+        click.echo(f"    {line}".rstrip() if line else "    ")
 
 
 def _show_tag(repo: Any, name: str, as_json: bool) -> None:
