@@ -49,6 +49,12 @@ def _split_key(key: str) -> tuple[str, str]:
     return f'{parts[0]} "{".".join(parts[1:-1])}"', parts[-1]
 
 
+def check_key(key: str) -> str:
+    """`key` when it is a valid config key; ConfigError (exit 7) naming it otherwise."""
+    _split_key(key)
+    return key
+
+
 def _join_key(section: str, option: str) -> str:
     if ' "' in section and section.endswith('"'):
         head, sub = section.split(' "', 1)

@@ -167,7 +167,9 @@ def config(key: str | None, value: str | None, use_global: bool, unset: bool,
             raise UsageError(f"{key} is not set")
         return
     assert value is not None
-    target.set(key, value)
+    from ..remotes_config import checked_setting
+
+    target.set(key, checked_setting(key, value))
 
 
 def _repository_config(*, required: bool) -> Any:
