@@ -49,6 +49,12 @@ def _split_key(key: str) -> tuple[Section, str]:
     return (parts[0], ".".join(parts[1:-1])), parts[-1]
 
 
+def check_key(key: str) -> str:
+    """`key` when it is a valid config key; ConfigError (exit 7) naming it otherwise."""
+    _split_key(key)
+    return key
+
+
 def _join_key(section: Section, option: str) -> str:
     name, sub = section
     return f"{name}.{option}" if sub is None else f"{name}.{sub}.{option}"

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
+from urllib.parse import urlsplit
 
 from .errors import RemoteError
 from .remote import Remote, RemoteOptions
@@ -27,6 +28,33 @@ def scheme_of(url: str) -> str:
     """`s3` for `s3://bucket/x`; `file` for `file://…` and for plain paths."""
     match = URL_SCHEME.match(url)
     return match.group(1).lower() if match else "file"
+
+
+def redact_url(url: str) -> str:
+    """`url` with any `user:secret@` shown as `***@`: what a message may print."""
+    match = URL_SCHEME.match(url)
+    if not match:
+        return url
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return url
+    start = match.end()
+    return url[:start] + "***@" + url[start + len(netloc.rsplit("@", 1)[0]) + 1:]
+
+
+def refuse_credentials(url: str) -> None:
+    """A URL carrying `user:secret@` is refused before anything stores, prints or sends it.
+
+    A token in a URL would land in `.muse/config` (shared with every clone), in
+    messages and in `--json`; the hub wants it as a Bearer header, S3 as AWS keys.
+    """
+    if URL_SCHEME.match(url) and "@" in urlsplit(url).netloc:
+        raise RemoteError(
+            f"the remote URL {redact_url(url)} holds credentials; Muse never keeps a secret "
+            "in a URL",
+            hint="drop `USER:TOKEN@` from it; give a hub token in MUSE_TOKEN or with "
+            "`muse remote set-token NAME`, S3 keys in AWS_ACCESS_KEY_ID / "
+            "AWS_SECRET_ACCESS_KEY")
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -62,6 +90,7 @@ def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:
     none fits."""
     if not url:
         raise RemoteError("empty remote URL")
+    refuse_credentials(url)  # also for a URL written into the config by hand
     scheme = scheme_of(url)
     factory = _load(scheme)
     if factory is None:

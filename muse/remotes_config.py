@@ -23,7 +23,7 @@ from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS
 from .errors import ConfigError, ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import RemoteOptions
-from .remote_registry import URL_SCHEME
+from .remote_registry import URL_SCHEME, known_schemes, refuse_credentials
 from .repo import Repository
 from .tracking import Upstream, upstream  # kept there: `status` needs no driver registry
 
@@ -83,9 +83,29 @@ def normalise_url(url: str, base: Path | None = None) -> str:
         raise UsageError(f"invalid remote URL {url!r}",
                          hint="a URL or path is UTF-8 text without control characters")
     if URL_SCHEME.match(url):
+        refuse_credentials(url)
         return url
+    _refuse_broken_url(url)
     path = Path(url).expanduser()
     return str(path if path.is_absolute() else ((base or Path.cwd()) / path).resolve())
+
+
+# `http:/host/a/b`, `s3:bucket`: a known scheme whose `//` lost a slash. Taken as a path,
+# it would become a folder under the current directory and fail far from the typo.
+_BROKEN_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/?(?!/)(.*)$", re.DOTALL)
+
+
+def _refuse_broken_url(word: str) -> None:
+    match = _BROKEN_URL.match(word)
+    if match is None or os.path.lexists(word):
+        return
+    scheme, rest = match.group(1).lower(), match.group(2)
+    if scheme not in known_schemes():
+        return
+    meant = f"{scheme}://" + (f"/{rest.lstrip('/')}" if scheme == "file" else rest.lstrip("/"))
+    raise UsageError(f"{word!r} looks like a URL with a '/' missing",
+                     hint=f"did you mean {meant}? (a path that really starts with "
+                     f"'{scheme}:' can be written ./{word})")
 
 
 def path_from_url(url: str) -> Path:
@@ -172,12 +192,25 @@ def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
 
 
 def set_remote_url(repo: Repository, name: str, url: str) -> RemoteInfo:
-    """Point the existing remote NAME at URL (normalised as `add` does); its tracking refs
-    stay, to be updated by the next fetch."""
-    remote_url(repo, name)  # an unknown name is refused, with the known ones
+    """Point an existing remote at `url`, checked and stored as `add` stores it."""
+    remote_url(repo, name)  # a typo in the name must not create a second remote
     url = normalise_url(url)
     repo.config.set(f"remote.{name}.url", url)
     return RemoteInfo(name, url)
+
+
+def checked_setting(key: str, value: str) -> str:
+    """What `muse config KEY VALUE` stores: a remote's URL goes through the checks of
+    `remote add` (a valid name, a path made absolute, no credentials), so the config
+    never holds a URL that means something else from another directory."""
+    from .config import check_key
+
+    section, _, rest = check_key(key).partition(".")
+    name, _, option = rest.rpartition(".")
+    if section != "remote" or option != "url" or not name:
+        return value
+    check_remote_name(name)
+    return normalise_url(value)
 
 
 def tracking_prefix(name: str) -> str:

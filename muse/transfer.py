@@ -237,8 +237,12 @@ def push(repo: Repository, remote: Remote, refspecs: list[tuple[str | None, str]
 
     caps = remote.capabilities()
     if not caps.writable:
-        raise RemoteError(f"{remote.url} is read-only: it can be fetched from, not pushed to",
-                          hint="push to a bare repository (`muse init --bare DIR`)")
+        # Not "read-only": users took that for file permissions. The built-in fetch-only
+        # remotes are a working repository and a bundle file.
+        raise RemoteError(f"{remote.url} is fetch-only: it can be fetched and cloned from, "
+                          "not pushed to",
+                          hint="a working repository or a bundle file takes no push: push to "
+                          "a bare repository (`muse init --bare DIR`)")
     remote_refs = _remote_refs(remote)
     outcomes: list[RefOutcome] = []
     for new, dst in wanted:

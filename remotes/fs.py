@@ -27,6 +27,7 @@ from muse.errors import (
     RemoteError,
     RepositoryError,
     TransientRemoteError,
+    system_refusal,
 )
 from muse.fsutil import STORED_MODE, atomic_write_bytes, fsync_dir
 from muse.lockfile import WAIT_SECONDS, locked
@@ -302,12 +303,24 @@ class FsRemote:
                 raise self._missing() from None
             raise RemoteError(f"the remote at {self.root} is incomplete: "
                               f"{exc.strerror}: {exc.filename}",
-                              hint="run `muse fsck` on a copy of it") from None
+                              hint=f"see what is missing: cd {self.root} && muse verify"
+                              ) from None
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise RemoteError(f"no space left on the remote at {self.root}") from None
-            raise RemoteError(f"filesystem error on the remote at {self.root}: "
-                              f"{exc.strerror or exc}") from None
+            raise self._os_refusal(exc) from None
+
+    def _os_refusal(self, exc: OSError) -> RemoteError:
+        """The remote's filesystem said no: one line, and the hint the system error calls for."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return RemoteError(f"no space left on the remote at {self.root}",
+                               hint="free some space there and push again; nothing of this "
+                               "push became visible")
+        if exc.errno == errno.EROFS:
+            return RemoteError(f"the remote at {self.root} is on a read-only filesystem",
+                               hint="it can be fetched and cloned from, not pushed to; "
+                               "remount it read-write to push")
+        refusal = system_refusal(exc)
+        return RemoteError(f"filesystem error on the remote at {self.root}: "
+                           f"{exc.strerror or exc}", hint=refusal.hint if refusal else None)
 
     def _is_dir(self) -> bool:
         try:

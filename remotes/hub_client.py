@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import ssl
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,13 +51,16 @@ INTEGRITY_CODES = {"bad-bundle", "not-a-commit", "too-large", "object-too-large"
                    "corrupt-object", "missing-object", "bad-signature", "integrity"}
 
 
+URL_HINT = "a hub repository's URL is http(s)://HOST[:PORT][/PREFIX]/OWNER/NAME"
+API_ROOT = "/api/v1/repos/"
+
+
 def parse_url(url: str) -> tuple[str, str, str]:
     """(base URL, owner, name) of a hub repository URL; RemoteError when it is not one."""
     parts = urlsplit(url)
     segments = [s for s in parts.path.split("/") if s]
     if parts.scheme not in ("http", "https") or not parts.netloc or len(segments) < 2:
-        raise RemoteError(f"not a hub repository URL: {url}",
-                          hint="use http(s)://HOST[:PORT]/OWNER/NAME")
+        raise RemoteError(f"not a hub repository URL: {url}", hint=f"check it: {URL_HINT}")
     prefix = "/".join(segments[:-2])
     base = f"{parts.scheme}://{parts.netloc}" + (f"/{prefix}" if prefix else "")
     return base, segments[-2], segments[-1]
@@ -80,9 +84,15 @@ class HubRemote:
 
     # -- requests ------------------------------------------------------------------------
 
+    def _is_hub(self, url: str) -> bool:
+        """Whether `url` is this hub's own (it gets the token), not a presigned store URL.
+        A path boundary, not a string prefix: `https://hub.example.org.evil/…` and
+        `…/PREFIX-blobs/…` are other places."""
+        return url == self.base or url.startswith(self.base + "/")
+
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
-        if url.startswith(self.base):
+        if self._is_hub(url):
             headers.update(self._auth)  # never send the token to a presigned store URL
         try:
             response = self._http.request(method, url, headers=headers, **kwargs)
@@ -90,10 +100,29 @@ class HubRemote:
             raise TransientRemoteError(f"{self.url} timed out ({type(exc).__name__})",
                                        hint="retry, or raise remote.NAME.timeout") from None
         except httpx.TransportError as exc:
-            raise TransientRemoteError(f"cannot reach {self.base}: {exc}",
-                                       hint="is the hub running and the URL right?") from None
+            raise self._unreachable(exc, "cannot reach") from None
         _raise_for(response, self.url)
         return response
+
+    def _unreachable(self, exc: httpx.TransportError, doing: str) -> RemoteError:
+        """A failure below HTTP. A TLS one is the URL's to fix and is not retried: retrying
+        cannot make a plain-HTTP server speak TLS, nor a certificate trusted."""
+        tls = _tls_cause(exc)
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            return RemoteError(
+                f"{doing} {self.base}: its TLS certificate is not trusted here "
+                f"({tls.verify_message or tls.reason})",
+                hint="check the host name in the URL; if the hub's certificate comes from a "
+                "private authority, point SSL_CERT_FILE at that authority's certificate")
+        if tls is not None:
+            return RemoteError(
+                f"{doing} {self.base}: the TLS handshake failed ({tls.reason or tls})",
+                hint=f"if the hub serves plain HTTP, use {_other_scheme(self.url)}")
+        hint = "is the hub running and the URL right?"
+        if self.base.startswith("http://") and not isinstance(exc, httpx.ConnectError):
+            # Connected, then dropped without an HTTP answer: what a TLS-only port does.
+            hint += f" if it serves HTTPS only, use {_other_scheme(self.url)}"
+        return TransientRemoteError(f"{doing} {self.base}: {exc}", hint=hint)
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
         response = self._request(method, self.api + path,
@@ -102,7 +131,7 @@ class HubRemote:
             return response.json()
         except ValueError:
             raise RemoteError(f"{self.url} answered with something that is not JSON",
-                              hint="is this URL a Muse hub?") from None
+                              hint=f"is this URL a Muse hub? {URL_HINT}") from None
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -216,14 +245,13 @@ class HubRemote:
 
         @contextlib.contextmanager
         def opener() -> Iterator[BinaryIO]:
-            headers = self._auth if url.startswith(self.base) else {}
+            headers = self._auth if self._is_hub(url) else {}
             try:
                 with self._http.stream("GET", url, headers=headers) as response:
                     _raise_for(response, self.url)
                     yield _reader(response.iter_raw(CHUNK))
             except httpx.TransportError as exc:
-                raise TransientRemoteError(f"downloading from {self.base} failed: {exc}") \
-                    from None
+                raise self._unreachable(exc, "downloading from") from None
 
         return IncomingBundle(label=str(item.get("id", url)), opener=opener, size=size,
                               requires=requires, provides=provides)
@@ -275,6 +303,55 @@ def _reader(chunks: Iterator[bytes]) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(_IteratorRaw(chunks), buffer_size=CHUNK))
 
 
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error under an httpx error (httpx → httpcore → ssl), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _other_scheme(url: str) -> str:
+    """`url` with http and https swapped: the hint for a scheme mistake."""
+    scheme, _, rest = url.partition("://")
+    return ("http" if scheme == "https" else "https") + "://" + rest
+
+
+def _moved_hint(response: httpx.Response) -> str:
+    """Where a redirect points, as a repository URL when it points at the hub's API."""
+    target = response.url.join(response.headers.get("location", ""))
+    path = target.path
+    if API_ROOT in path:
+        prefix, _, rest = path.partition(API_ROOT)
+        segments = rest.split("/")
+        if len(segments) >= 2 and segments[0] and segments[1]:
+            moved = f"{target.scheme}://{target.netloc.decode()}{prefix}/{segments[0]}/" \
+                    f"{segments[1]}"
+            return f"use {moved} (`muse remote set-url NAME URL`)"
+    return f"check the URL; {URL_HINT}"
+
+
+def _not_a_hub(response: httpx.Response, where: str) -> MuseError:
+    """An answer without a hub error body: a redirect, or another server at that URL.
+
+    Redirects are not followed: a token must not travel to wherever one points.
+    """
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("location", "")
+        return RemoteError(f"{where}the server redirects (HTTP {status}) to {location}",
+                           hint=_moved_hint(response))
+    if status == 413:
+        return BundleError(f"{where}HTTP 413: the request is larger than a server on the way "
+                           "to the hub accepts", code="too-large",
+                           hint="a proxy in front of the hub limits bodies: its admin can lift "
+                           "that (nginx: client_max_body_size 0)")
+    return RemoteError(f"{where}HTTP {status} from a server that does not answer as a Muse "
+                       "hub (or a proxy in front of one)", hint=f"check the URL; {URL_HINT}")
+
+
 def _raise_for(response: httpx.Response, url: str) -> None:
     """Nothing for a 2xx; else the error the hub's body names, in Muse's tree."""
     if response.status_code < 300:
@@ -285,7 +362,15 @@ def _raise_for(response: httpx.Response, url: str) -> None:
     status = response.status_code
     where = f"{url}: "
     if status >= 500 or code == "remote-unavailable":
-        raise TransientRemoteError(where + (message or f"HTTP {status}"), hint=hint)
+        raise TransientRemoteError(where + (message or f"HTTP {status}"),
+                                   hint=hint or "the hub, or a proxy in front of it, failed; "
+                                   "retry later")
+    if code is None and status not in (401, 403):
+        raise _not_a_hub(response, where)
+    if code == "not-found":
+        # The hub has no such route: the URL's path is off (a prefix taken for OWNER?).
+        raise RemoteError(where + (message or "no such route"), code=code,
+                          hint=f"check the URL; {URL_HINT}")
     if status in (401, 403):
         raise RemoteError(where + (message or "access refused"), code=code or "remote-auth",
                           hint=hint or "set MUSE_TOKEN (or MUSE_TOKEN_<REMOTE>) to a token "

@@ -592,9 +592,11 @@ class S3Bucket:
         """Translate botocore's exceptions into the Muse error tree (and 404/412 signals)."""
         try:
             yield
-        except (MuseError, _Signal, OSError):
+        except (MuseError, _Signal):
             raise
         except Exception as exc:
+            # botocore's timeouts, proxy and TLS errors are also OSErrors: translated
+            # first, so only a local one (reading the bundle) goes on as an OSError.
             signal = _signal_of(exc)
             if signal is not None:
                 raise signal from None
@@ -649,8 +651,18 @@ def translate(exc: BaseException, where: str, bucket: str) -> MuseError | None:
                            "or the remote's `profile` setting")
     if isinstance(exc, bc.ProfileNotFound):
         return ConfigError(str(exc), hint="check AWS_PROFILE or the remote's `profile` setting")
-    if isinstance(exc, bc.ConnectTimeoutError | bc.ReadTimeoutError | bc.EndpointConnectionError
-                  | bc.ConnectionClosedError | bc.ConnectionError):
+    if isinstance(exc, bc.SSLError):
+        # Retrying cannot make a certificate trusted, nor a plain-HTTP port speak TLS.
+        return RemoteError(f"TLS with the S3 endpoint failed for {where}: {exc}",
+                           hint="check the endpoint's scheme (http:// or https://); for a "
+                           "certificate from a private authority, set AWS_CA_BUNDLE")
+    if isinstance(exc, bc.ConnectTimeoutError | bc.ReadTimeoutError):
+        return TransientRemoteError(f"S3 did not answer in time for {where}: {exc}",
+                                    hint="check the network and the endpoint; raise "
+                                    "remote.NAME.timeout on a slow link; run it again (a "
+                                    "retry resumes)")
+    if isinstance(exc, bc.EndpointConnectionError | bc.ConnectionClosedError
+                  | bc.ConnectionError | bc.ProxyConnectionError | bc.HTTPClientError):
         return TransientRemoteError(f"cannot reach S3 for {where}: {exc}",
                                     hint="check the network and the endpoint; "
                                     "run it again (a retry resumes)")

@@ -444,6 +444,33 @@ def test_hub_serve_refuses_a_port_out_of_range(muse: MuseRunner, tmp_path: Path)
     assert not (tmp_path / "hub").exists()
 
 
+def test_hub_serve_on_a_port_in_use_is_one_line_and_creates_nothing(muse: MuseRunner,
+                                                                    tmp_path: Path) -> None:
+    """It printed "muse hub serving on …", then uvicorn's own error, and exited 3 (Muse's
+    "repository" code); the hub's folder was created all the same."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = changes_nothing(muse, tmp_path, "hub", "serve", "--data", str(tmp_path / "hub"),
+                              "--host", "127.0.0.1", "--port", str(port), exit_code=8)
+    assert res.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use",
+        "hint: another process (another hub?) holds that port: stop it, or pick another "
+        "with --port"]
+    assert not (tmp_path / "hub").exists()
+
+
+def test_hub_serve_on_an_address_of_another_machine_is_a_usage_error(
+        muse: MuseRunner, tmp_path: Path) -> None:
+    res = changes_nothing(muse, tmp_path, "hub", "serve", "--data", str(tmp_path / "hub"),
+                          "--host", "192.0.2.1", "--port", "8470", exit_code=2)
+    assert res.stderr.startswith("error: cannot listen on 192.0.2.1:8470: ")
+    assert "hint: give --host an address of this machine" in res.stderr
+
+
 @pytest.mark.parametrize("args, message, hint", [
     (("log", "--bogus", "--json"), "No such option '--bogus'", "see `muse log --help`"),
     (("nosuch", "--json"), "No such command 'nosuch'", "see `muse --help`"),

@@ -98,12 +98,14 @@ def test_every_value_reads_back_exactly_in_muse_and_in_git(muse: MuseRunner, rep
 
 def test_a_subsection_with_quotes_and_backslashes_is_written_as_git_writes_it(
         muse: MuseRunner, repo_dir: Path) -> None:
-    assert muse("config", 'remote.we"ird\\name.url', "/srv/a b", cwd=repo_dir).exit_code == 0
+    # (A remote's name may hold neither: `remote.NAME.url` is checked as `remote add`.)
+    assert muse("config", 'notes.we"ird\\name.path', "/srv/a b",
+                cwd=repo_dir).exit_code == 0
     config = repo_dir / ".muse" / "config"
-    assert '[remote "we\\"ird\\\\name"]\n' in config.read_text()
-    assert _git_config(config, 'remote.we"ird\\name.url') == "/srv/a b"
-    _git_config(config, 'remote.x"y.url', "u")
-    assert muse("config", 'remote.x"y.url', cwd=repo_dir).stdout == "u\n"
+    assert '[notes "we\\"ird\\\\name"]\n' in config.read_text()
+    assert _git_config(config, 'notes.we"ird\\name.path') == "/srv/a b"
+    _git_config(config, 'notes.x"y.path', "u")
+    assert muse("config", 'notes.x"y.path', cwd=repo_dir).stdout == "u\n"
 
 
 GIT_STYLE = """\

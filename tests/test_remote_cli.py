@@ -347,3 +347,110 @@ def test_a_driver_is_opened_with_the_remotes_settings_timeout_and_token(muse, re
         with pytest.raises(ConfigError, match=r"remote\.my-hub\.timeout") as caught:
             remote_options(repo, "my-hub", env)
         assert caught.value.exit_code == 7
+
+
+# -- set-url / get-url, and URLs written through `muse config` ------------------------------
+
+
+def test_set_url_stores_a_path_as_add_does_and_get_url_prints_it(muse, repo_dir, tmp_path):
+    ok(muse("remote", "add", "origin", "/srv/a.muse", cwd=repo_dir))
+    (repo_dir / "sub").mkdir()
+    changed = ok(muse("remote", "set-url", "origin", "../../moved.muse", cwd=repo_dir / "sub"))
+    assert changed.stdout == f"Remote origin → {tmp_path / 'moved.muse'}\n"
+    assert ok(muse("remote", "get-url", "origin", cwd=repo_dir)).stdout == \
+        f"{tmp_path / 'moved.muse'}\n"
+
+
+def test_set_url_of_an_unknown_remote_creates_nothing(muse, repo_dir):
+    ok(muse("remote", "add", "origin", "/srv/a.muse", cwd=repo_dir))
+    result = changes_nothing(muse, repo_dir, "remote", "set-url", "orign", "/srv/b",
+                             exit_code=6)
+    assert "error: no remote named 'orign'" in result.stderr
+    assert "hint: known remotes: origin" in result.stderr
+    assert changes_nothing(muse, repo_dir, "remote", "get-url", "orign", exit_code=6).stderr
+
+
+def test_a_url_set_with_config_is_checked_and_stored_as_add_stores_it(muse, repo_dir,
+                                                                      tmp_path):
+    """`muse config remote.NAME.url ../x` kept the relative path: it then meant another
+    place from every other directory. It is stored absolute now, and a URL no remote
+    could have is refused."""
+    ok(muse("config", "remote.origin.url", "../shared/song.muse", cwd=repo_dir))
+    assert repo(repo_dir).config.get("remote.origin.url") == str(tmp_path / "shared/song.muse")
+    for name, value, code in (("has space", "/srv/x", 2), ("origin", "", 2)):
+        result = changes_nothing(muse, repo_dir, "config", f"remote.{name}.url", value,
+                                 exit_code=code)
+        assert result.stderr.startswith("error: invalid remote ")
+    ok(muse("config", "remote.origin.timeout", "60", cwd=repo_dir))  # other keys as given
+
+
+def test_the_hint_for_a_name_in_use_names_set_url(muse, repo_dir):
+    ok(muse("remote", "add", "origin", "/srv/a", cwd=repo_dir))
+    result = changes_nothing(muse, repo_dir, "remote", "add", "origin", "/srv/b", exit_code=4)
+    assert "hint: change its URL with `muse remote set-url origin URL`" in result.stderr
+
+
+# -- URLs that would keep a secret, and URLs that lost a slash ------------------------------
+
+SECRET = "muse_s3cr3tT0kenThatMustNeverBePrinted"
+
+
+@pytest.mark.parametrize("url, shown", [
+    (f"http://ada:{SECRET}@127.0.0.1:9/ada/song", "http://***@127.0.0.1:9/ada/song"),
+    (f"https://{SECRET}@hub.example.org/ada/song", "https://***@hub.example.org/ada/song"),
+    (f"s3://AKIAEXAMPLE:{SECRET}@studio/songs", "s3://***@studio/songs"),
+])
+def test_a_url_with_credentials_is_refused_everywhere_and_never_echoed(muse, repo_dir,
+                                                                        tmp_path, url, shown):
+    """A token typed into a URL was stored in .muse/config (which clones share), sent as
+    Basic auth, and echoed in every error and in --json."""
+    write(repo_dir, "song.mid", "verse")
+    commit(muse, repo_dir, "first take")
+    attempts = [("remote", "add", "hub", url), ("ls-remote", url), ("push", url, "main"),
+                ("ls-remote", "--json", url), ("clone", url, str(tmp_path / "copy")),
+                ("config", "remote.hub.url", url)]
+    for args in attempts:
+        result = changes_nothing(muse, repo_dir, *args, exit_code=6, root=tmp_path)
+        assert SECRET not in result.output, args
+        assert shown in result.output, args
+        assert "MUSE_TOKEN" in result.output, args  # the hint says where a token goes
+    assert not (tmp_path / "copy").exists()
+
+
+def test_a_url_with_credentials_written_by_hand_is_refused_before_it_is_sent(muse, repo_dir):
+    write(repo_dir, "song.mid", "verse")
+    commit(muse, repo_dir, "first take")
+    repo(repo_dir).config.set("remote.hub.url", f"http://ada:{SECRET}@127.0.0.1:9/ada/song")
+    for command in (["push", "hub", "main"], ["fetch", "hub"], ["ls-remote", "hub"],
+                    ["push", "--json", "hub", "main"]):
+        result = changes_nothing(muse, repo_dir, *command, exit_code=6)
+        assert SECRET not in result.output and "http://***@127.0.0.1:9" in result.output
+
+
+@pytest.mark.parametrize("typo, meant", [
+    ("http:/127.0.0.1:8470/ada/song", "http://127.0.0.1:8470/ada/song"),
+    ("https:hub.example.org/ada/song", "https://hub.example.org/ada/song"),
+    ("s3:/studio/songs", "s3://studio/songs"),
+    ("file:/srv/song.muse", "file:///srv/song.muse"),
+])
+def test_a_url_missing_a_slash_is_refused_not_taken_for_a_folder(muse, repo_dir, tmp_path,
+                                                                 typo, meant):
+    """`http:/host/…` was stored as the path ./http:/host/… and failed far from the typo."""
+    for args in (("remote", "add", "hub", typo), ("ls-remote", typo), ("push", typo, "main"),
+                 ("clone", typo, str(tmp_path / "copy"))):
+        result = changes_nothing(muse, repo_dir, *args, exit_code=2, root=tmp_path)
+        assert f"error: {typo!r} looks like a URL with a '/' missing" in result.stderr
+        assert f"hint: did you mean {meant}?" in result.stderr
+    # Written as a path on purpose, it is one.
+    ok(muse("remote", "add", "odd", f"./{typo}", cwd=repo_dir))
+    assert repo(repo_dir).config.get("remote.odd.url") == str(repo_dir / typo)
+
+
+def test_ls_remote_takes_a_bare_relative_path_outside_any_repository(muse, repo_dir,
+                                                                    tmp_path):
+    """`muse ls-remote song.muse` (no slash) said "not a Muse repository" outside one."""
+    remote, head = published(muse, repo_dir, tmp_path)
+    assert ok(muse("ls-remote", remote.name, cwd=tmp_path)).stdout == \
+        f"{head}\trefs/heads/main\n"
+    missing = changes_nothing(muse, tmp_path, "ls-remote", "nosuch", exit_code=3)
+    assert "not a Muse repository" in missing.stderr  # a name still needs a repository

@@ -173,7 +173,9 @@ def config(ctx: click.Context, key: str | None, value: str | None, use_global: b
             raise UsageError(f"{key} is not set")
         return
     assert value is not None
-    target.set(key, value)
+    from ..remotes_config import checked_setting
+
+    target.set(key, checked_setting(key, value))
 
 
 def _repository_config(*, required: bool) -> Any:

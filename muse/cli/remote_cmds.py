@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -125,15 +126,6 @@ def remote_add(name: str, url: str) -> None:
     click.echo(f"Added remote {added.name} → {added.url}")
 
 
-@remote.command("get-url")
-@click.argument("name")
-def remote_get_url(name: str) -> None:
-    """Print the URL remote NAME stands for."""
-    from ..remotes_config import remote_url
-
-    click.echo(remote_url(open_repo(), name))
-
-
 @remote.command("set-url")
 @click.argument("name")
 @click.argument("url")
@@ -142,7 +134,16 @@ def remote_set_url(name: str, url: str) -> None:
     from ..remotes_config import set_remote_url
 
     changed = set_remote_url(open_repo(), name, url)
-    say(f"Remote {changed.name} → {changed.url}")
+    click.echo(f"Remote {changed.name} → {changed.url}")
+
+
+@remote.command("get-url")
+@click.argument("name")
+def remote_get_url(name: str) -> None:
+    """Print the URL of remote NAME."""
+    from ..remotes_config import remote_url
+
+    click.echo(remote_url(open_repo(), name))
 
 
 @remote.command("set-token")
@@ -691,14 +692,23 @@ def clone(url: str, directory: Path | None, remote_name: str, branch: str | None
 @json_option("One JSON object on stdout.")
 def ls_remote(remote_word: str | None, heads: bool, tags: bool, as_json: bool) -> None:
     """List the refs a remote has (works outside a repository when given a URL)."""
+    from ..errors import RepositoryError
     from ..remotes_config import Location, is_url, normalise_url
 
     repo = None
     if remote_word is not None and is_url(remote_word):
         location = Location(None, normalise_url(remote_word))
     else:
-        repo = open_repo()
-        location = _location(repo, remote_word)
+        try:
+            repo = open_repo()
+        except RepositoryError:
+            # Outside a repository no word names a remote: `song.muse` is a path, as
+            # `muse ls-remote ./song.muse` is (a name there still needs a repository).
+            if remote_word is None or not os.path.lexists(remote_word):
+                raise
+            location = Location(None, normalise_url(remote_word))
+        else:
+            location = _location(repo, remote_word)
     with _connected(location.url, repo, location.name) as conn:
         refs = conn.list_refs()
     prefixes = tuple(p for p, on in (("refs/heads/", heads), ("refs/tags/", tags)) if on)

@@ -6,11 +6,13 @@ The admin commands act directly on the storage `serve` uses (`--data DIR`, or
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import Any
 
 import click
 
-from muse.errors import UsageError
+from muse.errors import SystemRefusedError, UsageError
 
 from .repack import DEFAULT_AUTO_PACKS, DEFAULT_GRACE
 from .security import actor_name
@@ -88,20 +90,63 @@ def serve(data: Path | None, database: str | None, blobs: str | None, host: str,
     from .app import create_app
     from .repack import AutoRepack
 
-    served = open_storage(data, database, blobs, Limits(max_bundle_bytes=max_bundle_bytes))
-    kill_hook(served)
-    auto = AutoRepack(served, auto_repack_packs) if auto_repack_packs else None
-    served.after_push = auto
-    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="%(message)s")
-    app = create_app(served, public_url=public_url)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=30)
-    click.echo(f"muse hub serving on http://{host}:{port}", err=True)
+    listener = bind_listener(host, port)  # before the storage: a busy port creates nothing
+    with listener:
+        served = open_storage(data, database, blobs, Limits(max_bundle_bytes=max_bundle_bytes))
+        kill_hook(served)
+        auto = AutoRepack(served, auto_repack_packs) if auto_repack_packs else None
+        served.after_push = auto
+        logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="%(message)s")
+        app = create_app(served, public_url=public_url)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=30)
+        click.echo(f"muse hub serving on {_listening_url(listener)}", err=True)
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        finally:
+            if auto is not None:
+                auto.close()  # a repack under way finishes (or its lease lapses if killed)
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The hub's listening socket, bound before it announces itself.
+
+    Left to uvicorn, a port in use printed "serving on …" and then exited 3 (Muse's
+    "repository" code); bound here, it is one line and exit 8, and `--port 0`
+    announces the port it got.
+    """
     try:
-        uvicorn.Server(config).run()
-    finally:
-        if auto is not None:
-            auto.close()  # a repack under way finishes (or its lease lapses if killed)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}",
+                         hint="give --host an address of this machine, e.g. 127.0.0.1") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as exc:
+        listener.close()
+        raise _bind_refusal(host, port, exc) from None
+    return listener
+
+
+def _bind_refusal(host: str, port: int, exc: OSError) -> Exception:
+    where = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    if exc.errno == errno.EADDRINUSE:
+        return SystemRefusedError(where, hint="another process (another hub?) holds that port: "
+                                  "stop it, or pick another with --port")
+    if exc.errno == errno.EACCES:
+        return SystemRefusedError(where, hint="ports below 1024 need privileges: pick --port "
+                                  "8470, say, and put a proxy in front")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return UsageError(where, hint="give --host an address of this machine, e.g. 127.0.0.1")
+    return exc
+
+
+def _listening_url(listener: socket.socket) -> str:
+    host, port = listener.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def kill_hook(served: Hub) -> None:

@@ -83,7 +83,7 @@ def test_a_working_repository_can_be_cloned_but_not_pushed_to(tmp_path: Path,
     commit_files(other, {"theirs.mid": b"theirs"}, "theirs")
     assert other.root is not None
     before = tree_state(other.root)
-    with pytest.raises(RemoteError, match="read-only") as caught:
+    with pytest.raises(RemoteError, match="fetch-only: it can be fetched") as caught:
         _push(local, str(other.root))
     assert caught.value.exit_code == 6
     with pytest.raises(RemoteError, match="working repository, not a bare remote"):
@@ -209,7 +209,7 @@ def test_a_bundle_file_can_be_cloned_but_not_pushed_to(tmp_path: Path,
     copy = clone(str(path), tmp_path / "copy")
     assert copy.head() == head
     commit_files(local, {"more.mid": b"more"}, "more")
-    with pytest.raises(RemoteError, match="read-only"):
+    with pytest.raises(RemoteError, match="fetch-only"):
         _push(local, str(path))
     with pytest.raises(RemoteError, match="bundle file"):
         driver.push(None, [])
@@ -240,3 +240,37 @@ def test_a_failed_clone_into_an_empty_directory_empties_it_again(tmp_path: Path,
     with pytest.raises(RemoteError, match="no Muse remote"):
         clone(str(tmp_path / "missing"), dest)
     assert dest.is_dir() and list(dest.iterdir()) == []
+
+
+def test_a_remote_on_a_read_only_filesystem_says_so_and_keeps_its_state(
+        tmp_path: Path, local: Repository) -> None:
+    """EROFS (a USB stick or a share mounted read-only) was "filesystem error … Read-only
+    file system" with no hint. A test cannot mount read-only without privileges, so the
+    driver's edge gets the OSError the kernel would give where the push first writes."""
+    remote = tmp_path / "stick.muse"
+    Repository.init(remote, bare=True)
+    before = tree_state(remote)
+
+    def read_only(point: str) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(remote / "tmp"))
+
+    with pytest.raises(RemoteError) as caught:
+        push(local, FsRemote(remote, hook=read_only), [(MAIN, MAIN)])
+    assert caught.value.exit_code == 6
+    assert caught.value.message == f"the remote at {remote} is on a read-only filesystem"
+    assert caught.value.hint is not None and "fetched and cloned from" in caught.value.hint
+    assert tree_state(remote) == before
+
+
+def test_a_remote_missing_a_pack_points_at_muse_verify(tmp_path: Path,
+                                                       local: Repository) -> None:
+    """The hint named `muse fsck`, a command Muse does not have."""
+    remote = tmp_path / "remote.muse"
+    Repository.init(remote, bare=True)
+    _push(local, str(remote))
+    for pack in (remote / "packs").glob("*.bundle"):
+        pack.unlink()
+    with pytest.raises(RemoteError, match="is incomplete") as caught:
+        clone(str(remote), tmp_path / "copy")
+    assert caught.value.hint == f"see what is missing: cd {remote} && muse verify"
+    assert not (tmp_path / "copy").exists()

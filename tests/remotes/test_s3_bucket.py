@@ -397,6 +397,41 @@ def test_an_unreachable_endpoint_is_transient(s3_server: S3Server, tmp_path: Pat
     assert caught.value.hint
 
 
+def test_an_endpoint_that_never_answers_is_a_transient_error_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's read and connect timeouts are also OSErrors, and the edge let OSErrors
+    through untranslated: a silent endpoint was exit 70 with a traceback."""
+    import socket
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "muse-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "muse-test-secret")
+    with socket.socket() as silent:  # connections complete in the backlog; none is answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        options = RemoteOptions(timeout=0.3, settings={
+            "endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}", "path-style": "true"})
+        s3 = open_bucket("s3://muse-silent/repo", options, client=None)
+        with pytest.raises(TransientRemoteError) as caught:
+            s3.get("refs.json")
+    assert caught.value.message.startswith("S3 did not answer in time for ")
+    assert caught.value.hint is not None and "remote.NAME.timeout" in caught.value.hint
+
+
+def test_https_to_a_plain_http_endpoint_is_named_and_not_retried(
+        s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's SSLError is an OSError too: it escaped as a traceback."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    options = RemoteOptions(timeout=5, settings={
+        "endpoint": s3_server.endpoint.replace("http://", "https://"), "path-style": "true"})
+    s3 = open_bucket(f"s3://{s3_server.new_bucket()}/repo", options, client=None)
+    with pytest.raises(RemoteError) as caught:
+        s3.get("refs.json")
+    assert not isinstance(caught.value, TransientRemoteError)
+    assert caught.value.message.startswith("TLS with the S3 endpoint failed for ")
+    assert caught.value.hint is not None and "AWS_CA_BUNDLE" in caught.value.hint
+
+
 def test_throttling_and_5xx_are_transient(tmp_path: Path) -> None:
     import boto3
     from botocore.stub import Stubber
