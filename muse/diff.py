@@ -187,14 +187,34 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
             bar = "+" * round(fd.insertions * scale) + "-" * round(fd.deletions * scale)
             detail = f"{count} {bar}"
         out.append(f" {pad(names[fd.path], name_width)} | {detail}")
-    files = len(diffs)
-    ins = sum(fd.insertions for fd in diffs)
-    dels = sum(fd.deletions for fd in diffs)
-    out.append(f" {files} file{'s' if files != 1 else ''} changed, "
-               f"{ins} insertion{'s' if ins != 1 else ''}(+), "
-               f"{dels} deletion{'s' if dels != 1 else ''}(-)")
+    out.append(_stat_summary(len(diffs), sum(fd.insertions for fd in diffs),
+                             sum(fd.deletions for fd in diffs)))
     return out
+
+
+def _stat_summary(files: int, ins: int, dels: int) -> str:
+    """git's last stat line: a zero count is left out, unless both are zero."""
+    parts = [f" {files} file{'s' if files != 1 else ''} changed"]
+    if ins or not dels:
+        parts.append(f"{ins} insertion{'s' if ins != 1 else ''}(+)")
+    if dels or not ins:
+        parts.append(f"{dels} deletion{'s' if dels != 1 else ''}(-)")
+    return ", ".join(parts)
 
 
 def render_name_status(changes: list[Change]) -> list[str]:
     return [f"{change.letter}\t{change.path}" for change in changes]
+
+
+def render_diffs(diffs: list[FileDiff], *, name_only: bool = False, name_status: bool = False,
+                 stat: bool = False, patch: bool = False) -> list[str]:
+    """What `show`, `diff` and `log` print of a change set, with git's precedence: paths
+    alone, or letters and paths, else the stat and/or the patch (a blank line between)."""
+    if name_only:
+        return [fd.path for fd in diffs]
+    if name_status:
+        return render_name_status([fd.change for fd in diffs])
+    lines = render_stat(diffs) if stat else []
+    if patch:
+        lines += ([""] if lines else []) + render_patch(diffs)
+    return lines

@@ -31,8 +31,10 @@ class CommitGraph(Generic[SourceT]):
             self._cache[oid] = found
         return found
 
-    def walk(self, starts: Iterable[str], *, stop: set[str] | None = None) -> Iterator[str]:
-        """Yield every commit reachable from `starts` once, newest first; do not enter `stop`."""
+    def walk(self, starts: Iterable[str], *, stop: set[str] | None = None,
+             first_parent: bool = False) -> Iterator[str]:
+        """Yield every commit reachable from `starts` once, newest first; do not enter `stop`;
+        with `first_parent`, follow only each commit's first parent."""
         stop = stop or set()
         seen: set[str] = set()
         heap: list[tuple[int, int, str]] = []
@@ -45,7 +47,8 @@ class CommitGraph(Generic[SourceT]):
         while heap:
             _, _, oid = heapq.heappop(heap)
             yield oid
-            for parent in self.commit(oid).parents:
+            parents = self.commit(oid).parents
+            for parent in parents[:1] if first_parent else parents:
                 if parent not in seen and parent not in stop:
                     seen.add(parent)
                     counter += 1

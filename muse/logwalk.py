@@ -2,10 +2,13 @@
 
 A range is a set of starting commits and a set of excluded ones: `A..B` is
 "reachable from B, not from A" (an empty side means HEAD), `A...B` is "reachable
-from exactly one of A and B", `^A` excludes A. With pathspecs, a commit is
-listed when it changes a matched path against every parent (a merge that took
-one side's version unchanged is not listed, as git's default simplification);
-a root commit is listed when it holds a matched path.
+from exactly one of A and B", `^A` excludes A; `--all` starts from every ref and
+HEAD. With pathspecs, a commit is listed when it changes a matched path against
+every parent (a merge that took one side's version unchanged is not listed, as
+git's default simplification); a root commit is listed when it holds a matched
+path. With `first_parent` the walk follows first parents only, and a merge is
+compared with its first parent alone; the excluded side is still every commit
+the exclusions reach, as git's is.
 """
 
 from __future__ import annotations
@@ -51,15 +54,25 @@ def parse_range(repo: Repository, texts: list[str]) -> Range:
     return found
 
 
-def in_range(repo: Repository, wanted: Range) -> Iterator[str]:
+def all_tips(repo: Repository) -> list[str]:
+    """`--all`: the commit of every ref (a tag peeled to its commit) and HEAD's."""
+    from .tags import peel_all
+
+    refs = repo.refs.list("refs/").values()
+    head = repo.head()
+    return peel_all(repo.store, [*refs, *([head] if head else [])])
+
+
+def in_range(repo: Repository, wanted: Range, first_parent: bool = False) -> Iterator[str]:
     """The commits of `wanted`, newest first (by timestamp)."""
     stop = set(repo.graph.walk(wanted.exclude)) if wanted.exclude else set()
-    return repo.graph.walk(wanted.include, stop=stop)
+    return repo.graph.walk(wanted.include, stop=stop, first_parent=first_parent)
 
 
 @dataclass(frozen=True)
 class CommitFilter:
-    """`log --author`, `--grep`, `--since`, `--until`: which commits of the range are shown.
+    """`log --author`, `--grep`, `--since`, `--until`, `--min-parents`, `--max-parents`:
+    which commits of the range are shown.
 
     Patterns are regular expressions searched (not matched whole), as git's are: the
     author in `Name <email>`, `--grep` in the whole message; `ignore_case` for both.
@@ -70,13 +83,17 @@ class CommitFilter:
     since: float | None = None
     until: float | None = None
     ignore_case: bool = False
+    min_parents: int = 0
+    max_parents: int | None = None
 
     def compiled(self) -> Callable[[Commit], bool]:
         flags = re.IGNORECASE if self.ignore_case else 0
-        author = _pattern(self.author, "--author", flags)
-        grep = _pattern(self.grep, "--grep", flags)
+        author = compile_pattern(self.author, "--author", flags)
+        grep = compile_pattern(self.grep, "--grep", flags)
 
         def keeps(commit: Commit) -> bool:
+            if not self._parents_fit(len(commit.parents)):
+                return False
             if self.since is not None and commit.timestamp < self.since:
                 return False
             if self.until is not None and commit.timestamp > self.until:
@@ -87,8 +104,13 @@ class CommitFilter:
             return grep is None or grep.search(commit.message) is not None
         return keeps
 
+    def _parents_fit(self, count: int) -> bool:
+        return count >= self.min_parents and (self.max_parents is None
+                                              or count <= self.max_parents)
 
-def _pattern(text: str | None, option: str, flags: int) -> re.Pattern[str] | None:
+
+def compile_pattern(text: str | None, option: str, flags: int) -> re.Pattern[str] | None:
+    """`text` compiled, or UsageError naming `option`: a bad pattern is a user's mistake."""
     if text is None:
         return None
     try:
@@ -100,12 +122,13 @@ def _pattern(text: str | None, option: str, flags: int) -> re.Pattern[str] | Non
 
 def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
            walked: set[str] | None = None,
-           keeps: Callable[[Commit], bool] | None = None) -> Iterator[str]:
+           keeps: Callable[[Commit], bool] | None = None, *,
+           first_parent: bool = False) -> Iterator[str]:
     """The commits `log` lists, newest first, lazily; every commit passed is added to
     `walked` (the graph links shown commits through the hidden ones). `keeps`: a
     `CommitFilter.compiled()` test, or None for every commit."""
-    limit = PathFilter(repo, specs)
-    for oid in in_range(repo, wanted):
+    limit = PathFilter(repo, specs, first_parent)
+    for oid in in_range(repo, wanted, first_parent):
         if walked is not None:
             walked.add(oid)
         if (keeps is None or keeps(repo.graph.commit(oid))) and limit.touches(oid):
@@ -115,9 +138,11 @@ def listed(repo: Repository, wanted: Range, specs: list[Pathspec],
 class PathFilter:
     """Whether a commit changes any path under `specs` (see the module docstring)."""
 
-    def __init__(self, repo: Repository, specs: list[Pathspec]) -> None:
+    def __init__(self, repo: Repository, specs: list[Pathspec],
+                 first_parent: bool = False) -> None:
         self.repo = repo
         self.specs = specs
+        self.first_parent = first_parent
         self._wanted = matcher(specs)
         self._keys: dict[str, _Key] = {}
 
@@ -154,7 +179,7 @@ class PathFilter:
         if not self.specs:
             return True
         commit = self.repo.graph.commit(commit_id)
-        parents = commit.parents
+        parents = followed(commit.parents, self.first_parent)
         if any(self.repo.graph.commit(p).snapshot == commit.snapshot for p in parents):
             return False  # the same tree as a parent: nothing to read
         mine = self._key(commit_id)
@@ -163,10 +188,16 @@ class PathFilter:
         return all(self._key(p) != mine for p in parents)
 
 
-def visible_parents(repo: Repository, shown: set[str], walked: set[str]
-                    ) -> dict[str, list[str]]:
-    """For the graph: each shown commit's nearest shown ancestors along its parents,
-    passing through commits of the range that path limiting hid."""
+def followed(parents: tuple[str, ...], first_parent: bool) -> tuple[str, ...]:
+    """The parents a walk goes on to: all of them, or the first alone."""
+    return parents[:1] if first_parent else parents
+
+
+def visible_parents(repo: Repository, shown: set[str], walked: set[str],
+                    first_parent: bool = False) -> dict[str, list[str]]:
+    """For the graph: each shown commit's nearest shown ancestors along its parents
+    (first parents only with `first_parent`), passing through commits of the range
+    that path limiting or a filter hid."""
     memo: dict[str, list[str]] = {}
 
     def through(oid: str) -> list[str]:
@@ -177,7 +208,7 @@ def visible_parents(repo: Repository, shown: set[str], walked: set[str]
         stack, seen = [oid], {oid}
         while stack:
             current = stack.pop()
-            for parent in repo.graph.commit(current).parents:
+            for parent in followed(repo.graph.commit(current).parents, first_parent):
                 if parent in seen or parent not in walked:
                     continue
                 seen.add(parent)
@@ -192,7 +223,7 @@ def visible_parents(repo: Repository, shown: set[str], walked: set[str]
     found: dict[str, list[str]] = {}
     for oid in shown:
         parents: list[str] = []
-        for parent in repo.graph.commit(oid).parents:
+        for parent in followed(repo.graph.commit(oid).parents, first_parent):
             if parent not in walked:
                 continue
             for target in ([parent] if parent in shown else through(parent)):

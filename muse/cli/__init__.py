@@ -15,7 +15,7 @@ LAZY_COMMANDS = {
     "init": "muse.cli.repo_cmds:init",
     "status": "muse.cli.repo_cmds:status",
     "commit": "muse.cli.repo_cmds:commit",
-    "log": "muse.cli.repo_cmds:log",
+    "log": "muse.cli.log_cmds:log",
     "keys": "muse.cli.config_cmds:keys",
     "config": "muse.cli.config_cmds:config",
     "show": "muse.cli.inspect_cmds:show",

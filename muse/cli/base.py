@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -321,6 +322,17 @@ COUNT = _Count()
 def emit_json(value: Any, *, err: bool = False) -> None:
     """Indented JSON; on stderr with `err` (when stdout carries data, as `bundle create -`)."""
     click.echo(json.dumps(value, indent=2, sort_keys=False), err=err)
+
+
+def emit_json_array(items: Iterable[Any]) -> None:
+    """The text `emit_json(list(items))` prints, written one element at a time: memory
+    holds one element, however many there are (`log --json -p` over a long history)."""
+    opened = False
+    for item in items:
+        text = json.dumps(item, indent=2, sort_keys=False).replace("\n", "\n  ")
+        click.echo((",\n  " if opened else "[\n  ") + text, nl=False)
+        opened = True
+    click.echo("\n]" if opened else "[]")
 
 
 def short(oid: str | None, n: int = 12) -> str:

@@ -51,16 +51,10 @@ def _snapshot_of(repo: Repository, revision: str) -> tuple[str, Snapshot]:
 
 def _print_diffs(diffs: list[FileDiff], *, stat: bool, name_status: bool,
                  name_only: bool = False) -> None:
-    from ..diff import render_name_status, render_patch, render_stat
+    from ..diff import render_diffs
 
-    if name_only:
-        lines = [fd.change.path for fd in diffs]
-    elif name_status:
-        lines = render_name_status([fd.change for fd in diffs])
-    elif stat:
-        lines = render_stat(diffs)
-    else:
-        lines = render_patch(diffs)
+    lines = render_diffs(diffs, name_only=name_only, name_status=name_status, stat=stat,
+                         patch=not stat)
     for line in lines:
         click.echo(printable(line))  # paths and text content from any commit
 

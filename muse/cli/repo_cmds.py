@@ -1,8 +1,7 @@
-"""Everyday commands on one repository: init, status, commit, log."""
+"""Everyday commands on one repository: init, status, commit (and a commit as log shows it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import click
 from ..display import format_time, printable, printable_lines
 from ..errors import UsageError
 from .base import (
-    COUNT,
     emit_json,
     json_option,
     open_repo,
@@ -21,7 +19,6 @@ from .base import (
     say,
     short,
 )
-from .pathargs import LogCommand
 
 
 @click.command()
@@ -308,11 +305,6 @@ def echo_commit(record: dict[str, Any]) -> None:
         click.echo(line)
 
 
-def _decorated(names: Any, current: str | None) -> str:
-    label = names.label(current) if names is not None else ""
-    return f" ({printable(label)})" if label else ""
-
-
 def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
     """A commit as `log` and `show` print it (a list: the graph draws lanes beside it)."""
     lines = [f"commit {record['id']}{decoration}"]
@@ -328,160 +320,3 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
     lines += [f"    {line}" for line in printable_lines(record["message"]) or [""]]
     lines.append("")
     return lines
-
-
-@click.command(cls=LogCommand)
-@click.argument("revisions", nargs=-1)
-@click.option("-n", "--max-count", type=COUNT, help="Show at most N commits (or -N).")
-@click.option("--oneline", is_flag=True, help="One line per commit: short id and subject.")
-@click.option("--graph", is_flag=True, help="Draw the history's branches and merges beside it.")
-@click.option("--decorate/--no-decorate", default=None,
-              help="Show the branch and tag names of each commit (default: on a terminal).")
-@click.option("--author", metavar="PATTERN",
-              help="Only commits whose `Name <email>` matches PATTERN (a regular expression).")
-@click.option("--grep", metavar="PATTERN", help="Only commits whose message matches PATTERN.")
-@click.option("-i", "--regexp-ignore-case", "ignore_case", is_flag=True,
-              help="--author and --grep ignore case.")
-@click.option("--since", "--after", "since", metavar="DATE",
-              help="Only commits made at or after DATE (2.weeks.ago, 2026-11-01, …).")
-@click.option("--until", "--before", "until", metavar="DATE",
-              help="Only commits made at or before DATE.")
-@click.option("--format", "--pretty", "format_text", metavar="FORMAT",
-              help="Each commit as FORMAT: git's placeholders, %H %h %s %an %ad %d %G? … "
-              "(`format:` / `tformat:` prefixes and `--pretty=oneline` accepted).")
-@json_option("Machine-readable output.")
-def log(revisions: tuple[str, ...], max_count: int | None, oneline: bool, graph: bool,
-        decorate: bool | None, author: str | None, grep: str | None, ignore_case: bool,
-        since: str | None, until: str | None, format_text: str | None,
-        as_json: bool) -> None:
-    """Show the history reachable from REVISIONS (default: HEAD), newest first.
-
-    A revision may be a range: A..B (in B, not in A), A...B (in exactly one),
-    ^A (not in A). After `--`, PATHS list only the commits that change them.
-    """
-    import sys
-
-    from ..decorate import decorations
-    from ..logwalk import listed, parse_range
-    from ..sigcache import VerifiedSignatures
-    from ..trust import trusted_set
-    from .pathargs import split_paths
-
-    pieces = None
-    if format_text is not None:
-        from .log_format import compile_format, format_option, uses
-
-        if as_json or oneline:
-            other = "--json" if as_json else "--oneline"
-            raise UsageError(f"--format cannot be combined with {other}")
-        if format_text == "oneline":
-            oneline = True
-        else:
-            pieces = compile_format(format_option(format_text))
-            decorate = decorate or uses(pieces, "d", "D")
-    repo = open_repo()
-    if not revisions and repo.head() is None:
-        if as_json:
-            emit_json([])
-        else:
-            click.echo(f"no commits yet on branch {repo.current_branch()}")
-        return
-    texts, specs = split_paths(repo, revisions)
-    walked: set[str] = set()
-    only = _commit_filter(author, grep, ignore_case, since, until)
-    commits = listed(repo, parse_range(repo, texts), specs, walked if graph else None, only)
-    if decorate is None:
-        decorate = sys.stdout.isatty()
-    names = decorations(repo) if decorate or as_json else {}
-    trusted = trusted_set()
-    signatures = VerifiedSignatures()
-    try:
-        _print_log(repo, commits, names, trusted, signatures, walked,
-                   max_count=max_count, oneline=oneline, graph=graph,
-                   decorate=bool(decorate), as_json=as_json, pieces=pieces)
-    finally:  # what was verified stays verified, even when `| head` closes the pipe
-        signatures.save()
-
-
-def _commit_filter(author: str | None, grep: str | None, ignore_case: bool,
-                   since: str | None, until: str | None) -> Any:
-    """The --author/--grep/--since/--until test of a commit, or None when none is given."""
-    from ..dates import point_in_time
-    from ..logwalk import CommitFilter
-
-    if author is None and grep is None and since is None and until is None:
-        return None
-
-    def when(text: str | None, option: str) -> float | None:
-        if text is None:
-            return None
-        found = point_in_time(text, what=f"{option} date")
-        if found is None:
-            raise UsageError(f"{option} needs a date, not {text!r}",
-                             hint="e.g. 2.weeks.ago or 2026-11-01")
-        return found
-
-    # Compiled here: a bad pattern is refused before anything is printed.
-    return CommitFilter(author, grep, when(since, "--since"), when(until, "--until"),
-                        ignore_case).compiled()
-
-
-def _print_log(repo: Any, commits: Iterator[str], names: dict[str, Any], trusted: frozenset[bytes],
-               signatures: Any, walked: set[str], *, max_count: int | None, oneline: bool,
-               graph: bool, decorate: bool, as_json: bool, pieces: Any = None) -> None:
-    import itertools
-
-    from ..decorate import Names
-
-    if as_json:
-        emit_json([{**commit_record(oid, repo.graph.commit(oid), trusted, signatures),
-                    "decorations": (names[oid] if oid in names else Names()).as_dict()}
-                   for oid in itertools.islice(commits, max_count)])
-        return
-    current = repo.current_branch()
-
-    def lines_of(oid: str) -> list[str]:
-        commit = repo.graph.commit(oid)
-        if pieces is not None:
-            return _formatted(oid, commit).split("\n")
-        decoration = _decorated(names.get(oid), current) if decorate else ""
-        if oneline:
-            return [f"{short(oid)}{decoration} {printable(commit.subject)}"]
-        return commit_lines(commit_record(oid, commit, trusted, signatures), decoration)
-
-    def _formatted(oid: str, commit: Any) -> str:
-        from .log_format import render, shown_commit
-
-        return render(pieces, shown_commit(
-            oid, commit, lambda: commit_record(oid, commit, trusted, signatures)["signature"],
-            names.get(oid), current))
-
-    if graph:
-        lines = _graph_lines(repo, list(commits), walked, max_count, lines_of)
-    else:  # streamed: `muse log | head` prints at once, whatever the history's length
-        lines = (line for oid in itertools.islice(commits, max_count) for line in lines_of(oid))
-    for line in lines:
-        click.echo(line)
-
-
-def _graph_lines(repo: Any, shown: list[str], walked: set[str], max_count: int | None,
-                 lines_of: Callable[[str], list[str]]) -> Iterator[str]:
-    """The graph needs the whole range first: topological order, parents through hidden
-    commits; then at most `max_count` commits are drawn."""
-    from ..loggraph import draw
-
-    order, parents = _graph_order(repo, shown, walked)
-    order = order[:max_count] if max_count is not None else order
-    kept = set(order)
-    return draw(order, {o: [p for p in parents[o] if p in kept] for o in order}, lines_of)
-
-
-def _graph_order(repo: Any, shown: list[str], walked: set[str]
-                 ) -> tuple[list[str], dict[str, list[str]]]:
-    """The shown commits children-first, with each one's nearest shown ancestors."""
-    from ..loggraph import topological
-    from ..logwalk import visible_parents
-
-    parents = visible_parents(repo, set(shown), walked)
-    order = topological(shown, parents, lambda oid: repo.graph.commit(oid).timestamp)
-    return order, parents

@@ -1,0 +1,154 @@
+"""`muse log --all/--reverse/--first-parent/--merges/--no-merges`, checked against git's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.testkit import changes_nothing
+from tests.twin_history import Twin
+
+
+@pytest.fixture
+def twin(muse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Twin:
+    """main: Verse, Chorus, Outro, Merge the bridge (side: Bridge, Bridge again), Coda;
+    `idea` off Chorus, never merged; tag `demo` on a commit no branch holds any more."""
+    made = Twin(muse, tmp_path, monkeypatch)
+    made.commit("Verse", {"song.txt": "verse\n"})
+    made.commit("Chorus", {"song.txt": "verse\nchorus\n"})
+    made.branch("side")
+    made.branch("idea")
+    made.branch("scrap")
+    made.switch("side")
+    made.commit("Bridge", {"bridge.txt": "bridge\n"})
+    made.commit("Bridge again", {"bridge.txt": "bridge\nbridge\n"})
+    made.switch("idea")
+    made.commit("Idea", {"idea.txt": "idea\n"})
+    made.switch("scrap")
+    made.commit("Scrapped take", {"scrap.txt": "scrap\n"})
+    made.tag("demo", annotated=True)
+    made.switch("main")
+    made.ok("branch", "-D", "scrap")
+    made.git("branch", "-q", "-D", "scrap")
+    made.commit("Outro", {"song.txt": "verse\nchorus\noutro\n"})
+    made.merge("side", "Merge the bridge")
+    made.commit("Coda", {"song.txt": "verse\nchorus\noutro\ncoda\n"})
+    return made
+
+
+def same_as_git(twin: Twin, *args: str) -> list[str]:
+    """The subjects both tools list for `log ARGS`, asserted equal."""
+    ours = twin.ok("log", "--format=%s", *args).splitlines()
+    assert ours == twin.git("log", "--format=%s", *args).splitlines()
+    return ours
+
+
+@pytest.mark.parametrize("args", [
+    ("--all",),
+    ("--all", "-3"),
+    ("--all", "^side"),
+    ("--all", "--", "bridge.txt"),
+    ("--reverse",),
+    ("--reverse", "-2"),                   # -N chooses the newest two, then reverses them
+    ("--reverse", "--all", "--no-merges"),
+    ("--reverse", "Chorus..side"),
+    ("--first-parent",),
+    ("--first-parent", "side..main"),
+    ("--first-parent", "--", "bridge.txt"),  # the merge brought it to the first-parent line
+    ("--first-parent", "--all"),
+    ("--merges",),
+    ("--no-merges",),
+    ("--no-merges", "--", "song.txt"),
+    ("--min-parents=2",),
+    ("--max-parents=1", "-2"),
+    ("--max-parents=0",),               # root commits only
+    ("--min-parents=1", "--max-parents=1", "side...idea"),
+])
+def test_walk_options_list_what_git_lists(twin, args):
+    muse_args = [_named(twin, a, twin.muse_id) for a in args]
+    git_args = [_named(twin, a, twin.git_id) for a in args]
+    ours = twin.ok("log", "--format=%s", *muse_args).splitlines()
+    assert ours == twin.git("log", "--format=%s", *git_args).splitlines()
+    assert ours  # every case lists something
+
+
+def _named(twin: Twin, arg: str, ids: dict[str, str]) -> str:
+    """`Chorus..side`: a commit named by its message, as each tool knows it."""
+    return arg.replace("Chorus", ids["Chorus"]) if arg.startswith("Chorus") else arg
+
+
+def test_all_starts_from_tags_and_every_branch(twin):
+    listed = same_as_git(twin, "--all")
+    assert {"Idea", "Scrapped take", "Coda"} <= set(listed)  # a branch, a tag alone, HEAD
+    assert "Scrapped take" not in twin.ok("log", "--format=%s")
+
+
+@pytest.mark.parametrize("args", [
+    ("--first-parent",),
+    ("--first-parent", "--", "bridge.txt"),
+    ("--no-merges", "--", "song.txt"),
+])
+def test_graph_is_drawn_as_git_draws_it(twin, args):
+    # Where both tools order the commits alike (Muse draws newest first among the
+    # ready ones, git keeps a branch's commits together): one lane, or lanes that fork.
+    drawn = twin.ok("log", "--graph", "--format=%s", *args)
+    assert drawn.rstrip("\n") == twin.git("log", "--graph", "--format=%s", *args)
+
+
+def test_all_draws_every_tip_in_its_lane(twin):
+    drawn = twin.ok("log", "--graph", "--all", "--format=%s").splitlines()
+    assert [line.lstrip("*| /_\\") for line in drawn if "*" in line] == \
+        twin.ok("log", "--all", "--format=%s").splitlines()
+    assert "| | * Scrapped take" in drawn and "| | * Idea" in drawn
+    assert drawn[-2:] == ["* Chorus", "* Verse"]
+    oneline = twin.ok("log", "--graph", "--all", "--oneline", "--first-parent", "-3")
+    assert oneline.splitlines()[2].startswith("* ")  # first parents only: one lane
+
+
+def test_oneline_and_json_reverse_alike(twin):
+    ids = [line.split()[0] for line in twin.ok("log", "--oneline", "--reverse").splitlines()]
+    records = json.loads(twin.ok("log", "--json", "--reverse"))
+    assert [r["id"][:12] for r in records] == ids
+    assert records[0]["parents"] == [] and records[-1]["message"].startswith("Coda")
+    assert json.loads(twin.ok("log", "--json", "--merges"))[0]["message"].startswith("Merge")
+
+
+def test_all_takes_remote_tracking_refs(muse, tmp_path, twin):
+    clone = tmp_path / "clone"
+    assert muse("clone", "-q", str(twin.m), str(clone), cwd=tmp_path).exit_code == 0
+    (twin.m / "late.txt").write_text("late\n")
+    twin.ok("commit", "-q", "--unsigned", "-m", "Late take")
+    assert muse("fetch", "-q", cwd=clone).exit_code == 0
+    assert muse("switch", "-q", "-c", "solo", "demo", cwd=clone).exit_code == 0
+    everything = muse("log", "--all", "--format=%s", cwd=clone).stdout.splitlines()
+    assert "Late take" in everything  # only origin/main holds it
+    assert "Late take" not in muse("log", "--format=%s", cwd=clone).stdout
+
+
+def test_all_in_an_empty_repository(muse, repo_dir):
+    assert muse("log", "--all", cwd=repo_dir).stdout == "no commits yet on branch main\n"
+    assert muse("log", "--all", "--json", cwd=repo_dir).stdout == "[]\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--reverse", "--graph"), "--reverse cannot be combined with --graph"),
+    (("--merges", "--no-merges"), "--merges cannot be combined with --no-merges"),
+    (("--min-parents=-1",), "Invalid value for '--min-parents'"),
+])
+def test_bad_combinations_are_refused(twin, muse, args, message):
+    result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("items", [[], [1], [{"a": [1, {"b": "x\ny"}], "c": {}}, [], "q"]])
+def test_json_array_streams_the_same_text(items):
+    import click
+    from click.testing import CliRunner
+
+    from muse.cli.base import emit_json_array
+
+    printed = CliRunner().invoke(click.command()(lambda: emit_json_array(iter(items))))
+    assert printed.output == json.dumps(items, indent=2) + "\n"
