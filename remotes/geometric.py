@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from muse.bundle import write_items
+from muse.bundle import Progress, write_items
 from muse.frames import read_stored
 from muse.graph import parents_first
 from muse.storage import COMMIT, PackEntry
@@ -95,13 +95,20 @@ def union_parts(indexes: Sequence[PackIndex]) -> tuple[list[PackEntry], dict[str
     return items, source, graph, requires
 
 
-def write_union(packs_dir: Path, indexes: Sequence[PackIndex], out: BinaryIO) -> PackIndex:
+def write_union(packs_dir: Path, indexes: Sequence[PackIndex], out: BinaryIO, *,
+                progress: Progress | None = None) -> PackIndex:
     """One pack of every item of `indexes` (in pack order), read from their bundles in
-    `packs_dir` and re-hashed on the way; its index."""
+    `packs_dir` and re-hashed on the way; its index. `progress` hears the bytes read."""
     items, source, graph, requires = union_parts(indexes)
     with contextlib.ExitStack() as stack:
         handles = {i.pack: stack.enter_context(open(packs_dir / f"pack-{i.pack}.bundle", "rb"))
                    for i in indexes}
-        summary = write_items(lambda e: read_stored(handles[source[e.oid]], e.offset, e.size),
-                              items, requires, out)
+
+        def read(entry: PackEntry) -> Iterator[bytes]:
+            for chunk in read_stored(handles[source[entry.oid]], entry.offset, entry.size):
+                if progress is not None:
+                    progress(len(chunk))
+                yield chunk
+
+        summary = write_items(read, items, requires, out)
     return PackIndex(summary.bundle_id, summary.size, tuple(requires), graph, summary.entries)

@@ -344,12 +344,18 @@ class S3Bucket:
 
     def size_of(self, key: str) -> int | None:
         """The length of the object at `key`, or None when there is none (one HEAD)."""
+        found = self.key_info(key)
+        return None if found is None else found.size
+
+    def key_info(self, key: str) -> KeyInfo | None:
+        """What `list_info` says of `key` (length, LastModified), or None when there is no
+        object there (one HEAD)."""
         try:
             with self._edge(key):
                 head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
         except _Missing:
             return None
-        return int(head["ContentLength"])
+        return KeyInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def copy(self, key: str, to: str) -> None:
         """A server-side copy of `key` to `to` (in parts above 5 GB: boto3's managed copy)."""

@@ -10,14 +10,41 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from muse.bundle import Progress
+from muse.objects import is_object_id
+
+from ..bucket import KeyInfo
 from ..fs import DirBucket
+
+BUNDLES_PREFIX = "bundles/"
 
 
 def bundle_key(bundle_id: str) -> str:
-    return f"bundles/{bundle_id}.bundle"
+    return f"{BUNDLES_PREFIX}{bundle_id}.bundle"
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A bundle in the store, its length, and when the store wrote it (its own clock)."""
+
+    pack_id: str
+    size: int
+    modified: float
+
+
+def stored_blobs(listed: Iterable[KeyInfo]) -> Iterator[StoredBlob]:
+    """The bundles among a listing of `bundles/`: keys of any other shape are not the hub's."""
+    for info in listed:
+        name = info.key[len(BUNDLES_PREFIX):]
+        stem, dot, suffix = name.partition(".")
+        if info.key.startswith(BUNDLES_PREFIX) and dot and suffix == "bundle" and \
+                is_object_id(stem):
+            yield StoredBlob(stem, info.size, info.modified)
 
 
 class BlobStore(Protocol):
@@ -30,8 +57,17 @@ class BlobStore(Protocol):
         """The stored bundle's length (None: unknown without another request)."""
         ...
 
-    def put(self, bundle_id: str, path: Path) -> None:
-        """Store the hub's own work file `path` (already hashed to `bundle_id`) create-only."""
+    def put(self, bundle_id: str, path: Path, *, progress: Progress | None = None) -> None:
+        """Store the hub's own work file `path` (already hashed to `bundle_id`) create-only;
+        `progress` hears how many bytes have gone (a repack keeps its lease with it)."""
+        ...
+
+    def modified(self, bundle_id: str) -> float | None:
+        """When the store wrote the bundle (None: it holds none), in the store's clock."""
+        ...
+
+    def list_bundles(self) -> Iterator[StoredBlob]:
+        """Every bundle stored, whatever names it or not (the sweep's listing)."""
         ...
 
     def open(self, bundle_id: str) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -78,6 +114,14 @@ class BlobStore(Protocol):
         ...
 
 
+def deleter(blobs: BlobStore, pack_id: str) -> Callable[[], bool]:
+    """What `SqlIndex.delete_unnamed` calls to delete a pack's bytes outright."""
+    def delete() -> bool:
+        blobs.delete(pack_id)
+        return True
+    return delete
+
+
 class DirBlobs:
     """Bundles as files under a directory (the embedded default)."""
 
@@ -92,8 +136,18 @@ class DirBlobs:
     def size_of(self, bundle_id: str) -> int | None:
         return (self.root / bundle_key(bundle_id)).stat().st_size
 
-    def put(self, bundle_id: str, path: Path) -> None:
-        self._bucket.put_if_absent(bundle_key(bundle_id), path, disposable=True)
+    def put(self, bundle_id: str, path: Path, *, progress: Progress | None = None) -> None:
+        self._bucket.put_if_absent(bundle_key(bundle_id), path, disposable=True,
+                                   progress=progress)
+
+    def modified(self, bundle_id: str) -> float | None:
+        try:
+            return (self.root / bundle_key(bundle_id)).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def list_bundles(self) -> Iterator[StoredBlob]:
+        return stored_blobs(self._bucket.list_info(BUNDLES_PREFIX))
 
     def open(self, bundle_id: str) -> contextlib.AbstractContextManager[BinaryIO]:
         return self._bucket.open_range(bundle_key(bundle_id))

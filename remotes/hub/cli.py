@@ -166,14 +166,20 @@ def kill_hook(served: Hub) -> None:
               "total after it (what the hub does after pushes)")
 @click.option("--prune", metavar="DATE",
               help=f"drop replaced packs older than this (default {DEFAULT_GRACE}; now, "
-              "never, 2.hours.ago)")
+              "never, 2.hours.ago); the sweep takes unnamed bundles older than this, but "
+              "none younger than a day")
+@click.option("--sweep/--no-sweep", default=None,
+              help="also delete the bundles no repository's rows name (left by killed "
+              "pushes and repacks); default: with --all-repos only")
 @click.option("--json", "as_json", is_flag=True)
 def repack(data: Path | None, database: str | None, blobs: str | None, full_name: str | None,
-           all_repos: bool, geometric: bool, prune: str | None, as_json: bool) -> None:
+           all_repos: bool, geometric: bool, prune: str | None, sweep: bool | None,
+           as_json: bool) -> None:
     """Fold a repository's packs into one, so a clone downloads one pack, not one per push."""
     from muse.gc import prune_cutoff
 
     from .repack import Repacker, repack_all
+    from .sweep import sweep_blobs
 
     if all_repos == (full_name is not None):
         raise UsageError("name one repository, or pass --all-repos",
@@ -192,8 +198,16 @@ def repack(data: Path | None, database: str | None, blobs: str | None, full_name
             served.guard.rows.record(actor_name(), "repack", repo=report.repo,
                                      target=report.folded_into, packs=report.folded_packs,
                                      dropped=report.dropped_packs)
-    echo_result(as_json, {"repos": [r.as_dict() for r in reports]},
-                "\n".join(r.line() for r in reports))
+    # The sweep is the whole store's, after the folds (one may name a bundle a killed fold
+    # left); a hub-wide listing is not one repository's business unless asked for.
+    wanted = all_repos if sweep is None else sweep
+    swept = sweep_blobs(served, prune=prune) if wanted else None
+    if swept is not None and swept.swept_packs:
+        served.guard.rows.record(actor_name(), "sweep", packs=swept.swept_packs,
+                                 bytes=swept.swept_bytes, swept=swept.swept)
+    echo_result(as_json, {"repos": [r.as_dict() for r in reports],
+                          "sweep": None if swept is None else swept.as_dict()},
+                "\n".join([r.line() for r in reports] + (swept.lines() if swept else [])))
 
 
 @hub.group()

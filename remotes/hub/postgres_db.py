@@ -10,6 +10,7 @@ errors translated into the Muse error tree. psycopg is imported only here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -22,6 +23,9 @@ CONNECT_TIMEOUT_S = 10
 # Every Muse hub takes this advisory lock to migrate, so replicas starting together
 # apply each migration once ("muse" in ASCII).
 MIGRATION_LOCK = 0x6D757365
+# The advisory locks of `lock_key` are (KEY_LOCKS, a hash of the key): two 32-bit numbers,
+# a space apart from the migration lock's one 64-bit number ("keys" in ASCII).
+KEY_LOCKS = 0x6B657973
 RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
@@ -126,6 +130,11 @@ class PostgresDatabase:
         commit or rollback)."""
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
+    def lock_key(self, cur: Any, key: str) -> None:
+        """Inside a write transaction: wait until no other transaction holds `key`'s lock
+        (released at commit or rollback). Keys whose hashes collide only wait for each other."""
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (KEY_LOCKS, _int32_of(key)))
+
     def bulk_insert(self, cur: Any, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -152,6 +161,11 @@ class PostgresDatabase:
         for conn in idle:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _int32_of(key: str) -> int:
+    """A signed 32-bit number of `key` (its sha256's first four bytes): an advisory lock key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,6 +7,13 @@ folder while verifying every byte, writes one pack of every item they carry
 in one transaction points every row of the folded packs at it and marks them
 replaced. Data first, rows last: a kill at any step leaves every ref served.
 
+The lease lapses unless renewed: the repack renews it at each step and, a
+quarter of LEASE_SECONDS apart, from its copy, write and store loops, by
+compare-and-swap on its holder (the swap renews it in its own transaction). A
+repack that finds another holder stops with `repack-busy` at once; its stored
+pack goes unless a row names it. So a repack making progress keeps its lease
+however long it runs, and one that stopped loses it within LEASE_SECONDS.
+
 A replaced pack keeps its row and its bytes until the grace period after its
 `replaced_at` has passed (a fetch may have chosen it a moment ago); a later
 repack drops it. Packs pushed after the repack read the pack list stay as they
@@ -34,9 +41,10 @@ from muse.receive import verify_pack
 
 from ..bucket import PackIndex, verified_index
 from ..geometric import geometric_tail, pack_order, write_union
+from .blobs import deleter
 from .security import IN_FORCE
 from .service import Hub
-from .sql_index import NewPack, Repo
+from .sql_index import NewPack, Repo, lease_lost
 
 log = logging.getLogger("muse.hub")
 # Steps a hook sees, in order ("swapping" is inside the transaction, before its commit).
@@ -44,6 +52,10 @@ STEPS = ("locked", "copied", "stored", "swapping", "swapped", "dropped")
 # A lease left by a repack killed on another host lapses after this; one on this host
 # whose process is gone is taken over at once.
 LEASE_SECONDS = 3600
+# A working repack renews its lease once this fraction of it has passed, so a lease held by
+# a repack making progress always has three quarters of its term left (clock skew between
+# replicas and a slow step fit in that).
+RENEW_AFTER = 0.25
 # How long a replaced pack stays downloadable: well past a download URL's lifetime.
 DEFAULT_GRACE = "1.hour.ago"
 DEFAULT_AUTO_PACKS = 50
@@ -100,9 +112,57 @@ def _holder_gone(holder: str) -> bool:
     return False
 
 
+class Lease:
+    """One repack's hold on one repository: taken, kept (renewed by compare-and-swap on the
+    holder) and released. `keep` raises ConflictError (`repack-busy`) once another holds it."""
+
+    def __init__(self, hub: Hub, repo: Repo, holder: str, clock: Callable[[], float],
+                 seconds: int) -> None:
+        self._index = hub.index
+        self.repo = repo
+        self.holder = holder
+        self.seconds = seconds
+        self._clock = clock
+        self._renewed = clock()
+        # An upload in parts reports its progress from its own threads.
+        self._renewing = threading.Lock()
+
+    def take(self) -> None:
+        index, repo = self._index, self.repo
+        other = index.take_lease(repo, self.holder, self._clock(), self.seconds)
+        if other is not None and _holder_gone(other):
+            index.release_lease(repo, other)  # killed on this host: its lease is void
+            other = index.take_lease(repo, self.holder, self._clock(), self.seconds)
+        if other is not None:
+            raise ConflictError(f"{repo.full_name} is being repacked already (by {other})",
+                                code="repack-busy",
+                                hint="wait for that repack to end; a lease left by a killed "
+                                f"repack on another host lapses after {self.seconds // 60} "
+                                "minutes")
+        self._renewed = self._clock()
+
+    def keep(self, *, now: bool = False) -> None:
+        """Renew the lease (`now`, or once RENEW_AFTER of it has passed since the last)."""
+        with self._renewing:
+            at = self._clock()
+            if not now and at - self._renewed < self.seconds * RENEW_AFTER:
+                return
+            other = self._index.renew_lease(self.repo, self.holder, at, self.seconds)
+            if other is not None:
+                raise lease_lost(self.repo, other)
+            self._renewed = at
+
+    def tick(self, _done: int) -> None:
+        """A long loop's progress (bytes copied, written or sent): keep the lease."""
+        self.keep()
+
+    def release(self) -> None:
+        self._index.release_lease(self.repo, self.holder)  # only if still this holder's
+
+
 class Repacker:
-    """Repacks of `hub`'s repositories. `hook(step)` is called at each of STEPS (a test
-    kills the process there); `clock` dates leases and replacements."""
+    """Repacks of `hub`'s repositories, one at a time. `hook(step)` is called at each of
+    STEPS (a test kills the process there); `clock` dates leases and replacements."""
 
     def __init__(self, hub: Hub, *, hook: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.time, holder: str | None = None,
@@ -112,6 +172,7 @@ class Repacker:
         self._clock = clock
         self.holder = holder or holder_id()
         self._lease_seconds = lease_seconds
+        self._lease: Lease | None = None  # the one held by the repack under way
 
     def cutoff(self, prune: str | None) -> float | None:
         return prune_cutoff(prune or DEFAULT_GRACE, now=self._clock())
@@ -124,32 +185,32 @@ class Repacker:
         started = time.monotonic()
         cutoff = self.cutoff(prune)
         report = RepackReport(repo.full_name)
-        self._take_lease(repo)
+        lease = Lease(self.hub, repo, self.holder, self._clock, self._lease_seconds)
+        lease.take()
+        self._lease = lease
         try:
-            self._hook("locked")
+            self._step("locked")
             self._fold(repo, geometric, report)
             self._drop_replaced(repo, cutoff, report)
-            self._hook("dropped")
+            self._step("dropped")
         finally:
-            self.hub.index.release_lease(repo, self.holder)
+            self._lease = None
+            lease.release()
         report.packs_after = len(self.hub.index.pack_rows(repo))
         report.seconds = round(time.monotonic() - started, 3)
         return report
 
     # -- the lease ------------------------------------------------------------------------
 
-    def _take_lease(self, repo: Repo) -> None:
-        index = self.hub.index
-        other = index.take_lease(repo, self.holder, self._clock(), self._lease_seconds)
-        if other is not None and _holder_gone(other):
-            index.release_lease(repo, other)  # killed on this host: its lease is void
-            other = index.take_lease(repo, self.holder, self._clock(), self._lease_seconds)
-        if other is not None:
-            raise ConflictError(f"{repo.full_name} is being repacked already (by {other})",
-                                code="repack-busy",
-                                hint="wait for that repack to end; a lease left by a killed "
-                                f"repack on another host lapses after {LEASE_SECONDS // 60} "
-                                "minutes")
+    @property
+    def lease(self) -> Lease:
+        assert self._lease is not None, "only inside a repack"
+        return self._lease
+
+    def _step(self, step: str) -> None:
+        """Each step renews the lease first: a repack that lost it stops before the next."""
+        self.lease.keep(now=True)
+        self._hook(step)
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -179,6 +240,20 @@ class Repacker:
             report.skipped = ("the packs are geometric already" if geometric and
                               report.packs_before > 1 else "nothing to fold")
             return
+        union = self._write_and_store(repo, chosen, report)
+        if union is None:
+            return
+        try:
+            self._step("stored")
+            self._install(repo, chosen, union, report)
+        except ConflictError:
+            self._discard(union.pack)  # the lease was lost: the pack stored goes, unless named
+            raise
+
+    def _write_and_store(self, repo: Repo, chosen: Sequence[str],
+                         report: RepackReport) -> PackIndex | None:
+        """The chosen packs copied, verified and folded into one pack, stored; None (nothing
+        stored) when their bytes carry hidden content."""
         work_root = self.hub.blobs.work_dir()
         work_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="repack-", dir=work_root) as work:
@@ -187,15 +262,15 @@ class Repacker:
             report.folded_bytes = sum(i.size for i in indexes)
             if self._carries_hidden(repo, indexes):
                 report.skipped = "a pack to fold carries blocked or taken-down content"
-                return
-            self._hook("copied")
+                return None
+            self._step("copied")
             out = folder / "repacked.bundle"
             with open(out, "wb") as stream:
-                union = write_union(folder, indexes, stream)
-            self.hub.blobs.put(union.pack, out)
-        self._hook("stored")
+                union = write_union(folder, indexes, stream, progress=self.lease.tick)
+            self.lease.keep(now=True)
+            self.hub.blobs.put(union.pack, out, progress=self.lease.tick)
         report.written_bytes = union.size
-        self._install(repo, chosen, union, report)
+        return union
 
     def _install(self, repo: Repo, chosen: Sequence[str], union: PackIndex,
                  report: RepackReport) -> None:
@@ -203,21 +278,30 @@ class Repacker:
         new = NewPack(union.pack, union.size, union.requires, union.entries,
                       dict(union.commits))
         # A takedown that landed while copying: its packs stay as they are.
-        if set(chosen) & set(self.hub.guard.hidden_packs(repo)) or not \
-                self.hub.index.swap_packs(repo, replaced, new, self._clock(), self._hook):
-            report.skipped = "the packs changed while folding"
-            if not self.hub.index.pack_known(union.pack):
-                self.hub.blobs.delete(union.pack)
+        if set(chosen) & set(self.hub.guard.hidden_packs(repo)):
+            why: str | None = "a pack to fold was hidden while folding"
+        else:
+            # The swap renews the lease in its own transaction (ConflictError if lost).
+            why = self.hub.index.swap_packs(repo, replaced, new, self._clock(), self._hook,
+                                            stored=self.hub.blobs.exists, holder=self.holder,
+                                            lease_seconds=self._lease_seconds)
+        if why is not None:
+            report.skipped = why
+            self._discard(union.pack)
             return
-        self._hook("swapped")
+        self._step("swapped")
         report.folded_into, report.folded_packs = union.pack, len(replaced)
+
+    def _discard(self, pack_id: str) -> None:
+        """Delete a pack this repack stored but did not swap in, unless a row names it."""
+        self.hub.index.delete_unnamed(pack_id, deleter(self.hub.blobs, pack_id))
 
     def _copy_verified(self, repo: Repo, pack_id: str, folder: Path) -> PackIndex:
         """One pack copied from the blob store into `folder`, verified as it streams (every
         item re-hashed); its index as the bytes say. BundleError when they disagree."""
         path = folder / f"pack-{pack_id}.bundle"
         with self.hub.blobs.open(pack_id) as source, open(path, "wb") as copy:
-            verified = verify_pack(source, None, sink=copy.write)
+            verified = verify_pack(source, None, sink=copy.write, progress=self.lease.tick)
         if verified.pack_id != pack_id:
             raise BundleError(f"pack {pack_id} of {repo.full_name} hashes to "
                               f"{verified.pack_id}; the repack changed nothing",
@@ -237,17 +321,17 @@ class Repacker:
     # -- the drop -------------------------------------------------------------------------
 
     def _drop_replaced(self, repo: Repo, cutoff: float | None, report: RepackReport) -> None:
-        """Delete the replaced packs older than `cutoff`: bytes first (unless another
-        repository's rows name them), then the row, so a kill leaves nothing unnamed."""
+        """Delete the replaced packs older than `cutoff`: each one's row and (unless another
+        repository's rows name them) its bytes in one transaction; a kill between the
+        bytes and the commit leaves the row, and the next repack drops it again."""
         index = self.hub.index
         sizes = index.pack_rows(repo, replaced=True)
         for pack_id, when in sorted(index.replaced_packs(repo).items()):
             if cutoff is None or when >= cutoff:
                 report.kept_replaced += 1
                 continue
-            if not index.pack_named_elsewhere(repo, pack_id):
-                self.hub.blobs.delete(pack_id)
-            index.forget_pack(repo, pack_id)
+            self.lease.keep()
+            index.delete_unnamed(pack_id, deleter(self.hub.blobs, pack_id), forget=repo)
             report.dropped_packs += 1
             report.dropped_bytes += sizes.get(pack_id, (0, ()))[0]
 
@@ -281,7 +365,7 @@ class AutoRepack:
             report = self._repacker().repack(repo, geometric=True)
             log.info("repacked %s: %s", repo.full_name, report.line())
         except ConflictError:
-            pass  # another replica is repacking it
+            pass  # another replica is repacking it (or took the lease this one lost)
         except MuseError as exc:
             log.warning("automatic repack of %s failed: %s", repo.full_name, exc.message)
         except Exception:  # a bug: logged, never fatal to the server
@@ -303,5 +387,5 @@ def repack_all(repacker: Repacker, repos: Sequence[Repo], *, geometric: bool,
     return reports
 
 
-__all__ = ["DEFAULT_AUTO_PACKS", "STEPS", "AutoRepack", "RepackReport", "Repacker",
+__all__ = ["DEFAULT_AUTO_PACKS", "STEPS", "AutoRepack", "Lease", "RepackReport", "Repacker",
            "repack_all"]

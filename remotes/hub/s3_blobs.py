@@ -13,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from muse.bundle import Progress
 from muse.remote import RemoteOptions
 
 from ..s3 import S3Bucket, open_bucket
-from .blobs import bundle_key
+from .blobs import BUNDLES_PREFIX, StoredBlob, bundle_key, stored_blobs
 
 # MUSE_HUB_S3_<NAME> → the S3 remote setting <name> (docs/s3.md), for the hub's bucket.
 SETTINGS = ("endpoint", "region", "profile", "path-style", "multipart-threshold", "part-size")
@@ -61,9 +63,16 @@ class S3Blobs:
     def exists(self, bundle_id: str) -> bool:
         return self.bucket.exists(bundle_key(bundle_id))
 
-    def put(self, bundle_id: str, path: Path) -> None:
+    def put(self, bundle_id: str, path: Path, *, progress: Progress | None = None) -> None:
         self.bucket.put_if_absent(bundle_key(bundle_id), path, sha256=bundle_id,
-                                  disposable=True)
+                                  disposable=True, progress=progress)
+
+    def modified(self, bundle_id: str) -> float | None:
+        found = self.bucket.key_info(bundle_key(bundle_id))
+        return None if found is None else found.modified
+
+    def list_bundles(self) -> Iterator[StoredBlob]:
+        return stored_blobs(self.bucket.list_info(BUNDLES_PREFIX))
 
     def open(self, bundle_id: str) -> contextlib.AbstractContextManager[BinaryIO]:
         return self.bucket.open_range(bundle_key(bundle_id))

@@ -162,7 +162,7 @@ class Hub:
             self.guard.admit_push(repo, grant, None)
         self.hook("verified")
         self._check_targets(repo, updates, pack)
-        done = self.index.install(repo, pack, updates, self.hook)
+        done = self.index.install(repo, pack, updates, self.hook, stored=self.blobs.exists)
         if pack is not None and self.after_push is not None and all(r.ok for r in done.results):
             self.after_push(repo)
         return _answer(done)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from muse.errors import ConflictError, CorruptObjectError, UsageError
+from muse.errors import ConflictError, CorruptObjectError, RemoteError, UsageError
 from muse.refs import RefUpdate
 from muse.remote import RefResult
 from muse.storage import COMMIT, TAG, Location, PackEntry
@@ -58,6 +58,12 @@ class Database(Protocol):
     def lock_schema(self, cur: Cursor) -> None:
         """Inside a write transaction: hold off every other process's migration until it ends
         (SQLite: BEGIN IMMEDIATE did already; PostgreSQL: an advisory lock)."""
+        ...
+
+    def lock_key(self, cur: Cursor, key: str) -> None:
+        """Inside a write transaction: hold off every other transaction locking the same `key`
+        until this one ends (SQLite: BEGIN IMMEDIATE did already; PostgreSQL: an advisory
+        lock). A pack id's lock orders whoever deletes its bytes and whoever indexes it."""
         ...
 
     def bulk_insert(self, cur: Cursor, table: str, columns: Sequence[str],
@@ -116,6 +122,11 @@ class Installed:
 
 
 Hook = Callable[[str], None]
+# Whether the blob store holds a pack's bytes (`BlobStore.exists`): asked under its key lock.
+Stored = Callable[[str], bool]
+# Why `swap_packs` changed nothing.
+PACKS_CHANGED = "the packs changed while folding"
+PACK_VANISHED = "the folded pack left the blob store before its swap"
 
 
 class SqlIndex:
@@ -337,12 +348,13 @@ class SqlIndex:
     # -- the push transaction --------------------------------------------------------------
 
     def install(self, repo: Repo, pack: NewPack | None, updates: Sequence[RefUpdate],
-                hook: Hook | None = None) -> Installed:
+                hook: Hook | None = None, *, stored: Stored) -> Installed:
         """Index `pack` and move every ref by compare-and-swap, in one transaction.
 
         Returns per-ref refusals (and indexes nothing) when an `old` no longer holds
         or a name clashes; a concurrent push that moved a ref first makes its CAS
-        update touch no row, which refuses and rolls back this whole push.
+        update touch no row, which refuses and rolls back this whole push. RemoteError
+        (`remote-missing`, nothing changed) when the pack's bytes left the blob store.
         """
         step = hook or (lambda name: None)
         try:
@@ -355,6 +367,10 @@ class SqlIndex:
                     raise _Refused(refused)
                 commits = objects = 0
                 if pack is not None:
+                    if not self._still_stored(cur, pack.pack_id, stored):
+                        raise RemoteError(f"bundle {pack.pack_id} left the blob store before "
+                                          "it was indexed; nothing was changed",
+                                          code="remote-missing", hint="push again")
                     commits, objects = self._insert_pack(cur, repo, pack)
                 step("indexed")
                 for u in updates:
@@ -367,9 +383,14 @@ class SqlIndex:
         return Installed([RefResult(u.name, u.old, u.new, True) for u in updates],
                          commits, objects)
 
-    def replace_pack(self, repo: Repo, old: str, new: NewPack) -> None:
-        """Swap one pack's rows for another's (a pack rewritten by a purge), atomically."""
+    def replace_pack(self, repo: Repo, old: str, new: NewPack, *, stored: Stored) -> None:
+        """Swap one pack's rows for another's (a pack rewritten by a purge), atomically;
+        RemoteError (nothing changed) when the new pack's bytes left the blob store."""
         with self._write() as cur:
+            if not self._still_stored(cur, new.pack_id, stored):
+                raise RemoteError(f"the rewritten pack {new.pack_id} left the blob store "
+                                  "before it was indexed; nothing was changed",
+                                  code="remote-missing", hint="run the purge again")
             for table in ("objects", "commits", "packs"):
                 cur.execute(self.db.sql(f"DELETE FROM {table} WHERE repo_id = ? AND "
                                         "pack_id = ?"), (repo.id, old))
@@ -396,10 +417,27 @@ class SqlIndex:
                         (repo.id, holder, int(now) + seconds))
             if cur.rowcount == 1:
                 return None
-            cur.execute(self.db.sql("SELECT holder FROM repack_leases WHERE repo_id = ?"),
-                        (repo.id,))
-            row = cur.fetchone()
-            return "another repack" if row is None else str(row[0])
+            return self._holder(cur, repo)
+
+    def renew_lease(self, repo: Repo, holder: str, now: float, seconds: int) -> str | None:
+        """Extend `holder`'s lease on `repo` to `now + seconds`, by compare-and-swap on the
+        holder; None when renewed, else who holds it now (it lapsed and another repack took
+        it: this one must stop)."""
+        with self._write() as cur:
+            if self._renew(cur, repo, holder, now, seconds):
+                return None
+            return self._holder(cur, repo)
+
+    def _holder(self, cur: Cursor, repo: Repo) -> str:
+        cur.execute(self.db.sql("SELECT holder FROM repack_leases WHERE repo_id = ?"),
+                    (repo.id,))
+        row = cur.fetchone()
+        return "another repack" if row is None else str(row[0])
+
+    def _renew(self, cur: Cursor, repo: Repo, holder: str, now: float, seconds: int) -> bool:
+        cur.execute(self.db.sql("UPDATE repack_leases SET expires = ? WHERE repo_id = ? AND "
+                                "holder = ?"), (int(now) + seconds, repo.id, holder))
+        return bool(cur.rowcount == 1)
 
     def release_lease(self, repo: Repo, holder: str) -> None:
         with self._write() as cur:
@@ -407,19 +445,28 @@ class SqlIndex:
                                     "holder = ?"), (repo.id, holder))
 
     def swap_packs(self, repo: Repo, replaced: Sequence[str], new: NewPack, now: float,
-                   hook: Hook | None = None) -> bool:
+                   hook: Hook | None = None, *, stored: Stored, holder: str,
+                   lease_seconds: int) -> str | None:
         """In one transaction: index `new` and point every row of the `replaced` packs at it,
-        marking them replaced at `now`. False (nothing changed) unless every one of them is
-        still live; a row the new pack lacks rolls it all back (CorruptObjectError)."""
+        marking them replaced at `now`, and renew `holder`'s lease. None when swapped; else
+        why nothing changed (PACKS_CHANGED unless every one of them is still live,
+        PACK_VANISHED). ConflictError (`repack-busy`, nothing changed) when the lease is
+        another's now; a row the new pack lacks rolls it all back (CorruptObjectError)."""
         step = hook or (lambda name: None)
         with self._write() as cur:
             # The refs rows a push locks first: a push's install and this swap take turns.
             cur.execute(self.db.sql("SELECT name FROM refs WHERE repo_id = ?"
                                     + self.db.lock_rows), (repo.id,))
             cur.fetchall()
+            # The lease row, compared and renewed in the swap itself: a repack whose lease
+            # lapsed and was taken never swaps after the new holder read the packs.
+            if not self._renew(cur, repo, holder, now, lease_seconds):
+                raise lease_lost(repo, self._holder(cur, repo))
             live = self._live_among(cur, repo, replaced)
             if live != set(replaced):
-                return False
+                return PACKS_CHANGED
+            if not self._still_stored(cur, new.pack_id, stored):
+                return PACK_VANISHED
             moved = {str(r[0]) for r in self._rows_of(cur, "objects", repo, replaced)}
             graph = {str(r[0]) for r in self._rows_of(cur, "commits", repo, replaced)}
             carried = {e.oid for e in new.entries}
@@ -445,12 +492,50 @@ class SqlIndex:
                                     "WHERE repo_id = ? AND pack_id = ?"), (repo.id, new.pack_id))
             self._insert_pack(cur, repo, kept, objects=moved, graph=graph)
             step("swapping")
-        return True
+        return None
 
-    def pack_named_elsewhere(self, repo: Repo, pack_id: str) -> bool:
-        """Whether another repository's index names this pack (the same bundle pushed twice)."""
-        return self._one("SELECT 1 FROM packs WHERE pack_id = ? AND repo_id <> ?", pack_id,
-                         repo.id) is not None
+    # -- the bytes behind the rows ----------------------------------------------------------
+
+    def named_packs(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` some repository's row names (live, or replaced in its grace)."""
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._read() as cur:
+            for start in range(0, len(wanted), BATCH):
+                chunk = wanted[start:start + BATCH]
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(self.db.sql(f"SELECT DISTINCT pack_id FROM packs WHERE pack_id IN "
+                                        f"({marks})"), chunk)
+                found.update(str(r[0]) for r in cur.fetchall())
+        return found
+
+    def delete_unnamed(self, pack_id: str, delete: Callable[[], bool], *,
+                       forget: Repo | None = None) -> bool:
+        """Call `delete` (which deletes the pack's bytes; True when it did) unless a row names
+        the pack; with `forget`, that repository's replaced row of it goes first, in the same
+        transaction. True when the bytes went.
+
+        Every deletion of a pack's bytes goes through here, holding the pack's key lock, and
+        every transaction that names a pack checks under the same lock that its bytes are
+        still stored (`_still_stored`): whichever comes second sees what the first did, so
+        no row ever names deleted bytes, however a sweep, a drop, a push, a repack and a
+        purge interleave.
+        """
+        with self._write() as cur:
+            self.db.lock_key(cur, pack_id)
+            if forget is not None:
+                cur.execute(self.db.sql("DELETE FROM packs WHERE repo_id = ? AND pack_id = ? "
+                                        "AND replaced_at IS NOT NULL"), (forget.id, pack_id))
+            cur.execute(self.db.sql("SELECT 1 FROM packs WHERE pack_id = ?"), (pack_id,))
+            if cur.fetchone() is not None:
+                return False
+            return delete()
+
+    def _still_stored(self, cur: Cursor, pack_id: str, stored: Stored) -> bool:
+        """Inside a transaction about to name `pack_id`: whether its bytes are stored, asked
+        holding its key lock, so no `delete_unnamed` can take them before this commits."""
+        self.db.lock_key(cur, pack_id)
+        return stored(pack_id)
 
     def forget_pack(self, repo: Repo, pack_id: str) -> None:
         """Drop a replaced pack's row (its grace period over); a live pack keeps its row."""
@@ -526,6 +611,15 @@ def _lost_race(updates: Sequence[RefUpdate], ref: str) -> list[RefResult]:
     """A CAS update touched no row: another push moved `ref` inside our transaction."""
     return [RefResult(u.name, u.old, u.new, False, "stale" if u.name == ref else
                       "not applied: another ref in this push was refused") for u in updates]
+
+
+def lease_lost(repo: Repo, holder: str) -> ConflictError:
+    """A repack found its lease on `repo` taken by `holder` (it lapsed unrenewed)."""
+    return ConflictError(f"the repack of {repo.full_name} lost its lease to {holder}; it "
+                         "stopped at a step boundary, leaving nothing half done",
+                         code="repack-busy",
+                         hint="another repack holds the repository now; run this one again "
+                         "once that one has ended")
 
 
 class RepoObjects:

@@ -46,6 +46,9 @@ class SqliteDatabase:
     def lock_schema(self, cur: Any) -> None:
         pass  # BEGIN IMMEDIATE holds the whole database's write lock already
 
+    def lock_key(self, cur: Any, key: str) -> None:
+        pass  # the same: one writer at a time, whatever it writes
+
     def bulk_insert(self, cur: Any, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

@@ -13,6 +13,7 @@ import time
 
 from muse.errors import UsageError
 
+from .blobs import deleter
 from .purge import rewrite_without
 from .security import actor_name
 from .security_index import Takedown
@@ -81,12 +82,12 @@ def purge(hub: Hub, notice: str) -> list[str]:
         touched, rewritten = _rewrite_packs(hub, repo, set(found.objects))
         touched = sorted({*touched, *folded})
     for pack_id in touched:
-        if not hub.index.pack_known(pack_id):
-            hub.blobs.delete(pack_id)
+        hub.index.delete_unnamed(pack_id, deleter(hub.blobs, pack_id))
     hub.guard.rows.set_takedown_state(notice, "purged", rewritten)
     hub.guard.rows.record(actor_name(), "takedown-purge", repo=repo.full_name, target=notice,
                           packs=touched, rewritten=rewritten)
     return touched
+
 
 
 def _rewrite_packs(hub: Hub, repo: Repo, drop: set[str]) -> tuple[list[str], list[str]]:
@@ -102,7 +103,7 @@ def _rewrite_packs(hub: Hub, repo: Repo, drop: set[str]) -> tuple[list[str], lis
             entries = list(summary.entries)  # the rows of the pack this hub wrote
             hub.index.replace_pack(repo, pack_id, NewPack(
                 summary.bundle_id, summary.size, tuple(summary.header.prerequisites), entries,
-                parents))
+                parents), stored=hub.blobs.exists)
             rewritten.append(summary.bundle_id)
         finally:
             for path in (work, out):
