@@ -75,7 +75,7 @@ def test_the_hub_repacks_in_the_background_after_pushes(
         server.stop()
 
 
-def _repack_cli(muse: MuseRunner, data: Path, *args: str) -> tuple[int, str, str]:
+def repack_cli(muse: MuseRunner, data: Path, *args: str) -> tuple[int, str, str]:
     done = muse("hub", "repack", *args, "--data", str(data), cwd=data.parent)
     return done.exit_code, done.stdout, done.stderr
 
@@ -99,23 +99,23 @@ def test_repack_from_the_command_line_and_its_mistakes(
             (("bad name",), 2, "invalid repository name"),
         ]
         for args, code, message in cases:
-            exit_code, _, err = _repack_cli(muse, data, *args)
+            exit_code, _, err = repack_cli(muse, data, *args)
             assert exit_code == code and message in err, (args, err)
             assert "Traceback" not in err
         hub.index.take_lease(found, "elsewhere:1:x", time.time(), 600)
-        exit_code, _, err = _repack_cli(muse, data, name)
+        exit_code, _, err = repack_cli(muse, data, name)
         assert exit_code == 4 and "being repacked already" in err
         assert hub.index.pack_rows(found) == before  # nothing changed
         hub.index.release_lease(found, "elsewhere:1:x")
 
-        exit_code, out, _ = _repack_cli(muse, data, name, "--geometric", "--json")
+        exit_code, out, _ = repack_cli(muse, data, name, "--geometric", "--json")
         (report,) = json.loads(out)["repos"]
         assert exit_code == 0 and report["repo"] == name and report["packs_after"] < 3
-        exit_code, out, _ = _repack_cli(muse, data, "--all-repos", "--json")
+        exit_code, out, _ = repack_cli(muse, data, "--all-repos", "--json")
         reports = json.loads(out)["repos"]
         assert exit_code == 0 and any(r["repo"] == name and r["packs_after"] == 1
                                       for r in reports)
-        exit_code, out, _ = _repack_cli(muse, data, name, "--prune", "now")
+        exit_code, out, _ = repack_cli(muse, data, name, "--prune", "now")
         assert exit_code == 0 and name in out
         assert [e.action for e in hub.guard.rows.audit(repo=name)].count("repack") >= 2
     finally:

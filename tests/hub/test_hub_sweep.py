@@ -33,7 +33,7 @@ from remotes.hub.tokens import issue_token
 from tests.hub.conftest import hub_remote
 from tests.hub.test_hub_crash import _same_repo
 from tests.hub.test_hub_repack import clone_counting, files_at, indexed, push_takes
-from tests.hub.test_hub_repack_ops import run_repack
+from tests.hub.test_hub_repack_ops import repack_cli, run_repack
 from tests.hub_server import HubServer, Storage
 from tests.remotes.remote_support import (
     MAIN,
@@ -271,11 +271,6 @@ def _plant(hub: Hub, work: Path, seed: int, *, age: float) -> str:
     return pack_id
 
 
-def _cli(muse: MuseRunner, data: Path, *args: str) -> tuple[int, str, str]:
-    done = muse("hub", "repack", *args, "--data", str(data), cwd=data.parent)
-    return done.exit_code, done.stdout, done.stderr
-
-
 def test_sweeping_from_the_command_line_and_its_report(
         tmp_path: Path, muse: MuseRunner, seeded_local: Repository) -> None:
     data = tmp_path / "hub"
@@ -290,14 +285,14 @@ def test_sweeping_from_the_command_line_and_its_report(
 
         for args in ((name,), ("--all-repos", "--no-sweep"), (name, "--sweep", "--prune",
                                                                "never")):
-            code, out, _ = _cli(muse, data, *args, "--json")
+            code, out, _ = repack_cli(muse, data, *args, "--json")
             assert code == 0 and unnamed(hub) == {old, young}, args
             sweep = json.loads(out)["sweep"]
             assert sweep is None or (sweep["cutoff"] is None and sweep["swept"] == []), args
-        code, _, err = _cli(muse, data, "--all-repos", "--prune", "soon")
+        code, _, err = repack_cli(muse, data, "--all-repos", "--prune", "soon")
         assert code == 2 and "cannot read the expiry" in err and unnamed(hub) == {old, young}
 
-        code, out, _ = _cli(muse, data, "--all-repos", "--json")
+        code, out, _ = repack_cli(muse, data, "--all-repos", "--json")
 
         assert code == 0
         report = json.loads(out)
@@ -309,7 +304,7 @@ def test_sweeping_from_the_command_line_and_its_report(
         assert entry.detail["swept"] == [old]
 
         again = _plant(hub, tmp_path, 3, age=2 * DAY)
-        code, out, _ = _cli(muse, data, name, "--sweep")
+        code, out, _ = repack_cli(muse, data, name, "--sweep")
         assert code == 0 and f"swept {again}" in out and "swept 1 bundles no row names" in out
         assert hub.index.refs(found)[MAIN] == seeded_local.head()
     finally:
