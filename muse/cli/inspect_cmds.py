@@ -295,11 +295,9 @@ def _resolve_object(repo: Repository, text: str) -> str:
         rev, _, path = text.partition(":")
         if not path.strip("/"):
             return repo.graph.commit(resolve(repo, rev or "HEAD")).snapshot
-        _, snapshot = _snapshot_of(repo, rev or "HEAD")
-        entry = snapshot.as_dict().get(path.strip("/"))
+        _, path, entry = _path_in(repo, text)
         if entry is None:
-            raise RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
-                                hint="see `muse show --name-status REV` for its files")
+            raise _not_in(path, rev)
         return entry.oid
     if ID_PREFIX.match(text) and resolve_ref_name(repo, text) is None:
         found = abbreviated_object(repo, text, commits_only=False)
@@ -313,20 +311,30 @@ def _resolve_object(repo: Repository, text: str) -> str:
 def _show_path(repo: Repository, text: str) -> None:
     """`muse show REV:PATH`: a file's bytes as REV has them (streamed, any size), or for a
     folder (`REV:` for the top) what it holds, one level down, folders with a `/`, as git."""
-    rev, _, path = text.partition(":")
-    _, snapshot = _snapshot_of(repo, rev or "HEAD")
-    path = path.strip("/")
-    entry = snapshot.as_dict().get(path)
+    snapshot, path, entry = _path_in(repo, text)
     if entry is not None:
         _stream_blob(repo, entry.oid)
         return
     below = _one_level_down(snapshot, path)
     if not below:
-        raise RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
-                            hint="see `muse show --name-status REV` for its files")
+        raise _not_in(path, text.partition(":")[0])
     click.echo(f"tree {printable(text)}\n")
     for name in below:
         click.echo(printable(name))
+
+
+def _path_in(repo: Repository, text: str) -> tuple[Snapshot, str, SnapshotEntry | None]:
+    """`REV:PATH` (REV default HEAD): REV's snapshot, PATH without its slashes, and PATH's
+    entry there (None when it names no file)."""
+    rev, _, path = text.partition(":")
+    _, snapshot = _snapshot_of(repo, rev or "HEAD")
+    path = path.strip("/")
+    return snapshot, path, snapshot.as_dict().get(path)
+
+
+def _not_in(path: str, rev: str) -> RevisionError:
+    return RevisionError(f"{path!r} is not in {rev or 'HEAD'}",
+                         hint="see `muse show --name-status REV` for its files")
 
 
 def _one_level_down(snapshot: Snapshot, folder: str) -> list[str]:
