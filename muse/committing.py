@@ -21,8 +21,8 @@ def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
         raise UsageError("empty commit message", hint="pass one with -m MESSAGE")
     _refuse_unresolved(repo)
     head = repo.head()
-    replaced = _amended(repo, head) if amend else None
     other = pending_merge(repo)
+    replaced = _amended(repo, head, merging=other is not None) if amend else None
     # An amended commit keeps its own parents; otherwise HEAD, and a merge's other side.
     parents = list(replaced.parents) if replaced else [p for p in (head, other) if p]
     if message is None:
@@ -33,7 +33,7 @@ def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
     with repo.store.batch() as batch:
         snapshot = worktree.snapshot(batch)
         if not allow_empty:
-            _refuse_empty(repo, snapshot, parents, merging=other is not None, amend=amend)
+            _refuse_empty(repo, snapshot, parents, amend=amend)
         authored_as = None if replaced is None or reset_author else replaced
         commit = repo.make_commit(snapshot.id, parents, message, sign=sign,
                                   authored_as=authored_as)
@@ -60,12 +60,12 @@ def _refuse_unresolved(repo: Repository) -> None:
         )
 
 
-def _amended(repo: Repository, head: str | None) -> Commit:
+def _amended(repo: Repository, head: str | None, *, merging: bool) -> Commit:
     """The commit `--amend` replaces: HEAD, when no merge or pick is half done."""
     if head is None:
         raise UsageError("nothing to amend: there is no commit yet",
                          hint='make the first one with `muse commit -m "MESSAGE"`')
-    if pending_merge(repo) is not None or pending_pick(repo) is not None:
+    if merging or pending_pick(repo) is not None:
         # The amended commit would silently drop the other parent (or the pick).
         raise RepositoryError("a merge, cherry-pick or revert is in progress: cannot amend",
                               hint="finish it with `muse commit`, or abort it first")
@@ -73,9 +73,10 @@ def _amended(repo: Repository, head: str | None) -> Commit:
 
 
 def _refuse_empty(repo: Repository, snapshot: Snapshot, parents: list[str], *,
-                  merging: bool, amend: bool) -> None:
-    """A commit that changes nothing needs --allow-empty (a merge never counts as empty)."""
-    if merging or len(parents) > 1:
+                  amend: bool) -> None:
+    """A commit that changes nothing needs --allow-empty (a merge never counts as empty:
+    two parents, a merge in progress or an amended merge)."""
+    if len(parents) > 1:
         return
     if parents and repo.graph.commit(parents[0]).snapshot == snapshot.id:
         if amend:
