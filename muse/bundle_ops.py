@@ -220,16 +220,17 @@ def unbundle(repo: Repository, source: BinaryIO, *, force: bool = False,
     received = receive_bundle(repo.store, source, progress=progress, policy=policy,
                               before_install=before_install)
     moving = [c for c in changes if c.status != UP_TO_DATE]
-    for move in moves:
-        move_tree_or_restore(repo, move.old, move.new, move.changed)
-    try:
+
+    def move_refs() -> None:
         if moving:
             repo.refs.transaction([RefUpdate(c.name, c.old, c.new) for c in moving],
                                   f"unbundle: {received.summary.bundle_id[:12]}")
-    except BaseException:
-        for move in moves:
-            move_tree_or_restore(repo, move.new, move.old or Snapshot(()), move.changed)
-        raise
+
+    if moves:  # the checked-out branch moves: its tree first, put back if the refs fail
+        (move,) = moves
+        move_tree_or_restore(repo, move.old, move.new, move.changed, move_refs)
+    else:
+        move_refs()
     return Unbundled(received.summary, received.new_items, changes, bool(moves))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from . import untracking
 from .branches import branch_ref_name, create_branch
 from .changes import changed_paths, compare, file_key
 from .errors import ConflictError, RevisionError
+from .interrupts import deferred_interrupts
 from .merge_state import (
     clear_state,
     end_merge,
@@ -164,16 +165,60 @@ def move_tree(repo: Repository, head: Snapshot | None, target: Snapshot,
 
 
 def move_tree_or_restore(repo: Repository, head: Snapshot | None, target: Snapshot,
-                         changed: list[str]) -> None:
-    """`move_tree`, putting the paths it had already rewritten back as `head` had them if it
-    fails or is interrupted midway (so a later commit never records half of each side)."""
+                         changed: list[str], then: Callable[[], None] = lambda: None) -> None:
+    """`move_tree`, then `then` (the ref move that makes the new tree official).
+
+    A failure or Ctrl-C before `then` is done puts the paths already rewritten
+    back as `head` had them, so a later commit never records half of each side;
+    `then` runs with Ctrl-C held back, so once it is done the move stands whole.
+    """
     done: list[str] = []
+    official = False
     try:
         repo.worktree.apply(restrict(head, changed), restrict(target, changed), done)
+        with deferred_interrupts():  # an interrupt here lands after `official` is set
+            then()
+            official = True
     except BaseException:
-        with contextlib.suppress(Exception):  # the first failure is the one to report
-            repo.worktree.apply(restrict(target, done), restrict(head, done))
+        if not official:
+            # Held back too: a second Ctrl-C must not stop the undo halfway.
+            with deferred_interrupts(), contextlib.suppress(Exception):  # report the first
+                repo.worktree.apply(restrict(target, done), restrict(head, done))
         raise
+
+
+def move_head_then_tree(repo: Repository, old: str | None, new: str, message: str,
+                        head: Snapshot | None, target: Snapshot, changed: list[str]) -> None:
+    """Move HEAD's branch (or detached HEAD) from `old` to `new`, then the tree to `target`.
+
+    The ref goes first, by CAS, so a concurrent commit is caught before any file
+    is written. A failure or Ctrl-C before the tree is whole puts the tree back
+    and then the ref, so the two never disagree.
+    """
+    moved = whole = False
+
+    def tree_whole() -> None:
+        nonlocal whole
+        whole = True
+
+    try:
+        with deferred_interrupts():
+            repo.move_head(old, new, message)
+            moved = True
+        move_tree_or_restore(repo, head, target, changed, tree_whole)
+    except BaseException:
+        if moved and not whole:
+            with deferred_interrupts(), contextlib.suppress(Exception):  # report the first
+                _move_head_back(repo, new, old, f"{message}: undone")
+        raise
+
+
+def _move_head_back(repo: Repository, new: str, old: str | None, message: str) -> None:
+    branch = repo.refs.head_target()
+    if branch is not None:
+        repo.refs.update(branch, new, old, message)  # None: the branch is unborn again
+    elif old is not None:
+        repo.refs.set_head(old, message)
 
 
 def force_tree(repo: Repository, work: Snapshot, target: Snapshot, tracked: set[str]) -> None:
@@ -194,12 +239,20 @@ class Checkout:
     changed: list[str]
     carried: list[str] = field(default_factory=list)
 
-    def run(self) -> None:
+    def run(self, then: Callable[[], None]) -> None:
+        """Move the tree, then run `then` (the HEAD move): see `move_tree_or_restore`."""
         if self.force:
             tracked = set(self.head.as_dict()) if self.head is not None else set()
             force_tree(self.repo, self.work, self.target, tracked)
+            then()
         else:
-            move_tree_or_restore(self.repo, self.head, self.target, self.changed)
+            move_tree_or_restore(self.repo, self.head, self.target, self.changed, then)
+
+    def run_after_head(self, old: str | None, message: str) -> None:
+        """Move HEAD from `old` to this commit first, then the tree (not for a forced move)."""
+        assert not self.force
+        move_head_then_tree(self.repo, old, self.commit, message, self.head, self.target,
+                            self.changed)
 
 
 def plan_checkout(repo: Repository, commit: str, *, force: bool, doing: str) -> Checkout:
@@ -243,8 +296,8 @@ def switch_branch(repo: Repository, name: str, *, force: bool = False) -> Switch
     if ref == repo.refs.head_target():
         return SwitchResult(name, commit, unchanged=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
-    plan.run()
-    repo.refs.set_head(ref, switch_message(_where(repo), name))
+    message = switch_message(_where(repo), name)
+    plan.run(lambda: repo.refs.set_head(ref, message))
     return SwitchResult(name, commit, carried=tuple(plan.carried))
 
 
@@ -265,8 +318,8 @@ def switch_new_branch(repo: Repository, name: str, start: str | None, *, force: 
         return SwitchResult(name, None, created=True)
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {name!r}")
     made = create_branch(repo, name, commit, start_label=start_label, force=reset)  # files last
-    plan.run()
-    repo.refs.set_head(ref, switch_message(_where(repo), name))
+    message = switch_message(_where(repo), name)
+    plan.run(lambda: repo.refs.set_head(ref, message))
     return SwitchResult(name, commit, created=made.old is None, moved=made.old is not None,
                         carried=tuple(plan.carried))
 
@@ -275,8 +328,8 @@ def switch_detached(repo: Repository, commit: str, *, force: bool = False) -> Sw
     """Detach HEAD at `commit` and bring the tree there."""
     require_no_merge(repo, "switch")
     plan = plan_checkout(repo, commit, force=force, doing=f"switch to {commit[:12]}")
-    plan.run()
-    repo.refs.set_head(commit, switch_message(_where(repo), commit[:12]))
+    message = switch_message(_where(repo), commit[:12])
+    plan.run(lambda: repo.refs.set_head(commit, message))
     return SwitchResult(None, commit, carried=tuple(plan.carried))
 
 

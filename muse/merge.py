@@ -17,6 +17,7 @@ from .checkout import (
     check_move,
     force_tree,
     list_paths,
+    move_head_then_tree,
     move_tree,
     plan_checkout,
 )
@@ -163,8 +164,8 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
     if can_ff and ff != FF_NEVER:
         target = repo.commit_snapshot(other)
         changed = _refuse_obstacles(repo, head_snap, target, work)
-        repo.move_head(head, other, f"merge {label}: fast-forward")
-        move_tree(repo, head_snap, target, changed)
+        move_head_then_tree(repo, head, other, f"merge {label}: fast-forward", head_snap,
+                            target, changed)
         return MergeOutcome("fast-forward", other)
     base = repo.graph.merge_base(head, other)
     text = message or f"Merge {label} into {repo.current_branch() or 'HEAD'}"
@@ -232,8 +233,7 @@ def _merge_into_unborn(repo: Repository, other: str, label: str, ff: str) -> Mer
             hint=f"drop --no-ff to start the branch at {label}",
         )
     plan = plan_checkout(repo, other, force=False, doing=f"merge {label}")
-    repo.move_head(None, other, f"merge {label}: initial")
-    plan.run()
+    plan.run_after_head(None, f"merge {label}: initial")
     return MergeOutcome("fast-forward", other)
 
 
@@ -252,12 +252,12 @@ def commit_plan(repo: Repository, plan: MergePlan, parents: list[str], message: 
     merged = Snapshot.from_entries(plan.merged.values())
     changed = _refuse_obstacles(repo, head_snap, merged, work)
     commit = repo.make_commit(merged.id, parents, message, sign=sign)
-    # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo.
+    # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo,
+    # and a tree move that fails or is interrupted puts both back.
     batch.add_bytes(merged.encode())
     batch.add_bytes(commit.encode())
     batch.commit()
-    repo.move_head(parents[0], commit.id, reflog)
-    move_tree(repo, head_snap, merged, changed)
+    move_head_then_tree(repo, parents[0], commit.id, reflog, head_snap, merged, changed)
     return commit
 
 

@@ -406,9 +406,7 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
     if relation == "diverged":
         return Integration("diverged", head, target)
     plan = plan_checkout(repo, target, force=False, doing=f"fast-forward to {label}")
-    # The ref first, by CAS: a concurrent commit is detected before any file is written.
-    repo.refs.update(branch, head, target, f"pull: fast-forward to {label}")
-    plan.run()
+    plan.run_after_head(head, f"pull: fast-forward to {label}")
     return Integration("fast-forward", head, target)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.branching_support import commit, ref, write
+from tests.branching_support import commit, ref, repo, write
 from tests.remote_support import bare, ok, remote_refs
 from tests.testkit import MuseRunner
 
@@ -222,9 +222,17 @@ _PESTER = textwrap.dedent("""
         def fileno(self): raise OSError("in memory")
         def write(self, data): return len(data)
 
+    def inside_the_writer(signum, frame):
+        # Only the writer's code is the target: an interrupt in this script's own loop or
+        # `except` clause would end the script, not test the writer.
+        if frame is not None and frame.f_code.co_name != "<module>":
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, inside_the_writer)
     main = threading.get_ident()
+    pestering = True
     def pester():
-        while True:
+        while pestering:
             time.sleep(random.uniform(0.0001, 0.002))
             signal.pthread_kill(main, signal.SIGINT)
     threading.Thread(target=pester, daemon=True).start()
@@ -242,6 +250,8 @@ _PESTER = textwrap.dedent("""
             writer.close()
         except KeyboardInterrupt:
             interrupted += 1
+    pestering = False
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # one still in flight must not end the exit
     print(interrupted)
 """)
 
@@ -345,3 +355,115 @@ def test_an_interrupt_wrapped_by_python_is_still_an_interrupt(muse, repo_dir, mo
     result = muse("status", cwd=repo_dir)
     assert result.exit_code == 130
     assert result.stderr == "interrupted\n"
+
+
+# -- a tree move and its ref move, interrupted between the two -------------------------------
+
+
+def _two_sides(muse: MuseRunner, root: Path) -> tuple[str, str]:
+    """main and a later `other` that rewrites, adds and removes files."""
+    write(root, "a.mid", b"main a")
+    write(root, "gone.wav", b"main only")
+    main = commit(muse, root, "main")
+    ok(muse("switch", "-c", "other", cwd=root))
+    write(root, "a.mid", b"other a")
+    (root / "gone.wav").unlink()
+    write(root, "new/b.wav", b"other b")
+    other = commit(muse, root, "other")
+    ok(muse("switch", "main", cwd=root))
+    return main, other
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".muse" not in p.relative_to(root).parts}
+
+
+def _interrupt_after_first_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C just after the files were moved (once): the moment before the ref is."""
+    from muse.worktree import WorkTree
+
+    original = WorkTree.apply
+    calls: list[int] = []
+
+    def apply(self: WorkTree, *args: object, **kw: object) -> None:
+        original(self, *args, **kw)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(WorkTree, "apply", apply)
+
+
+def test_a_switch_interrupted_before_head_moves_puts_the_files_back(muse, repo_dir,
+                                                                   monkeypatch):
+    from muse.checkout import switch_branch
+
+    main, _other = _two_sides(muse, repo_dir)
+    before = _files(repo_dir)
+    _interrupt_after_first_apply(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        switch_branch(repo(repo_dir), "other")
+    assert _files(repo_dir) == before
+    assert repo(repo_dir).current_branch() == "main"
+    assert _status(muse, repo_dir)["changes"] == []
+
+
+def test_an_interrupt_during_the_head_move_arrives_after_it_with_both_moved(muse, repo_dir,
+                                                                           monkeypatch):
+    from muse.checkout import switch_branch
+    from muse.refs import RefStore
+
+    _main, other = _two_sides(muse, repo_dir)
+    original = RefStore.set_head
+
+    def set_head(self: RefStore, *args: object) -> None:
+        signal.raise_signal(signal.SIGINT)  # held back until HEAD's move is whole
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RefStore, "set_head", set_head)
+    with pytest.raises(KeyboardInterrupt):
+        switch_branch(repo(repo_dir), "other")
+    assert repo(repo_dir).head() == other
+    assert _status(muse, repo_dir)["changes"] == []
+
+
+@pytest.mark.parametrize("how", ["merge", "pull"])
+def test_a_fast_forward_interrupted_after_its_files_puts_the_ref_and_files_back(
+        muse, repo_dir, monkeypatch, how):
+    from muse.merge import merge
+    from muse.remotes_config import fast_forward
+
+    main, other = _two_sides(muse, repo_dir)
+    before = _files(repo_dir)
+    _interrupt_after_first_apply(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        if how == "merge":
+            merge(repo(repo_dir), other, label="other")
+        else:
+            fast_forward(repo(repo_dir), other, "origin/other")
+    assert _files(repo_dir) == before
+    assert ref(repo_dir, "refs/heads/main") == main
+    assert _status(muse, repo_dir)["changes"] == []
+
+
+def test_a_merge_commit_interrupted_after_its_files_puts_the_ref_and_files_back(
+        muse, repo_dir, monkeypatch):
+    from muse.merge import merge
+
+    write(repo_dir, "a.mid", b"base")
+    write(repo_dir, "b.mid", b"base")
+    commit(muse, repo_dir, "base")
+    ok(muse("switch", "-c", "other", cwd=repo_dir))
+    write(repo_dir, "b.mid", b"other")
+    other = commit(muse, repo_dir, "other")
+    ok(muse("switch", "main", cwd=repo_dir))
+    write(repo_dir, "a.mid", b"main")
+    main = commit(muse, repo_dir, "main")
+    before = _files(repo_dir)
+    _interrupt_after_first_apply(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        merge(repo(repo_dir), other, label="other", sign=False)
+    assert _files(repo_dir) == before
+    assert ref(repo_dir, "refs/heads/main") == main
+    assert _status(muse, repo_dir)["changes"] == []
