@@ -42,7 +42,7 @@ from .linediff import matching_pairs
 from .objects import Commit, hash_bytes
 from .repo import Repository
 from .revisions import resolve
-from .units import human_size
+from .units import counted, human_size
 
 BLAME_LIMIT = 8 << 20  # the text-merge cap: above it a file's versions are not diffed
 CACHED_VERSIONS = 8
@@ -118,8 +118,8 @@ def select_lines(ranges: list[tuple[int, int | None, str]], count: int, path: st
     chosen: set[int] = set()
     for start, end, typed in ranges:
         if start > count:
-            raise UsageError(f"-L {typed}: {path} has only {count} line"
-                             f"{'' if count == 1 else 's'}", hint=f"ask for lines 1 to {count}")
+            raise UsageError(f"-L {typed}: {path} has only {counted(count, 'line')}",
+                             hint=f"ask for lines 1 to {count}")
         chosen.update(range(start - 1, min(end or count, count)))
     return sorted(chosen)
 

@@ -64,6 +64,7 @@ from .refs import TAGS as TAG_REFS
 from .refs import check_transferable_ref
 from .storage import BLOB, COMMIT, SNAPSHOT, TAG, ObjectIndex, ObjectSource, PackEntry, Store
 from .tags import chain, peel_all
+from .units import counted
 
 MAGIC = b"MUSEBNDL"
 VERSION = 1
@@ -1043,7 +1044,7 @@ class _ReadState:
         stray = [raw_id for raw_id in self.objects if raw_id not in self.referenced]
         if stray:
             raise BundleError(f"object {stray[0].hex()} is in no snapshot of the bundle "
-                              f"({len(stray)} such object{'s' if len(stray) != 1 else ''})")
+                              f"({counted(len(stray), 'such object')})")
         self._resolve_outside()
         for name, oid in h.refs.items():
             if oid in self.tags and not name.startswith(TAG_REFS):

@@ -10,7 +10,7 @@ from typing import Any
 from .changes import Change, compare
 from .display import pad, printable, text_width
 from .objects import Snapshot, SnapshotEntry
-from .units import human_size, signed_size
+from .units import counted, human_size, signed_size
 
 TEXT_SNIFF = 8192
 TEXT_CAP = 1 << 20  # above this either side is shown as binary: keeps memory and output bounded
@@ -194,11 +194,11 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
 
 def _stat_summary(files: int, ins: int, dels: int) -> str:
     """git's last stat line: a zero count is left out, unless both are zero."""
-    parts = [f" {files} file{'s' if files != 1 else ''} changed"]
+    parts = [f" {counted(files, 'file')} changed"]
     if ins or not dels:
-        parts.append(f"{ins} insertion{'s' if ins != 1 else ''}(+)")
+        parts.append(f"{counted(ins, 'insertion')}(+)")
     if dels or not ins:
-        parts.append(f"{dels} deletion{'s' if dels != 1 else ''}(-)")
+        parts.append(f"{counted(dels, 'deletion')}(-)")
     return ", ".join(parts)
 
 

@@ -1,4 +1,4 @@
-"""Sizes as people read them: decimal units, one decimal place."""
+"""Sizes and counts as people read them: decimal units, `1 commit` / `2 commits`."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ def human_size(n: int) -> str:
 
 def signed_size(n: int) -> str:
     return ("+" if n >= 0 else "") + human_size(n)
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """`1 commit`, `2 commits`, `0 commits`; `plural` where adding an s is wrong."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"

@@ -399,7 +399,7 @@ def test_a_switch_interrupted_before_head_moves_puts_the_files_back(muse, repo_d
                                                                    monkeypatch):
     from muse.checkout import switch_branch
 
-    main, _other = _two_sides(muse, repo_dir)
+    _main, _other = _two_sides(muse, repo_dir)
     before = _files(repo_dir)
     _interrupt_after_first_apply(monkeypatch)
     with pytest.raises(KeyboardInterrupt):

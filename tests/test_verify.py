@@ -50,7 +50,7 @@ def run_verify(muse: MuseRunner, repo_dir: Path, *args: str) -> tuple[int, str, 
 def test_clean_repository(muse: MuseRunner, repo_dir: Path, two_commits: Repository) -> None:
     code, out, err = run_verify(muse, repo_dir)
     assert code == 0, err
-    assert "checked 1 refs, 2 commits, 2 snapshots, 3 objects" in out
+    assert "checked 1 ref, 2 commits, 2 snapshots, 3 objects" in out
     assert "signatures: 2 good, 0 untrusted, 0 bad, 0 unsigned" in out
     assert out.rstrip().endswith("ok") and err == ""
     code, out, _ = run_verify(muse, repo_dir, "--json")
@@ -219,7 +219,7 @@ def test_unreachable_corrupt_object_is_found(muse: MuseRunner, repo_dir: Path,
     assert code == 1 and f"unreachable object {stray} is corrupt" in err
     path.write_bytes(b"nobody points at me")
     code, out, _ = run_verify(muse, repo_dir)
-    assert code == 0 and "1 unreachable objects" in out
+    assert code == 0 and "1 unreachable object" in out
 
 
 def test_core_report_counts(two_commits: Repository) -> None:
@@ -248,7 +248,7 @@ def test_packed_objects_are_verified(muse: MuseRunner, repo_dir: Path,
                                      two_commits: Repository) -> None:
     [oid] = _add_pack(two_commits, [b"packed and unreachable"])
     code, out, _ = run_verify(muse, repo_dir)
-    assert code == 0 and "1 unreachable objects" in out
+    assert code == 0 and "1 unreachable object" in out
     pack = repo_dir / ".muse/packs/pack-test.bundle"
     raw = bytearray(pack.read_bytes())
     raw[-1] ^= 0x01
@@ -303,7 +303,7 @@ def test_multi_pack_index_disagreeing_with_a_pack_index_is_reported(
     exit_code, out, err = run_verify(muse, repo_dir)
     assert exit_code == 1
     assert f"disagree with their .idx files (2 differing rows, first for object {oid}" in err
-    assert "1 unreachable objects" in out and "1 problem found" in err
+    assert "1 unreachable object" in out and "1 problem found" in err
 
 
 def test_verify_runs_in_a_bare_repository(muse: MuseRunner, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import click
 
-from ..units import human_size
+from ..units import counted, human_size
 from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
@@ -124,9 +124,11 @@ def create(file: Path, revisions: tuple[str, ...], all_refs: bool, as_json: bool
         return
     for name in created.skipped_refs:
         click.echo(f"warning: {name} left out: its commit is on the excluded side", err=True)
-    say(f"bundle {file}: {data['commits']} commits, {data['objects']} objects "
-        f"({human_size(summary.header.object_bytes)}), {len(data['refs'])} refs, "
-        f"{len(data['prerequisites'])} prerequisites, {human_size(summary.size)}", err=err)
+    say(f"bundle {file}: {counted(data['commits'], 'commit')}, "
+        f"{counted(data['objects'], 'object')} ({human_size(summary.header.object_bytes)}), "
+        f"{counted(len(data['refs']), 'ref')}, "
+        f"{counted(len(data['prerequisites']), 'prerequisite')}, {human_size(summary.size)}",
+        err=err)
     say(f"bundle id {summary.bundle_id}", err=err)
 
 
@@ -178,10 +180,12 @@ def verify(file: Path, as_json: bool) -> None:
     if is_quiet():
         return  # the exit code says it is good
     click.echo(f"{file}: ok")
-    click.echo(f"  {header.objects} objects ({human_size(header.object_bytes)}), "
-               f"{header.snapshots} snapshots, {header.commits} commits re-hashed")
+    click.echo(f"  {counted(header.objects, 'object')} ({human_size(header.object_bytes)}), "
+               f"{counted(header.snapshots, 'snapshot')}, "
+               f"{counted(header.commits, 'commit')} re-hashed")
     click.echo(f"  signatures: {summary.signatures_good} good, {summary.unsigned} unsigned")
-    click.echo(f"  {len(header.refs)} refs, {len(header.prerequisites)} prerequisites")
+    click.echo(f"  {counted(len(header.refs), 'ref')}, "
+               f"{counted(len(header.prerequisites), 'prerequisite')}")
     if header.prerequisites:
         where = ("found in this repository" if store is not None
                  else "not checked (outside a repository)")
@@ -241,8 +245,9 @@ def unbundle(file: Path, force: bool, require_signatures: bool, as_json: bool) -
             "worktree_updated": done.worktree_updated,
         })
         return
-    say(f"received {len(summary.commits)} commits, {summary.header.objects} objects "
-               f"({human_size(summary.size)}); {done.new_items} new items")
+    say(f"received {counted(len(summary.commits), 'commit')}, "
+        f"{counted(summary.header.objects, 'object')} ({human_size(summary.size)}); "
+        f"{counted(done.new_items, 'new item')}")
     for change in done.changes:
         if change.old is None or change.status == "up to date":
             arrow = short(change.new)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..repo import Repository
+from ..units import counted
 from .base import emit_json, json_option, open_repo
 
 _PRUNE_HELP = ("Drop unreachable data older than this (now, never, 2.weeks.ago, 3.days, "
@@ -124,7 +125,7 @@ def _echo_remote_report(report: Any, *, quiet: bool, as_json: bool) -> None:
     if quiet or not report.ran:
         return
     click.echo(f"packs: {report.packs_before} -> {report.packs_after}; "
-               f"{report.dropped_packs} packs no ref relies on dropped "
+               f"{counted(report.dropped_packs, 'pack')} no ref relies on dropped "
                f"({_size(report.dropped_bytes)})")
 
 
@@ -149,18 +150,19 @@ def count_objects(verbose: bool, remote: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(found.as_dict())
         return
-    click.echo(f"{found.loose_objects} loose objects, {_size(found.loose_bytes)}")
+    click.echo(f"{counted(found.loose_objects, 'loose object')}, {_size(found.loose_bytes)}")
     if not verbose:
         return
-    click.echo(f"packs: {found.packs} ({found.packed_objects} objects, "
+    click.echo(f"packs: {found.packs} ({counted(found.packed_objects, 'object')}, "
                f"{_size(found.pack_bytes)})")
     click.echo(f"duplicate copies: {found.duplicate_objects} ({_size(found.duplicate_bytes)})")
-    click.echo(f"unreachable: {found.unreachable_objects} objects "
+    click.echo(f"unreachable: {counted(found.unreachable_objects, 'object')} "
                f"({_size(found.unreachable_bytes)}), {found.prunable_objects} past the grace "
                f"period ({_size(found.prunable_bytes)})")
     work = found.work_files
-    click.echo(f"garbage: {found.garbage_files} files in packs/ ({_size(found.garbage_bytes)}), "
-               f"{work.stale_entries} stale work files ({_size(work.stale_size)})")
+    click.echo(f"garbage: {counted(found.garbage_files, 'file')} in packs/ "
+               f"({_size(found.garbage_bytes)}), "
+               f"{counted(work.stale_entries, 'stale work file')} ({_size(work.stale_size)})")
     click.echo(f"reclaimable by gc: {_size(found.reclaimable_bytes)}")
 
 

@@ -487,16 +487,17 @@ def verify(require_signatures: bool, as_json: bool) -> None:
     Exit status 0 when nothing is wrong, 1 when problems were found.
     """
     from ..fsck import verify_repository
-    from ..units import human_size
+    from ..units import counted, human_size
 
     report = verify_repository(_open_repo_or_bare(), require_signatures=require_signatures)
     if as_json:
         emit_json(report.as_dict())
     else:
-        click.echo(f"checked {report.refs} refs, {report.commits} commits, "
-                   f"{report.snapshots} snapshots, {report.objects} objects "
-                   f"({human_size(report.bytes)}), {report.unreachable_objects} unreachable "
-                   "objects")
+        click.echo(f"checked {counted(report.refs, 'ref')}, "
+                   f"{counted(report.commits, 'commit')}, "
+                   f"{counted(report.snapshots, 'snapshot')}, "
+                   f"{counted(report.objects, 'object')} ({human_size(report.bytes)}), "
+                   f"{counted(report.unreachable_objects, 'unreachable object')}")
         click.echo(f"signatures: {report.signed_good} good, {len(report.untrusted)} untrusted, "
                    f"{report.signed_bad} bad, {len(report.unsigned)} unsigned")
         work = report.work_files
@@ -513,7 +514,7 @@ def verify(require_signatures: bool, as_json: bool) -> None:
             click.echo("ok")
         else:
             count = len(report.problems)
-            click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
+            click.echo(f"{counted(count, 'problem')} found", err=True)
     if not report.ok:
         click.get_current_context().exit(1)
 

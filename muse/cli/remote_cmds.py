@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import MuseError, UsageError
-from ..units import human_size
+from ..units import counted, human_size
 from .base import (
     REQUIRE_SIGNATURES,
     emit_json,
@@ -62,10 +62,6 @@ def _display(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix):]
     return ref
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _outcome_line(outcome: Any) -> tuple[str, str, str]:
@@ -183,7 +179,7 @@ def remote_remove(name: str) -> None:
     from ..remotes_config import remove_remote
 
     dropped = remove_remote(open_repo(), name)
-    click.echo(f"Removed remote {name} ({_plural(len(dropped), 'remote-tracking ref')})")
+    click.echo(f"Removed remote {name} ({counted(len(dropped), 'remote-tracking ref')})")
 
 
 @remote.command("rename")
@@ -194,7 +190,7 @@ def remote_rename(old: str, new: str) -> None:
     from ..remotes_config import rename_remote
 
     moved = rename_remote(open_repo(), old, new)
-    click.echo(f"Renamed remote {old} to {new} ({_plural(len(moved), 'remote-tracking ref')})")
+    click.echo(f"Renamed remote {old} to {new} ({counted(len(moved), 'remote-tracking ref')})")
 
 
 @remote.command("list")
@@ -440,11 +436,11 @@ def _show_push(location: Any, report: Any, refs: list[Any], sources: dict[str, s
     if all(o.status == "up-to-date" for o in report.refs):
         say("Everything up to date")
     elif report.dry_run:
-        say(f"Would push {_plural(report.commits, 'commit')}, "
-                   f"{_plural(report.objects, 'object')} (dry run: nothing was sent)")
+        say(f"Would push {counted(report.commits, 'commit')}, "
+                   f"{counted(report.objects, 'object')} (dry run: nothing was sent)")
     else:
-        say(f"Pushed {_plural(report.commits, 'commit')}, "
-                   f"{_plural(report.objects, 'object')} ({human_size(report.bundle_bytes)})")
+        say(f"Pushed {counted(report.commits, 'commit')}, "
+                   f"{counted(report.objects, 'object')} ({human_size(report.bundle_bytes)})")
 
 
 # -- fetch ----------------------------------------------------------------------------
@@ -493,7 +489,7 @@ def _show_fetch(name: str, url: str, report: Any) -> None:
     say(f"From {url}")
     _echo_outcomes(report.refs, label)
     if report.commits:
-        say(f"Received {_plural(report.commits, 'commit')} "
+        say(f"Received {counted(report.commits, 'commit')} "
                    f"({human_size(report.bundle_bytes)})")
 
 

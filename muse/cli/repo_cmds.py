@@ -10,6 +10,7 @@ import click
 
 from ..display import format_time, printable, printable_lines
 from ..errors import UsageError
+from ..units import counted
 from .base import (
     emit_json,
     json_option,
@@ -110,7 +111,7 @@ def _short_branch_line(data: dict[str, Any]) -> str:
 
 
 def _commits(n: int) -> str:
-    return f"{n} commit{'' if n == 1 else 's'}"
+    return counted(n, "commit")
 
 
 def _echo_upstream(up: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
+from ..units import counted
 from .base import emit_json, json_option, open_repo, quiet_option, say, short
 
 JSON = json_option("Machine-readable output.")
@@ -165,8 +166,7 @@ def _report_applied(entry: Any, changed: list[str], as_json: bool, verb: str) ->
     if as_json:
         emit_json({**_stash_record(entry), "paths": changed})
         return
-    say(f"{verb} {entry.name} ({short(entry.id)}): {len(changed)} "
-        f"path{'s' if len(changed) != 1 else ''}")
+    say(f"{verb} {entry.name} ({short(entry.id)}): {counted(len(changed), 'path')}")
 
 
 @stash.command("apply")

@@ -38,6 +38,7 @@ from pathlib import Path
 from muse.errors import BundleError, ConflictError, MuseError
 from muse.gc import prune_cutoff
 from muse.receive import verify_pack
+from muse.units import counted
 
 from ..bucket import PackIndex, verified_index
 from ..geometric import geometric_tail, pack_order, write_union
@@ -84,11 +85,12 @@ class RepackReport:
 
     def line(self) -> str:
         if self.folded_into:
-            done = (f"folded {self.folded_packs} packs into {self.folded_into[:12]} "
-                    f"({self.packs_before} → {self.packs_after} packs)")
+            done = (f"folded {counted(self.folded_packs, 'pack')} into {self.folded_into[:12]} "
+                    f"({self.packs_before} → {counted(self.packs_after, 'pack')})")
         else:
-            done = f"nothing folded ({self.skipped}); {self.packs_after} packs"
-        return (f"{self.repo}: {done}; dropped {self.dropped_packs} replaced packs, kept "
+            done = f"nothing folded ({self.skipped}); {counted(self.packs_after, 'pack')}"
+        dropped = counted(self.dropped_packs, "replaced pack")
+        return (f"{self.repo}: {done}; dropped {dropped}, kept "
                 f"{self.kept_replaced} in their grace period ({self.seconds:.2f} s)")
 
 

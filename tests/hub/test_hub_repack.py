@@ -235,7 +235,7 @@ def test_a_fold_whose_bytes_carry_hidden_content_is_skipped(
 def test_a_repack_report_reads_as_one_line() -> None:
     done = RepackReport("ada/song", packs_before=3, packs_after=1, folded_into="ab" * 32,
                         folded_packs=3)
-    assert done.line().startswith("ada/song: folded 3 packs into abababababab (3 → 1 packs)")
+    assert done.line().startswith("ada/song: folded 3 packs into abababababab (3 → 1 pack)")
 
 
 def test_a_takedown_after_a_repack_hides_and_purges_the_replaced_packs_too(
