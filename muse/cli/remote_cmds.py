@@ -101,14 +101,15 @@ def _refs_json(outcomes: list[Any]) -> list[dict[str, Any]]:
 @_command
 @click.group(invoke_without_command=True)
 @click.option("-v", "--verbose", is_flag=True, help="Show each remote's URL.")
+@json_option("Machine-readable output (with no subcommand).")
 @click.pass_context
-def remote(ctx: click.Context, verbose: bool) -> None:
+def remote(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     """Manage the named remotes this repository pushes to and fetches from.
 
     With no subcommand, lists them (like `muse remote list`).
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(remote_list, verbose=verbose, as_json=False)
+        ctx.invoke(remote_list, verbose=verbose, as_json=as_json)
 
 
 @remote.command("add")
