@@ -26,7 +26,7 @@ def test_add_then_list_plain_verbose_and_json(muse, repo_dir, tmp_path):
     data = json.loads(muse("remote", "list", "--json", cwd=repo_dir).stdout)
     assert data == {"remotes": [{"name": "backup", "url": "file:///srv/b.muse"},
                                 {"name": "origin", "url": str(tmp_path / "a.muse")}]}
-    assert json.loads(muse("remote", "--json", cwd=repo_dir).stdout) == data  # the bare group lists too
+    assert json.loads(muse("remote", "--json", cwd=repo_dir).stdout) == data  # the group too
 
 
 def test_add_stores_a_relative_path_as_absolute(muse, repo_dir, tmp_path):

@@ -225,7 +225,7 @@ def _mention_not_recorded(skipped: dict[str, list[str]]) -> None:
 @click.option("--amend", is_flag=True,
               help="Replace HEAD: its parents, and its message unless -m/-F gives one.")
 @click.option("--no-edit", is_flag=True,
-              help="With --amend: keep HEAD's message (Muse opens no editor anyway).")
+              help="With --amend: keep HEAD's message instead of opening the editor.")
 @click.option("--reset-author", is_flag=True,
               help="With --amend: you as the author, dated now (default: HEAD's author).")
 @quiet_option()
@@ -242,8 +242,10 @@ def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_e
         raise UsageError(f"{'--no-edit' if no_edit else '--reset-author'} goes with --amend")
     if no_edit and (messages or message_file is not None):
         raise UsageError("--no-edit keeps HEAD's message: it takes no -m or -F")
-    message = _commit_message(messages, message_file, required=not amend)
+    message = _commit_message(messages, message_file)
     repo = open_repo()
+    if message is None and not no_edit:
+        message = _message_from_editor(repo, amend)
     made = commit_worktree(repo, message, sign=not unsigned, allow_empty=allow_empty,
                            amend=amend, reset_author=reset_author)
     request_auto_gc(repo)
@@ -252,10 +254,9 @@ def commit(messages: tuple[str, ...], message_file: Any, unsigned: bool, allow_e
     echo_made(repo, made)
 
 
-def _commit_message(messages: tuple[str, ...], message_file: Any, *,
-                    required: bool = True) -> str | None:
-    """-m paragraphs joined by a blank line, or the text of -F; never both, and none only
-    when not `required` (--amend keeps HEAD's; Muse opens no editor)."""
+def _commit_message(messages: tuple[str, ...], message_file: Any) -> str | None:
+    """-m paragraphs joined by a blank line, or the text of -F (never both); None for
+    neither."""
     if messages and message_file is not None:
         raise UsageError("-m and -F cannot be combined")
     if message_file is not None:
@@ -264,11 +265,41 @@ def _commit_message(messages: tuple[str, ...], message_file: Any, *,
         except UnicodeDecodeError:
             raise UsageError("the message file is not UTF-8 text") from None
     if not messages:
-        if not required:
+        return None
+    return "\n\n".join(m.strip("\n") for m in messages)
+
+
+def _message_from_editor(repo: Any, amend: bool) -> str | None:
+    """The message written in the user's editor, as git asks for it; with no editor to
+    open (no terminal), UsageError — or, amending, None: HEAD's message stays."""
+    from .editor import chosen_editor, edit_message
+
+    editor = chosen_editor(repo)
+    if editor is None:
+        if amend:
             return None
         raise UsageError("a commit needs a message",
-                         hint='pass one with -m "MESSAGE", or -F FILE (`-` for stdin)')
-    return "\n\n".join(m.strip("\n") for m in messages)
+                         hint='pass one with -m "MESSAGE", or -F FILE (`-` for stdin); on a '
+                         "terminal Muse opens your editor (core.editor, VISUAL, EDITOR)")
+    return edit_message(repo, editor, _commit_template(repo, amend))
+
+
+def _commit_template(repo: Any, amend: bool) -> str:
+    """What the editor opens on: HEAD's message when amending, then git's `#` notes."""
+    from ..changes import compare
+    from .editor import commented
+
+    head = repo.head()
+    start = repo.graph.commit(head).message.rstrip("\n") + "\n" if amend and head else ""
+    notes = ["Please enter the commit message for your changes. Lines starting",
+             "with '#' will be ignored, and an empty message aborts the commit.", ""]
+    branch = repo.current_branch()
+    notes.append(f"On branch {branch}" if branch else "HEAD detached")
+    changes = compare(repo.head_snapshot(), repo.worktree.snapshot())
+    if changes:
+        notes += ["Changes to be committed:"]
+        notes += [f"\t{c.status + ':':<12}{printable(c.path)}" for c in changes]
+    return f"{start}\n{commented(notes)}"
 
 
 def commit_record(oid: str, commit: Any, trusted: frozenset[bytes],
