@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .units import counted
+
 if TYPE_CHECKING:
     import datetime as dt
 
@@ -82,3 +84,37 @@ def format_time(timestamp: int, tz_minutes: int) -> str:
     hours, minutes = divmod(abs(tz_minutes), 60)
     # The year by hand: strftime's %Y does not pad years below 1000 on every platform.
     return f"{when.year:04d}-{when:%m-%d %H:%M:%S} {sign}{hours:02d}{minutes:02d}"
+
+
+def relative_time(timestamp: int, now: int) -> str:
+    """`3 days ago`, `5 weeks ago`, `1 year, 2 months ago`: git's `%ar`, step for step
+    (each unit rounded to the nearest, and used while it reads better than the next)."""
+    if timestamp > now:
+        return "in the future"
+    seconds = now - timestamp
+    if seconds < 90:
+        return _ago(seconds, "second")
+    minutes = (seconds + 30) // 60
+    if minutes < 90:
+        return _ago(minutes, "minute")
+    hours = (minutes + 30) // 60
+    if hours < 36:
+        return _ago(hours, "hour")
+    days = (hours + 12) // 24
+    if days < 14:
+        return _ago(days, "day")
+    if days < 70:
+        return _ago((days + 3) // 7, "week")
+    if days < 365:
+        return _ago((days + 15) // 30, "month")
+    if days < 1825:
+        total_months = (days * 12 * 2 + 365) // (365 * 2)
+        years, months = divmod(total_months, 12)
+        if months:
+            return f"{counted(years, 'year')}, {_ago(months, 'month')}"
+        return _ago(years, "year")
+    return _ago((days + 183) // 365, "year")
+
+
+def _ago(n: int, unit: str) -> str:
+    return f"{counted(n, unit)} ago"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..display import format_time, local_time, printable, printable_lines
+from ..display import format_time, local_time, printable, printable_lines, relative_time
 from ..errors import UsageError
 from .base import short
 
@@ -49,6 +50,8 @@ FIELDS: dict[str, Callable[[Shown], str]] = {
     "an": lambda s: printable(s.commit.author_name),
     "ae": lambda s: printable(s.commit.author_email),
     "ad": lambda s: format_time(s.commit.timestamp, s.commit.tz_offset_minutes),
+    "ai": lambda s: format_time(s.commit.timestamp, s.commit.tz_offset_minutes),
+    "ar": lambda s: relative_time(s.commit.timestamp, int(time.time())),
     "aI": lambda s: _when(s.commit).isoformat(),
     "at": lambda s: str(s.commit.timestamp),
     "as": lambda s: f"{_when(s.commit).year:04d}-{_when(s.commit):%m-%d}",
