@@ -778,8 +778,8 @@ DEFAULT_REGION = "us-east-1"  # what a client signs for when nothing names a reg
 def endpoint_of(settings: dict[str, str]) -> str:
     """The remote's `endpoint` setting, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL.
 
-    One holding credentials (`http://user:secret@host`) is refused, shown as `***`:
-    the endpoint is kept in the config, the probe cache and every message.
+    One holding credentials (`http://user:secret@host`) is refused, shown as `***`,
+    since an endpoint goes into the config, the probe cache and many messages.
     """
     if settings.get("endpoint"):
         refuse_credentials(settings["endpoint"], what="the S3 endpoint")

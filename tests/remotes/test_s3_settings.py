@@ -286,11 +286,12 @@ def test_tls_and_refused_credentials_are_tried_once(s3_env: S3Server,
 
 
 def test_only_callers_without_a_retry_wrapper_let_the_driver_retry(
-        pushed: tuple[Path, str], s3_env: S3Server) -> None:
+        pushed: tuple[Path, str], s3_env: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     from remotes.maintenance import open_maintenance
     from remotes.s3 import open_bucket
 
     _, url = pushed
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "10")  # botocore's own knob does not multiply
     settings = {"endpoint": s3_env.endpoint, "path-style": "true"}
 
     def attempts(client: object) -> int:
