@@ -29,6 +29,7 @@ __all__ = [
     "Remote",
     "RemoteOptions",
     "dependency_order",
+    "recorded_settings",
 ]
 
 
@@ -38,11 +39,15 @@ class RemoteOptions:
 
     `settings` holds the remote's own config keys without the `remote.NAME.`
     prefix (`endpoint`, `region`, `path-style`, …); a driver reads what it knows.
+    `request_attempts` is how often a driver may send one request itself: 1 under
+    `connect()`, whose retry wrapper is the one retry policy (a driver retrying too
+    would multiply the two); more only for a caller with no wrapper above it.
     """
 
     token: str | None = None
     timeout: float = 30.0
     settings: Mapping[str, str] = field(default_factory=dict)
+    request_attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,15 @@ class Capabilities:
     max_bundle_bytes: int | None = None  # refuse larger pushes before uploading
     server_verifies: bool = True         # the remote re-hashes what it stores
     writable: bool = True                # False: fetch only (a bundle file, a mirror)
+
+
+def recorded_settings(remote: Remote) -> dict[str, str]:
+    """The settings a repository records for `remote` (`remote.NAME.KEY`), so that it
+    opens the same remote from any shell: what its driver took from the environment
+    (an S3 endpoint in AWS_ENDPOINT_URL). Optional: a driver without such settings
+    has no `recorded_settings` method."""
+    found = getattr(remote, "recorded_settings", None)
+    return dict(found()) if callable(found) else {}
 
 
 @dataclass(frozen=True)

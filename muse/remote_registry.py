@@ -42,15 +42,16 @@ def redact_url(url: str) -> str:
     return url[:start] + "***@" + url[start + len(netloc.rsplit("@", 1)[0]) + 1:]
 
 
-def refuse_credentials(url: str) -> None:
+def refuse_credentials(url: str, what: str = "the remote URL") -> None:
     """A URL carrying `user:secret@` is refused before anything stores, prints or sends it.
 
     A token in a URL would land in `.muse/config` (shared with every clone), in
     messages and in `--json`; the hub wants it as a Bearer header, S3 as AWS keys.
+    `what` names where the URL came from: a remote's URL, an S3 endpoint, a setting.
     """
     if URL_SCHEME.match(url) and "@" in urlsplit(url).netloc:
         raise RemoteError(
-            f"the remote URL {redact_url(url)} holds credentials; Muse never keeps a secret "
+            f"{what} {redact_url(url)} holds credentials; Muse never keeps a secret "
             "in a URL",
             hint="drop `USER:TOKEN@` from it; give a hub token in MUSE_TOKEN or with "
             "`muse remote set-token NAME`, S3 keys in AWS_ACCESS_KEY_ID / "

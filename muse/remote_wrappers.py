@@ -20,6 +20,7 @@ from .remote import (
     RefResult,
     Remote,
     RemoteOptions,
+    recorded_settings,
 )
 
 T = TypeVar("T")
@@ -86,6 +87,9 @@ class RetryingRemote:
 
         return opener
 
+    def recorded_settings(self) -> dict[str, str]:
+        return recorded_settings(self.inner)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -128,6 +132,9 @@ class CountingRemote:
             return bundle.open()
 
         return opener
+
+    def recorded_settings(self) -> dict[str, str]:
+        return recorded_settings(self.inner)
 
     def close(self) -> None:
         self.inner.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +180,10 @@ def _is_remote_name(word: str) -> bool:
     return True
 
 
-def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
+def add_remote(repo: Repository, name: str, url: str,
+               settings: Mapping[str, str] | None = None) -> RemoteInfo:
+    """Record remote `name` at `url`, with its other settings (`remote.NAME.KEY`, as
+    `parse_settings` checked them): all checked before anything is written."""
     check_remote_name(name)
     if repo.config.get(f"remote.{name}.url") is not None:
         raise ConflictError(f"a remote named {name!r} already exists",
@@ -188,7 +191,26 @@ def add_remote(repo: Repository, name: str, url: str) -> RemoteInfo:
                             f"or remove it with `muse remote remove {name}`")
     url = normalise_url(url)
     repo.config.set(f"remote.{name}.url", url)
+    for key, value in (settings or {}).items():
+        repo.config.set(f"remote.{name}.{key}", value)
     return RemoteInfo(name, url)
+
+
+def parse_settings(name: str, words: Sequence[str]) -> dict[str, str]:
+    """`--setting KEY=VALUE` words (`endpoint=http://127.0.0.1:8333`) → {KEY: VALUE}, each
+    checked as `muse config remote.NAME.KEY VALUE` checks it (no credentials in a URL)."""
+    found: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key or "." in key or key != key.strip():
+            raise UsageError(f"--setting {word!r} is not KEY=VALUE",
+                             hint="name one of the remote's settings: --setting "
+                             "endpoint=http://127.0.0.1:8333 (docs/remotes.md)")
+        if key == "url":
+            raise UsageError("--setting url=… cannot set the remote's URL",
+                             hint="the URL is the command's own argument")
+        found[key] = checked_setting(f"remote.{name}.{key}", value)
+    return found
 
 
 def set_remote_url(repo: Repository, name: str, url: str) -> RemoteInfo:
@@ -202,12 +224,16 @@ def set_remote_url(repo: Repository, name: str, url: str) -> RemoteInfo:
 def checked_setting(key: str, value: str) -> str:
     """What `muse config KEY VALUE` stores: a remote's URL goes through the checks of
     `remote add` (a valid name, a path made absolute, no credentials), so the config
-    never holds a URL that means something else from another directory."""
+    never holds a URL that means something else from another directory. No other
+    setting of a remote may hold a URL with credentials either (an S3 endpoint)."""
     from .config import check_key
 
     section, _, rest = check_key(key).partition(".")
     name, _, option = rest.rpartition(".")
-    if section != "remote" or option != "url" or not name:
+    if section != "remote" or not name:
+        return value
+    if option != "url":
+        refuse_credentials(value, what=key)
         return value
     check_remote_name(name)
     return normalise_url(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -24,7 +25,7 @@ from .objects import is_object_id
 from .policy import DEFAULT_POLICY, ReceivePolicy
 from .receive import receive_bundle, receive_linked
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
-from .remote import OutgoingBundle, PackContents, Remote, dependency_order
+from .remote import OutgoingBundle, PackContents, Remote, dependency_order, recorded_settings
 from .remote_registry import URL_SCHEME
 from .remotes_config import check_remote_name, normalise_url, path_from_url, remote_options
 from .repo import Repository
@@ -481,10 +482,14 @@ def _default_branch(heads: dict[str, str]) -> str | None:
 
 def clone(url: str, dest: Path, *, remote_name: str = "origin",
           progress: TransferProgress | None = None, remote: Remote | None = None,
-          policy: ReceivePolicy = DEFAULT_POLICY, branch: str | None = None) -> Repository:
+          policy: ReceivePolicy = DEFAULT_POLICY, branch: str | None = None,
+          settings: Mapping[str, str] | None = None) -> Repository:
     """A new repository at `dest` with everything the remote has, on its default branch
     (or on `branch`; a tag of that name detaches HEAD at its commit, as git's `-b`).
 
+    `settings` are the remote's own (`remote.NAME.KEY`, checked by `parse_settings`):
+    recorded first and used to connect, then with them what the driver took from the
+    environment (`recorded_settings`), so the new remote opens as this clone's did.
     `remote` overrides connecting to `url` (tests and callers that wrap drivers).
     On any failure, everything this call created is removed again.
     """
@@ -500,12 +505,17 @@ def clone(url: str, dest: Path, *, remote_name: str = "origin",
     _check_outside_destination(url, dest, existed)
     owned = remote is None
     try:
+        repo = Repository.init(dest)
+        repo.config.set(f"remote.{remote_name}.url", url)
+        for key, value in (settings or {}).items():
+            repo.config.set(f"remote.{remote_name}.{key}", value)
         if remote is None:
             from .remote_wrappers import connect
 
-            remote = connect(url, remote_options(None, remote_name, url=url))
-        repo = Repository.init(dest)
-        repo.config.set(f"remote.{remote_name}.url", url)
+            remote = connect(url, remote_options(repo, remote_name, url=url))
+        for key, value in recorded_settings(remote).items():
+            if repo.config.get(f"remote.{remote_name}.{key}") is None:
+                repo.config.set(f"remote.{remote_name}.{key}", value)
         fetch(repo, remote, remote_name, progress=progress, policy=policy)
         heads = {n[len(f"{REMOTES}{remote_name}/"):]: v
                  for n, v in repo.refs.list(f"{REMOTES}{remote_name}/").items()}

@@ -461,6 +461,11 @@ class BucketRemote:
         return Capabilities(atomic_multi_ref=True, max_bundle_bytes=self.policy.max_bundle_bytes,
                             server_verifies=False, writable=True)
 
+    def recorded_settings(self) -> dict[str, str]:
+        """What the bucket's driver took from the environment (muse.remote)."""
+        found = getattr(self.bucket, "recorded_settings", None)
+        return dict(found) if isinstance(found, dict) else {}
+
     def list_refs(self) -> dict[str, str]:
         self._hook("open")
         self._seen = self._read()

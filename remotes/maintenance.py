@@ -25,7 +25,7 @@ import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -547,11 +547,15 @@ def open_maintenance(url: str, options: RemoteOptions | None = None) -> BucketMa
     registry, the remote's settings and credentials); UsageError for a remote with a
     server of its own, RemoteError when nothing is there."""
     from muse.remote_registry import open_remote
+    from muse.remote_wrappers import DEFAULT_RETRIES
 
     from .bucket import BucketRemote
     from .fs import FsRemote
 
-    remote = open_remote(url, options or RemoteOptions())
+    # No retry wrapper runs above a gc (a rerun repeats its work): the driver retries
+    # each request itself, as often as the wrapper would retry a call.
+    options = replace(options or RemoteOptions(), request_attempts=DEFAULT_RETRIES)
+    remote = open_remote(url, options)
     if isinstance(remote, FsRemote):
         from .bare import open_bare_remote
 

@@ -28,6 +28,7 @@ from muse.bundle import Progress
 from muse.errors import ConfigError, MuseError, RemoteError, TransientRemoteError, UsageError
 from muse.fsutil import atomic_write_bytes
 from muse.remote import Remote, RemoteOptions, counting_reader
+from muse.remote_registry import refuse_credentials
 from remotes.bucket import KeyInfo, Versioned
 
 MiB = 1024 * 1024
@@ -43,6 +44,9 @@ MIN_PART_SIZE = 5 * MiB         # S3 refuses smaller parts (all but the last)
 MAX_PARTS = 10_000
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
+# Every `remote.NAME.*` setting this driver reads (docs/s3.md, Settings); the timeout is
+# the one every driver gets, RemoteOptions.timeout.
+SETTINGS = ("endpoint", "region", "profile", "path-style", "multipart-threshold", "part-size")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -57,6 +61,7 @@ BAD_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "Invali
 
 def parse_url(url: str) -> tuple[str, str]:
     """`s3://bucket/a/b` → ("bucket", "a/b/"); UsageError for anything else."""
+    refuse_credentials(url)  # before any message below could echo the secret
     rest = url[len("s3://"):] if url.lower().startswith("s3://") else None
     if rest is None:
         raise UsageError(f"not an S3 URL: {url}", hint="write it as s3://bucket/prefix")
@@ -191,6 +196,8 @@ class S3Bucket:
         self._verdicts = verdicts if verdicts is not None else ProbeVerdicts.default()
         self._probe_name = f"{endpoint or 'aws'} {bucket}"
         self._probed = False
+        # What open_bucket took from the environment: a repository records it (clone).
+        self.recorded_settings: dict[str, str] = {}
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -764,10 +771,25 @@ def _size(settings: dict[str, str], name: str, default: int) -> int:
     return parsed
 
 
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+DEFAULT_REGION = "us-east-1"  # what a client signs for when nothing names a region
+
+
 def endpoint_of(settings: dict[str, str]) -> str:
-    """The remote's `endpoint` setting, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL."""
-    return (settings.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL") or "")
+    """The remote's `endpoint` setting, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL.
+
+    One holding credentials (`http://user:secret@host`) is refused, shown as `***`,
+    since an endpoint goes into the config, the probe cache and many messages.
+    """
+    if settings.get("endpoint"):
+        refuse_credentials(settings["endpoint"], what="the S3 endpoint")
+        return settings["endpoint"]
+    for variable in ENDPOINT_VARIABLES:
+        found = os.environ.get(variable)
+        if found:
+            refuse_credentials(found, what=f"the S3 endpoint in {variable}")
+            return found
+    return ""
 
 
 def make_client(options: RemoteOptions) -> Any:
@@ -786,9 +808,13 @@ def make_client(options: RemoteOptions) -> Any:
     # No payload hash in the signature: every body that matters carries a signed
     # x-amz-checksum-sha256 the store checks, which is what botocore relies on over
     # HTTPS; over plain HTTP it would otherwise hash each body once more for nothing.
+    # botocore sends each request `request_attempts` times in all: once under connect(),
+    # whose RetryingRemote is Muse's one retry policy. (Its own `max_attempts` counts
+    # retries, not attempts; `total_max_attempts` also wins over AWS_MAX_ATTEMPTS.)
     config = Config(connect_timeout=options.timeout, read_timeout=options.timeout,
                     signature_version="s3v4",
-                    retries={"mode": "standard", "max_attempts": 3},
+                    retries={"mode": "standard",
+                             "total_max_attempts": max(1, options.request_attempts)},
                     max_pool_connections=max(10, PART_WORKERS * 2),
                     s3={"addressing_style": "path" if _flag(settings, "path-style")
                         else "auto", "payload_signing_enabled": False})
@@ -796,7 +822,7 @@ def make_client(options: RemoteOptions) -> Any:
         session = boto3.session.Session(profile_name=settings.get("profile") or None)
         client = session.client("s3", endpoint_url=endpoint or None, config=config,
                                 region_name=settings.get("region") or session.region_name
-                                or "us-east-1")
+                                or DEFAULT_REGION)
     except bc.ProfileNotFound as exc:
         raise ConfigError(str(exc), hint="check AWS_PROFILE or the remote's `profile` "
                           "setting") from None
@@ -826,11 +852,30 @@ def open_bucket(url: str, options: RemoteOptions, client: Any = None) -> S3Bucke
     """The bucket named by `url`, with a client made from `options` unless one is given."""
     bucket, prefix = parse_url(url)
     settings = dict(options.settings)
-    return S3Bucket(client if client is not None else make_client(options), bucket, prefix,
-                    url=url, endpoint=endpoint_of(settings),
-                    multipart_threshold=_size(settings, "multipart-threshold",
-                                              MULTIPART_THRESHOLD),
-                    part_size=_size(settings, "part-size", PART_SIZE))
+    client = client if client is not None else make_client(options)
+    opened = S3Bucket(client, bucket, prefix, url=url, endpoint=endpoint_of(settings),
+                      multipart_threshold=_size(settings, "multipart-threshold",
+                                                MULTIPART_THRESHOLD),
+                      part_size=_size(settings, "part-size", PART_SIZE))
+    opened.recorded_settings = environment_settings(settings, client)
+    return opened
+
+
+def environment_settings(settings: dict[str, str], client: Any) -> dict[str, str]:
+    """What this shell's environment adds to the remote's `settings` to reach its bucket:
+    an endpoint from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, a region from AWS_REGION,
+    AWS_DEFAULT_REGION or the profile. A clone records them, so that its `origin` opens
+    the same bucket on the same service from any shell. (Credentials are the user's,
+    never the remote's: they are not recorded.)"""
+    found: dict[str, str] = {}
+    if not settings.get("endpoint"):
+        endpoint = endpoint_of(settings)
+        if endpoint:
+            found["endpoint"] = endpoint
+    region = getattr(getattr(client, "meta", None), "region_name", None)
+    if not settings.get("region") and isinstance(region, str) and region != DEFAULT_REGION:
+        found["region"] = region
+    return found
 
 
 def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:

@@ -112,14 +112,21 @@ def remote(ctx: click.Context, verbose: bool, as_json: bool) -> None:
         ctx.invoke(remote_list, verbose=verbose, as_json=as_json)
 
 
+def _setting_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--setting", "settings", multiple=True, metavar="KEY=VALUE",
+                        help=f"Record remote.NAME.KEY for {what} (repeatable): an S3 "
+                        "`endpoint`, `region`, `path-style`, a `timeout`… (docs/remotes.md).")
+
+
 @remote.command("add")
 @click.argument("name")
 @click.argument("url")
-def remote_add(name: str, url: str) -> None:
+@_setting_option("the new remote")
+def remote_add(name: str, url: str, settings: tuple[str, ...]) -> None:
     """Remember URL under NAME (a plain path is stored as an absolute path)."""
-    from ..remotes_config import add_remote
+    from ..remotes_config import add_remote, parse_settings
 
-    added = add_remote(open_repo(), name, url)
+    added = add_remote(open_repo(), name, url, parse_settings(name, settings))
     click.echo(f"Added remote {added.name} → {added.url}")
 
 
@@ -640,14 +647,19 @@ def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
               help="Name for the remote cloned from.")
 @click.option("-b", "--branch", metavar="NAME",
               help="Start on the remote's branch NAME (a tag: detached at its commit).")
+@_setting_option("the remote cloned from, used to clone")
 @REQUIRE_SIGNATURES
 @quiet_option()
 @json_option("One JSON object on stdout.")
 def clone(url: str, directory: Path | None, remote_name: str, branch: str | None,
-          require_signatures: bool, as_json: bool) -> None:
-    """Copy the repository at URL into DIRECTORY (default: URL's last path component)."""
+          settings: tuple[str, ...], require_signatures: bool, as_json: bool) -> None:
+    """Copy the repository at URL into DIRECTORY (default: URL's last path component).
+
+    The remote's settings (--setting, and an S3 endpoint or region taken from the
+    environment) are recorded with it, so fetch and push reach what clone did.
+    """
     from ..config import user_config
-    from ..remotes_config import check_remote_name, normalise_url, url_basename
+    from ..remotes_config import check_remote_name, normalise_url, parse_settings, url_basename
     from ..transfer import clone as clone_repo
     from ..trust import RULE_KEY, receive_policy
 
@@ -656,6 +668,7 @@ def clone(url: str, directory: Path | None, remote_name: str, branch: str | None
 
     check_remote_name(remote_name)
     normalise_url(url)  # a malformed URL is refused before "Cloning into" says otherwise
+    chosen = parse_settings(remote_name, settings)
     if branch is not None:
         from ..branches import branch_ref_name
 
@@ -665,7 +678,7 @@ def clone(url: str, directory: Path | None, remote_name: str, branch: str | None
         say(f"Cloning into {str(dest)!r}...", err=True)
     with _progress(as_json) as progress:
         repo = clone_repo(url, dest, remote_name=remote_name, progress=progress, policy=policy,
-                          branch=branch)
+                          branch=branch, settings=chosen)
     branch, head = repo.current_branch(), repo.head()
     if as_json:
         emit_json({"url": repo.config.get(f"remote.{remote_name}.url"), "path": str(repo.root),

@@ -14,17 +14,18 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from muse.bundle import Progress
 from muse.remote import RemoteOptions
+from muse.remote_wrappers import DEFAULT_RETRIES
 
-from ..s3 import S3Bucket, open_bucket
+from ..s3 import SETTINGS, S3Bucket, open_bucket
 from .blobs import BUNDLES_PREFIX, StoredBlob, bundle_key, stored_blobs
 
 # MUSE_HUB_S3_<NAME> → the S3 remote setting <name> (docs/s3.md), for the hub's bucket.
-SETTINGS = ("endpoint", "region", "profile", "path-style", "multipart-threshold", "part-size")
 
 
 def settings_from(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
@@ -49,14 +50,17 @@ class S3Blobs:
     def from_url(cls, url: str) -> S3Blobs:
         """The store `url` names, its S3 settings from the environment."""
         settings = settings_from(os.environ)
-        bucket = open_bucket(url, RemoteOptions(settings=settings))
+        # Nothing on the server retries above the store: each S3 request is retried
+        # here, as often as a client's wrapper retries a call (docs/s3.md, Retries).
+        options = RemoteOptions(settings=settings, request_attempts=DEFAULT_RETRIES)
+        bucket = open_bucket(url, options)
         # Clients may reach the bucket by another name than the hub does (a proxy, a
         # container network): URLs are signed for the host the clients will use.
         public = os.environ.get("MUSE_HUB_S3_PUBLIC_ENDPOINT")
         presigner = None
         if public:
-            presigner = open_bucket(url, RemoteOptions(settings={**settings,
-                                                                 "endpoint": public}))
+            presigner = open_bucket(url, replace(options, settings={**settings,
+                                                                    "endpoint": public}))
         work = os.environ.get("MUSE_HUB_WORK_DIR")
         return cls(bucket, presigner, Path(work) if work else None)
 
