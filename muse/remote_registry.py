@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
@@ -84,6 +85,19 @@ def _load(scheme: str) -> Factory | None:
             hint=f"install the extra it needs, e.g. `pip install 'muse-vcs[{scheme}]'`",
         ) from None
     return cast(Factory, factory)
+
+
+def check_url(url: str) -> None:
+    """Refuse now a URL its driver could never open (`s3://B/x`, a hub URL with no
+    repository): the driver module's own `check_url(url)`, if it has one. An unknown
+    scheme passes here (its driver may be installed later); opening it names the known
+    ones."""
+    factory = _load(scheme_of(url))
+    if factory is None:
+        return
+    check = getattr(sys.modules.get(factory.__module__), "check_url", None)
+    if check is not None:
+        check(url)
 
 
 def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:

@@ -23,7 +23,7 @@ from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS
 from .errors import ConfigError, ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
 from .remote import RemoteOptions
-from .remote_registry import URL_SCHEME, known_schemes, refuse_credentials
+from .remote_registry import URL_SCHEME, check_url, known_schemes, refuse_credentials
 from .repo import Repository
 from .tracking import Upstream, upstream  # kept there: `status` needs no driver registry
 
@@ -84,6 +84,7 @@ def normalise_url(url: str, base: Path | None = None) -> str:
                          hint="a URL or path is UTF-8 text without control characters")
     if URL_SCHEME.match(url):
         refuse_credentials(url)
+        check_url(url)
         return url
     _refuse_broken_url(url)
     path = Path(url).expanduser()

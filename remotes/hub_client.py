@@ -55,6 +55,15 @@ URL_HINT = "a hub repository's URL is http(s)://HOST[:PORT][/PREFIX]/OWNER/NAME"
 API_ROOT = "/api/v1/repos/"
 
 
+def check_url(url: str) -> None:
+    """What `muse remote add` asks of the driver: UsageError for a URL naming no hub
+    repository (a typing mistake, not a remote's failure)."""
+    try:
+        parse_url(url)
+    except RemoteError as exc:
+        raise UsageError(exc.message, hint=exc.hint) from None
+
+
 def parse_url(url: str) -> tuple[str, str, str]:
     """(base URL, owner, name) of a hub repository URL; RemoteError when it is not one."""
     parts = urlsplit(url)
@@ -412,4 +421,4 @@ def open_remote(url: str, options: RemoteOptions | None = None) -> Remote:
     return HubRemote(url, options)
 
 
-__all__ = ["HubRemote", "MuseError", "open_remote", "parse_url"]
+__all__ = ["HubRemote", "MuseError", "check_url", "open_remote", "parse_url"]

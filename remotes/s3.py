@@ -59,6 +59,11 @@ THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
 BAD_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 
 
+def check_url(url: str) -> None:
+    """What `muse remote add` asks of the driver: UsageError for a URL it could never open."""
+    parse_url(url)
+
+
 def parse_url(url: str) -> tuple[str, str]:
     """`s3://bucket/a/b` → ("bucket", "a/b/"); UsageError for anything else."""
     refuse_credentials(url)  # before any message below could echo the secret

@@ -332,7 +332,7 @@ def test_a_driver_is_opened_with_the_remotes_settings_timeout_and_token(muse, re
     from muse.remotes_config import remote_options, token_variable
     from muse.repo import Repository
 
-    ok(muse("remote", "add", "my-hub", "https://hub.example/song", cwd=repo_dir))
+    ok(muse("remote", "add", "my-hub", "https://hub.example/ada/song", cwd=repo_dir))
     repo = Repository.find(repo_dir)
     repo.config.set("remote.my-hub.timeout", "12.5")
     repo.config.set("remote.my-hub.path-style", "true")
@@ -455,3 +455,15 @@ def test_ls_remote_takes_a_bare_relative_path_outside_any_repository(muse, repo_
         f"{head}\trefs/heads/main\n"
     missing = changes_nothing(muse, tmp_path, "ls-remote", "nosuch", exit_code=3)
     assert "not a Muse repository" in missing.stderr  # a name still needs a repository
+
+
+@pytest.mark.parametrize("url, message", [
+    ("s3://b/songs", "invalid S3 bucket name 'b'"),
+    ("s3://My-Bucket/songs", "invalid S3 bucket name 'My-Bucket'"),
+    ("http://127.0.0.1:9/only-one-part", "not a hub repository URL"),
+])
+def test_add_refuses_a_url_its_driver_could_never_open(muse, repo_dir, url, message):
+    """Accepted before, the mistake surfaced only at the first push, far from the typo."""
+    for args in (("remote", "add", "cloud", url), ("config", "remote.cloud.url", url)):
+        result = changes_nothing(muse, repo_dir, *args, exit_code=2)
+        assert message in result.stderr and "hint:" in result.stderr
