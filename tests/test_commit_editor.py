@@ -101,3 +101,20 @@ def test_off_a_terminal_no_editor_is_opened(
 ])
 def test_cleanup_is_gits_strip(text: str, message: str) -> None:
     assert cleaned(text) == message
+
+
+def test_an_annotated_tag_without_m_is_written_in_the_editor(
+        muse: MuseRunner, repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write(repo_dir, "mix.wav", "final")
+    commit(muse, repo_dir, "final mix")
+    monkeypatch.setenv("MUSE_EDITOR", str(_editor(tmp_path, "Release 1\n# note\n")))
+    result = muse("tag", "-a", "v1", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    found = repo(repo_dir)
+    tag_id = found.refs.read("refs/tags/v1")
+    assert tag_id is not None and found.store.read_tag(tag_id).message == "Release 1\n"
+    assert "# Write a message for tag:\n#   v1\n" in (tmp_path / "seen.txt").read_text()
+    (repo_dir / ".muse" / "TAG_EDITMSG").unlink()  # kept after a tag, as git keeps it
+    monkeypatch.setenv("MUSE_EDITOR", str(_editor(tmp_path, None)))  # left empty
+    refused = changes_nothing(muse, repo_dir, "tag", "-a", "v2", exit_code=2)
+    assert "the message is empty" in refused.stderr

@@ -288,7 +288,7 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
     # one is a second ref to it. REVISION^{} names the commit.
     target = (revision and named_tag_object(repo, revision)) or commit
     if annotated:
-        _create_annotated(repo, name, target, _tag_message(message, message_file),
+        _create_annotated(repo, name, target, _tag_message(repo, name, message, message_file),
                           sign=not unsigned, force=force)
         return
     made = branches.create_tag(repo, name, target, force=force)
@@ -299,7 +299,10 @@ def tag(name: str | None, revision: str | None, annotate: bool, message: str | N
     click.echo(f"{verb} tag {name} at {short(commit)}{over}")
 
 
-def _tag_message(message: str | None, message_file: Any) -> str:
+def _tag_message(repo: Any, name: str, message: str | None, message_file: Any) -> str:
+    """-m or -F; with neither, the message written in the editor, as git asks for it."""
+    from .editor import chosen_editor, commented, edit_message
+
     if message is not None and message_file is not None:
         raise UsageError("-m and -F cannot be combined")
     if message_file is not None:
@@ -307,8 +310,15 @@ def _tag_message(message: str | None, message_file: Any) -> str:
             message = message_file.read()
         except UnicodeDecodeError:
             raise UsageError("the message file is not UTF-8 text") from None
+    editor = chosen_editor(repo) if message is None else None
+    if editor is not None:
+        template = commented(["", "Write a message for tag:", f"  {name}",
+                              "Lines starting with '#' will be ignored."])
+        message = edit_message(repo, editor, "\n" + template, "TAG_EDITMSG")
     if not message or not message.strip():
-        raise UsageError("an annotated tag needs a message", hint="muse tag -a NAME -m MESSAGE")
+        raise UsageError("an annotated tag needs a message",
+                         hint="muse tag -a NAME -m MESSAGE; on a terminal Muse opens your "
+                         "editor")
     return message if message.endswith("\n") else message + "\n"
 
 
