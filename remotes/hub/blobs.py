@@ -54,7 +54,7 @@ class BlobStore(Protocol):
         ...
 
     def size_of(self, bundle_id: str) -> int | None:
-        """The stored bundle's length (None: unknown without another request)."""
+        """The stored bundle's length (None: it holds none, e.g. a sweep took it since)."""
         ...
 
     def put(self, bundle_id: str, path: Path, *, progress: Progress | None = None) -> None:
@@ -134,7 +134,10 @@ class DirBlobs:
         return (self.root / bundle_key(bundle_id)).is_file()
 
     def size_of(self, bundle_id: str) -> int | None:
-        return (self.root / bundle_key(bundle_id)).stat().st_size
+        try:
+            return (self.root / bundle_key(bundle_id)).stat().st_size
+        except FileNotFoundError:  # as the S3 store answers: a missing key has no size
+            return None
 
     def put(self, bundle_id: str, path: Path, *, progress: Progress | None = None) -> None:
         self._bucket.put_if_absent(bundle_key(bundle_id), path, disposable=True,
