@@ -223,14 +223,20 @@ def visible_parents(repo: Repository, shown: set[str], walked: set[str],
     found: dict[str, list[str]] = {}
     for oid in shown:
         parents: list[str] = []
+        reached: set[str] = set()  # through hidden commits, not parents of `oid` itself
         for parent in followed(repo.graph.commit(oid).parents, first_parent):
             if parent not in walked:
                 continue
             for target in ([parent] if parent in shown else through(parent)):
                 if target not in parents:
                     parents.append(target)
-        if len(parents) > 1:  # one reached through hidden commits may be another's ancestor
-            parents = [p for p in parents
-                       if not any(q != p and repo.graph.is_ancestor(p, q) for q in parents)]
+                    if target != parent:
+                        reached.add(target)
+        if reached and len(parents) > 1:
+            # One reached through hidden commits may be another's ancestor: a lane for it
+            # would only show what the other already leads to. A parent of the commit
+            # itself is always drawn (a merge whose mainline had not moved included).
+            parents = [p for p in parents if p not in reached
+                       or not any(q != p and repo.graph.is_ancestor(p, q) for q in parents)]
         found[oid] = parents
     return found

@@ -68,6 +68,10 @@ def test_pretty_forms_and_graph(twin):
     assert muse_log(twin, "-1", "--oneline", "--no-decorate") == f"{head[:12]} Merge the bridge\n"
     assert muse_log(twin, "-1", "--pretty=format:%s") == "Merge the bridge\n"
     assert muse_log(twin, "-1", "--pretty=tformat:%s") == "Merge the bridge\n"
+    # The same rows as git draws for the same history.
+    for form in ("--format=%s", "--format=%s%n%b", "--oneline"):
+        ours = without_ids(muse_log(twin, "--graph", form, "--no-decorate"))
+        assert ours == without_ids(twin.git_run("log", "--graph", form).stdout), form
     drawn = muse_log(twin, "--graph", "--format=%s").splitlines()
     assert drawn[0].startswith("*") and drawn[0].endswith(" Merge the bridge")
     assert any(line.endswith(" Bridge idea") for line in drawn)

@@ -125,20 +125,21 @@ def test_graph_draws_the_merge(muse, repo_dir, history):
     result = muse("log", "--graph", "--oneline", "--no-decorate", cwd=repo_dir)
     assert result.exit_code == 0, result.output
     short = {name: oid[:12] for name, oid in history.items()}
+    # git's layout: the merged branch whole, right after its merge.
     assert result.stdout.splitlines() == [
-        f"* {short['merge']} merge feature",
-        "|\\",
-        f"* | {short['m1']} m1",
+        f"*   {short['merge']} merge feature",
+        "|\\  ",
         f"| * {short['f2']} f2",
         f"| * {short['f1']} f1",
-        "|/",
+        f"* | {short['m1']} m1",
+        "|/  ",
         f"* {short['base']} base",
     ]
 
 
 def test_graph_full_format_keeps_lanes_beside_every_line(muse, repo_dir, history):
     lines = muse("log", "--graph", cwd=repo_dir).stdout.splitlines()
-    assert lines[0] == f"* commit {history['merge']}"
+    assert lines[0] == f"*   commit {history['merge']}"  # a merge's row is as wide as its fan
     root = lines.index(f"* commit {history['base']}")
     assert all(line[:1] in ("*", "|") for line in lines[:root])
     assert all(line[:1] == " " or not line for line in lines[root + 1:])  # no lane below
@@ -233,8 +234,9 @@ def test_a_damaged_snapshot_is_reported_not_skipped(muse, repo_dir, history):
 
 def test_graph_with_max_count(muse, repo_dir, history):
     lines = muse("log", "--graph", "--oneline", "-n", "2", cwd=repo_dir).stdout.splitlines()
-    # Only the drawn commits have lanes: the merge's other parent is not drawn.
-    assert lines == [f"* {history['merge'][:12]} merge feature", f"* {history['m1'][:12]} m1"]
+    # As git: the lanes to parents past the last drawn commit end where it does.
+    assert lines == [f"*   {history['merge'][:12]} merge feature", "|\\  ",
+                     f"| * {history['f2'][:12]} f2"]
 
 
 def test_decorations_are_on_for_a_terminal(muse, repo_dir, history):

@@ -86,25 +86,25 @@ def test_all_starts_from_tags_and_every_branch(twin):
 
 
 @pytest.mark.parametrize("args", [
+    (),
+    ("--all",),
     ("--first-parent",),
+    ("--first-parent", "--all"),
     ("--first-parent", "--", "bridge.txt"),
     ("--no-merges", "--", "song.txt"),
+    ("--all", "-4"),
 ])
 def test_graph_is_drawn_as_git_draws_it(twin, args):
-    # Where both tools order the commits alike (Muse draws newest first among the
-    # ready ones, git keeps a branch's commits together): one lane, or lanes that fork.
+    # git's order (a merged branch drawn whole after its merge) and git's rows, byte for byte.
     drawn = twin.ok("log", "--graph", "--format=%s", *args)
-    assert drawn.rstrip("\n") == twin.git("log", "--graph", "--format=%s", *args)
+    assert drawn == twin.git_run("log", "--graph", "--format=%s", *args).stdout
 
 
 def test_all_draws_every_tip_in_its_lane(twin):
     drawn = twin.ok("log", "--graph", "--all", "--format=%s").splitlines()
-    assert [line.lstrip("*| /_\\") for line in drawn if "*" in line] == \
-        twin.ok("log", "--all", "--format=%s").splitlines()
-    assert "| | * Scrapped take" in drawn and "| | * Idea" in drawn
+    assert sorted(line.lstrip("*| /_\\") for line in drawn if "*" in line) == \
+        sorted(twin.ok("log", "--all", "--format=%s").splitlines())
     assert drawn[-2:] == ["* Chorus", "* Verse"]
-    oneline = twin.ok("log", "--graph", "--all", "--oneline", "--first-parent", "-3")
-    assert oneline.splitlines()[2].startswith("* ")  # first parents only: one lane
 
 
 def test_oneline_and_json_reverse_alike(twin):

@@ -231,8 +231,10 @@ class _Printer:
             emit_json_array(self.record(oid) for oid in self._chosen(commits))
             return
         if self.asked.graph:
+            # The full layout's blank line between commits is drawn before the next one.
+            separated = self.pieces is None and not self.oneline
             lines: Iterable[str] = _graph_lines(self.repo, list(commits), walked,
-                                                self.asked, self.lines_of)
+                                                self.asked, self.parts_of, separated)
         else:  # streamed: `muse log | head` prints at once, whatever the history's length
             lines = (line for oid in self._chosen(commits) for line in self.lines_of(oid))
         for line in lines:
@@ -254,21 +256,23 @@ class _Printer:
         return found
 
     def lines_of(self, oid: str) -> list[str]:
-        """One commit's lines, then what it changed where that was asked for, laid out as
-        git lays it: straight after a one-line commit, else after a blank line (`---`
-        when a stat comes before a patch)."""
+        """One commit's lines, then what it changed where that was asked for."""
+        head, after = self.parts_of(oid)
+        if after and self.pieces is None and not self.oneline:
+            return [*head[:-1], *after, ""]  # the full form ends in the line parting commits
+        return head + after
+
+    def parts_of(self, oid: str) -> tuple[list[str], list[str]]:
+        """(The commit's own lines, the lines of what it changed), laid out as git lays them:
+        changes straight after a one-line commit, else after a blank line (`---` when a stat
+        comes before a patch)."""
         head = self._head_lines(oid)
         shown = [] if self.changes is None else \
             [printable(line) for line in self.changes.view.lines(self.changes.of(oid))]
-        if not shown:
-            return head
-        if self.oneline:
-            return head + shown
+        if not shown or self.oneline:
+            return head, shown
         view = self.changes.view
-        gap = "---" if view.stat and view.patch and not view.names else ""
-        if self.pieces is None:  # the full form ends in the blank line that parts commits
-            return [*head[:-1], gap, *shown, ""]
-        return [*head, gap, *shown]
+        return head, ["---" if view.stat and view.patch and not view.names else "", *shown]
 
     def _head_lines(self, oid: str) -> list[str]:
         commit = self.repo.graph.commit(oid)
@@ -295,15 +299,16 @@ def _decorated(names: Any, current: str | None) -> str:
 
 
 def _graph_lines(repo: Any, shown: list[str], walked: set[str], asked: Asked,
-                 lines_of: Callable[[str], list[str]]) -> Iterator[str]:
+                 parts_of: Callable[[str], tuple[list[str], list[str]]],
+                 separated: bool) -> Iterator[str]:
     """The graph needs the whole range first: topological order, parents through hidden
-    commits; then at most `max_count` commits are drawn."""
+    commits; then at most `max_count` commits are drawn (their lanes to parents past the
+    last one drawn end where it does, as git's do)."""
     from ..loggraph import draw
 
     order, parents = _graph_order(repo, shown, walked, asked.first_parent)
     order = order[:asked.max_count] if asked.max_count is not None else order
-    kept = set(order)
-    return draw(order, {o: [p for p in parents[o] if p in kept] for o in order}, lines_of)
+    return draw(order, parents, parts_of, separated=separated)
 
 
 def _graph_order(repo: Any, shown: list[str], walked: set[str], first_parent: bool
@@ -313,5 +318,7 @@ def _graph_order(repo: Any, shown: list[str], walked: set[str], first_parent: bo
     from ..logwalk import visible_parents
 
     parents = visible_parents(repo, set(shown), walked, first_parent)
-    order = topological(shown, parents, lambda oid: repo.graph.commit(oid).timestamp)
+    # With --first-parent git draws first parents only, but orders by every parent.
+    every = visible_parents(repo, set(shown), walked) if first_parent else parents
+    order = topological(shown, every, lambda oid: repo.graph.commit(oid).timestamp)
     return order, parents
