@@ -135,7 +135,7 @@ def test_all_in_an_empty_repository(muse, repo_dir):
 @pytest.mark.parametrize("args, message", [
     (("--reverse", "--graph"), "--reverse cannot be combined with --graph"),
     (("--merges", "--no-merges"), "--merges cannot be combined with --no-merges"),
-    (("--min-parents=-1",), "Invalid value for '--min-parents'"),
+    (("--min-parents=-1",), "error: invalid value for --min-parents: "),
 ])
 def test_bad_combinations_are_refused(twin, muse, args, message):
     result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)
