@@ -196,12 +196,13 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
 
 class _LineCount(click.IntRange):
     """`tag -n`'s optional count (`-n3`): a word after a bare `-n` is taken for it, as click
-    reads options, so a pattern there is told to go after --list."""
+    reads options, so a pattern there is told to go after --list. `-n0` is git's plain
+    listing (names only)."""
 
     name = "lines"
 
     def __init__(self) -> None:
-        super().__init__(min=1)
+        super().__init__(min=0)
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -345,7 +346,7 @@ def _list_tags(repo: Any, as_json: bool, keep: Any = None, *,
                     "tag_object": t.tag_object} for t in entries])
         return
     for found in entries:
-        if lines is None:
+        if not lines:  # None, or git's -n0: the names alone
             click.echo(printable(found.name))
         else:
             _echo_annotation(repo, found, lines)
