@@ -61,8 +61,10 @@ def environment(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed Muse runs from bytecode
     env.pop("MUSE_AUTHOR_NAME", None)
+    env.pop("MUSE_CONFIG_DIR", None)
     env.update({
-        "MUSE_CONFIG_DIR": str(scratch / "muse-config"), "CI": "1",
+        # The config where a user's is (XDG), not MUSE_CONFIG_DIR: finding it is start-up too.
+        "XDG_CONFIG_HOME": str(scratch / "xdg-config"), "CI": "1",
         "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.org",
         "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.org",
         "GIT_CONFIG_GLOBAL": str(scratch / "gitconfig"), "GIT_CONFIG_NOSYSTEM": "1",

@@ -11,7 +11,9 @@ the repository file is `.muse/config`. Repository values win over user values
 from __future__ import annotations
 
 import os
+import posixpath
 import re
+import sys
 from pathlib import Path
 
 from .config_text import ConfigSyntaxError, Entry, Section, header_text, parse, setting_text
@@ -26,9 +28,31 @@ def user_config_dir() -> Path:
     override = os.environ.get("MUSE_CONFIG_DIR")
     if override:
         return Path(override)
+    base = _linux_config_home()
+    if base is not None:
+        return Path(base) / "muse"
     import platformdirs
 
     return Path(platformdirs.user_config_dir("muse"))
+
+
+def _linux_config_home() -> str | None:
+    """The XDG config home as platformdirs finds it on Linux, in the plain cases only.
+
+    Loading platformdirs (and the tempfile, shutil and random it pulls in) was a
+    tenth of every `muse log`. An absolute $XDG_CONFIG_HOME, else an absolute
+    $HOME's `.config`, is its whole answer on Linux; anything else (another
+    platform, Android, a relative or missing HOME) is left to platformdirs.
+    """
+    if sys.platform != "linux" or os.environ.get("ANDROID_ROOT"):
+        return None
+    xdg = os.environ.get("XDG_CONFIG_HOME", "")
+    if posixpath.isabs(xdg):
+        return xdg
+    home = os.environ.get("HOME", "")
+    if posixpath.isabs(home):
+        return home.rstrip("/") + "/.config"  # as os.path.expanduser joins it
+    return None
 
 
 # A section and a setting's name are words, as git's are (letters, digits, `-`): anything

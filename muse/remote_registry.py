@@ -32,15 +32,20 @@ def scheme_of(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` with any `user:secret@` shown as `***@`: what a message may print."""
+    """`url` with any `user:secret@` shown as `***@`, and the value of a `password=`
+    parameter (libpq reads one) as `***`: what a message may print."""
     match = URL_SCHEME.match(url)
     if not match:
         return url
-    netloc = urlsplit(url).netloc
-    if "@" not in netloc:
-        return url
-    start = match.end()
-    return url[:start] + "***@" + url[start + len(netloc.rsplit("@", 1)[0]) + 1:]
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        start = match.end()
+        url = url[:start] + "***@" + url[start + len(parts.netloc.rsplit("@", 1)[0]) + 1:]
+    if parts.query:
+        query = "&".join("password=***" if pair.partition("=")[0].lower() == "password"
+                         else pair for pair in parts.query.split("&"))
+        url = url.replace("?" + parts.query, "?" + query, 1)
+    return url
 
 
 def refuse_credentials(url: str, what: str = "the remote URL") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,41 @@ def test_a_hand_written_file_in_another_case_is_read_and_edited_in_place(
     config.write_text(config.read_text() + "[user]\n\tNAME = Bea\n")
     res = changes_nothing(muse, repo_dir, "config", "user.name", exit_code=7)
     assert "user.name is set again" in res.stderr
+
+
+@pytest.mark.parametrize("env", [
+    {"XDG_CONFIG_HOME": "/srv/conf", "HOME": "/home/ana"},
+    {"XDG_CONFIG_HOME": "relative/conf", "HOME": "/home/ana"},  # a relative XDG is ignored
+    {"XDG_CONFIG_HOME": "", "HOME": "/home/ana/"},
+    {"HOME": "/"},
+    {"HOME": "relative-home"},  # left to platformdirs (the password entry's home)
+    {},
+])
+def test_the_user_config_dir_is_where_platformdirs_puts_it(monkeypatch: pytest.MonkeyPatch,
+                                                           env: dict[str, str]) -> None:
+    import platformdirs
+
+    from muse.config import user_config_dir
+
+    for name in ("MUSE_CONFIG_DIR", "XDG_CONFIG_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert user_config_dir() == Path(platformdirs.user_config_dir("muse"))
+
+
+def test_log_does_not_load_platformdirs(muse: MuseRunner, repo_dir: Path,
+                                        tmp_path: Path) -> None:
+    # Its imports were a tenth of a small `muse log`: Linux's plain answer needs none.
+    (repo_dir / "a.mid").write_bytes(b"MThd")
+    assert muse("commit", "-m", "one", cwd=repo_dir).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "MUSE_CONFIG_DIR"}
+    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    probe = ("import sys, runpy; sys.argv = ['muse', 'log']\n"
+             "try: runpy.run_module('muse', run_name='__main__')\n"
+             "except SystemExit: pass\n"
+             "print('platformdirs' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=repo_dir, env=env,
+                          capture_output=True, text=True)
+    assert "    one" in done.stdout.splitlines()
+    assert done.stderr.splitlines()[-1] == ("True" if sys.platform != "linux" else "False")

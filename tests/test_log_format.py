@@ -62,7 +62,10 @@ def test_decorations_and_signatures(twin, muse):
 
 
 def test_pretty_forms_and_graph(twin):
-    assert muse_log(twin, "-1", "--pretty=oneline") == muse_log(twin, "-1", "--oneline")
+    head = twin.muse_id["Merge the bridge"]
+    # git's --pretty=oneline prints the whole id; --oneline abbreviates it.
+    assert muse_log(twin, "-1", "--pretty=oneline") == f"{head} Merge the bridge\n"
+    assert muse_log(twin, "-1", "--oneline", "--no-decorate") == f"{head[:12]} Merge the bridge\n"
     assert muse_log(twin, "-1", "--pretty=format:%s") == "Merge the bridge\n"
     assert muse_log(twin, "-1", "--pretty=tformat:%s") == "Merge the bridge\n"
     drawn = muse_log(twin, "--graph", "--format=%s").splitlines()
@@ -78,6 +81,8 @@ def test_pretty_forms_and_graph(twin):
     (("--format=%",), "unknown placeholder '%' in --format"),
     (("--format=%s", "--json"), "--format cannot be combined with --json"),
     (("--format=%s", "--oneline"), "--format cannot be combined with --oneline"),
+    (("--pretty=blah",), "invalid --pretty format: blah"),
+    (("--format=subject",), "invalid --pretty format: subject"),  # git's rule: no % → a name
 ])
 def test_bad_formats_change_nothing(twin, muse, args, message):
     result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)
@@ -95,3 +100,34 @@ def test_show_takes_the_same_formats(twin, muse):
     assert "diff" not in twin.ok("show", "-s", "HEAD")
     result = changes_nothing(muse, twin.m, "show", "--format=%s", "--json", exit_code=2)
     assert "--format cannot be combined with --json" in result.stderr
+
+
+def without_ids(text: str) -> str:
+    return re.sub(r"\b[0-9a-f]{7,64}\b", "ID", text)
+
+
+@pytest.mark.parametrize("name", ["oneline", "short", "reference"])
+def test_named_formats_print_what_git_prints(twin, name):
+    ours = without_ids(muse_log(twin, f"--pretty={name}"))
+    theirs = without_ids(twin.git("log", f"--pretty={name}"))
+    # Muse ends every multi-line entry with the blank line its default layout ends in.
+    assert ours.rstrip("\n") == theirs.rstrip("\n")
+
+
+@pytest.mark.parametrize("name", ["medium", "full", "fuller"])
+def test_the_default_layout_answers_to_its_names(twin, name):
+    # Muse records one author and no separate committer: full and fuller add nothing.
+    assert muse_log(twin, f"--pretty={name}") == muse_log(twin)
+    merge_line = muse_log(twin, "-1").splitlines()[1]
+    assert without_ids(merge_line) == without_ids(twin.git("log", "-1").splitlines()[1])
+    assert twin.ok("show", f"--pretty={name}", "HEAD~1") == twin.ok("show", "HEAD~1")
+
+
+def test_show_oneline_is_the_short_id_and_subject_then_the_changes(twin, muse):
+    chorus = twin.muse_id["Chorus\n\nRecorded at home.\nTwo passes."]
+    shown = twin.ok("show", "--oneline", "--stat", "HEAD~1").splitlines()
+    assert shown[0] == f"{chorus[:12]} Chorus" and "song.txt" in shown[1]
+    assert twin.ok("show", "--oneline", "-s") == twin.ok("log", "-1", "--oneline", "--no-decorate")
+    for args, message in ((("--oneline", "--format=%h"), "--oneline cannot be combined"),
+                          (("--pretty=blah",), "invalid --pretty format: blah")):
+        assert message in changes_nothing(muse, twin.m, "show", *args, exit_code=2).stderr

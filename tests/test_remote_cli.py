@@ -467,3 +467,18 @@ def test_add_refuses_a_url_its_driver_could_never_open(muse, repo_dir, url, mess
     for args in (("remote", "add", "cloud", url), ("config", "remote.cloud.url", url)):
         result = changes_nothing(muse, repo_dir, *args, exit_code=2)
         assert message in result.stderr and "hint:" in result.stderr
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://ada:s3cret@hub.example/x", "https://***@hub.example/x"),
+    ("postgresql://muse:s3cret@[::1]:5432/hub", "postgresql://***@[::1]:5432/hub"),
+    ("postgresql://muse@h/db?sslmode=require&password=s3cret",
+     "postgresql://***@h/db?sslmode=require&password=***"),
+    ("postgresql://h/db?PASSWORD=s3cret", "postgresql://h/db?password=***"),
+    ("s3://bucket/prefix?region=x", "s3://bucket/prefix?region=x"),
+    ("/plain/path:with@signs", "/plain/path:with@signs"),
+])
+def test_a_redacted_url_keeps_everything_but_the_secret(url: str, shown: str) -> None:
+    from muse.remote_registry import redact_url
+
+    assert redact_url(url) == shown

@@ -77,9 +77,11 @@ def _diff_options(func: Any) -> Any:
 @click.option("-s", "--no-patch", "no_patch", is_flag=True,
               help="The commit alone, without what it changed.")
 @click.option("--format", "--pretty", "format_text", metavar="FORMAT",
-              help="The commit as FORMAT (the placeholders of `muse log --format`).")
+              help="The commit as FORMAT (the placeholders of `muse log --format`, or a "
+              "name: oneline, short, medium, reference).")
+@click.option("--oneline", is_flag=True, help="The commit as its short id and subject.")
 def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json: bool,
-         no_patch: bool, format_text: str | None) -> None:
+         no_patch: bool, format_text: str | None, oneline: bool) -> None:
     """Show a commit (default: HEAD) and what it changed against its first parent.
 
     An annotated tag is shown first (tagger, date, signature, message), then its commit.
@@ -88,17 +90,21 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
     from ..revisions import resolve
 
     if ":" in revision:
-        if name_only or name_status or stat or as_json or no_patch or format_text:
+        if name_only or name_status or stat or as_json or no_patch or format_text or oneline:
             raise UsageError("REV:PATH shows a file's content: it takes no other option")
         _show_path(open_repo(), revision)
         return
     pieces = None
+    if oneline:
+        if format_text is not None:
+            raise UsageError("--oneline cannot be combined with --format")
+        format_text = "%h %s"  # git's --oneline: --pretty=oneline, the id abbreviated
     if format_text is not None:
-        from .log_format import compile_format, format_option
+        from .log_format import format_pieces
 
         if as_json:
             raise UsageError("--format cannot be combined with --json")
-        pieces = compile_format(format_option(format_text))
+        pieces = format_pieces(format_text)
     repo = open_repo()
     oid = resolve(repo, revision)
     tag = _tag_shown(repo, revision) if pieces is None else None

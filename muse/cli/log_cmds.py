@@ -76,7 +76,8 @@ class Asked:
               help="Only commits made at or before DATE.")
 @click.option("--format", "--pretty", "format_text", metavar="FORMAT",
               help="Each commit as FORMAT: git's placeholders, %H %h %s %an %ad %d %G? … "
-              "(`format:` / `tformat:` prefixes and `--pretty=oneline` accepted).")
+              "(`format:` / `tformat:` prefixes), or a name: oneline, short, medium, "
+              "reference.")
 @click.option("--all", "all_refs", is_flag=True,
               help="Start from every branch, tag and remote-tracking ref, and HEAD.")
 @click.option("--reverse", is_flag=True,
@@ -161,11 +162,11 @@ def _format_pieces(asked: Asked) -> tuple[Any, bool, bool | None]:
     """(--format's compiled pieces or None, --oneline, --decorate) as the format sets them."""
     if asked.format_text is None:
         return None, asked.oneline, asked.decorate
-    from .log_format import compile_format, format_option, uses
+    from .log_format import format_pieces, uses
 
-    if asked.format_text == "oneline":
-        return None, True, asked.decorate
-    pieces = compile_format(format_option(asked.format_text))
+    pieces = format_pieces(asked.format_text)
+    if pieces is None:  # a name for the default layout
+        return None, asked.oneline, asked.decorate
     return pieces, asked.oneline, asked.decorate or uses(pieces, "d", "D")
 
 

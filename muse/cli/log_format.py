@@ -113,9 +113,38 @@ def shown_commit(oid: str, commit: Any, signature: Callable[[], dict[str, Any]],
                  lambda: printable(names.label(current)) if names is not None else "")
 
 
-def format_option(value: str) -> str:
-    """`--format=X`, `--pretty=format:X` or `--pretty=tformat:X`: the format itself."""
+# git's named formats. `medium` is the default layout (None), and so are `full` and
+# `fuller`: Muse records one author and no separate committer.
+NAMED_FORMATS: dict[str, tuple[str, ...] | None] = {
+    "oneline": ("%H %s",),  # the whole id, as git's --pretty=oneline (--oneline abbreviates)
+    "short": ("commit %H\n", "MERGE", "Author: %an <%ae>\n\n    %s\n"),
+    "medium": None,
+    "full": None,
+    "fuller": None,
+    "reference": ("%h (%s, %as)",),
+}
+
+
+def _merge_line(shown: Shown) -> str:
+    """`Merge: P1 P2` for a merge, as git's short and medium layouts have it; else nothing."""
+    parents = shown.commit.parents
+    return "Merge: " + " ".join(short(p) for p in parents) + "\n" if len(parents) > 1 else ""
+
+
+def format_pieces(value: str) -> list[Piece] | None:
+    """`--format=X`, `--pretty=format:X` or `--pretty=tformat:X`, compiled; a word without
+    placeholders is one of git's named formats (None: the default layout)."""
     for prefix in ("format:", "tformat:"):
         if value.startswith(prefix):
-            return value[len(prefix):]
-    return value
+            return compile_format(value[len(prefix):])
+    if "%" in value:
+        return compile_format(value)
+    if value not in NAMED_FORMATS:
+        raise UsageError(f"invalid --pretty format: {value}",
+                         hint=f"name one of {', '.join(NAMED_FORMATS)}, or give placeholders "
+                         "(`--format='%h %s'`; `format:TEXT` for text without any)")
+    parts = NAMED_FORMATS[value]
+    if parts is None:
+        return None
+    return [piece for part in parts
+            for piece in ([_merge_line] if part == "MERGE" else compile_format(part))]

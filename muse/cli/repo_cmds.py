@@ -355,7 +355,7 @@ def commit_lines(record: dict[str, Any], decoration: str = "") -> list[str]:
     """A commit as `log` and `show` print it (a list: the graph draws lanes beside it)."""
     lines = [f"commit {record['id']}{decoration}"]
     if len(record["parents"]) > 1:
-        lines.append("Merge:  " + " ".join(short(p) for p in record["parents"]))
+        lines.append("Merge: " + " ".join(short(p) for p in record["parents"]))
     author = record["author"]
     lines.append(f"Author: {printable(author['name'])} <{printable(author['email'])}>")
     lines.append(f"Date:   {format_time(record['timestamp'], record['tz_offset_minutes'])}")

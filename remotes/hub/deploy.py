@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from muse.errors import UsageError
+from muse.remote_registry import redact_url
 
 from .blobs import BlobStore, DirBlobs
 from .service import Hub, Limits
@@ -20,7 +21,7 @@ def open_database(url: str) -> Database:
         from .sqlite_db import SqliteDatabase
 
         return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
-    raise UsageError(f"unsupported hub database {url!r}",
+    raise UsageError(f"unsupported hub database {redact_url(url)!r}",
                      hint="use postgresql://… or sqlite:///PATH (or --data DIR)")
 
 
@@ -31,7 +32,8 @@ def open_blobs(url: str) -> BlobStore:
         return S3Blobs.from_url(url)
     if url.startswith("file://") or url.startswith("/"):
         return DirBlobs(Path(url.removeprefix("file://")))
-    raise UsageError(f"unsupported hub blob store {url!r}", hint="use s3://BUCKET/PREFIX or a path")
+    raise UsageError(f"unsupported hub blob store {redact_url(url)!r}",
+                     hint="use s3://BUCKET/PREFIX or a path")
 
 
 def open_hub(data: Path | None = None, database: str | None = None, blobs: str | None = None,

@@ -14,9 +14,9 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from muse.errors import ConfigError, RemoteError, TransientRemoteError
+from muse.remote_registry import redact_url
 
 POOL_SIZE = 8            # idle connections kept per process (one per busy request thread)
 CONNECT_TIMEOUT_S = 10
@@ -27,16 +27,6 @@ MIGRATION_LOCK = 0x6D757365
 # a space apart from the migration lock's one 64-bit number ("keys" in ASCII).
 KEY_LOCKS = 0x6B657973
 RETRYABLE = {"40001", "40P01"}  # serialization failure, deadlock detected
-
-
-def redacted(url: str) -> str:
-    """`url` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class PostgresDatabase:
@@ -52,7 +42,7 @@ class PostgresDatabase:
                               hint="install it with `pip install 'muse-vcs[postgres]'`") from None
         self._psycopg = psycopg
         self._dsn = url
-        self.url = redacted(url)
+        self.url = redact_url(url)
         self._pool_size = pool_size
         self._idle: list[Any] = []
         self._guard = threading.Lock()

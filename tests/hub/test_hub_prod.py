@@ -17,10 +17,11 @@ import pytest
 
 from muse.errors import UsageError
 from muse.remote import OutgoingBundle
+from muse.remote_registry import redact_url
 from muse.repo import Repository
 from muse.transfer import clone, push
 from remotes.hub.blobs import bundle_key
-from remotes.hub.postgres_db import PostgresDatabase, redacted
+from remotes.hub.postgres_db import PostgresDatabase
 from remotes.hub.schema import SCHEMA_VERSION
 from remotes.hub.sql_index import SqlIndex
 from remotes.hub.sqlite_db import SqliteDatabase
@@ -165,22 +166,27 @@ def test_a_failed_transaction_leaves_nothing_and_the_pool_stays_usable(pg_databa
 def test_the_password_never_appears_in_messages(pg_server: PgServer) -> None:
     dsn = pg_server.dsn()
     assert pg_server.password in dsn
-    assert pg_server.password not in redacted(dsn) and "***" in redacted(dsn)
-    assert PostgresDatabase(dsn).url == redacted(dsn)
+    assert pg_server.password not in redact_url(dsn) and "***" in redact_url(dsn)
+    assert PostgresDatabase(dsn).url == redact_url(dsn)
 
 
-@pytest.mark.parametrize("problem", ["password", "port"])
+@pytest.mark.parametrize("problem", ["password", "password-parameter", "scheme", "port"])
 def test_a_bad_database_url_is_one_clear_line(tmp_path: Path, muse: MuseRunner,
                                               pg_server: PgServer, problem: str) -> None:
     good = pg_server.new_database()
     if problem == "password":
         bad, code = good.replace(pg_server.password, "wrong-password"), 7
+    elif problem == "password-parameter":  # libpq's other place for it
+        bad, code = good.replace(f":{pg_server.password}@", "@") + "?password=wrong-password", 7
+    elif problem == "scheme":
+        bad, code = good.replace("postgresql://", "postgresq://"), 2
     else:
         bad, code = good.replace(f":{pg_server.port}/", ":1/"), 6
     done = muse("hub", "user", "add", "ada", "--database", bad, "--blobs",
                 str(tmp_path / "blobs"), cwd=tmp_path)
     assert done.exit_code == code, done.stderr
     assert "Traceback" not in done.stderr and "hub database" in done.stderr
+    assert "***@" in done.stderr or "password=***" in done.stderr
     assert pg_server.password not in done.stderr and "wrong-password" not in done.stderr
     assert done.stderr.startswith("error: ") and "hint: " in done.stderr
     assert pg_columns(good) == {}  # nothing was created
