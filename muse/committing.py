@@ -15,7 +15,8 @@ def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
     """Snapshot the tree, store it, and move the current branch (or detached HEAD) to it.
 
     With `amend` the new commit replaces HEAD: HEAD's parents, its message unless
-    one is given, and its author and date unless `reset_author` (as git does).
+    one is given, and its author and date unless `reset_author` (as git does). The
+    commit ending a stopped cherry-pick keeps the picked commit's author and date.
     """
     if message is not None and not message.strip():
         raise UsageError("empty commit message", hint="pass one with -m MESSAGE")
@@ -34,7 +35,7 @@ def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
         snapshot = worktree.snapshot(batch)
         if not allow_empty:
             _refuse_empty(repo, snapshot, parents, amend=amend)
-        authored_as = None if replaced is None or reset_author else replaced
+        authored_as = None if reset_author else replaced or _picked(repo)
         commit = repo.make_commit(snapshot.id, parents, message, sign=sign,
                                   authored_as=authored_as)
         batch.add_bytes(snapshot.encode())
@@ -46,6 +47,16 @@ def commit_worktree(repo: Repository, message: str | None, *, sign: bool = True,
     if worktree.dropped:  # recorded now; one asked for meanwhile stays pending
         untracking.discard(repo.muse_dir, worktree.dropped)
     return commit
+
+
+def _picked(repo: Repository) -> Commit | None:
+    """The commit a stopped cherry-pick replays: its author, date and time zone are the
+    new commit's, as git keeps them (the signature is this user's). A revert is this
+    user's own change."""
+    pick = pending_pick(repo)
+    if pick is None or pick.action != "cherry-pick":
+        return None
+    return repo.graph.commit(pick.commit)
 
 
 def _refuse_unresolved(repo: Repository) -> None:

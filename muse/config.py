@@ -1,6 +1,8 @@
 """Configuration files (user-wide and per repository) addressed by dotted keys.
 
 `user.name` lives in section `[user]`; `remote.origin.url` in `[remote "origin"]`.
+Section and setting names are git's, in any case (`User.Name` is `user.name`, and
+is written in lower case); a subsection (`origin`) is case-sensitive.
 The user file sits in the platform config dir (override with MUSE_CONFIG_DIR);
 the repository file is `.muse/config`. Repository values win over user values
 (`layered`). The text is git's (muse/config_text.py).
@@ -64,19 +66,23 @@ _KEY_HINT = "keys look like section.name, e.g. user.name or remote.origin.url"
 
 
 def _split_key(key: str) -> tuple[Section, str]:
+    """(section, subsection or None), name: the section's and the name's in lower case,
+    as git compares them (`User.Name` is `user.name`); the subsection as typed
+    (`remote.Origin.url` is not `remote.origin.url`)."""
     parts = key.split(".")
     if (len(parts) < 2 or any(p == "" for p in parts) or not _WORD.fullmatch(parts[0])
             or not _NAME.fullmatch(parts[-1]) or _UNSAFE.search(key)):
         raise ConfigError(f"invalid config key '{printable(key)}'", hint=_KEY_HINT)
+    head, option = parts[0].lower(), parts[-1].lower()
     if len(parts) == 2:
-        return (parts[0], None), parts[1]
-    return (parts[0], ".".join(parts[1:-1])), parts[-1]
+        return (head, None), option
+    return (head, ".".join(parts[1:-1])), option
 
 
 def check_key(key: str) -> str:
-    """`key` when it is a valid config key; ConfigError (exit 7) naming it otherwise."""
-    _split_key(key)
-    return key
+    """`key` in its canonical form (`User.Name` → `user.name`, a subsection's case kept)
+    when it is a valid config key; ConfigError (exit 7) naming it otherwise."""
+    return _join_key(*_split_key(key))
 
 
 def _join_key(section: Section, option: str) -> str:

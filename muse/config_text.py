@@ -7,7 +7,9 @@ comments and layout survive. Values follow git's rules: unquoted spaces at
 either end are dropped (one space stays one space inside), `"…"` keeps every
 space and `#`/`;` within it, an unquoted `#` or `;` starts a comment, `\\`
 escapes `\\`, `"`, `n`, `t` and `b`, and a `\\` at the end of a line continues
-the value on the next. A key with no `=` is a boolean true. Writing quotes a
+the value on the next. A key with no `=` is a boolean true. Section and setting
+names are read in lower case, as git reads them (`[User] Name` is `user.name`);
+a subsection keeps its case. Writing quotes a
 value only when it must (spaces at an end, `#` or `;`, or empty) and escapes
 `\\`, `"` and tabs, so any one-line value reads back exactly as written.
 """
@@ -89,12 +91,14 @@ def _header(stripped: str, number: int) -> Section:
     if rest and rest[0] not in "#;":
         raise ConfigSyntaxError(number, "a setting on the line of its [section]: give it a "
                                 "line of its own")
-    name, sub = found.group("name"), found.group("sub")
+    # As in git, a section's name is read in lower case (`[User]` is `[user]`); a
+    # subsection's keeps its case (`[remote "Origin"]` is not `[remote "origin"]`).
+    name, sub = found.group("name").lower(), found.group("sub")
     if sub is not None:
         return name, re.sub(r"\\(.)", r"\1", sub)
     if "." in name:  # git's old `[section.sub]` form, whose sub is lower-case
         head, _, tail = name.partition(".")
-        return head, tail.lower()
+        return head, tail
     return name, None
 
 
@@ -104,13 +108,14 @@ def _setting(lines: list[str], i: int) -> tuple[str, str, int]:
     found = _KEY.match(text)
     if found is None:
         raise ConfigSyntaxError(i + 1, _NEITHER)
+    option = found.group().lower()  # a setting's name, too, is git's in any case
     rest = _body(text[found.end():]).lstrip(" \t")
     if not rest:
-        return found.group(), "true", 1  # `key` alone on its line is git's boolean true
+        return option, "true", 1  # `key` alone on its line is git's boolean true
     if rest[0] != "=":
         raise ConfigSyntaxError(i + 1, _NEITHER)
     value, used = _value(lines, i, rest[1:])
-    return found.group(), value, used
+    return option, value, used
 
 
 def _value(lines: list[str], i: int, text: str) -> tuple[str, int]:

@@ -55,12 +55,16 @@ def parse_range(repo: Repository, texts: list[str]) -> Range:
 
 
 def all_tips(repo: Repository) -> list[str]:
-    """`--all`: the commit of every ref (a tag peeled to its commit) and HEAD's."""
+    """`--all`: the commit of every ref (a tag peeled to its commit), HEAD's, and the
+    newest stash's — git's `refs/stash`, which `git log --all` walks (older stashes
+    are that ref's reflog there, and are not walked)."""
+    from .stash import stash_ids
     from .tags import peel_all
 
     refs = repo.refs.list("refs/").values()
     head = repo.head()
-    return peel_all(repo.store, [*refs, *([head] if head else [])])
+    stash = stash_ids(repo.muse_dir)[:1]
+    return peel_all(repo.store, [*refs, *([head] if head else []), *stash])
 
 
 def in_range(repo: Repository, wanted: Range, first_parent: bool = False) -> Iterator[str]:

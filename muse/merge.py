@@ -247,11 +247,12 @@ def _commit_merge(repo: Repository, head: str, other: str, plan: MergePlan,
 
 def commit_plan(repo: Repository, plan: MergePlan, parents: list[str], message: str,
                 sign: bool, head_snap: Snapshot | None, work: Snapshot, batch: ObjectBatch,
-                reflog: str) -> Commit:
-    """Commit a conflict-free plan on `parents` and bring the tree to it."""
+                reflog: str, authored_as: Commit | None = None) -> Commit:
+    """Commit a conflict-free plan on `parents` and bring the tree to it (with the
+    author and date of `authored_as`, when given: a cherry-pick's)."""
     merged = Snapshot.from_entries(plan.merged.values())
     changed = _refuse_obstacles(repo, head_snap, merged, work)
-    commit = repo.make_commit(merged.id, parents, message, sign=sign)
+    commit = repo.make_commit(merged.id, parents, message, sign=sign, authored_as=authored_as)
     # Data first, the ref next, the tree last: a failed ref move leaves nothing to undo,
     # and a tree move that fails or is interrupted puts both back.
     batch.add_bytes(merged.encode())

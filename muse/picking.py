@@ -2,7 +2,8 @@
 
 Both are the three-way merge of `merge.settle`: cherry-pick C merges HEAD
 with C against C's parent; revert C merges HEAD with C's parent against C.
-A clean result is committed at once on HEAD alone; conflicts stop as a
+A clean result is committed at once on HEAD alone (a cherry-pick with C's
+author and date, as git keeps them; a revert as this user, now); conflicts stop as a
 merge does, with PICK_HEAD instead of MERGE_HEAD (`merge_state`), until
 `--continue` (or `muse commit`) records the commit or `--abort` undoes it.
 """
@@ -99,8 +100,12 @@ def _apply(repo: Repository, action: str, picked: str, base: str | None, theirs:
         if head_snap is not None and Snapshot.from_entries(plan.merged.values()).id \
                 == head_snap.id:
             return PickOutcome("empty", action, picked)
+        original = repo.graph.commit(picked)
+        # As git: a cherry-pick keeps the picked commit's author and date (the signature
+        # is this user's); a revert is this user's own change, dated now.
         made = commit_plan(repo, plan, [head], message, sign, head_snap, work, batch,
-                           f"{action}: {repo.graph.commit(picked).subject}")
+                           f"{action}: {original.subject}",
+                           authored_as=original if action == CHERRY_PICK else None)
         return PickOutcome("committed", action, picked, made)
 
 

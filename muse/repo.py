@@ -80,6 +80,49 @@ class Repository:
         (muse_dir / "HEAD").write_text(f"ref: {HEADS}{branch}\n")
         return repo
 
+    @classmethod
+    def reinit(cls, path: Path, *, bare: bool = False) -> Repository | None:
+        """`muse init` over the repository already at `path`, as git re-initialises one:
+        only its missing standard folders are made again — HEAD, refs, config and
+        objects are left exactly as they are. None when there is no repository there.
+
+        A repository of the other kind there (a working one for `--bare`, a bare one
+        without) is refused, changing nothing: init cannot turn one into the other.
+        """
+        path = path.resolve()
+        if (path / REPO_DIR / "HEAD").exists():
+            if bare:
+                raise RepositoryError(
+                    f"{path} is a repository with a working tree: it cannot be "
+                    "re-initialised as a bare one",
+                    hint="run `muse init` there (without --bare) to re-initialise it; "
+                    "make a bare repository in a folder of its own")
+            muse_dir, root = path / REPO_DIR, path
+        elif (path / "HEAD").exists():
+            if not _is_bare(path):
+                if not bare:
+                    return None  # some other HEAD (not Muse's): `.muse` goes beside it
+                raise RepositoryError(f"{path} holds a HEAD that is not a Muse bare "
+                                      "repository's", hint="pick an empty folder for the "
+                                      "new bare repository")
+            if not bare:
+                raise RepositoryError(
+                    f"{path} is a bare repository: it has no working tree to "
+                    "re-initialise", hint="run `muse init --bare` there to re-initialise "
+                    "it; for a working copy, `muse clone` it into another folder")
+            muse_dir, root = path, None
+        else:
+            return None
+        missing = [muse_dir / sub for sub in LAYOUT if not (muse_dir / sub).is_dir()]
+        for folder in missing:
+            if os.path.lexists(folder):
+                raise RepositoryError(f"{folder} is not a folder",
+                                      hint="move it out of the way, then run `muse init` "
+                                      "again")
+        for folder in missing:
+            folder.mkdir(parents=True, exist_ok=True)
+        return cls(muse_dir, root)
+
     @property
     def is_bare(self) -> bool:
         return self.root is None

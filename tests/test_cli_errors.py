@@ -83,11 +83,11 @@ def test_unborn_branch_revisions(muse: MuseRunner, repo_dir: Path) -> None:
     assert json.loads(muse("log", "--json", cwd=repo_dir).stdout) == []
 
 
-def test_init_twice_refused(muse: MuseRunner, committed: Path) -> None:
-    before = tree_state(committed)
-    res = muse("init", cwd=committed)
-    assert res.exit_code == 3 and "already exists" in res.stderr
-    assert tree_state(committed) == before
+def test_init_twice_reinitialises_and_changes_nothing(muse: MuseRunner,
+                                                     committed: Path) -> None:
+    # As git: not an error (tests/test_init.py has the rest).
+    res = changes_nothing(muse, committed, "init", exit_code=0)
+    assert res.stdout.startswith("Reinitialized existing Muse repository in ")
 
 
 @pytest.mark.parametrize("name", ["bad..name", "HEAD", "@", "-x"])
@@ -124,7 +124,8 @@ def test_corrupt_object_on_read_is_integrity_error(muse: MuseRunner, committed: 
 def test_unknown_command_and_option(muse: MuseRunner, committed: Path) -> None:
     assert muse("frobnicate", cwd=committed).exit_code == 2
     res = muse("verify", "--no-such-flag", cwd=committed)
-    assert res.exit_code == 2 and "No such option" in res.stderr
+    assert res.exit_code == 2 and res.stderr == ("error: no such option: --no-such-flag\n"
+                                                 "hint: see `muse verify --help`\n")
 
 
 LIGHT_IMPORT_CHECK = """
@@ -472,11 +473,14 @@ def test_hub_serve_on_an_address_of_another_machine_is_a_usage_error(
 
 
 @pytest.mark.parametrize("args, message, hint", [
-    (("log", "--bogus", "--json"), "No such option '--bogus'", "see `muse log --help`"),
-    (("nosuch", "--json"), "No such command 'nosuch'", "see `muse --help`"),
-    (("tag", "--json", "-m"), "Option '-m' requires an argument", "see `muse tag --help`"),
-    (("reflog", "expire", "--json", "--expire"), "requires an argument",
+    (("log", "--bogus", "--json"), "no such option: --bogus", "see `muse log --help`"),
+    (("--bogus", "status", "--json"), "no such option: --bogus", "see `muse --help`"),
+    (("nosuch", "--json"), "no such command: nosuch", "see `muse --help`"),
+    (("tag", "--json", "-m"), "option -m requires an argument", "see `muse tag --help`"),
+    (("reflog", "expire", "--json", "--expire"), "option --expire requires an argument",
      "see `muse reflog expire --help`"),
+    (("status", "--jsn", "--json"), "no such option: --jsn",
+     "did you mean `--json`? (see `muse status --help`)"),
 ])
 def test_parse_errors_under_json_are_json(muse: MuseRunner, committed: Path,
                                           args: tuple[str, ...], message: str,
@@ -485,15 +489,63 @@ def test_parse_errors_under_json_are_json(muse: MuseRunner, committed: Path,
     assert res.stdout == ""
     error = json.loads(res.stderr)["error"]
     assert error["code"] == "usage" and error["exit_code"] == 2
-    assert message in error["message"] and error["hint"] == hint
+    assert error["message"] == message and error["hint"] == hint
+    # The same words, as two lines, without --json: one translation for both.
+    plain = changes_nothing(muse, committed, *[a for a in args if a != "--json"],
+                            exit_code=2)
+    assert plain.stderr == f"error: {message}\nhint: {hint}\n" and plain.stdout == ""
 
 
-def test_parse_errors_without_json_stay_clicks(muse: MuseRunner, committed: Path) -> None:
-    res = changes_nothing(muse, committed, "log", "--bogus", exit_code=2)
-    assert "No such option '--bogus'" in res.stderr and not res.stderr.startswith("{")
+@pytest.mark.parametrize("args, message, hint", [
+    (("status", "--bogus"), "no such option: --bogus", "see `muse status --help`"),
+    (("status", "--jsn"), "no such option: --jsn",
+     "did you mean `--json`? (see `muse status --help`)"),
+    (("--bogus",), "no such option: --bogus", "see `muse --help`"),
+    (("bundle", "--bogus"), "no such option: --bogus", "see `muse bundle --help`"),
+    (("reflog", "expire", "--bogus"), "no such option: --bogus",
+     "see `muse reflog expire --help`"),
+    (("log", "-n", "x"), "invalid value for -n/--max-count: 'x' is not a valid count",
+     "see `muse log --help`"),
+    (("log", "-n"), "option -n requires an argument", "see `muse log --help`"),
+    (("show", "HEAD", "b", "c"), "unexpected extra arguments: b c", "see `muse show --help`"),
+    (("rev-parse", "HEAD", "HEAD", "--bogus"), "no such option: --bogus",
+     "see `muse rev-parse --help`"),
+    (("keys", "default"), "missing argument: FINGERPRINT", "see `muse keys default --help`"),
+    (("bundle", "create"), "missing argument: FILE", "see `muse bundle create --help`"),
+    (("xyzzy",), "no such command: xyzzy", "see `muse --help`"),
+])
+def test_parse_errors_are_one_line_and_a_hint(muse: MuseRunner, committed: Path,
+                                              args: tuple[str, ...], message: str,
+                                              hint: str) -> None:
+    """As every Muse error: `error:` and `hint:`, exit 2; never click's usage block."""
+    res = changes_nothing(muse, committed, *args, exit_code=2)
+    assert res.stderr == f"error: {message}\nhint: {hint}\n" and res.stdout == ""
+    assert "Usage:" not in res.output and "Try '" not in res.output
+
+
+def test_parse_errors_after_double_dash_json_stay_plain(muse: MuseRunner,
+                                                        committed: Path) -> None:
     # After `--`, `--json` is a path, not a request for JSON.
     res = changes_nothing(muse, committed, "diff", "--bogus", "--", "--json", exit_code=2)
-    assert not res.stderr.startswith("{")
+    assert res.stderr.startswith("error: no such option: --bogus\n")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("status", "--help"), ("status", "-h"),
+                                  ("bundle", "create", "--help"), ("help", "log"),
+                                  ("--version",)])
+def test_help_still_prints_and_succeeds(muse: MuseRunner, committed: Path,
+                                        args: tuple[str, ...]) -> None:
+    res = changes_nothing(muse, committed, *args, exit_code=0)
+    assert res.stdout and "error:" not in res.output
+
+
+@pytest.mark.parametrize("args", [(), ("bundle",)])
+def test_a_bare_group_prints_its_help(muse: MuseRunner, committed: Path,
+                                      args: tuple[str, ...]) -> None:
+    """As click prints it (exit 2, as before): the help, no `error:` line."""
+    res = changes_nothing(muse, committed, *args, exit_code=2)
+    assert res.output.startswith("Usage: ") and "Commands:" in res.output
+    assert "error:" not in res.output
 
 
 @pytest.mark.parametrize("word, advice", [
@@ -506,14 +558,13 @@ def test_parse_errors_without_json_stay_clicks(muse: MuseRunner, committed: Path
 def test_an_unknown_command_says_what_to_type(muse: MuseRunner, committed: Path, word: str,
                                               advice: str) -> None:
     res = changes_nothing(muse, committed, word, ".", exit_code=2)
-    assert f"No such command '{word}'" in res.stderr
-    assert f"hint: {advice}" in res.stderr
+    assert res.stderr.startswith(f"error: no such command: {word}\nhint: {advice}")
     as_json = json.loads(changes_nothing(muse, committed, word, "--json",
                                          exit_code=2).stderr)["error"]
-    assert as_json["message"] == f"No such command '{word}'." and advice in as_json["hint"]
+    assert as_json["message"] == f"no such command: {word}" and advice in as_json["hint"]
 
 
-def test_an_unknown_command_with_no_near_spelling_has_no_hint(muse: MuseRunner,
+def test_an_unknown_command_with_no_near_spelling_points_at_help(muse: MuseRunner,
                                                                committed: Path) -> None:
     res = changes_nothing(muse, committed, "xyzzy", exit_code=2)
-    assert "No such command 'xyzzy'" in res.stderr and "hint:" not in res.stderr
+    assert res.stderr == "error: no such command: xyzzy\nhint: see `muse --help`\n"

@@ -211,6 +211,59 @@ def test_get_is_a_scripts_quiet_lookup(muse: MuseRunner, repo_dir: Path) -> None
         assert "--get reads one KEY" in refused.stderr
 
 
+@pytest.mark.parametrize("typed", ["user.name", "User.Name", "USER.name", "user.NAME"])
+def test_section_and_setting_names_are_read_in_any_case(muse: MuseRunner, repo_dir: Path,
+                                                        typed: str) -> None:
+    """As git: `User.Name` is `user.name`, in every verb, and is written in lower case."""
+    config = repo_dir / ".muse" / "config"
+    assert muse("config", typed, "Ada", cwd=repo_dir).exit_code == 0
+    assert config.read_text().count("[user]\n\tname = Ada\n") == 1
+    for key in ("user.name", "User.Name", "USER.NAME"):
+        assert muse("config", key, cwd=repo_dir).stdout == "Ada\n"
+        assert muse("config", "--get", key, cwd=repo_dir).stdout == "Ada\n"
+    assert "user.name=Ada" in muse("config", "--list", cwd=repo_dir).stdout.splitlines()
+    assert muse("config", "User.Email", "ada@example.org", cwd=repo_dir).exit_code == 0
+    assert muse("config", "USER.NAME", "Bea", cwd=repo_dir).exit_code == 0  # replaced
+    assert "[user]\n\tname = Bea\n\temail = ada@example.org\n" in config.read_text()
+    assert config.read_text().count("name") == 1
+    assert muse("config", "--unset", typed, cwd=repo_dir).exit_code == 0
+    assert "name" not in config.read_text()
+    assert muse("config", "user.name", cwd=repo_dir).stdout == "Test Musician\n"  # yours
+
+
+def test_a_subsection_keeps_its_case(muse: MuseRunner, repo_dir: Path) -> None:
+    """`remote.Origin.url` and `remote.origin.url` are two remotes, as in git; the
+    section and the setting's name still fold (`Remote.Origin.URL`)."""
+    config = repo_dir / ".muse" / "config"
+    assert muse("config", "Remote.Origin.URL", "/srv/a", cwd=repo_dir).exit_code == 0
+    assert '[remote "Origin"]\n\turl = /srv/a\n' in config.read_text()
+    assert muse("config", "remote.Origin.url", cwd=repo_dir).stdout == "/srv/a\n"
+    changes_nothing(muse, repo_dir, "config", "--get", "remote.origin.url", exit_code=1)
+    assert muse("remote", cwd=repo_dir).stdout == "Origin\n"
+    # A remote's URL set in any case is still checked as `remote add` checks it.
+    res = changes_nothing(muse, repo_dir, "config", "REMOTE.Origin.Url",
+                          "https://u:hunter2@example.org/x", exit_code=6)
+    assert "holds credentials" in res.stderr and "hunter2" not in res.stderr
+
+
+def test_a_hand_written_file_in_another_case_is_read_and_edited_in_place(
+        muse: MuseRunner, repo_dir: Path) -> None:
+    config = repo_dir / ".muse" / "config"
+    config.write_text(config.read_text() + "[User]\n\tName = Ada\n[Merge]\n"
+                      "\tconflictStyle = diff3\n")
+    assert muse("config", "user.name", cwd=repo_dir).stdout == "Ada\n"
+    assert muse("config", "merge.conflictstyle", cwd=repo_dir).stdout == "diff3\n"
+    listed = muse("config", "--list", cwd=repo_dir).stdout.splitlines()
+    assert "user.name=Ada" in listed and "merge.conflictstyle=diff3" in listed
+    assert muse("config", "user.email", "ada@example.org", cwd=repo_dir).exit_code == 0
+    assert "[User]\n\tName = Ada\n\temail = ada@example.org\n[Merge]" in config.read_text()
+    assert _git_config(config, "user.email") == "ada@example.org"
+    # The same key twice, in two spellings, is the same key set twice.
+    config.write_text(config.read_text() + "[user]\n\tNAME = Bea\n")
+    res = changes_nothing(muse, repo_dir, "config", "user.name", exit_code=7)
+    assert "user.name is set again" in res.stderr
+
+
 @pytest.mark.parametrize("env", [
     {"XDG_CONFIG_HOME": "/srv/conf", "HOME": "/home/ana"},
     {"XDG_CONFIG_HOME": "relative/conf", "HOME": "/home/ana"},  # a relative XDG is ignored

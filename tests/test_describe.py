@@ -159,7 +159,7 @@ def test_json(muse: MuseRunner, twin: Twin) -> None:
     (("nope",), 2, "error: unknown revision 'nope'"),
     (("HEAD", "nope"), 2, "error: unknown revision 'nope'"),
     (("--candidates", "0"), 3, "error: no tag exactly matches "),
-    (("--abbrev", "-1"), 2, "Error: Invalid value for '--abbrev'"),
+    (("--abbrev", "-1"), 2, "error: invalid value for --abbrev: "),
 ])
 def test_bad_input_changes_nothing(muse: MuseRunner, twin: Twin, args: tuple[str, ...],
                                    code: int, message: str) -> None:

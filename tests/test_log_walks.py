@@ -127,6 +127,41 @@ def test_all_takes_remote_tracking_refs(muse, tmp_path, twin):
     assert "Late take" not in muse("log", "--format=%s", cwd=clone).stdout
 
 
+def _stash_both(twin: Twin, text: str) -> None:
+    twin.tick()
+    twin.write({"song.txt": f"verse\nchorus\noutro\ncoda\n{text}\n"})
+    twin.ok("stash", "-q")
+    twin.git("stash", "-q")
+
+
+def test_all_walks_the_newest_stash_as_git_walks_refs_stash(twin):
+    """git's `log --all` walks refs/stash: the newest stash (older ones are its reflog).
+    git's stash has a second commit for its index (`index on …`); Muse has no index."""
+    import re
+
+    _stash_both(twin, "take one")
+    _stash_both(twin, "take two")
+    ours = twin.ok("log", "--all", "--format=%s").splitlines()
+    theirs = [s for s in twin.git("log", "--all", "--format=%s").splitlines()
+              if not s.startswith("index on ")]
+
+    def masked(subjects: list[str]) -> list[str]:  # the stash subject names a short id
+        return [re.sub(r"\b[0-9a-f]{7,}\b", "ID", s) for s in subjects]
+
+    assert masked(ours) == masked(theirs)
+    assert masked(ours)[0] == "WIP on main: ID Coda"
+    assert masked(ours).count("WIP on main: ID Coda") == 1
+    newest, older = (twin.ok("rev-parse", f"stash@{{{n}}}").strip() for n in (0, 1))
+    walked = twin.ok("log", "--all", "--format=%H").split()
+    assert walked[0] == newest and older not in walked
+    assert json.loads(twin.ok("log", "--all", "--json", "-1"))[0]["id"] == newest
+    assert "WIP on main" not in twin.ok("log", "--format=%s")  # only --all walks it
+    # With no stash left, --all is the refs and HEAD again.
+    twin.ok("stash", "drop", "-q")
+    twin.ok("stash", "drop", "-q")
+    assert "WIP on main" not in twin.ok("log", "--all", "--format=%s")
+
+
 def test_all_in_an_empty_repository(muse, repo_dir):
     assert muse("log", "--all", cwd=repo_dir).stdout == "no commits yet on branch main\n"
     assert muse("log", "--all", "--json", cwd=repo_dir).stdout == "[]\n"
@@ -135,7 +170,7 @@ def test_all_in_an_empty_repository(muse, repo_dir):
 @pytest.mark.parametrize("args, message", [
     (("--reverse", "--graph"), "--reverse cannot be combined with --graph"),
     (("--merges", "--no-merges"), "--merges cannot be combined with --no-merges"),
-    (("--min-parents=-1",), "Invalid value for '--min-parents'"),
+    (("--min-parents=-1",), "error: invalid value for --min-parents: "),
 ])
 def test_bad_combinations_are_refused(twin, muse, args, message):
     result = changes_nothing(muse, twin.m, "log", *args, exit_code=2)

@@ -217,3 +217,74 @@ def test_a_damaged_pick_state_is_one_line_and_abort_still_works(muse, repo_dir):
     assert muse("cherry-pick", "--abort", cwd=repo_dir).exit_code == 0
     assert not (repo_dir / ".muse/PICK_HEAD").exists()
     assert muse("status", "--short", cwd=repo_dir).stdout == ""
+
+
+# -- who the new commit is by: git keeps a cherry-pick's author ------------------------
+
+OLD_TIME = 1_000_000_000  # 2001-09-09: far from now, so a kept date cannot pass by chance
+
+
+def _picked_by_someone_else(muse, root: Path, monkeypatch, conflicting: bool = False):
+    """main and feature as `_history`, then on feature a commit by Bea, dated OLD_TIME,
+    changing the chorus (or, `conflicting`, verse one, which main changed too)."""
+    ids = _history(muse, root)
+    assert muse("switch", "feature", cwd=root).exit_code == 0
+    line = "verse one" if conflicting else "chorus"
+    write(root, "lyrics.txt", read(root, "lyrics.txt").replace(line, f"{line}, by Bea"))
+    with monkeypatch.context() as patched:
+        patched.setenv("MUSE_AUTHOR_NAME", "Bea Composer")
+        patched.setenv("MUSE_AUTHOR_EMAIL", "bea@example.org")
+        patched.setattr("muse.repo.time.time", lambda: float(OLD_TIME))
+        ids["bea"] = commit(muse, root, "Bea's outro")
+    assert muse("switch", "main", cwd=root).exit_code == 0
+    return ids
+
+
+def _assert_authored_by_bea(root: Path, original_id: str) -> None:
+    from muse.keys import default_key
+
+    original = repo(root).graph.commit(original_id)
+    made = _head_commit(root)
+    assert made.id != original.id
+    assert (made.author_name, made.author_email) == ("Bea Composer", "bea@example.org")
+    assert (made.timestamp, made.tz_offset_minutes) == \
+        (original.timestamp, original.tz_offset_minutes) == (OLD_TIME, made.tz_offset_minutes)
+    assert made.signer == default_key().public_key  # signed by the one who picked it
+
+
+def test_cherry_pick_keeps_the_original_author_and_date(muse, repo_dir, monkeypatch):
+    ids = _picked_by_someone_else(muse, repo_dir, monkeypatch)
+    result = muse("cherry-pick", ids["bea"], cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    _assert_authored_by_bea(repo_dir, ids["bea"])
+    shown = muse("log", "-n", "1", "--format=%an <%ae> %at", cwd=repo_dir).stdout
+    assert shown == f"Bea Composer <bea@example.org> {OLD_TIME}\n"
+
+
+def test_a_continued_or_committed_cherry_pick_keeps_the_original_author(muse, repo_dir,
+                                                                        monkeypatch):
+    ids = _picked_by_someone_else(muse, repo_dir, monkeypatch, conflicting=True)
+    assert muse("cherry-pick", ids["bea"], cwd=repo_dir).exit_code == 1
+    settled = LYRICS.replace("verse one", "VERSE ONE, by Bea")
+    write(repo_dir, "lyrics.txt", settled)
+    done = muse("cherry-pick", "--continue", cwd=repo_dir)
+    assert done.exit_code == 0, done.output
+    _assert_authored_by_bea(repo_dir, ids["bea"])
+    # Finished with a plain `muse commit` instead: the same.
+    assert muse("reset", "--hard", "HEAD~1", cwd=repo_dir).exit_code == 0
+    assert muse("cherry-pick", ids["bea"], cwd=repo_dir).exit_code == 1
+    write(repo_dir, "lyrics.txt", settled)
+    assert muse("commit", "-m", "Bea's outro, settled", cwd=repo_dir).exit_code == 0
+    _assert_authored_by_bea(repo_dir, ids["bea"])
+
+
+def test_revert_is_by_the_one_who_reverts_dated_now(muse, repo_dir, monkeypatch):
+    import time
+
+    ids = _picked_by_someone_else(muse, repo_dir, monkeypatch)
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 0
+    result = muse("revert", ids["bea"], cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    made = _head_commit(repo_dir)
+    assert (made.author_name, made.author_email) == ("Test Musician", "test@example.org")
+    assert abs(made.timestamp - time.time()) < 120

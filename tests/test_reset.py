@@ -1,4 +1,5 @@
-"""`muse reset --hard`: move the branch (or detached HEAD) and make tracked files match."""
+"""`muse reset [--soft | --mixed | --hard]`: move the branch (or detached HEAD); --hard
+makes tracked files match."""
 
 from __future__ import annotations
 
@@ -118,9 +119,35 @@ def test_reset_past_the_first_commit(muse, repo_dir, history):
     assert "goes past the first commit" in result.stderr
 
 
-def test_reset_without_a_mode_is_refused(muse, repo_dir, history):
-    result = changes_nothing(muse, repo_dir, "reset", "HEAD~1", exit_code=2)
-    assert "say how far to reset: --soft, --mixed or --hard" in result.stderr
+def test_reset_without_a_mode_is_mixed_as_in_git(muse, repo_dir, history):
+    """`muse reset REV` is `reset --mixed REV`: the branch moves, no file is touched."""
+    write(repo_dir, "song.mid", "unsaved edit")
+    write(repo_dir, "scratch.txt", "untracked")
+    files = {p: read(repo_dir, p) for p in ("song.mid", "stems/bass.wav", "scratch.txt")}
+    result = muse("reset", "HEAD~1", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"HEAD is now at {history['first'][:12]} first\n"
+    assert "The working tree was not touched" in result.stderr
+    assert ref(repo_dir, "refs/heads/main") == history["first"]
+    assert {p: read(repo_dir, p) for p in files} == files
+    newest = next(repo(repo_dir).refs.reflog("refs/heads/main"))
+    assert (newest.old, newest.new) == (history["second"], history["first"])
+    assert "reset: moving to HEAD~1" in newest.message
+    # And is undone as any reset is: the files were never touched.
+    assert muse("reset", "main@{1}", cwd=repo_dir).exit_code == 0
+    assert ref(repo_dir, "refs/heads/main") == history["second"]
+    assert muse("status", "--short", cwd=repo_dir).stdout == "A scratch.txt\nM song.mid\n"
+
+
+def test_a_bare_reset_is_mixed_head_and_gives_up_a_merge(muse, repo_dir, history):
+    """As `git reset`: HEAD stays, a merge in progress is given up, files are kept."""
+    _conflicted_merge(muse, repo_dir)
+    ours = read(repo_dir, "song.mid")
+    result = muse("reset", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert not (repo_dir / ".muse/MERGE_HEAD").exists()
+    assert read(repo_dir, "song.mid") == ours
+    assert ref(repo_dir, "refs/heads/main") == history["second"]
 
 
 # -- --soft and --mixed: move only the branch ------------------------------------------

@@ -125,8 +125,8 @@ def test_show(muse, repo_dir, base):
     (("stash", "show", "9" * 5000), 2, "no stash entry 999"),
     (("stash", "drop", "stash@{12345678901234567890}"), 2,
      "no stash entry stash@{12345678901234567890}"),
-    (("stash", "show", "-1"), 2, "No such option"),
-    (("stash", "list", "-m", "x"), 2, "No such option"),
+    (("stash", "show", "-1"), 2, "error: no such option: -1"),
+    (("stash", "list", "-m", "x"), 2, "error: no such option: -m"),
     (("stash", "-m", "x", "list"), 2, "after the subcommand"),
 ])
 def test_bad_input_changes_nothing(muse, repo_dir, base, args, code, message):

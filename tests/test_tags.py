@@ -436,3 +436,20 @@ def test_tag_n_lists_message_lines_as_git_does(muse, repo_dir):
     assert word.exit_code == 2 and "a tag pattern goes after --list" in word.stderr
     named = muse("tag", "-n3", "v1", cwd=repo_dir)
     assert named.exit_code == 2 and "-n lists tags" in named.stderr
+
+
+def test_tag_n_prints_what_git_prints(muse, tmp_path, monkeypatch):
+    """The same tags, annotated and lightweight, on commits with a body: `tag -nN`
+    byte for byte as git's, names longer than the 15 columns included."""
+    from tests.twin_history import Twin
+
+    twin = Twin(muse, tmp_path, monkeypatch)
+    twin.commit("First take\n\nrecorded live\nin one go", {"song.txt": "verse\n"})
+    twin.tag("a-name-longer-than-fifteen", annotated=False)
+    twin.commit("Second take", {"song.txt": "verse\nchorus\n"})
+    twin.tag("v1")
+    twin.tag("light", annotated=False)
+    for option in ("-n", "-n0", "-n1", "-n2", "-n3", "-n9"):
+        ours = twin.ok("tag", option)
+        assert ours == twin.git_run("tag", option).stdout, option
+    assert twin.ok("tag", "-n0") == twin.ok("tag")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,21 @@ class MuseGroup(click.Group):
         ctx.meta.setdefault(ARGUMENTS, list(args))  # the outermost group's: every word typed
         return super().parse_args(ctx, args)
 
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            if parent is not None:
+                raise  # the group above reports it (its `invoke`)
+            # The outermost group's own options (`muse --bogus`): nothing above it.
+            root = exc.ctx if exc.ctx is not None else click.Context(self, info_name=info_name)
+            root.meta.setdefault(ARGUMENTS, list(args))
+            report_error(_usage_error(exc, root), as_json=_json_typed(root))
+            raise click.exceptions.Exit(exc.exit_code) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
@@ -30,11 +46,12 @@ class MuseGroup(click.Group):
         except MuseError as exc:
             report_error(exc, as_json=ctx.meta.get(JSON_ERRORS, False))
             ctx.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a bare group (`muse bundle`): its help, as click prints it
         except click.UsageError as exc:
-            if not _json_typed(ctx):
-                raise
-            # Found while parsing, before `--json` took effect: a script still gets JSON.
-            report_error(_usage_error(exc, ctx), as_json=True)
+            # Found while parsing a command's words: one line (JSON with `--json`, even
+            # before it took effect), never click's usage block.
+            report_error(_usage_error(exc, ctx), as_json=_json_typed(ctx))
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -73,7 +90,8 @@ def _json_typed(ctx: click.Context) -> bool:
 
 
 def _usage_error(exc: click.UsageError, ctx: click.Context) -> MuseError:
-    """click's own usage error (an unknown option, a missing argument) in Muse's tree."""
+    """click's own usage error (an unknown option, a missing argument) in Muse's tree: the
+    one translation of every parse error, for the `error:` line and for `--json` alike."""
     from ..errors import UsageError
 
     if exc.ctx is not None:
@@ -86,8 +104,66 @@ def _usage_error(exc: click.UsageError, ctx: click.Context) -> MuseError:
                 break
             where.append(word)
             command = found
-    hint = getattr(exc, "advice", None) or f"see `{' '.join(where)} --help`"
-    return UsageError(exc.format_message(), hint=hint)
+    message, near = _parse_error_words(exc)
+    see = f"see `{' '.join(where)} --help`"
+    hint = getattr(exc, "advice", None)
+    if hint is None and near:
+        names = [f"`{n}`" for n in near]
+        either = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        hint = f"did you mean {either}? ({see})"
+    return UsageError(message, hint=hint or see)
+
+
+# click's wording of its parse errors, as Muse words an error: lower case, no full stop,
+# names unquoted after a colon ("No such option '--bogus'." -> "no such option: --bogus").
+_CLICK_WORDING = [
+    (re.compile(r"No such (option|command) '(.*)'\.?"), r"no such \1: \2"),
+    (re.compile(r"Option '(.*)' requires an argument\.?"), r"option \1 requires an argument"),
+    (re.compile(r"Got unexpected extra (arguments?) \((.*)\)"), r"unexpected extra \1: \2"),
+    (re.compile(r"Missing (argument|option|parameter) '(.*)'\.?"), r"missing \1: \2"),
+]
+
+
+def _parse_error_words(exc: click.UsageError) -> tuple[str, list[str]]:
+    """The message of a click parse error in Muse's words, and the near names click found
+    (its "Did you mean …?"), which become the hint."""
+    near: list[str] = []
+    if isinstance(exc, click.NoSuchOption):
+        text = f"no such option: {exc.option_name}"
+        near = sorted(exc.possibilities or ())
+    elif isinstance(exc, click.MissingParameter):
+        kind = exc.param_type or (exc.param.param_type_name if exc.param else "parameter")
+        text = f"missing {kind}"
+        if exc.param is not None:
+            text += f": {_param_names(exc.param)}"
+        extra = exc.param.type.get_missing_message(param=exc.param, ctx=exc.ctx) \
+            if exc.param is not None else None
+        detail = "; ".join(d for d in (exc.message, extra) if d)
+        if detail:
+            text += f" ({_lowered(detail)})"
+    elif isinstance(exc, click.BadParameter) and exc.param is not None:
+        text = f"invalid value for {_param_names(exc.param)}: {_lowered(exc.message)}"
+    else:
+        text = exc.message
+        for pattern, words in _CLICK_WORDING:
+            text = pattern.sub(words, text)
+        text = _lowered(text)  # an unknown command's advice is Muse's own (`resolve_command`)
+    return text, near
+
+
+def _param_names(param: click.Parameter) -> str:
+    """How an option is typed (`-n/--max-count`), or an argument's metavar (`PATH`)."""
+    if isinstance(param, click.Option):
+        return "/".join(param.opts)
+    return param.human_readable_name
+
+
+def _lowered(text: str) -> str:
+    """A sentence of click's as the rest of a Muse line: lower-case start, no full stop."""
+    text = text.strip().removesuffix(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
@@ -148,15 +224,11 @@ class LazyGroup(MuseGroup):
 
 
 class AdvisedUsageError(click.UsageError):
-    """click's usage error with a `hint:` line after it (and as the hint under --json)."""
+    """click's usage error with Muse's advice, the `hint:` line `_usage_error` gives it."""
 
     def __init__(self, message: str, ctx: click.Context, advice: str) -> None:
         super().__init__(message, ctx)
         self.advice = advice
-
-    def show(self, file: Any = None) -> None:
-        super().show(file)
-        click.echo(f"hint: {self.advice}", err=file is None, file=file)
 
 
 # git's commands that Muse spells otherwise, or has no need of: what to type instead.

@@ -196,12 +196,13 @@ def _list_refs(repo: Any, refs: list[Any], as_json: bool, *, show_detached: bool
 
 class _LineCount(click.IntRange):
     """`tag -n`'s optional count (`-n3`): a word after a bare `-n` is taken for it, as click
-    reads options, so a pattern there is told to go after --list."""
+    reads options, so a pattern there is told to go after --list. `-n0` is git's plain
+    listing (names only)."""
 
     name = "lines"
 
     def __init__(self) -> None:
-        super().__init__(min=1)
+        super().__init__(min=0)
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -345,7 +346,7 @@ def _list_tags(repo: Any, as_json: bool, keep: Any = None, *,
                     "tag_object": t.tag_object} for t in entries])
         return
     for found in entries:
-        if lines is None:
+        if not lines:  # None, or git's -n0: the names alone
             click.echo(printable(found.name))
         else:
             _echo_annotation(repo, found, lines)
@@ -653,12 +654,14 @@ def report_conflicts(records: list[Any], action: str) -> None:
 @click.option("--hard", is_flag=True,
               help="Also make the tracked files match REVISION (discards local changes).")
 @click.option("--mixed", is_flag=True,
-              help="Move only the branch; a merge in progress is given up, files kept.")
+              help="Move only the branch; a merge in progress is given up, files kept "
+              "(the default).")
 @click.option("--soft", is_flag=True,
               help="Move only the branch; refused while a merge is in progress.")
 @quiet_option()
 def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
-    """Move the current branch (or detached HEAD) to REVISION: --soft, --mixed or --hard.
+    """Move the current branch (or detached HEAD) to REVISION: --soft, --mixed (the
+    default, as in git) or --hard.
 
     Muse has no staging area: --soft and --mixed leave every file as it is, so
     what differs from REVISION shows in `muse status` and goes into the next
@@ -670,11 +673,7 @@ def reset(revision: str, hard: bool, mixed: bool, soft: bool) -> None:
     modes = [name for name, on in (("soft", soft), ("mixed", mixed), ("hard", hard)) if on]
     if len(modes) > 1:
         raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
-    if not modes:
-        raise UsageError("say how far to reset: --soft, --mixed or --hard",
-                         hint="--soft/--mixed move only the branch and keep every file; "
-                         "--hard also discards local changes to tracked files")
-    mode = modes[0]
+    mode = modes[0] if modes else "mixed"  # git's default: files are never touched
     repo = open_repo()
     commit = _resolve(repo, revision)
     if mode == "hard":

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ..display import format_time, printable, printable_lines
 from ..errors import UsageError
@@ -28,12 +29,25 @@ from .base import (
 @click.option("-b", "--initial-branch", default="main", show_default=True,
               help="Name of the first branch.")
 @quiet_option()
-def init(directory: Path | None, bare: bool, initial_branch: str) -> None:
-    """Create an empty repository in DIRECTORY (default: here)."""
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None, bare: bool, initial_branch: str) -> None:
+    """Create an empty repository in DIRECTORY (default: here).
+
+    Over an existing repository, as git does, it only makes its missing standard
+    folders again: HEAD, refs, config and objects are left as they are.
+    """
     from ..branches import branch_ref_name
     from ..repo import Repository
 
     branch_ref_name(initial_branch)  # the same rule as `muse branch`
+    existing = Repository.reinit(directory or Path.cwd(), bare=bare)
+    if existing is not None:
+        if ctx.get_parameter_source("initial_branch") is not ParameterSource.DEFAULT:
+            click.echo(f"warning: re-init: ignored --initial-branch={initial_branch}",
+                       err=True)
+        kind = "bare repository" if bare else "repository"
+        say(f"Reinitialized existing Muse {kind} in {existing.muse_dir}")
+        return
     if bare and directory is None and any(Path.cwd().iterdir()):
         # A bare layout has no working tree to live beside: scattered into a folder of
         # other files, it is hard to tell apart and to remove again.

@@ -95,7 +95,7 @@ def test_repack_from_the_command_line_and_its_mistakes(
             ((), 2, "name one repository, or pass --all-repos"),
             ((name, "--all-repos"), 2, "name one repository, or pass --all-repos"),
             ((name, "--prune", "soon"), 2, "cannot read the expiry"),
-            ((name, "--bogus"), 2, "No such option"),
+            ((name, "--bogus"), 2, "error: no such option: --bogus"),
             (("bad name",), 2, "invalid repository name"),
         ]
         for args, code, message in cases:
