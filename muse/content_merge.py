@@ -41,6 +41,16 @@ def merge_contents(repo: Repository, plan: MergePlan, batch: ObjectBatch, *,
     merged = dict(plan.merged)
     conflicts = []
     for conflict in plan.conflicts:
+        if conflict.kind == "rename-rename":  # two names: no one file to merge
+            if favour is None:
+                conflicts.append(conflict)
+                continue
+            drop, keep = (conflict.ours, conflict.theirs) if favour != OURS \
+                else (conflict.theirs, conflict.ours)
+            if drop is not None and keep is not None:
+                merged.pop(drop.path, None)
+                merged[keep.path] = keep
+            continue
         entry = _merge_text(repo, conflict, batch, style, favour)
         if entry is not None:
             merged[conflict.path] = entry[0]

@@ -16,7 +16,7 @@
    not matter, so moved blocks still count. Pairs are scored, then taken best
    first, each path at most once (ties: the same file name, then path order).
    Sizes too far apart to reach the threshold are never read, nor empty
-   files. When deleted × added candidates exceed `limit`² (git's rename
+   files. When deleted times added candidates exceed `limit`² (git's rename
    limit), this step is skipped and `Renames.skipped` says how many
    candidates there were, so the caller can say so once.
 
@@ -84,7 +84,8 @@ def find_renames(old: Mapping[str, SnapshotEntry], new: Mapping[str, SnapshotEnt
     taken_new = {r.new for r in found}
     sources = [p for p in deleted if p not in taken_old and (relevant is None or relevant(p))]
     targets = [p for p in added if p not in taken_new]
-    sizes = {oid: size(oid) for oid in {old[p].oid for p in sources} | {new[p].oid for p in targets}}
+    oids = {old[p].oid for p in sources} | {new[p].oid for p in targets}
+    sizes = {oid: size(oid) for oid in oids}
     sources = [p for p in sources if 0 < sizes[old[p].oid] <= SIMILARITY_CAP]
     targets = [p for p in targets if 0 < sizes[new[p].oid] <= SIMILARITY_CAP]
     if not sources or not targets:
@@ -126,7 +127,7 @@ def _exact(deleted: list[str], added: list[str], old: Mapping[str, SnapshotEntry
     for path in added:
         if new[path].oid in gone:
             came.setdefault(new[path].oid, []).append(path)
-    found = []
+    found: list[Rename] = []
     for oid, targets in came.items():
         sources = gone[oid]
         found.extend(_pair_by_name(sources, targets))

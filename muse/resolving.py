@@ -47,14 +47,17 @@ def resolve(repo: Repository, paths: list[str], side: str | None) -> list[Resolv
         raise UsageError("resolve what?",
                          hint="name the paths (`muse resolve PATH…`), or take one side for "
                          "every conflict with --ours or --theirs")
-    records = {r.path: r for r in read_records(repo)}
-    unknown = [p for p in paths if p not in records]
+    listed_records = read_records(repo)
+    records = {r.path: r for r in listed_records}
+    known = {name: r for r in listed_records for name in r.names()}  # a rename's 2nd name too
+    unknown = [p for p in paths if p not in known]
     if unknown:
         listed = ", ".join(sorted(records)) or "none"
         raise UsageError(f"not a conflicted path: {', '.join(unknown)}",
                          hint=f"the conflicts are: {listed}")
-    chosen = [records[p] for p in dict.fromkeys(paths)] or list(records.values())
-    unsafe = [r.path for r in chosen if not is_safe_path(r.path)]
+    picked = {known[p].path: known[p] for p in paths}
+    chosen = list(picked.values()) or list(records.values())
+    unsafe = [n for r in chosen for n in r.names() if not is_safe_path(n)]
     if unsafe:  # only a hand-edited record holds one: never write outside the tree
         raise RepositoryError(f"{MERGE_CONFLICTS} is damaged: unsafe path {unsafe[0]!r}",
                               hint="run `muse merge --abort` or `muse reset --hard`")
@@ -80,16 +83,26 @@ def _side_trees(repo: Repository) -> dict[str, Snapshot]:
 
 
 def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -> None:
+    """Put `side`'s version at the path (for a rename-rename: at that side's name, the
+    other name removed)."""
     oid = record.ours if side == OURS else record.theirs
     worktree = repo.worktree
+    target = record.path
+    renamed = record.renamed or {}
+    side_path = renamed.get(side)
+    if record.kind == "rename-rename" and len(record.names()) == 2:
+        ours_name, theirs_name = record.names()
+        target, other = (ours_name, theirs_name) if side == OURS else (theirs_name, ours_name)
+        if os.path.lexists(worktree.root / other):
+            worktree.remove_entry(other)
     if oid is None:  # that side deleted the file
-        if os.path.lexists(worktree.root / record.path):
-            worktree.remove_entry(record.path)
+        if os.path.lexists(worktree.root / target):
+            worktree.remove_entry(target)
         return
-    entry = tree.as_dict().get(record.path)
-    if entry is None or entry.oid != oid:  # a record edited by hand: trust its id only
-        entry = SnapshotEntry(record.path, oid, repo.store.size(oid))
-    worktree.write_entry(entry)
+    found = tree.as_dict().get(side_path if isinstance(side_path, str) else target)
+    if found is None or found.oid != oid:  # a record edited by hand: trust its id only
+        found = SnapshotEntry(target, oid, repo.store.size(oid))
+    worktree.write_entry(SnapshotEntry(target, oid, found.size, found.executable))
 
 
 def _remove_side_files(repo: Repository, record: ConflictRecord) -> list[str]:
