@@ -155,9 +155,17 @@ def read_records(repo: Repository) -> list[ConflictRecord]:
     text = read_utf8(path, RepositoryError, _DAMAGED_HINT)
     try:
         rows = json.loads(text)
-        return [ConflictRecord(**row) for row in rows]
+        records = [ConflictRecord(**row) for row in rows]
     except (ValueError, TypeError, RecursionError) as exc:
         raise RepositoryError(f"{path} is damaged: {exc}", hint=_DAMAGED_HINT) from None
+    for record in records:
+        renamed = record.renamed
+        if renamed is not None and not (
+                isinstance(renamed, dict)
+                and all(v is None or isinstance(v, str) for v in renamed.values())):
+            raise RepositoryError(f"{path} is damaged: a bad 'renamed' for {record.path!r}",
+                                  hint=_DAMAGED_HINT)
+    return records
 
 
 def unresolved_conflicts(repo: Repository) -> list[str]:

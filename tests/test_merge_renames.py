@@ -496,6 +496,31 @@ def test_past_the_rename_limit_only_exact_renames_are_followed_and_it_says_so(
     # The exact rename of the stem is still followed; the edited notes are not.
     assert (repo_dir / "stems/bass-final.wav").read_bytes() == BASS + b"take two"
     assert "CONFLICT (modify-delete): notes/0.txt" in result.stdout
+    assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
+    as_json = muse("merge", "--json", "feature", cwd=repo_dir)
+    assert as_json.exit_code == 1
+    [warning] = json.loads(as_json.stdout)["warnings"]
+    assert warning.startswith("inexact rename detection was skipped: 3 candidate files")
+    assert "warning" not in as_json.stderr
+
+
+def test_a_damaged_renamed_field_is_one_error_and_abort_still_works(muse, repo_dir):
+    _history(muse, repo_dir, {"stems/bass.wav": BASS},
+             theirs={"move": {"stems/bass.wav": "stems/bass-theirs.wav"}},
+             ours={"move": {"stems/bass.wav": "stems/bass-ours.wav"}})
+    assert muse("merge", "feature", cwd=repo_dir).exit_code == 1
+    records = _records(repo_dir)
+    records[0]["renamed"] = ["not", "a", "mapping"]
+    write(repo_dir, ".muse/MERGE_CONFLICTS", json.dumps(records))
+    for args in (("status",), ("resolve", "--ours"), ("commit", "-m", "x")):
+        result = changes_nothing(muse, repo_dir, *args, exit_code=3)
+        assert "MERGE_CONFLICTS is damaged" in result.stderr
+    records[0]["renamed"] = {"base": "stems/bass.wav", "ours": "stems/bass-ours.wav",
+                             "theirs": "../outside.wav"}
+    write(repo_dir, ".muse/MERGE_CONFLICTS", json.dumps(records))
+    result = changes_nothing(muse, repo_dir, "resolve", "--theirs", exit_code=3)
+    assert "unsafe path" in result.stderr
+    assert muse("merge", "--abort", cwd=repo_dir).exit_code == 0
 
 
 def test_within_the_rename_limit_every_similar_rename_is_followed(muse, repo_dir):
