@@ -169,7 +169,5 @@ class _LineCounts:
         ca, cb = self.counts(a), self.counts(b)
         if ca is None or cb is None:
             return 0.0
-        if len(ca) > len(cb):
-            ca, cb = cb, ca
-        shared = sum(len(line) * min(n, cb[line]) for line, n in ca.items() if line in cb)
+        shared = sum(len(line) * min(ca[line], cb[line]) for line in ca.keys() & cb.keys())
         return shared / max(largest, 1)
