@@ -58,8 +58,9 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _git_history(root: Path, base: dict[str, str | bytes], theirs: Ops, ours: Ops,
+                 command: tuple[str, ...] = ("merge", "--no-edit", "feature"),
                  ) -> subprocess.CompletedProcess[str]:
-    """The same history in git; then `git merge feature` (its result)."""
+    """The same history in git; then `git merge feature` (or `command`): its result."""
     root.mkdir()
     for args in (("init", "-q", "-b", "main"), ("config", "user.name", "T"),
                  ("config", "user.email", "t@example.org"), ("config", "merge.renames", "true"),
@@ -74,7 +75,7 @@ def _git_history(root: Path, base: dict[str, str | bytes], theirs: Ops, ours: Op
         _apply(root, ops)
         assert _git(root, "add", "-A").returncode == 0
         assert _git(root, "commit", "-q", "-m", message).returncode == 0
-    return _git(root, "merge", "--no-edit", "feature")
+    return _git(root, *command)
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -202,18 +203,23 @@ def test_text_renamed_with_overlapping_edits_conflicts_at_the_new_name_as_git(
     assert set(_head_tree(repo_dir)) == {"words.txt", "other.txt"}
 
 
-def test_similar_text_renamed_in_another_folder_is_followed(muse, repo_dir):
+@needs_git
+def test_similar_text_renamed_in_another_folder_is_followed_as_git(muse, repo_dir, tmp_path):
     """Similarity pairs a renamed and edited text file even when its name changed too."""
-    _history(muse, repo_dir, {"lyrics.txt": LYRICS},
-             theirs={"write": {"lyrics.txt": LYRICS + "an added last line\n"}},
-             ours={"move": {"lyrics.txt": "songs/final/verses.md"},
-                   "write": {"songs/final/verses.md":
-                             LYRICS.replace("line 1 ", "LINE 1 ").replace("line 3 ", "x ")}})
+    sides: dict[str, Ops] = {
+        "theirs": {"write": {"lyrics.txt": LYRICS + "an added last line\n"}},
+        "ours": {"move": {"lyrics.txt": "songs/final/verses.md"},
+                 "write": {"songs/final/verses.md":
+                           LYRICS.replace("line 1 ", "LINE 1 ").replace("line 3 ", "x ")}}}
+    _history(muse, repo_dir, {"lyrics.txt": LYRICS}, **sides)
     result = muse("merge", "feature", cwd=repo_dir)
     assert result.exit_code == 0, result.output
     assert read(repo_dir, "songs/final/verses.md") == LYRICS.replace(
         "line 1 ", "LINE 1 ").replace("line 3 ", "x ") + "an added last line\n"
     assert not (repo_dir / "lyrics.txt").exists()
+    done = _git_history(tmp_path / "git", {"lyrics.txt": LYRICS}, **sides)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _tree(tmp_path / "git") == _tree(repo_dir)
 
 
 # -- renamed on both sides --------------------------------------------------------------
@@ -437,13 +443,18 @@ def test_json_conflicts_carry_the_rename(muse, repo_dir):
     assert out["conflicts"][0]["renamed"]["theirs"] == "words.txt"
 
 
-def test_cherry_pick_applies_an_edit_to_a_file_renamed_on_head(muse, repo_dir):
-    _history(muse, repo_dir, {"lyrics.txt": LYRICS, "stems/bass.wav": BASS},
-             theirs={"write": {"lyrics.txt": LYRICS.replace("line 4 ", "LINE 4 "),
-                               "stems/bass.wav": BASS + b"take two"}},
-             ours={"move": {"lyrics.txt": "words.txt",
-                            "stems/bass.wav": "stems/bass-final.wav"},
-                   "write": {"words.txt": LYRICS.replace("line 10 ", "LINE 10 ")}})
+@needs_git
+def test_cherry_pick_applies_an_edit_to_a_file_renamed_on_head_as_git(muse, repo_dir,
+                                                                      tmp_path):
+    base = {"lyrics.txt": LYRICS, "stems/bass.wav": BASS}
+    sides: dict[str, Ops] = {
+        "theirs": {"write": {"lyrics.txt": LYRICS.replace("line 4 ", "LINE 4 "),
+                             "stems/bass.wav": BASS + b"take two"}},
+        "ours": {"move": {"lyrics.txt": "words.txt", "stems/bass.wav": "stems/bass-final.wav"},
+                 "write": {"words.txt": LYRICS.replace("line 10 ", "LINE 10 ")}}}
+    _history(muse, repo_dir, base, **sides)
+    done = _git_history(tmp_path / "git", base, **sides, command=("cherry-pick", "feature"))
+    assert done.returncode == 0, done.stdout + done.stderr
     main = ref(repo_dir, "refs/heads/main")
     result = muse("cherry-pick", "feature", cwd=repo_dir)
     assert result.exit_code == 0, result.output
@@ -453,6 +464,7 @@ def test_cherry_pick_applies_an_edit_to_a_file_renamed_on_head(muse, repo_dir):
         "stems/bass-final.wav": BASS + b"take two", "other.txt": OTHER.encode()}
     made = repo(repo_dir).graph.commit(ref(repo_dir, "refs/heads/main"))
     assert made.parents == (main,)
+    assert _tree(tmp_path / "git") == _tree(repo_dir)
 
 
 def test_cherry_pick_of_a_rename_onto_a_deleted_file_stops(muse, repo_dir):
