@@ -618,3 +618,30 @@ def test_binary_files_rename_only_exactly_and_the_limit_is_reported():
     blobs = {**blobs_o, **blobs_n}
     found = find_renames(o, n, blobs.__getitem__, lambda oid: len(blobs[oid]), limit=2)
     assert found.found == [] and found.skipped == 3
+
+
+@needs_git
+def test_revert_of_a_rename_keeps_the_later_edit_as_git(muse, repo_dir, tmp_path):
+    """Reverting a rename after the file was edited moves it back, edit and all."""
+    git_root = tmp_path / "git"
+    git_root.mkdir()
+    for args in (("init", "-q", "-b", "main"), ("config", "user.name", "T"),
+                 ("config", "user.email", "t@example.org"),
+                 ("config", "commit.gpgsign", "false")):
+        assert _git(git_root, *args).returncode == 0
+    steps: list[Ops] = [{"write": {"lyrics.txt": LYRICS, "other.txt": OTHER}},
+                        {"move": {"lyrics.txt": "words.txt"}},
+                        {"write": {"words.txt": LYRICS.replace("line 6 ", "LINE 6 ")}}]
+    for number, ops in enumerate(steps):
+        for root in (repo_dir, git_root):
+            _apply(root, ops)
+        commit(muse, repo_dir, f"step {number}")
+        assert _git(git_root, "add", "-A").returncode == 0
+        assert _git(git_root, "commit", "-q", "-m", f"step {number}").returncode == 0
+    result = muse("revert", "HEAD~1", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert _head_tree(repo_dir) == {"lyrics.txt": LYRICS.replace("line 6 ", "LINE 6 ")
+                                    .encode(), "other.txt": OTHER.encode()}
+    done = _git(git_root, "revert", "--no-edit", "HEAD~1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _tree(git_root) == _tree(repo_dir)
