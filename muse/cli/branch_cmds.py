@@ -573,7 +573,9 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     """Merge REVISION into the current branch.
 
     Text files merge line by line; overlapping changes get conflict markers
-    (`merge.conflictStyle` merge or diff3). Exit code 1 means the merge
+    (`merge.conflictStyle` merge or diff3). Renames since the merge base are
+    followed, as git does (`merge.renames`, `merge.renameLimit`): an edit to a
+    file the other side renamed lands at its new name. Exit code 1 means the merge
     stopped with conflicts: see docs/branching-and-merging.md (and `muse
     resolve`) for how to settle them.
     """
