@@ -64,9 +64,9 @@ def resolve(repo: Repository, paths: list[str], side: str | None) -> list[Resolv
     sides = _side_trees(repo) if side is not None else {}
     done = []
     for record in chosen:
-        if side is not None:
-            _take(repo, record, side, sides[side])
-        done.append(Resolved(record.path, side or "as-is", _remove_side_files(repo, record)))
+        dropped = _take(repo, record, side, sides[side]) if side is not None else []
+        done.append(Resolved(record.path, side or "as-is",
+                             dropped + _remove_side_files(repo, record)))
     repo.worktree.cache.save()
     mark_resolved(repo, {r.path for r in chosen})
     return done
@@ -82,27 +82,30 @@ def _side_trees(repo: Repository) -> dict[str, Snapshot]:
     return {OURS: repo.head_snapshot() or Snapshot(()), THEIRS: theirs}
 
 
-def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -> None:
+def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -> list[str]:
     """Put `side`'s version at the path (for a rename-rename: at that side's name, the
-    other name removed)."""
+    other name removed, and returned)."""
     oid = record.ours if side == OURS else record.theirs
     worktree = repo.worktree
     target = record.path
     renamed = record.renamed or {}
     side_path = renamed.get(side)
+    dropped = []
     if record.kind == "rename-rename" and len(record.names()) == 2:
         ours_name, theirs_name = record.names()
         target, other = (ours_name, theirs_name) if side == OURS else (theirs_name, ours_name)
         if os.path.lexists(worktree.root / other):
             worktree.remove_entry(other)
+            dropped.append(other)
     if oid is None:  # that side deleted the file
         if os.path.lexists(worktree.root / target):
             worktree.remove_entry(target)
-        return
+        return dropped
     found = tree.as_dict().get(side_path if isinstance(side_path, str) else target)
     if found is None or found.oid != oid:  # a record edited by hand: trust its id only
         found = SnapshotEntry(target, oid, repo.store.size(oid))
     worktree.write_entry(SnapshotEntry(target, oid, found.size, found.executable))
+    return dropped
 
 
 def _remove_side_files(repo: Repository, record: ConflictRecord) -> list[str]:

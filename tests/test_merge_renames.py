@@ -301,6 +301,8 @@ def test_binary_rename_rename_resolves_to_one_sides_name(muse, repo_dir, side, k
     # Either name finds the conflict.
     resolved = muse("resolve", f"--{side}", gone, cwd=repo_dir)
     assert resolved.exit_code == 0, resolved.output
+    assert resolved.stdout == f"resolved stems/bass-ours.wav ({side} version)\n" \
+        f"removed {gone}\n"
     assert (repo_dir / kept).read_bytes() == BASS
     assert not (repo_dir / gone).exists()
     assert muse("status", "--json", cwd=repo_dir).exit_code == 0
