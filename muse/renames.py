@@ -16,9 +16,12 @@
    not matter, so moved blocks still count. Pairs are scored, then taken best
    first, each path at most once (ties: the same file name, then path order).
    Sizes too far apart to reach the threshold are never read, nor empty
-   files. When deleted times added candidates exceed `limit`² (git's rename
-   limit), this step is skipped and `Renames.skipped` says how many
-   candidates there were, so the caller can say so once.
+   files. The deleted files' lines are indexed (at most SIMILARITY_BATCH
+   bytes of them at a time, which bounds memory), so each added file is
+   scored against all of them in one pass over its own lines. When deleted
+   times added candidates exceed `limit`² (git's rename limit), this step is
+   skipped and `Renames.skipped` says how many candidates there were, so the
+   caller can say so once.
 
 `relevant(path)` can leave deleted paths out of step 2 (a merge only needs
 the ones the other side changed): exact renames ignore it.
@@ -26,6 +29,7 @@ the ones the other side changed): exact renames ignore it.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -35,8 +39,9 @@ from .diff import looks_like_text
 from .objects import SnapshotEntry
 
 RENAME_SIMILARITY = 0.5  # git's default threshold (`-M50%`)
-RENAME_LIMIT = 200  # past limit² candidate pairs, exact renames only (git: renameLimit)
+RENAME_LIMIT = 1000  # past limit² candidate pairs, exact renames only (git's diff.renameLimit)
 SIMILARITY_CAP = 8 << 20  # per file: the text-merge cap; larger files rename only exactly
+SIMILARITY_BATCH = 16 << 20  # bytes of deleted files' text indexed at once (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -92,20 +97,7 @@ def find_renames(old: Mapping[str, SnapshotEntry], new: Mapping[str, SnapshotEnt
         return Renames(found)
     if limit > 0 and len(sources) * len(targets) > limit * limit:
         return Renames(found, skipped=max(len(sources), len(targets)))
-    lines = _LineCounts(read)
-    scored: list[tuple[float, bool, str, str]] = []
-    for target in targets:
-        t_oid = new[target].oid
-        t_size = sizes[t_oid]
-        for source in sources:
-            s_oid = old[source].oid
-            s_size = sizes[s_oid]
-            if min(s_size, t_size) < threshold * max(s_size, t_size):
-                continue  # cannot share enough bytes: never read
-            score = lines.similarity(s_oid, t_oid, max(s_size, t_size))
-            if score >= threshold:
-                same_name = os.path.basename(source) == os.path.basename(target)
-                scored.append((score, same_name, source, target))
+    scored = _similar(sources, targets, old, new, sizes, read, threshold)
     scored.sort(key=lambda s: (-s[0], not s[1], s[3], s[2]))
     for score, _same, source, target in scored:
         if source in taken_old or target in taken_new:
@@ -148,26 +140,76 @@ def _pair_by_name(sources: list[str], targets: list[str]) -> Iterable[Rename]:
         yield Rename(source, target, 1.0)
 
 
-class _LineCounts:
-    """Each text object's lines with their counts, read once; None for binary."""
+def _similar(sources: list[str], targets: list[str], old: Mapping[str, SnapshotEntry],
+             new: Mapping[str, SnapshotEntry], sizes: Mapping[str, int], read: Reader,
+             threshold: float) -> list[tuple[float, bool, str, str]]:
+    """(score, same file name, source, target) for every pair at or above `threshold`.
 
-    def __init__(self, read: Reader) -> None:
-        self.read = read
-        self.known: dict[str, Counter[bytes] | None] = {}
+    The sources' lines go into an index (line → the sources holding it, and how often),
+    at most SIMILARITY_BATCH bytes of them at a time; each target's lines then add up
+    its shared bytes with every source at once, so unrelated files cost nothing per
+    pair. Shared bytes never exceed the smaller file, so a pair whose sizes are too far
+    apart can never score enough: objects with no partner of a near size are not read.
+    """
+    source_sizes = sorted(sizes[old[p].oid] for p in sources)
+    target_sizes = sorted(sizes[new[p].oid] for p in targets)
+    sources = [p for p in sources if _fits(sizes[old[p].oid], target_sizes, threshold)]
+    targets = [p for p in targets if _fits(sizes[new[p].oid], source_sizes, threshold)]
+    scored: list[tuple[float, bool, str, str]] = []
+    binary: set[str] = set()
+    for batch in _batches(sources, lambda p: sizes[old[p].oid]):
+        index: dict[bytes, list[tuple[int, int]]] = {}
+        held: list[str] = []
+        for path in batch:
+            counts = _line_counts(read(old[path].oid))
+            if counts is None:
+                continue
+            for line, n in counts.items():
+                index.setdefault(line, []).append((len(held), n))
+            held.append(path)
+        if not held:
+            continue
+        for target in targets:
+            oid = new[target].oid
+            if oid in binary:
+                continue
+            counts = _line_counts(read(oid))
+            if counts is None:
+                binary.add(oid)
+                continue
+            shared: dict[int, int] = {}
+            for line, n in counts.items():
+                for i, m in index.get(line, ()):
+                    shared[i] = shared.get(i, 0) + len(line) * min(n, m)
+            for i, common in shared.items():
+                source = held[i]
+                score = common / max(sizes[old[source].oid], sizes[oid], 1)
+                if score >= threshold:
+                    same_name = os.path.basename(source) == os.path.basename(target)
+                    scored.append((score, same_name, source, target))
+    return scored
 
-    def counts(self, oid: str) -> Counter[bytes] | None:
-        if oid not in self.known:
-            data = self.read(oid)
-            self.known[oid] = Counter(data.splitlines(keepends=True)) \
-                if looks_like_text(data) else None
-        return self.known[oid]
 
-    def similarity(self, a: str, b: str, largest: int) -> float:
-        """Bytes of the lines both objects hold (as often as both hold them), over `largest`."""
-        if a == b:
-            return 1.0
-        ca, cb = self.counts(a), self.counts(b)
-        if ca is None or cb is None:
-            return 0.0
-        shared = sum(len(line) * min(ca[line], cb[line]) for line in ca.keys() & cb.keys())
-        return shared / max(largest, 1)
+def _fits(size: int, others: list[int], threshold: float) -> bool:
+    """Whether some size in sorted `others` is near enough to `size` to reach `threshold`."""
+    at = bisect.bisect_left(others, size * threshold)
+    return at < len(others) and others[at] * threshold <= size
+
+
+def _batches(paths: list[str], size: Callable[[str], int]) -> Iterable[list[str]]:
+    """`paths` in runs of at most SIMILARITY_BATCH bytes (one file alone may exceed it)."""
+    batch: list[str] = []
+    total = 0
+    for path in paths:
+        if batch and total + size(path) > SIMILARITY_BATCH:
+            yield batch
+            batch, total = [], 0
+        batch.append(path)
+        total += size(path)
+    if batch:
+        yield batch
+
+
+def _line_counts(data: bytes) -> Counter[bytes] | None:
+    """Each line of a text object with how often it occurs; None for binary."""
+    return Counter(data.splitlines(keepends=True)) if looks_like_text(data) else None

@@ -647,3 +647,15 @@ def test_revert_of_a_rename_keeps_the_later_edit_as_git(muse, repo_dir, tmp_path
     done = _git(git_root, "revert", "--no-edit", "HEAD~1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert _tree(git_root) == _tree(repo_dir)
+
+
+def test_similarity_in_small_batches_finds_the_same_renames(monkeypatch):
+    import muse.renames as renames
+
+    old = {f"old/{n}.txt": "".join(f"song {n} line {k}\n" for k in range(12)).encode()
+           for n in range(6)}
+    new = {p.replace("old/", "new/"): d + b"one more line\n" for p, d in old.items()}
+    expected = [(p, p.replace("old/", "new/")) for p in sorted(old)]
+    assert _detect(old, new) == expected
+    monkeypatch.setattr(renames, "SIMILARITY_BATCH", 1)  # one deleted file per batch
+    assert _detect(old, new) == expected
