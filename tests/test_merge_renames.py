@@ -659,3 +659,23 @@ def test_similarity_in_small_batches_finds_the_same_renames(monkeypatch):
     assert _detect(old, new) == expected
     monkeypatch.setattr(renames, "SIMILARITY_BATCH", 1)  # one deleted file per batch
     assert _detect(old, new) == expected
+
+
+@needs_git
+def test_two_files_renamed_to_one_name_conflict_there_as_git(muse, repo_dir, tmp_path):
+    verse = "".join(f"verse line {n}\n" for n in range(10))
+    base = {"lyrics.txt": LYRICS, "verse.txt": verse}
+    sides: dict[str, Ops] = {"theirs": {"move": {"verse.txt": "song.txt"}},
+                             "ours": {"move": {"lyrics.txt": "song.txt"}}}
+    ids = _history(muse, repo_dir, base, **sides)
+    result = muse("merge", "feature", cwd=repo_dir)
+    assert result.exit_code == 1
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("CONFLICT")]
+    assert line.startswith("CONFLICT (rename-add): song.txt (renamed from ")
+    assert line.endswith("; conflict markers in the file)")
+    _conflicted_but_refs_kept(repo_dir, ids)
+    assert not (repo_dir / "lyrics.txt").exists() and not (repo_dir / "verse.txt").exists()
+    done = _git_history(tmp_path / "git", base, **sides)
+    assert done.returncode == 1
+    assert {k: _as_muse_markers(v) for k, v in _tree(tmp_path / "git").items()} == \
+        _tree(repo_dir)

@@ -646,8 +646,6 @@ def rename_note(record: Any) -> str:
         side, other = ("ours", "theirs") if ours is not None else ("theirs", "ours")
         return f"renamed from {base} in {side}, deleted in {other}"
     if record.kind == "rename-add":
-        if ours == record.path and theirs == record.path:
-            return f"renamed from {base} in both, and added in one"
         side, other = ("ours", "theirs") if ours == record.path else ("theirs", "ours")
         return f"renamed from {base} in {side}, added in {other}"
     sides = [s for s, p in (("ours", ours), ("theirs", theirs)) if p != base]
