@@ -174,16 +174,16 @@ def unresolved_conflicts(repo: Repository) -> list[str]:
     if repo.root is None:
         return []
     root = repo.root
-    left = []
+    left: list[str] = []
     for record in read_records(repo):
-        if record.markers and not record.resolved and is_safe_path(record.path) \
-                and file_has_conflict_markers(root / record.path):
-            left.append(record.path)
-        left.extend(side for side in record.side_files if (root / side).exists())
         names = record.names()
+        left.extend(name for name in names
+                    if record.markers and not record.resolved and is_safe_path(name)
+                    and file_has_conflict_markers(root / name))
+        left.extend(side for side in record.side_files if (root / side).exists())
         if len(names) > 1 and not record.resolved and all(
                 is_safe_path(n) and os.path.lexists(root / n) for n in names):
-            left.extend(names)  # renamed both ways: one of the two names must go
+            left.extend([n for n in names if n not in left])  # one of two names must go
     return left
 
 

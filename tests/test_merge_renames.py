@@ -679,3 +679,63 @@ def test_two_files_renamed_to_one_name_conflict_there_as_git(muse, repo_dir, tmp
     assert done.returncode == 1
     assert {k: _as_muse_markers(v) for k, v in _tree(tmp_path / "git").items()} == \
         _tree(repo_dir)
+
+
+@needs_git
+def test_rename_rename_merges_the_text_into_both_names_as_git(muse, repo_dir, tmp_path):
+    sides: dict[str, Ops] = {
+        "theirs": {"move": {"lyrics.txt": "words.txt"},
+                   "write": {"words.txt": LYRICS.replace("line 9 ", "LINE 9 ")}},
+        "ours": {"move": {"lyrics.txt": "verses.txt"},
+                 "write": {"verses.txt": LYRICS.replace("line 2 ", "LINE 2 ")}}}
+    _history(muse, repo_dir, {"lyrics.txt": LYRICS}, **sides)
+    result = muse("merge", "feature", cwd=repo_dir)
+    assert result.exit_code == 1
+    assert "CONFLICT (rename-rename): verses.txt (lyrics.txt renamed to verses.txt in ours " \
+        "and to words.txt in theirs)" in result.stdout
+    both = LYRICS.replace("line 2 ", "LINE 2 ").replace("line 9 ", "LINE 9 ")
+    assert read(repo_dir, "verses.txt") == read(repo_dir, "words.txt") == both
+    done = _git_history(tmp_path / "git", {"lyrics.txt": LYRICS}, **sides)
+    assert done.returncode == 1
+    assert _tree(tmp_path / "git") == _tree(repo_dir)
+    # --theirs keeps their name, with their own version (as `git checkout --theirs`).
+    assert muse("resolve", "--theirs", "words.txt", cwd=repo_dir).exit_code == 0
+    assert read(repo_dir, "words.txt") == LYRICS.replace("line 9 ", "LINE 9 ")
+    assert not (repo_dir / "verses.txt").exists()
+
+
+def test_rename_rename_with_clashing_edits_has_markers_in_both_names(muse, repo_dir):
+    _history(muse, repo_dir, {"lyrics.txt": LYRICS},
+             theirs={"move": {"lyrics.txt": "words.txt"},
+                     "write": {"words.txt": LYRICS.replace("line 5 ", "their 5 ")}},
+             ours={"move": {"lyrics.txt": "verses.txt"},
+                   "write": {"verses.txt": LYRICS.replace("line 5 ", "our 5 ")}})
+    result = muse("merge", "feature", cwd=repo_dir)
+    assert result.exit_code == 1
+    assert "CONFLICT (rename-rename): verses.txt (lyrics.txt renamed to verses.txt in ours " \
+        "and to words.txt in theirs; conflict markers in both files)" in result.stdout
+    assert "<<<<<<< ours\nour 5 " in read(repo_dir, "words.txt")
+    assert read(repo_dir, "verses.txt") == read(repo_dir, "words.txt")
+    # Deleting one name is not enough while the other still holds markers.
+    (repo_dir / "verses.txt").unlink()
+    status = json.loads(muse("status", "--json", cwd=repo_dir).stdout)
+    assert status["unresolved"] == ["words.txt"]
+    write(repo_dir, "words.txt", LYRICS.replace("line 5 ", "both 5 "))
+    assert json.loads(muse("status", "--json", cwd=repo_dir).stdout)["unresolved"] == []
+    assert muse("commit", "-m", "settled", cwd=repo_dir).exit_code == 0
+    assert set(_head_tree(repo_dir)) == {"words.txt", "other.txt"}
+
+
+def test_merge_theirs_keeps_their_name_with_the_merged_text(muse, repo_dir):
+    _history(muse, repo_dir, {"lyrics.txt": LYRICS},
+             theirs={"move": {"lyrics.txt": "words.txt"},
+                     "write": {"words.txt": LYRICS.replace("line 5 ", "their 5 ")
+                               .replace("line 9 ", "LINE 9 ")}},
+             ours={"move": {"lyrics.txt": "verses.txt"},
+                   "write": {"verses.txt": LYRICS.replace("line 5 ", "our 5 ")
+                             .replace("line 1 ", "LINE 1 ")}})
+    result = muse("merge", "--theirs", "feature", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    assert _head_tree(repo_dir) == {
+        "words.txt": LYRICS.replace("line 5 ", "their 5 ").replace("line 9 ", "LINE 9 ")
+        .replace("line 1 ", "LINE 1 ").encode(), "other.txt": OTHER.encode()}

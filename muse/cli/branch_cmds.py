@@ -659,7 +659,8 @@ def report_conflicts(records: list[Any], action: str) -> None:
     for record in records:
         notes = [rename_note(record)] if record.renamed else []
         if record.markers:
-            notes.append("conflict markers in the file")
+            both = record.kind == "rename-rename"
+            notes.append(f"conflict markers in {'both files' if both else 'the file'}")
         elif record.side_files:
             notes.append(f"see {', '.join(record.side_files)}")
         details = f" ({'; '.join(n for n in notes if n)})" if any(notes) else ""
