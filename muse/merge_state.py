@@ -12,7 +12,7 @@ by line and holds conflict markers: the path is unresolved while they remain,
 unless `resolved` (set by `muse resolve`). `renamed` (null unless the file was
 renamed) gives the file's path in the base and on each side (null where a side
 has none); a rename-rename conflict sits at our name with theirs at their name,
-and is unresolved while both names exist.
+and is unresolved while both names exist (or either holds conflict markers).
 
 A cherry-pick or revert that stops on conflicts uses the same records, with
 `.muse/PICK_HEAD` (JSON: action, commit, base, theirs, message) instead of
