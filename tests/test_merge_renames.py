@@ -19,6 +19,7 @@ import pytest
 from muse.objects import Snapshot, SnapshotEntry, hash_bytes
 from muse.renames import find_renames
 from tests.branching_support import commit, read, ref, repo, write
+from tests.remote_support import clone_of, ok, published
 from tests.testkit import changes_nothing, tree_state
 
 LYRICS = "".join(f"line {n} of the song\n" for n in range(1, 11))
@@ -739,3 +740,21 @@ def test_merge_theirs_keeps_their_name_with_the_merged_text(muse, repo_dir):
     assert _head_tree(repo_dir) == {
         "words.txt": LYRICS.replace("line 5 ", "their 5 ").replace("line 9 ", "LINE 9 ")
         .replace("line 1 ", "LINE 1 ").encode(), "other.txt": OTHER.encode()}
+
+
+def test_pull_merge_follows_a_rename_and_reports_the_warnings(muse, repo_dir, tmp_path):
+    remote, _ = published(muse, repo_dir, tmp_path)
+    write(repo_dir, "lyrics.txt", LYRICS)
+    commit(muse, repo_dir, "lyrics")
+    ok(muse("push", cwd=repo_dir))
+    other = clone_of(muse, remote, tmp_path, "other")
+    (other / "lyrics.txt").replace(other / "words.txt")
+    commit(muse, other, "rename")
+    ok(muse("push", cwd=other))
+    write(repo_dir, "lyrics.txt", LYRICS.replace("line 3 ", "LINE 3 "))
+    commit(muse, repo_dir, "edit")
+    data = json.loads(ok(muse("pull", "--merge", "--json", cwd=repo_dir)).stdout)
+    assert data["result"]["kind"] == "merged"
+    assert data["result"]["warnings"] == []
+    assert read(repo_dir, "words.txt") == LYRICS.replace("line 3 ", "LINE 3 ")
+    assert not (repo_dir / "lyrics.txt").exists()
