@@ -6,7 +6,8 @@
 1. **Exact renames** — the very same object id — always, whatever the file
    is: comparing ids costs nothing, so a 1 GB stem moved to another folder is
    found without reading a byte. Several candidates with one id pair up by
-   the same file name first, then in path order.
+   the same file name first, then in path order. Empty files are never
+   renames (as in git): every `.keep` is alike.
 2. **Similar text files** — for what is left, a deleted and an added text
    file (no NUL in the first 8 KiB, valid UTF-8, at most SIMILARITY_CAP
    bytes; the rule `muse diff` uses) are a rename when they share at least
@@ -36,12 +37,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .diff import looks_like_text
-from .objects import SnapshotEntry
+from .objects import SnapshotEntry, hash_bytes
 
 RENAME_SIMILARITY = 0.5  # git's default threshold (`-M50%`)
 RENAME_LIMIT = 1000  # past limit² candidate pairs, exact renames only (git's diff.renameLimit)
 SIMILARITY_CAP = 8 << 20  # per file: the text-merge cap; larger files rename only exactly
 SIMILARITY_BATCH = 16 << 20  # bytes of deleted files' text indexed at once (bounds memory)
+EMPTY = hash_bytes(b"")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def _exact(deleted: list[str], added: list[str], old: Mapping[str, SnapshotEntry
     """Deleted and added paths holding the same object, paired by file name, then in order."""
     gone: dict[str, list[str]] = {}
     for path in deleted:
-        gone.setdefault(old[path].oid, []).append(path)
+        if old[path].oid != EMPTY:  # empty files (`.keep`) are alike, not renamed (git)
+            gone.setdefault(old[path].oid, []).append(path)
     came: dict[str, list[str]] = {}
     for path in added:
         if new[path].oid in gone:

@@ -758,3 +758,8 @@ def test_pull_merge_follows_a_rename_and_reports_the_warnings(muse, repo_dir, tm
     assert data["result"]["warnings"] == []
     assert read(repo_dir, "words.txt") == LYRICS.replace("line 3 ", "LINE 3 ")
     assert not (repo_dir / "lyrics.txt").exists()
+
+
+def test_empty_files_are_never_renames():
+    assert _detect({"a/.keep": b"", "x.txt": b"one\n"}, {"b/.keep": b"", "x.txt": b"one\n"}) \
+        == []
