@@ -763,3 +763,16 @@ def test_pull_merge_follows_a_rename_and_reports_the_warnings(muse, repo_dir, tm
 def test_empty_files_are_never_renames():
     assert _detect({"a/.keep": b"", "x.txt": b"one\n"}, {"b/.keep": b"", "x.txt": b"one\n"}) \
         == []
+
+
+@needs_git
+def test_a_moved_empty_file_is_no_rename_delete_conflict_as_git(muse, repo_dir, tmp_path):
+    sides: dict[str, Ops] = {"theirs": {"delete": ["takes/.keep"]},
+                             "ours": {"move": {"takes/.keep": "stems/.keep"}}}
+    _history(muse, repo_dir, {"takes/.keep": ""}, **sides)
+    result = muse("merge", "feature", cwd=repo_dir)
+    assert result.exit_code == 0, result.output
+    done = _git_history(tmp_path / "git", {"takes/.keep": ""}, **sides)
+    assert done.returncode == 0
+    assert _tree(tmp_path / "git") == _tree(repo_dir) == {"stems/.keep": "",
+                                                          "other.txt": OTHER}
