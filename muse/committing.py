@@ -66,7 +66,8 @@ def _refuse_unresolved(repo: Repository) -> None:
             f"merge conflicts are unresolved: {', '.join(leftovers[:5])}"
             + (f" and {len(leftovers) - 5} more" if len(leftovers) > 5 else ""),
             hint="edit the conflict markers out of each text file and delete the "
-            "~theirs/~base copies, or settle a path with `muse resolve PATH` "
+            "~theirs/~base copies (and one name of a file renamed both ways), "
+            "or settle a path with `muse resolve PATH` "
             "(--ours/--theirs); or abort the merge, cherry-pick or revert",
         )
 

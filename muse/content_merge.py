@@ -39,8 +39,11 @@ def merge_contents(repo: Repository, plan: MergePlan, batch: ObjectBatch, *,
                    style: str = STYLE_MERGE, favour: str | None = None) -> MergePlan:
     """The plan with every content conflict merged that can be; the rest still conflicts."""
     merged = dict(plan.merged)
-    conflicts = []
+    conflicts: list[Conflict] = []
     for conflict in plan.conflicts:
+        if conflict.kind == "rename-rename":
+            _rename_rename(repo, conflict, merged, conflicts, batch, style, favour)
+            continue
         entry = _merge_text(repo, conflict, batch, style, favour)
         if entry is not None:
             merged[conflict.path] = entry[0]
@@ -55,6 +58,27 @@ def merge_contents(repo: Repository, plan: MergePlan, batch: ObjectBatch, *,
         else:
             conflicts.append(conflict)
     return replace(plan, merged=merged, conflicts=conflicts)
+
+
+def _rename_rename(repo: Repository, conflict: Conflict, merged: dict[str, SnapshotEntry],
+                   conflicts: list[Conflict], batch: ObjectBatch, style: str,
+                   favour: str | None) -> None:
+    """A file renamed both ways: its contents merge (text, as git does) and the result is
+    at both names, which stay a conflict; `favour` keeps only that side's name."""
+    ours, theirs = conflict.ours, conflict.theirs
+    assert ours is not None and theirs is not None
+    text = _merge_text(repo, conflict, batch, style, favour)
+    at_ours, at_theirs, markers = ours, theirs, False
+    if text is not None:
+        at_ours, markers = text[0], text[1]
+        at_theirs = SnapshotEntry(theirs.path, at_ours.oid, at_ours.size, at_ours.executable)
+    if favour is None:
+        merged[ours.path], merged[theirs.path] = at_ours, at_theirs
+        conflicts.append(replace(conflict, markers=markers))
+        return
+    keep, drop = (at_ours, theirs) if favour == OURS else (at_theirs, ours)
+    merged.pop(drop.path, None)
+    merged[keep.path] = keep
 
 
 def _merge_text(repo: Repository, conflict: Conflict, batch: ObjectBatch, style: str,

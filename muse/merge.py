@@ -2,14 +2,17 @@
 
 The tree merges path by path (`three_way`); a path both sides changed is
 then merged line by line if it is text (`content_merge`), else it stays a
-file-level conflict with side files.
+file-level conflict with side files. Renames each side made since the base
+(`renames`) are followed first: a file one side renamed and the other edited
+merges at the new path; renaming it both ways, or renaming what the other
+side deleted, or onto what it added, is a conflict (`_follow_renames`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .changes import compare, file_key
 from .checkout import (
@@ -32,15 +35,35 @@ from .merge_state import (
     write_state,
 )
 from .objects import Commit, Snapshot, SnapshotEntry
+from .renames import RENAME_LIMIT, Renames, find_renames
 from .repo import Repository
 from .store import ObjectBatch
 
 FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
+RENAME_RENAME, RENAME_DELETE, RENAME_ADD = "rename-rename", "rename-delete", "rename-add"
+RENAME_LIMIT_KEY = "merge.renameLimit"
+RENAMES_KEY = "merge.renames"
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """The paths one renamed file has: in the base, and on each side (None: not there)."""
+
+    base: str
+    ours: str | None
+    theirs: str | None
+
+    def as_record(self) -> dict[str, str | None]:
+        return {"base": self.base, "ours": self.ours, "theirs": self.theirs}
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """A path both sides changed differently; entries are None where a side has no file."""
+    """A path both sides changed differently; entries are None where a side has no file.
+
+    For a renamed file, `renamed` says where it was and where each side put it; a
+    rename-rename conflict sits at our name, their version at their name.
+    """
 
     path: str
     kind: str
@@ -48,15 +71,25 @@ class Conflict:
     ours: SnapshotEntry | None
     theirs: SnapshotEntry | None
     markers: bool = False  # merged line by line: the file at the path holds conflict markers
+    renamed: Renamed | None = None
+
+
+@dataclass(frozen=True)
+class SideRenames:
+    """The renames each side made since the merge base."""
+
+    ours: Renames
+    theirs: Renames
 
 
 @dataclass(frozen=True)
 class MergePlan:
     """The merged tree (a conflicted path holds ours, or theirs if ours deleted it, or the
-    line-merged text with its conflict markers)."""
+    line-merged text with its conflict markers), and warnings to show once."""
 
     merged: dict[str, SnapshotEntry]
     conflicts: list[Conflict]
+    warnings: tuple[str, ...] = ()
 
 
 def _conflict_kind(base: SnapshotEntry | None, ours: SnapshotEntry | None,
@@ -68,24 +101,152 @@ def _conflict_kind(base: SnapshotEntry | None, ours: SnapshotEntry | None,
     return "both-modified"
 
 
-def three_way(base: Snapshot | None, ours: Snapshot, theirs: Snapshot) -> MergePlan:
-    """Merge per path: a side that did not change yields to the side that did."""
-    b = base.as_dict() if base is not None else {}
-    o, t = ours.as_dict(), theirs.as_dict()
+def three_way(base: Snapshot | None, ours: Snapshot, theirs: Snapshot,
+              renames: SideRenames | None = None) -> MergePlan:
+    """Merge per path: a side that did not change yields to the side that did.
+
+    With `renames`, each renamed file is first brought to one path on all three trees
+    (`_follow_renames`), so its edits meet there.
+    """
+    b = dict(base.as_dict()) if base is not None else {}
+    o, t = dict(ours.as_dict()), dict(theirs.as_dict())
     merged: dict[str, SnapshotEntry] = {}
     conflicts: list[Conflict] = []
+    labels: dict[str, Renamed] = {}
+    if renames is not None:
+        labels = _follow_renames(b, o, t, renames, merged, conflicts)
     for path in sorted(b.keys() | o.keys() | t.keys()):
+        if path in merged:
+            continue  # settled by a rename conflict
         eb, eo, et = b.get(path), o.get(path), t.get(path)
         if file_key(eo) == file_key(et) or file_key(eb) == file_key(et):
             chosen = eo
         elif file_key(eb) == file_key(eo):
             chosen = et
         else:
-            conflicts.append(Conflict(path, _conflict_kind(eb, eo, et), eb, eo, et))
+            kind = _conflict_kind(eb, eo, et)
+            label = labels.get(path)
+            if label is not None and kind == "both-added":
+                kind = RENAME_ADD  # a rename onto a path the other side added
+            conflicts.append(Conflict(path, kind, eb, eo, et, renamed=label))
             chosen = eo or et
         if chosen is not None:
             merged[path] = chosen
+    conflicts.sort(key=lambda c: c.path)
     return MergePlan(merged, conflicts)
+
+
+def _follow_renames(b: dict[str, SnapshotEntry], o: dict[str, SnapshotEntry],
+                    t: dict[str, SnapshotEntry], renames: SideRenames,
+                    merged: dict[str, SnapshotEntry], conflicts: list[Conflict],
+                    ) -> dict[str, Renamed]:
+    """Move each renamed file to one path in `b`, `o` and `t` (in place), as git does.
+
+    - renamed on one side, kept (edited or not) on the other: the other side's file and
+      the base's move to the new path, where the path-by-path merge meets them;
+    - renamed to the same path on both: the base's moves there;
+    - renamed to different paths: a rename-rename conflict, ours at our name, theirs
+      at theirs (put in `merged` and `conflicts` here);
+    - renamed on one side, deleted on the other: a rename-delete conflict at the new
+      path, holding the renamed file;
+    - renamed onto a path the other side added (or renamed another file to): nothing
+      moves; the new path is a both-added conflict, labelled rename-add.
+    Returns the paths whose conflicts are labelled with their rename.
+    """
+    labels: dict[str, Renamed] = {}
+    ours_r = {r.old: r.new for r in renames.ours.found}
+    theirs_r = {r.old: r.new for r in renames.theirs.found}
+    for old in sorted(ours_r.keys() | theirs_r.keys()):
+        if old not in b:
+            continue
+        new_o, new_t = ours_r.get(old), theirs_r.get(old)
+        if new_o is not None and new_t is not None:
+            if new_o == new_t:
+                b[new_o] = _moved(b.pop(old), new_o)
+                labels[new_o] = Renamed(old, new_o, new_t)
+            elif new_o not in t and new_t not in o and new_o in o and new_t in t:
+                eb, eo, et = b.pop(old), o.pop(new_o), t.pop(new_t)
+                merged[new_o], merged[new_t] = eo, et
+                conflicts.append(Conflict(new_o, RENAME_RENAME, _moved(eb, new_o), eo, et,
+                                          renamed=Renamed(old, new_o, new_t)))
+            continue
+        ours_side = new_o is not None
+        new = new_o if new_o is not None else new_t
+        assert new is not None
+        mine, other = (o, t) if ours_side else (t, o)
+        if new not in mine:
+            continue
+        kept = old if old in other else None  # where the other side has the file
+        label = Renamed(old, new, kept) if ours_side else Renamed(old, kept, new)
+        if new in other:  # the other side has a file of its own there
+            labels[new] = label
+        elif kept is not None:
+            b[new] = _moved(b.pop(old), new)
+            other[new] = _moved(other.pop(old), new)
+            labels[new] = label
+        else:
+            eb, entry = b.pop(old), mine[new]
+            merged[new] = entry
+            ours_entry, theirs_entry = (entry, None) if ours_side else (None, entry)
+            conflicts.append(Conflict(new, RENAME_DELETE, _moved(eb, new), ours_entry,
+                                      theirs_entry, renamed=label))
+    return labels
+
+
+def _moved(entry: SnapshotEntry, path: str) -> SnapshotEntry:
+    return SnapshotEntry(path, entry.oid, entry.size, entry.executable)
+
+
+def side_renames(repo: Repository, base: Snapshot | None, ours: Snapshot | None,
+                 theirs: Snapshot) -> tuple[SideRenames | None, tuple[str, ...]]:
+    """The renames base → ours and base → theirs, and a warning if similarity was skipped.
+
+    `merge.renames` false turns detection off; `merge.renameLimit` bounds the similarity
+    step (see `renames`). Only deleted files the other side changed (or deleted) are
+    compared by similarity: for the rest, following the rename gives the same tree.
+    """
+    if base is None or ours is None:
+        return None, ()
+    enabled, limit = _rename_settings(repo)
+    if not enabled:
+        return None, ()
+    b, o, t = base.as_dict(), ours.as_dict(), theirs.as_dict()
+
+    def changed_on(side: dict[str, SnapshotEntry]) -> Callable[[str], bool]:
+        return lambda path: file_key(side.get(path)) != file_key(b.get(path))
+
+    store = repo.store
+    found_o = find_renames(b, o, store.read, store.size, limit=limit, relevant=changed_on(t))
+    found_t = find_renames(b, t, store.read, store.size, limit=limit, relevant=changed_on(o))
+    skipped = max(found_o.skipped, found_t.skipped)
+    warnings: tuple[str, ...] = ()
+    if skipped:
+        warnings = (f"inexact rename detection was skipped: {skipped} candidate files is "
+                    f"more than {RENAME_LIMIT_KEY} ({limit}); only exact renames were "
+                    f"followed (set {RENAME_LIMIT_KEY} to at least {skipped} to compare "
+                    "them all)",)
+    return SideRenames(found_o, found_t), warnings
+
+
+def _rename_settings(repo: Repository) -> tuple[bool, int]:
+    from .errors import ConfigError
+
+    enabled = (repo.config_value(RENAMES_KEY) or "true").strip().lower()
+    if enabled not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        raise ConfigError(f"{RENAMES_KEY} is {enabled!r}: it must be true or false",
+                          hint=f"muse config {RENAMES_KEY} false")
+    text = repo.config_value(RENAME_LIMIT_KEY)
+    limit = RENAME_LIMIT
+    if text is not None:
+        try:
+            limit = int(text.strip())
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise ConfigError(f"{RENAME_LIMIT_KEY} is {text!r}: it must be a whole number "
+                              "of files (0: no limit)", hint=f"muse config {RENAME_LIMIT_KEY} "
+                              f"{RENAME_LIMIT}")
+    return enabled in ("true", "yes", "on", "1"), limit
 
 
 def side_file_name(path: str, side: str, taken: Callable[[str], bool]) -> str:
@@ -112,15 +273,16 @@ def conflict_layout(plan: MergePlan, on_disk: Callable[[str], bool],
             sides.append(("theirs", c.theirs))  # when ours is gone, theirs is at the path
         if c.base is not None:
             sides.append(("base", c.base))
-        if c.markers:
-            sides = []  # the markers in the file show every side: no side files
+        if c.markers or c.kind == RENAME_RENAME:
+            sides = []  # the markers show every side / their version is at their name
         names = []
         for side, entry in sides:
             name = side_file_name(c.path, side, lambda p: p in layout or on_disk(p))
             layout[name] = SnapshotEntry(name, entry.oid, entry.size, entry.executable)
             names.append(name)
         records.append(ConflictRecord(c.path, c.kind, _oid(c.base), _oid(c.ours),
-                                      _oid(c.theirs), names, markers=c.markers))
+                                      _oid(c.theirs), names, markers=c.markers,
+                                      renamed=c.renamed.as_record() if c.renamed else None))
     return Snapshot.from_entries(layout.values()), records
 
 
@@ -136,6 +298,7 @@ class MergeOutcome:
     head: str | None
     commit: Commit | None = None
     conflicts: list[ConflictRecord] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
 
 def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
@@ -175,9 +338,10 @@ def merge(repo: Repository, other: str, *, label: str, ff: str = FF_AUTO,
         if plan.conflicts:
             records = stop_for_conflicts(repo, plan, head_snap, work, batch,
                                          lambda found: write_state(repo, other, found))
-            return MergeOutcome("conflicts", head, None, records)
-        return _commit_merge(repo, head, other, plan, head_snap, work, text, sign, label,
-                             batch)
+            return MergeOutcome("conflicts", head, None, records, plan.warnings)
+        outcome = _commit_merge(repo, head, other, plan, head_snap, work, text, sign, label,
+                                batch)
+        return replace(outcome, warnings=plan.warnings)
 
 
 def settle(repo: Repository, base: Snapshot | None, head_snap: Snapshot | None,
@@ -185,7 +349,9 @@ def settle(repo: Repository, base: Snapshot | None, head_snap: Snapshot | None,
     """The three-way merge of trees then of text contents; merged bytes go into `batch`."""
     from .content_merge import conflict_style, merge_contents
 
-    plan = three_way(base, head_snap or Snapshot(()), theirs)
+    renames, warnings = side_renames(repo, base, head_snap, theirs)
+    plan = replace(three_way(base, head_snap or Snapshot(()), theirs, renames),
+                   warnings=warnings)
     _refuse_file_folder_clash(plan)
     if not plan.conflicts:
         return plan

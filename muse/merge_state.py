@@ -1,13 +1,18 @@
 """A merge in progress on disk: `.muse/MERGE_HEAD`, `.muse/MERGE_CONFLICTS` and side files.
 
 MERGE_CONFLICTS is a JSON list of records, one per conflicted path:
-    {"path", "kind", "base", "ours", "theirs", "side_files", "markers", "resolved"}
-`kind` is "both-modified", "modify-delete" or "both-added"; base/ours/theirs are
+    {"path", "kind", "base", "ours", "theirs", "side_files", "markers", "resolved",
+     "renamed"}
+`kind` is "both-modified", "modify-delete" or "both-added", or for a renamed
+file "rename-rename", "rename-delete" or "rename-add"; base/ours/theirs are
 object ids or null; side_files are the `NAME~theirs.EXT` / `NAME~base.EXT` copies
 written next to the path, which must be gone before `muse commit` will record
 the merge (`unresolved_conflicts`). `markers` says a text file was merged line
 by line and holds conflict markers: the path is unresolved while they remain,
-unless `resolved` (set by `muse resolve`).
+unless `resolved` (set by `muse resolve`). `renamed` (null unless the file was
+renamed) gives the file's path in the base and on each side (null where a side
+has none); a rename-rename conflict sits at our name with theirs at their name,
+and is unresolved while both names exist (or either holds conflict markers).
 
 A cherry-pick or revert that stops on conflicts uses the same records, with
 `.muse/PICK_HEAD` (JSON: action, commit, base, theirs, message) instead of
@@ -29,7 +34,8 @@ from .repo import Repository
 from .textfiles import read_utf8
 from .textmerge import file_has_conflict_markers
 
-KINDS = ("both-modified", "modify-delete", "both-added")
+KINDS = ("both-modified", "modify-delete", "both-added", "rename-rename", "rename-delete",
+         "rename-add")
 MERGE_HEAD = "MERGE_HEAD"
 MERGE_CONFLICTS = "MERGE_CONFLICTS"
 PICK_HEAD = "PICK_HEAD"
@@ -46,6 +52,16 @@ class ConflictRecord:
     side_files: list[str]
     markers: bool = False
     resolved: bool = False
+    renamed: dict[str, str | None] | None = None  # {"base", "ours", "theirs"}: each side's path
+
+    def names(self) -> list[str]:
+        """The paths this conflict is known by: its own, and for a rename-rename their name."""
+        names = [self.path]
+        if self.kind == "rename-rename" and self.renamed:
+            theirs = self.renamed.get("theirs")
+            if isinstance(theirs, str) and theirs != self.path:
+                names.append(theirs)
+        return names
 
 
 @dataclass(frozen=True)
@@ -139,9 +155,17 @@ def read_records(repo: Repository) -> list[ConflictRecord]:
     text = read_utf8(path, RepositoryError, _DAMAGED_HINT)
     try:
         rows = json.loads(text)
-        return [ConflictRecord(**row) for row in rows]
+        records = [ConflictRecord(**row) for row in rows]
     except (ValueError, TypeError, RecursionError) as exc:
         raise RepositoryError(f"{path} is damaged: {exc}", hint=_DAMAGED_HINT) from None
+    for record in records:
+        renamed = record.renamed
+        if renamed is not None and not (
+                isinstance(renamed, dict)
+                and all(v is None or isinstance(v, str) for v in renamed.values())):
+            raise RepositoryError(f"{path} is damaged: a bad 'renamed' for {record.path!r}",
+                                  hint=_DAMAGED_HINT)
+    return records
 
 
 def unresolved_conflicts(repo: Repository) -> list[str]:
@@ -150,12 +174,16 @@ def unresolved_conflicts(repo: Repository) -> list[str]:
     if repo.root is None:
         return []
     root = repo.root
-    left = []
+    left: list[str] = []
     for record in read_records(repo):
-        if record.markers and not record.resolved and is_safe_path(record.path) \
-                and file_has_conflict_markers(root / record.path):
-            left.append(record.path)
+        names = record.names()
+        left.extend(name for name in names
+                    if record.markers and not record.resolved and is_safe_path(name)
+                    and file_has_conflict_markers(root / name))
         left.extend(side for side in record.side_files if (root / side).exists())
+        if len(names) > 1 and not record.resolved and all(
+                is_safe_path(n) and os.path.lexists(root / n) for n in names):
+            left.extend([n for n in names if n not in left])  # one of two names must go
     return left
 
 

@@ -38,6 +38,7 @@ class PickOutcome:
     picked: str
     commit: Commit | None = None
     conflicts: list[ConflictRecord] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
 
 def cherry_pick(repo: Repository, commit: str, *, mainline: int | None = None,
@@ -96,17 +97,18 @@ def _apply(repo: Repository, action: str, picked: str, base: str | None, theirs:
         if plan.conflicts:
             records = stop_for_conflicts(repo, plan, head_snap, work, batch,
                                          lambda found: write_pick_state(repo, state, found))
-            return PickOutcome("conflicts", action, picked, conflicts=records)
+            return PickOutcome("conflicts", action, picked, conflicts=records,
+                               warnings=plan.warnings)
         if head_snap is not None and Snapshot.from_entries(plan.merged.values()).id \
                 == head_snap.id:
-            return PickOutcome("empty", action, picked)
+            return PickOutcome("empty", action, picked, warnings=plan.warnings)
         original = repo.graph.commit(picked)
         # As git: a cherry-pick keeps the picked commit's author and date (the signature
         # is this user's); a revert is this user's own change, dated now.
         made = commit_plan(repo, plan, [head], message, sign, head_snap, work, batch,
                            f"{action}: {original.subject}",
                            authored_as=original if action == CHERRY_PICK else None)
-        return PickOutcome("committed", action, picked, made)
+        return PickOutcome("committed", action, picked, made, warnings=plan.warnings)
 
 
 def _tree(repo: Repository, commit: str | None) -> Snapshot:

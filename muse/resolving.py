@@ -47,23 +47,26 @@ def resolve(repo: Repository, paths: list[str], side: str | None) -> list[Resolv
         raise UsageError("resolve what?",
                          hint="name the paths (`muse resolve PATH…`), or take one side for "
                          "every conflict with --ours or --theirs")
-    records = {r.path: r for r in read_records(repo)}
-    unknown = [p for p in paths if p not in records]
+    listed_records = read_records(repo)
+    records = {r.path: r for r in listed_records}
+    known = {name: r for r in listed_records for name in r.names()}  # a rename's 2nd name too
+    unknown = [p for p in paths if p not in known]
     if unknown:
         listed = ", ".join(sorted(records)) or "none"
         raise UsageError(f"not a conflicted path: {', '.join(unknown)}",
                          hint=f"the conflicts are: {listed}")
-    chosen = [records[p] for p in dict.fromkeys(paths)] or list(records.values())
-    unsafe = [r.path for r in chosen if not is_safe_path(r.path)]
+    picked = {known[p].path: known[p] for p in paths}
+    chosen = list(picked.values()) or list(records.values())
+    unsafe = [n for r in chosen for n in r.names() if not is_safe_path(n)]
     if unsafe:  # only a hand-edited record holds one: never write outside the tree
         raise RepositoryError(f"{MERGE_CONFLICTS} is damaged: unsafe path {unsafe[0]!r}",
                               hint="run `muse merge --abort` or `muse reset --hard`")
     sides = _side_trees(repo) if side is not None else {}
     done = []
     for record in chosen:
-        if side is not None:
-            _take(repo, record, side, sides[side])
-        done.append(Resolved(record.path, side or "as-is", _remove_side_files(repo, record)))
+        dropped = _take(repo, record, side, sides[side]) if side is not None else []
+        done.append(Resolved(record.path, side or "as-is",
+                             dropped + _remove_side_files(repo, record)))
     repo.worktree.cache.save()
     mark_resolved(repo, {r.path for r in chosen})
     return done
@@ -79,17 +82,30 @@ def _side_trees(repo: Repository) -> dict[str, Snapshot]:
     return {OURS: repo.head_snapshot() or Snapshot(()), THEIRS: theirs}
 
 
-def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -> None:
+def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -> list[str]:
+    """Put `side`'s version at the path (for a rename-rename: at that side's name, the
+    other name removed, and returned)."""
     oid = record.ours if side == OURS else record.theirs
     worktree = repo.worktree
+    target = record.path
+    renamed = record.renamed or {}
+    side_path = renamed.get(side)
+    dropped = []
+    if record.kind == "rename-rename" and len(record.names()) == 2:
+        ours_name, theirs_name = record.names()
+        target, other = (ours_name, theirs_name) if side == OURS else (theirs_name, ours_name)
+        if os.path.lexists(worktree.root / other):
+            worktree.remove_entry(other)
+            dropped.append(other)
     if oid is None:  # that side deleted the file
-        if os.path.lexists(worktree.root / record.path):
-            worktree.remove_entry(record.path)
-        return
-    entry = tree.as_dict().get(record.path)
-    if entry is None or entry.oid != oid:  # a record edited by hand: trust its id only
-        entry = SnapshotEntry(record.path, oid, repo.store.size(oid))
-    worktree.write_entry(entry)
+        if os.path.lexists(worktree.root / target):
+            worktree.remove_entry(target)
+        return dropped
+    found = tree.as_dict().get(side_path if isinstance(side_path, str) else target)
+    if found is None or found.oid != oid:  # a record edited by hand: trust its id only
+        found = SnapshotEntry(target, oid, repo.store.size(oid))
+    worktree.write_entry(SnapshotEntry(target, oid, found.size, found.executable))
+    return dropped
 
 
 def _remove_side_files(repo: Repository, record: ConflictRecord) -> list[str]:

@@ -203,7 +203,7 @@ def test_conflict_writes_side_files_and_state(muse, repo_dir):
         "path": "drums.mid", "kind": "both-modified", "base": blob["base"],
         "ours": ours_blob, "theirs": blob["feature"],
         "side_files": ["drums~theirs.mid", "drums~base.mid"],
-        "markers": False, "resolved": False,
+        "markers": False, "resolved": False, "renamed": None,
     }]
     assert blob["main"] == ours_blob
     assert ref(repo_dir, "refs/heads/main") == ids["main"]  # nothing committed yet

@@ -574,7 +574,9 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
     """Merge REVISION into the current branch.
 
     Text files merge line by line; overlapping changes get conflict markers
-    (`merge.conflictStyle` merge or diff3). Exit code 1 means the merge
+    (`merge.conflictStyle` merge or diff3). Renames since the merge base are
+    followed, as git does (`merge.renames`, `merge.renameLimit`): an edit to a
+    file the other side renamed lands at its new name. Exit code 1 means the merge
     stopped with conflicts: see docs/branching-and-merging.md (and `muse
     resolve`) for how to settle them.
     """
@@ -602,8 +604,11 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
                             sign=not unsigned, favour=favour)
     if as_json:
         emit_json({"result": outcome.kind, "head": outcome.head,
-                   "conflicts": [asdict(r) for r in outcome.conflicts]})
-    elif outcome.kind == "up-to-date":
+                   "conflicts": [asdict(r) for r in outcome.conflicts],
+                   "warnings": list(outcome.warnings)})
+        return _exit_on_conflicts(ctx, outcome)
+    report_warnings(outcome.warnings)
+    if outcome.kind == "up-to-date":
         say("Already up to date.")
     elif outcome.kind == "fast-forward":
         say(f"Fast-forward to {short(other)} {_subject(repo, other)}")
@@ -611,8 +616,18 @@ def merge(ctx: click.Context, revision: str | None, abort: bool, no_ff: bool, ff
         echo_made(repo, outcome.commit)
     else:
         report_conflicts(outcome.conflicts, "merge")
+    _exit_on_conflicts(ctx, outcome)
+
+
+def _exit_on_conflicts(ctx: click.Context, outcome: Any) -> None:
     if outcome.kind == "conflicts":
         ctx.exit(1)
+
+
+def report_warnings(warnings: Any) -> None:
+    """A merge's warnings (inexact rename detection skipped), once each, on stderr."""
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
 
 
 def echo_made(repo: Any, made: Any) -> None:
@@ -622,19 +637,44 @@ def echo_made(repo: Any, made: Any) -> None:
     say(f"[{where} {short(made.id)}] {printable(made.subject)} ({signed})")
 
 
+def rename_note(record: Any) -> str:
+    """How a renamed file's conflict came about, in the words git's CONFLICT lines use."""
+    renamed = record.renamed or {}
+    base, ours, theirs = (renamed.get(k) for k in ("base", "ours", "theirs"))
+    if record.kind == "rename-rename":
+        return f"{base} renamed to {ours} in ours and to {theirs} in theirs"
+    if record.kind == "rename-delete":
+        side, other = ("ours", "theirs") if ours is not None else ("theirs", "ours")
+        return f"renamed from {base} in {side}, deleted in {other}"
+    if record.kind == "rename-add":
+        side, other = ("ours", "theirs") if ours == record.path else ("theirs", "ours")
+        return f"renamed from {base} in {side}, added in {other}"
+    sides = [s for s, p in (("ours", ours), ("theirs", theirs)) if p != base]
+    if not sides:
+        return ""
+    return f"renamed from {base} in {' and '.join(sides) if len(sides) < 2 else 'both'}"
+
+
 def report_conflicts(records: list[Any], action: str) -> None:
     """One CONFLICT line per path on stdout; on stderr, how to settle each kind."""
     for record in records:
+        notes = [rename_note(record)] if record.renamed else []
         if record.markers:
-            sides = " (conflict markers in the file)"
-        else:
-            sides = f" (see {', '.join(record.side_files)})" if record.side_files else ""
-        click.echo(printable(f"CONFLICT ({record.kind}): {record.path}{sides}"))
+            both = record.kind == "rename-rename"
+            notes.append(f"conflict markers in {'both files' if both else 'the file'}")
+        elif record.side_files:
+            notes.append(f"see {', '.join(record.side_files)}")
+        details = f" ({'; '.join(n for n in notes if n)})" if any(notes) else ""
+        click.echo(printable(f"CONFLICT ({record.kind}): {record.path}{details}"))
     click.echo(f"Automatic {action} stopped: fix the conflicts, then commit the result.")
     if any(r.markers for r in records):
         click.echo("hint: edit each file with conflict markers (<<<<<<< ours … >>>>>>> "
                    "theirs) to the text you want", err=True)
-    whole = [r.path for r in records if not r.markers]
+    if any(r.kind == "rename-rename" for r in records):
+        click.echo("hint: a file renamed both ways is at both names: delete the one you do "
+                   "not want (or `muse resolve --ours PATH` keeps our name, --theirs theirs)",
+                   err=True)
+    whole = [r.path for r in records if not r.markers and r.kind != "rename-rename"]
     if whole:
         example = printable(whole[0])
         click.echo(f"hint: for a file that cannot be merged line by line, keep one side with "

@@ -10,7 +10,7 @@ import click
 from ..display import printable
 from ..errors import UsageError
 from .base import emit_json, json_option, open_repo, short
-from .branch_cmds import echo_made, report_conflicts
+from .branch_cmds import echo_made, report_conflicts, report_warnings
 
 COMMANDS: list[click.Command] = []
 
@@ -80,8 +80,11 @@ def _report(repo: Any, outcome: Any, as_json: bool) -> None:
         emit_json({"result": outcome.kind, "action": outcome.action, "picked": outcome.picked,
                    "commit": outcome.commit.id if outcome.commit else None,
                    "head": repo.head(),
-                   "conflicts": [asdict(r) for r in outcome.conflicts]})
-    elif outcome.kind == "committed":
+                   "conflicts": [asdict(r) for r in outcome.conflicts],
+                   "warnings": list(outcome.warnings)})
+        return
+    report_warnings(outcome.warnings)
+    if outcome.kind == "committed":
         echo_made(repo, outcome.commit)
     elif outcome.kind == "empty":
         click.echo(f"Nothing to commit: HEAD already has the result of this {outcome.action} "

@@ -617,10 +617,14 @@ def _pull_merge(repo: Any, target: str, label: str) -> dict[str, Any]:
     old = repo.head()
     outcome = merge(repo, target, label=label)
     return {"kind": outcome.kind, "old": old, "new": outcome.head,
-            "conflicts": [asdict(c) for c in outcome.conflicts]}
+            "conflicts": [asdict(c) for c in outcome.conflicts],
+            "warnings": list(outcome.warnings)}
 
 
 def _show_pull(repo: Any, result: dict[str, Any], label: str) -> None:
+    from .branch_cmds import report_warnings
+
+    report_warnings(result.get("warnings", ()))
     kind = result["kind"]
     if kind == "up-to-date":
         say("Already up to date.")
