@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ConflictError, UsageError
+from .interrupts import deferred_interrupts
 from .workfiles import tmp_name
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -134,16 +135,21 @@ class SafeTree:
             folder = fds[-1]
             if _clear_empty_folder(folder, name, path):
                 self._forget_below(path)
-            tmp, fd = self._create_work_file(folder)
+            tmp = None
             try:
+                # A Ctrl-C between the work file's creation and `tmp` naming it would leave
+                # it behind for `status` to list: it waits until the name is known.
+                with deferred_interrupts():
+                    tmp, fd = self._create_work_file(folder)
                 with os.fdopen(fd, "wb") as out:
                     fill(out)
                     out.flush()
                     os.fchmod(out.fileno(), mode)
                 os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
             except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp, dir_fd=folder)
+                if tmp is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp, dir_fd=folder)
                 raise
             return os.stat(name, dir_fd=folder, follow_symlinks=False)
 
