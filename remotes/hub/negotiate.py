@@ -168,8 +168,8 @@ class _Walk:
                 found = self.source.band(low, high)
                 self.queries += 1
                 self.read += len(found)
-                for oid, node in found.items():
-                    self.rows.setdefault(oid, node)
+                for oid, banded in found.items():
+                    self.rows.setdefault(oid, banded)
                 self.band_low = low
                 self.band_width *= 2
         self.fetch([o for o in self.unread if o not in self.rows])
