@@ -133,8 +133,9 @@ def full_walk(wants: Sequence[str], haves: Sequence[str],
 
 
 class _Walk:
-    def __init__(self, source: CommitSource) -> None:
+    def __init__(self, source: CommitSource, exact_queries: int, first_band: int) -> None:
         self.source = source
+        self.exact_queries = exact_queries
         self.rows: dict[str, Node] = {}        # read (by id or in a band)
         self.color: dict[str, int] = {}        # reached, with the colours reaching it
         self.heap: list[tuple[int, str]] = []  # reached and read, not yet taken
@@ -144,7 +145,7 @@ class _Walk:
         self.w_only = 0                        # reached, not taken, W only
         self.queries = 0
         self.read = 0
-        self.band_width = FIRST_BAND
+        self.band_width = first_band
         self.band_low: int | None = None       # rows of generation >= this are all read
 
     # -- rows -------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class _Walk:
     def _read_frontier(self, ceiling: int) -> None:
         """Read the rows of every reached-unread commit; all lie at or below `ceiling`."""
         missing = [o for o in self.unread if o not in self.rows]
-        if missing and self.queries >= EXACT_QUERIES and ceiling > 0:
+        if missing and self.queries >= self.exact_queries and ceiling > 0:
             high = ceiling if self.band_low is None else min(ceiling, self.band_low - 1)
             low = max(1, high - self.band_width + 1)
             if high >= 1:
@@ -237,10 +238,11 @@ class _Walk:
         return oid in self.done and self.color[oid] != WANT
 
 
-def negotiate(wants: Sequence[str], haves: Sequence[str], source: CommitSource) -> Negotiated:
+def negotiate(wants: Sequence[str], haves: Sequence[str], source: CommitSource, *,
+              exact_queries: int = EXACT_QUERIES, first_band: int = FIRST_BAND) -> Negotiated:
     """The packs a client holding `haves` needs for `wants` (`full_walk`'s answer), with
-    which commit rows it read. UnknownCommit for a want the repository lacks."""
-    walk = _Walk(source)
+    how many commit rows it read. UnknownCommit for a want the repository lacks."""
+    walk = _Walk(source, exact_queries, first_band)
     try:
         return _negotiate(walk, wants, haves)
     except _Fallback:

@@ -668,6 +668,7 @@ class RepoCommits:
         self._sql = index.db.sql
         self._cur = cur
         self._repo = repo
+        self._packs: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     _COLUMNS = "oid, pack_id, parents, generation"
 
@@ -701,9 +702,11 @@ class RepoCommits:
 
     def packs(self, ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
         """Each of `ids` (live, or replaced in its grace) → (its size, its prerequisites)."""
+        wanted = set(ids)
         rows = self._batched("SELECT pack_id, size, requires FROM packs WHERE repo_id = ? AND "
-                             "pack_id IN ({marks})", ids)
-        return {str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows}
+                             "pack_id IN ({marks})", wanted - self._packs.keys())
+        self._packs.update({str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows})
+        return {p: self._packs[p] for p in wanted if p in self._packs}
 
     def requires(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         return {p: r for p, (_, r) in self.packs(ids).items()}
