@@ -15,7 +15,9 @@ one priority queue, highest generation first, of commits reached from the wants
 - the walk ends as soon as no W-only commit is left: whatever lies below an H
   commit is the client's.
 
-Rows are read a generation level at a time, one query for the whole frontier
+A client with no have the hub knows (a clone) lacks the whole history of its wants:
+that is one query for the whole graph, as ever. Otherwise rows are read a
+generation level at a time, one query for the whole frontier
 (`CommitSource.nodes`); a long walk (a clone, a client far behind) switches to
 reading generation bands of doubling width (`CommitSource.band`), so it costs
 O(log n) queries, never one per commit. A pack's prerequisite is checked by going
@@ -29,7 +31,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..bucket import choose_packs
 
@@ -39,8 +41,7 @@ EXACT_QUERIES = 8
 FIRST_BAND = 64
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """One row of the commit graph: the pack providing it, its parents, its generation."""
 
     pack: str
@@ -86,6 +87,7 @@ class Negotiated:
     walked: int = 0                 # commit rows read
     fallback: bool = False          # the full graph was read instead
     provider: dict[str, str] = field(default_factory=dict)
+    graph: dict[str, Node] | None = None  # the full graph, when it was read
 
 
 def generations(parents: Mapping[str, Sequence[str]],
@@ -249,7 +251,7 @@ def negotiate(wants: Sequence[str], haves: Sequence[str], source: CommitSource, 
         graph = source.graph()
         chosen = full_walk(wants, haves, graph, _requires_of(source))
         return Negotiated(chosen, walk.read + len(graph), True,
-                          {c: n.pack for c, n in graph.items()})
+                          {c: n.pack for c, n in graph.items()}, graph)
 
 
 def _requires_of(source: CommitSource) -> Callable[[str], tuple[str, ...]]:
@@ -267,6 +269,8 @@ def _negotiate(walk: _Walk, wants: Sequence[str], haves: Sequence[str]) -> Negot
     for want in wants:
         if want not in tips:
             raise UnknownCommit(want)
+    if not any(have in tips for have in haves):
+        raise _Fallback  # a clone: it lacks the whole history of its wants, one query
     for have in haves:
         if have in tips:
             walk.reach(have, HAVE)

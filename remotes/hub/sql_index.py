@@ -326,7 +326,14 @@ class SqlIndex:
                 raise RemoteError(f"{repo.full_name} has no commit {unknown.oid[:80]}",
                                   code="remote-missing") from None
             packs = source.packs(done.chosen)
-            provides = source.provided(done.chosen)
+            if done.graph is not None:  # read whole already: what each pack provides is in it
+                provides: dict[str, list[str]] = {p: [] for p in done.chosen}
+                for commit, node in done.graph.items():
+                    if node.pack in provides:
+                        provides[node.pack].append(commit)
+                provides = {p: sorted(c) for p, c in provides.items()}
+            else:
+                provides = source.provided(done.chosen)
         return FetchPlan(done.chosen, packs, provides, done)
 
     def pack_rows(self, repo: Repo, *, replaced: bool = False
