@@ -16,6 +16,7 @@ from muse.repo import Repository
 from muse.transfer import clone, fetch, push
 from remotes.hub.negotiate import Node, UnknownCommit, full_walk, generations, negotiate
 from remotes.hub.postgres_db import PostgresDatabase
+from remotes.hub.repack import Repacker
 from remotes.hub.schema import MIGRATIONS, SCHEMA_VERSION
 from remotes.hub.sql_index import Database, SqlIndex
 from remotes.hub.sqlite_db import SqliteDatabase
@@ -299,3 +300,31 @@ def test_a_fetch_over_http_returns_only_what_the_client_lacks(
     report = fetch(cloned, reader, "origin")
     assert report.commits == 2
     assert cloned.refs.read("refs/remotes/origin/main") == heads[-1]
+
+
+def test_a_repack_keeps_every_generation(tmp_path: Path, hub_server: HubServer,
+                                         muse_home: Path) -> None:
+    repo = hub_server.new_repo()
+    local: Repository = new_repo(tmp_path / "local")
+    heads = []
+    for i in range(4):
+        heads.append(commit_files(local, {f"take-{i}.txt": f"take {i}\n".encode()},
+                                  f"take {i}"))
+        push(local, hub_remote(repo), [(MAIN, MAIN)])
+    hub = hub_server.admin()
+    found = hub.index.repo(repo.owner, repo.name)
+    assert found is not None
+
+    def rows() -> dict[str, int | None]:
+        with hub.index.db.cursor() as cur:
+            cur.execute(hub.index.db.sql("SELECT oid, generation FROM commits WHERE "
+                                         "repo_id = ?"), (found.id,))
+            return {str(o): g for o, g in cur.fetchall()}
+
+    before = rows()
+    assert sorted(before[h] or 0 for h in heads) == [1, 2, 3, 4]
+    assert Repacker(hub).repack(found).packs_after == 1
+    assert rows() == before
+    plan = hub.index.fetch_plan(found, [heads[-1]], [heads[-2]])
+    assert not plan.negotiated.fallback and len(plan.chosen) == 1
+    assert heads[-1] in plan.provides[plan.chosen[0]]
