@@ -86,7 +86,7 @@ class Negotiated:
     chosen: list[str]               # the packs the client needs, sorted
     walked: int = 0                 # commit rows read
     fallback: bool = False          # the full graph was read instead
-    provider: dict[str, str] = field(default_factory=dict)
+    provider: dict[str, str] = field(default_factory=dict)  # what the walk read: commit → pack
     graph: dict[str, Node] | None = None  # the full graph, when it was read
 
 
@@ -250,8 +250,7 @@ def negotiate(wants: Sequence[str], haves: Sequence[str], source: CommitSource, 
     except _Fallback:
         graph = source.graph()
         chosen = full_walk(wants, haves, graph, _requires_of(source))
-        return Negotiated(chosen, walk.read + len(graph), True,
-                          {c: n.pack for c, n in graph.items()}, graph)
+        return Negotiated(chosen, walk.read + len(graph), True, graph=graph)
 
 
 def _requires_of(source: CommitSource) -> Callable[[str], tuple[str, ...]]:
