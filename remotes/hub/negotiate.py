@@ -229,7 +229,9 @@ class _Walk:
 
     def holds(self, oid: str) -> bool:
         """Whether `oid` (whose row has been read) is an ancestor of a have the hub knows."""
-        if oid in self.done:
+        # Reached already: H means an ancestor of a have; W only (taken, as the walk left
+        # no W-only commit queued) means the client lacks it.
+        if oid in self.color:
             return self.color[oid] != WANT
         node = self.rows[oid]
         if node.generation is None:

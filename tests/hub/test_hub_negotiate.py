@@ -120,6 +120,11 @@ def test_the_walk_by_generation_chooses_exactly_what_the_full_walk_does(case: An
     assert negotiated(graph, requires, wants, haves) == expected
     # Generation bands from the second query on, of width 1 then 2, 4, …: the same answer.
     assert negotiated(graph, requires, wants, haves, exact_queries=1, first_band=1) == expected
+    # The walk answered, not the fallback, whenever every generation is known and the
+    # client has something the hub knows.
+    if all(n.generation is not None for n in graph.values()) and \
+            any(h in graph for h in haves) and not isinstance(expected, type):
+        assert not negotiate(wants, haves, DictSource(graph, requires)).fallback
 
 
 @settings(max_examples=200, deadline=None)
