@@ -290,7 +290,7 @@ def _negotiate(walk: _Walk, wants: Sequence[str], haves: Sequence[str]) -> Negot
         for r in prerequisites:
             if r not in found:
                 raise _Fallback  # the full walk fails on it as it always did
-            if walk.holds(r) or found[r].pack in chosen:
+            if found[r].pack in chosen or walk.holds(r):  # a chosen pack needs no walk
                 continue
             chosen.add(found[r].pack)
             provider[r] = found[r].pack
