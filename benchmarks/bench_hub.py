@@ -20,6 +20,17 @@ cached in WORK (default ./bench-work). Every time is a whole-process median.
                    verifies the whole bundle), and its peak RSS
     big file       with --big-mb N: one N MB stem pushed and cloned; the hub's peak
                    RSS                                                       < 150 MB
+
+    .venv/bin/python benchmarks/bench_hub.py [WORK] --fetch-only [--fetch-commits 20000]
+        [--behind 5] [--runs 5] [--database URL]
+
+    fetch only     no server, no sources: FETCH-COMMITS commit rows put straight into a
+                   hub index (SQLite under WORK, or --database), in a few packs, the
+                   newest BEHIND in a pack of their own; the fetch negotiation of a
+                   client BEHIND commits behind timed as it was (the whole graph read,
+                   `choose_packs`) and as it is (`SqlIndex.fetch_plan`, by generation),
+                   with the queries and rows each read; then 1,000 behind, and a
+                   clone's (no haves)
 """
 
 from __future__ import annotations
@@ -200,7 +211,13 @@ def main() -> None:
     ap.add_argument("--blobs", help="blob store URL (default: a folder)")
     ap.add_argument("--pg-s3", action="store_true",
                     help="start a PostgreSQL cluster and SeaweedFS on loopback and use them")
+    ap.add_argument("--fetch-only", action="store_true",
+                    help="only time fetch negotiation in the hub's index (no server)")
+    ap.add_argument("--fetch-commits", type=int, default=20_000)
+    ap.add_argument("--behind", type=int, default=5)
     args = ap.parse_args()
+    if args.fetch_only:
+        sys.exit(bench_fetch_only(args))
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -261,6 +278,90 @@ def main() -> None:
         for service in services:
             service.stop()
     sys.exit(0 if all(results) else 1)
+
+
+def old_fetch_plan(index: Any, repo: Any, wants: list[str], haves: list[str]
+                   ) -> tuple[list[str], dict[str, list[str]]]:
+    """The fetch as it was before generations: the whole graph and every pack row read."""
+    from remotes.bucket import choose_packs
+
+    graph = index.commit_graph(repo)
+    provider = {c: pack for c, (pack, _) in graph.items()}
+    packs = index.pack_rows(repo, replaced=True)
+    chosen = choose_packs(wants, haves, provider, lambda c: graph[c][1],
+                          lambda p: packs[p][1])
+    provides: dict[str, list[str]] = {p: [] for p in chosen}
+    for commit, (pack, _) in graph.items():
+        if pack in provides:
+            provides[pack].append(commit)
+    return chosen, {p: sorted(c) for p, c in provides.items()}
+
+
+def bench_fetch_only(args: argparse.Namespace) -> int:
+    """Fetch negotiation in an index of `--fetch-commits` rows, old vs new; 0 when the new
+    reads fewer than 1% of the old's rows for the `--behind` fetch and both agree."""
+    import uuid
+
+    from remotes.hub.sql_index import SqlIndex
+    from tests.hub.negotiate_support import CountingDatabase, install_packs, linear_packs, oid
+
+    total, behind = args.fetch_commits, args.behind
+    if args.database:
+        from remotes.hub.postgres_db import PostgresDatabase
+        inner: Any = PostgresDatabase(args.database)
+        kind = inner.url
+    else:
+        from remotes.hub.sqlite_db import SqliteDatabase
+        work = fresh_dir(args.work.resolve() / "fetch-only")
+        inner = SqliteDatabase(work / "index.sqlite3")
+        kind = "embedded SQLite"
+    db = CountingDatabase(inner)
+    index = SqlIndex(db)
+    index.migrate()
+    owner = f"bench{uuid.uuid4().hex[:8]}"
+    index.add_user(owner)
+    repo = index.create_repo(owner, "history", public=False)
+    rest = total - behind
+    sizes = [rest // 3, rest // 3, rest - 2 * (rest // 3), behind]
+    started = time.perf_counter()
+    install_packs(index, repo, linear_packs(total, sizes))
+    print(f"fetch negotiation, {kind}: {total} commits in {len(sizes)} packs "
+          f"(indexed in {time.perf_counter() - started:.1f} s); median of {args.runs} runs",
+          flush=True)
+    ok = True
+    tip = oid(total - 1)
+    far = min(total - 1, 1000)
+    cases = ((f"{behind} behind", [oid(total - 1 - behind)]),
+             (f"{far} behind", [oid(total - 1 - far)]), ("clone", []))
+    for label, haves in cases:
+        figures = {}
+        answers = []
+        for name, plan in (("old", lambda h=haves: old_fetch_plan(index, repo, [tip], h)),
+                           ("new", lambda h=haves: _new_plan(index, repo, [tip], h))):
+            times = []
+            for _ in range(args.runs):
+                db.counts.reset()
+                t0 = time.perf_counter()
+                answer = plan()
+                times.append((time.perf_counter() - t0) * 1000)
+            answers.append(answer)
+            figures[name] = (statistics.median(times), db.counts.queries, db.counts.rows)
+        agree = answers[0] == answers[1]
+        ok = ok and agree
+        (om, oq, orows), (nm, nq, nrows) = figures["old"], figures["new"]
+        print(f"{label:<10} old {om:8.1f} ms {oq:3d} queries {orows:6d} rows   "
+              f"new {nm:8.1f} ms {nq:3d} queries {nrows:6d} rows   "
+              f"{'same packs' if agree else 'DIFFERENT ANSWERS'}", flush=True)
+        if label == cases[0][0]:
+            ok = ok and nrows * 100 < orows
+    inner.close()
+    return 0 if ok else 1
+
+
+def _new_plan(index: Any, repo: Any, wants: list[str], haves: list[str]
+              ) -> tuple[list[str], dict[str, list[str]]]:
+    plan = index.fetch_plan(repo, wants, haves)
+    return plan.chosen, plan.provides
 
 
 def production_storage(runs: Path, services: list[Any]) -> Storage:

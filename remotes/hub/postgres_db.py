@@ -115,6 +115,9 @@ class PostgresDatabase:
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN")
 
+    def begin_read(self, cur: Any) -> None:
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
     def lock_schema(self, cur: Any) -> None:
         """Inside a write transaction: wait until no other hub is migrating (released at
         commit or rollback)."""

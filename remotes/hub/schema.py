@@ -6,8 +6,40 @@ times, 0/1 flags): one schema, one set of queries, a small adapter per database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from .negotiate import generations
+
+# A step of a migration that is not one SQL statement: called with (cursor, database)
+# inside the migration's transaction.
+Step = Callable[[Any, Any], None]
+
+
+def fill_generations(cur: Any, db: Any) -> None:
+    """Give every commit row its generation (version 4): all rows read in one query, the
+    generations computed parents first in memory, written back in one bulk insert and
+    one UPDATE. A row whose ancestry has a gap keeps NULL (fetch walks the whole graph)."""
+    cur.execute("SELECT repo_id, oid, parents FROM commits WHERE generation IS NULL")
+    by_repo: dict[str, dict[str, tuple[str, ...]]] = {}
+    for repo_id, oid, parents in cur.fetchall():
+        by_repo.setdefault(str(repo_id), {})[str(oid)] = tuple(str(parents).split())
+    rows = []
+    for repo_id, graph in by_repo.items():
+        for oid, generation in generations(graph, lambda parent: None).items():
+            if generation is not None:
+                rows.append((repo_id, oid, generation))
+    cur.execute("CREATE TABLE generation_fill (repo_id TEXT NOT NULL, oid TEXT NOT NULL,"
+                " generation BIGINT NOT NULL, PRIMARY KEY (repo_id, oid))")
+    db.bulk_insert(cur, "generation_fill", ("repo_id", "oid", "generation"), rows)
+    cur.execute("UPDATE commits SET generation = (SELECT f.generation FROM generation_fill f"
+                " WHERE f.repo_id = commits.repo_id AND f.oid = commits.oid)"
+                " WHERE generation IS NULL")
+    cur.execute("DROP TABLE generation_fill")
+
+
 # Each entry moves the schema from version i to i + 1; never edit a released one.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[str | Step, ...], ...] = (
     (
         "CREATE TABLE hub_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE users (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
@@ -76,6 +108,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # At most one repack per repository at a time, whichever replica runs it.
         "CREATE TABLE repack_leases (repo_id TEXT PRIMARY KEY, holder TEXT NOT NULL,"
         " expires BIGINT NOT NULL)",
+    ),
+    (
+        # Fetch negotiation by generation (remotes/hub/negotiate.py): 1 for a root commit,
+        # else 1 + its parents' highest; NULL where unknown (fetch then reads the graph).
+        "ALTER TABLE commits ADD COLUMN generation BIGINT",
+        "CREATE INDEX commits_by_generation ON commits (repo_id, generation)",
+        # A fetch lists what its chosen packs provide; a repack deletes a pack's rows.
+        "CREATE INDEX commits_by_pack ON commits (repo_id, pack_id)",
+        fill_generations,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

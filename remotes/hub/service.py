@@ -22,7 +22,7 @@ from muse.receive import VerifiedPack, verify_pack
 from muse.refs import TAGS, RefUpdate
 from muse.storage import COMMIT, TAG
 
-from ..bucket import check_updates, choose_packs, refusals
+from ..bucket import check_updates, refusals
 from .blobs import BlobStore
 from .security import Effective, Guard
 from .sql_index import Installed, NewPack, Repo, SqlIndex
@@ -261,30 +261,18 @@ class Hub:
 
     def fetch(self, repo: Repo, wants: Sequence[str], haves: Sequence[str],
               base_url: str) -> dict[str, Any]:
-        graph = self.index.commit_graph(repo)
-        provider = {c: pack for c, (pack, _) in graph.items()}
-        for want in wants:
-            if want not in provider:
-                raise RemoteError(f"{repo.full_name} has no commit {want[:80]}",
-                                  code="remote-missing")
-        # Replaced packs too: the graph was read a moment before a repack may have swapped.
-        packs = self.index.pack_rows(repo, replaced=True)
-        chosen = choose_packs(wants, haves, provider, lambda c: graph[c][1],
-                              lambda p: packs[p][1])
+        # One snapshot, reading only what the client lacks plus a small frontier.
+        plan = self.index.fetch_plan(repo, wants, haves)
         hidden = self.guard.hidden_packs(repo)
-        for pack_id in chosen:
+        for pack_id in plan.chosen:
             if pack_id in hidden:
                 raise _unavailable(repo, hidden[pack_id])
-        provides: dict[str, list[str]] = {p: [] for p in chosen}
-        for commit, (pack, _) in graph.items():
-            if pack in provides:
-                provides[pack].append(commit)
         answer = []
-        for pack_id in chosen:
+        for pack_id in plan.chosen:
+            size, requires = plan.packs[pack_id]
             url = self.blobs.presign_download(pack_id, self.limits.ticket_seconds)
-            answer.append({"id": pack_id, "size": packs[pack_id][0],
-                           "requires": sorted(packs[pack_id][1]),
-                           "provides": sorted(provides[pack_id]),
+            answer.append({"id": pack_id, "size": size, "requires": sorted(requires),
+                           "provides": plan.provides.get(pack_id, []),
                            "url": url or f"{base_url}{API}/repos/{repo.full_name}/packs/"
                                          f"{pack_id}"})
         return {"bundles": answer}

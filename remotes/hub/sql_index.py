@@ -23,6 +23,7 @@ from muse.remote import RefResult
 from muse.storage import COMMIT, TAG, Location, PackEntry
 
 from ..bucket import refusals
+from .negotiate import Negotiated, Node, UnknownCommit, generations, negotiate
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 # Ids per `IN (…)` query: well under SQLite's and PostgreSQL's parameter limits.
@@ -53,6 +54,10 @@ class Database(Protocol):
 
     def begin_write(self, cur: Cursor) -> None:
         """Start a transaction that will write (SQLite: BEGIN IMMEDIATE)."""
+        ...
+
+    def begin_read(self, cur: Cursor) -> None:
+        """Start a read-only transaction whose reads all see one snapshot."""
         ...
 
     def lock_schema(self, cur: Cursor) -> None:
@@ -148,7 +153,10 @@ class SqlIndex:
                                  hint="upgrade Muse on this host")
             for statements in MIGRATIONS[found:]:
                 for statement in statements:
-                    cur.execute(statement)
+                    if callable(statement):
+                        statement(cur, self.db)
+                    else:
+                        cur.execute(statement)
             self._set_meta(cur, "schema_version", str(SCHEMA_VERSION))
             if self._meta(cur, "ticket_secret") is None:
                 self._set_meta(cur, "ticket_secret", secrets.token_hex(32))
@@ -184,6 +192,16 @@ class SqlIndex:
     def _read(self) -> Iterator[Cursor]:
         with self.db.cursor() as cur:
             yield cur
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Cursor]:
+        """A read transaction: every query in it sees the same committed state."""
+        with self.db.cursor() as cur:
+            self.db.begin_read(cur)
+            try:
+                yield cur
+            finally:
+                cur.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Cursor]:
@@ -294,6 +312,29 @@ class SqlIndex:
         """Every commit of `repo` → (the pack providing it, its parents): one query."""
         rows = self._all("SELECT oid, pack_id, parents FROM commits WHERE repo_id = ?", repo.id)
         return {str(o): (str(p), tuple(str(parents).split())) for o, p, parents in rows}
+
+    def fetch_plan(self, repo: Repo, wants: Sequence[str],
+                   haves: Sequence[str]) -> FetchPlan:
+        """What a fetch of `wants` by a client holding `haves` downloads, read in one
+        snapshot and bounded by what the client lacks (`negotiate.py`). RemoteError
+        (`remote-missing`) for a want the repository lacks."""
+        with self._snapshot() as cur:
+            source = RepoCommits(self, cur, repo)
+            try:
+                done = negotiate(wants, haves, source)
+            except UnknownCommit as unknown:
+                raise RemoteError(f"{repo.full_name} has no commit {unknown.oid[:80]}",
+                                  code="remote-missing") from None
+            packs = source.packs(done.chosen)
+            if done.graph is not None:  # read whole already: what each pack provides is in it
+                provides: dict[str, list[str]] = {p: [] for p in done.chosen}
+                for commit, node in done.graph.items():
+                    if node.pack in provides:
+                        provides[node.pack].append(commit)
+                provides = {p: sorted(c) for p, c in provides.items()}
+            else:
+                provides = source.provided(done.chosen)
+        return FetchPlan(done.chosen, packs, provides, done)
 
     def pack_rows(self, repo: Repo, *, replaced: bool = False
                   ) -> dict[str, tuple[int, tuple[str, ...]]]:
@@ -579,12 +620,32 @@ class SqlIndex:
                             rows)
         # A tag object is a graph node whose one parent is its target (remotes/bucket.py's
         # `_graph`): fetching a tag then chooses its pack and its history.
-        nodes = [(repo.id, e.oid, pack.pack_id, " ".join(pack.parents.get(e.oid, ())))
-                 for e in pack.entries if e.kind in (COMMIT, TAG)
-                 and (graph is None or e.oid in graph)]
-        self.db.bulk_insert(cur, "commits", ("repo_id", "oid", "pack_id", "parents"), nodes)
+        kept = [e.oid for e in pack.entries if e.kind in (COMMIT, TAG)
+                and (graph is None or e.oid in graph)]
+        generation = self._generations(cur, repo, pack, kept)
+        nodes = [(repo.id, oid, pack.pack_id, " ".join(pack.parents.get(oid, ())),
+                  generation.get(oid)) for oid in kept]
+        self.db.bulk_insert(cur, "commits",
+                            ("repo_id", "oid", "pack_id", "parents", "generation"), nodes)
         commits = sum(e.kind == COMMIT for e in pack.entries)
         return commits, len(rows) - commits
+
+    def _generations(self, cur: Cursor, repo: Repo, pack: NewPack,
+                     nodes: Sequence[str]) -> dict[str, int | None]:
+        """The generation of each of `nodes` (commits and tags of `pack`), parents first:
+        a parent is in the pack or in the table already (read in batches, in this
+        transaction); one of unknown generation leaves its descendants unknown."""
+        graph = {oid: tuple(pack.parents.get(oid, ())) for oid in nodes}
+        graph.update({c: tuple(p) for c, p in pack.parents.items()})
+        outside = sorted({p for ps in graph.values() for p in ps if p not in graph})
+        known: dict[str, int | None] = {}
+        for start in range(0, len(outside), BATCH):
+            chunk = outside[start:start + BATCH]
+            marks = ", ".join("?" * len(chunk))
+            cur.execute(self.db.sql(f"SELECT oid, generation FROM commits WHERE repo_id = ? "
+                                    f"AND oid IN ({marks})"), (repo.id, *chunk))
+            known.update({str(o): None if g is None else int(g) for o, g in cur.fetchall()})
+        return generations(graph, known.get)
 
     def _move(self, cur: Cursor, repo: Repo, u: RefUpdate) -> bool:
         if u.new is None:
@@ -597,6 +658,75 @@ class SqlIndex:
             cur.execute(self.db.sql("UPDATE refs SET head = ? WHERE repo_id = ? AND name = ? "
                                     "AND head = ?"), (u.new, repo.id, u.name, u.old))
         return bool(cur.rowcount == 1)
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    chosen: list[str]                                   # the packs, sorted
+    packs: dict[str, tuple[int, tuple[str, ...]]]       # each → (size, prerequisites)
+    provides: dict[str, list[str]]                      # each → its commits, sorted
+    negotiated: Negotiated
+
+
+class RepoCommits:
+    """One repository's commit rows, read inside one snapshot: the negotiation's source."""
+
+    def __init__(self, index: SqlIndex, cur: Cursor, repo: Repo) -> None:
+        self._sql = index.db.sql
+        self._cur = cur
+        self._repo = repo
+        self._packs: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    _COLUMNS = "oid, pack_id, parents, generation"
+
+    def _batched(self, query: str, ids: Iterable[str]) -> Iterator[Any]:
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start:start + BATCH]
+            marks = ", ".join("?" * len(chunk))
+            self._cur.execute(self._sql(query.format(marks=marks)), (self._repo.id, *chunk))
+            yield from self._cur.fetchall()
+
+    @staticmethod
+    def _nodes(rows: Iterable[Any]) -> dict[str, Node]:
+        # tuple.__new__: a third faster than Node(...), which counts in a clone's 20,000.
+        make = tuple.__new__
+        return {str(o): make(Node, (str(p), tuple(str(parents).split()), g))
+                for o, p, parents, g in rows}
+
+    def nodes(self, oids: Iterable[str]) -> dict[str, Node]:
+        return self._nodes(self._batched(f"SELECT {self._COLUMNS} FROM commits WHERE "
+                                         "repo_id = ? AND oid IN ({marks})", oids))
+
+    def band(self, low: int, high: int) -> dict[str, Node]:
+        self._cur.execute(self._sql(f"SELECT {self._COLUMNS} FROM commits WHERE repo_id = ? "
+                                    "AND generation >= ? AND generation <= ?"),
+                          (self._repo.id, low, high))
+        return self._nodes(self._cur.fetchall())
+
+    def graph(self) -> dict[str, Node]:
+        self._cur.execute(self._sql(f"SELECT {self._COLUMNS} FROM commits WHERE repo_id = ?"),
+                          (self._repo.id,))
+        return self._nodes(self._cur.fetchall())
+
+    def packs(self, ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Each of `ids` (live, or replaced in its grace) → (its size, its prerequisites)."""
+        wanted = set(ids)
+        rows = self._batched("SELECT pack_id, size, requires FROM packs WHERE repo_id = ? AND "
+                             "pack_id IN ({marks})", wanted - self._packs.keys())
+        self._packs.update({str(p): (int(s), tuple(json.loads(r))) for p, s, r in rows})
+        return {p: self._packs[p] for p in wanted if p in self._packs}
+
+    def requires(self, ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        return {p: r for p, (_, r) in self.packs(ids).items()}
+
+    def provided(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        """Each of `ids` → the commits (and tags) it provides, sorted."""
+        out: dict[str, list[str]] = {p: [] for p in ids}
+        for pack, oid in self._batched("SELECT pack_id, oid FROM commits WHERE repo_id = ? "
+                                       "AND pack_id IN ({marks})", ids):
+            out.setdefault(str(pack), []).append(str(oid))
+        return {p: sorted(c) for p, c in out.items()}
 
 
 class _Refused(Exception):

@@ -43,6 +43,9 @@ class SqliteDatabase:
     def begin_write(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
 
+    def begin_read(self, cur: Any) -> None:
+        cur.execute("BEGIN")  # deferred: WAL keeps the snapshot of its first read
+
     def lock_schema(self, cur: Any) -> None:
         pass  # BEGIN IMMEDIATE holds the whole database's write lock already
 

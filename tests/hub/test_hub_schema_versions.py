@@ -61,4 +61,4 @@ def test_a_version_2_database_gains_replaced_packs_and_leases(tmp_path: Path) ->
     assert hub.index.replaced_packs(repo) == {}
     assert hub.index.take_lease(repo, "me", 100.0, 60) is None
     assert hub.index.take_lease(repo, "you", 120.0, 60) == "me"
-    assert SqlIndex(db).migrate() == SCHEMA_VERSION == 3
+    assert SqlIndex(db).migrate() == SCHEMA_VERSION == 4
