@@ -29,7 +29,7 @@ def test_init_in_a_repository_reinitialises_it_changing_nothing(
     (committed / "draft.txt").write_text("not committed")
     folders = _folders(committed)
     res = changes_nothing(muse, committed, "init", exit_code=0)
-    assert res.stdout == f"Reinitialized existing Muse repository in {committed / '.muse'}\n"
+    assert res.stdout == f"Reinitialised existing Muse repository in {committed / '.muse'}\n"
     assert res.stderr == ""
     assert _folders(committed) == folders
     assert muse("log", "--oneline", cwd=committed).stdout.endswith(" one\n")
@@ -43,7 +43,7 @@ def test_init_recreates_missing_standard_folders_only(muse: MuseRunner,
     before = tree_state(committed)  # every file: refs, HEAD, config, objects, packs
     res = muse("init", str(committed), cwd=committed.parent)
     assert res.exit_code == 0, res.output
-    assert res.stdout == f"Reinitialized existing Muse repository in {muse_dir}\n"
+    assert res.stdout == f"Reinitialised existing Muse repository in {muse_dir}\n"
     assert tree_state(committed) == before  # byte for byte; no file added or changed
     for made in ("tmp", "refs/remotes", "logs"):
         assert (muse_dir / made).is_dir() and not any((muse_dir / made).iterdir())
@@ -68,7 +68,7 @@ def test_init_bare_in_a_bare_repository_reinitialises_it(muse: MuseRunner,
     for cwd, args in ((tmp_path, ("init", "--bare", str(remote))), (remote, ("init", "--bare"))):
         res = muse(*args, cwd=cwd)
         assert res.exit_code == 0, res.output
-        assert res.stdout == f"Reinitialized existing Muse bare repository in {remote}\n"
+        assert res.stdout == f"Reinitialised existing Muse bare repository in {remote}\n"
         assert tree_state(remote) == before and (remote / "tmp").is_dir()
 
 

@@ -46,7 +46,7 @@ def init(ctx: click.Context, directory: Path | None, bare: bool, initial_branch:
             click.echo(f"warning: re-init: ignored --initial-branch={initial_branch}",
                        err=True)
         kind = "bare repository" if bare else "repository"
-        say(f"Reinitialized existing Muse {kind} in {existing.muse_dir}")
+        say(f"Reinitialised existing Muse {kind} in {existing.muse_dir}")
         return
     if bare and directory is None and any(Path.cwd().iterdir()):
         # A bare layout has no working tree to live beside: scattered into a folder of
