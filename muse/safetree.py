@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import ConflictError, UsageError
-from .interrupts import deferred_interrupts
 from .workfiles import tmp_name
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -135,21 +134,18 @@ class SafeTree:
             folder = fds[-1]
             if _clear_empty_folder(folder, name, path):
                 self._forget_below(path)
-            tmp = None
+            made: list[str] = []  # the work file's name, from before it can exist
             try:
-                # A Ctrl-C between the work file's creation and `tmp` naming it would leave
-                # it behind for `status` to list: it waits until the name is known.
-                with deferred_interrupts():
-                    tmp, fd = self._create_work_file(folder)
+                fd = self._create_work_file(folder, made)
                 with os.fdopen(fd, "wb") as out:
                     fill(out)
                     out.flush()
                     os.fchmod(out.fileno(), mode)
-                os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+                os.replace(made[0], name, src_dir_fd=folder, dst_dir_fd=folder)
             except BaseException:
-                if tmp is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(tmp, dir_fd=folder)
+                if made:
+                    with contextlib.suppress(OSError):
+                        os.unlink(made[0], dir_fd=folder)
                 raise
             return os.stat(name, dir_fd=folder, follow_symlinks=False)
 
@@ -160,14 +156,19 @@ class SafeTree:
                 for fd in self._kept.pop(folder):
                     os.close(fd)
 
-    def _create_work_file(self, folder: int) -> tuple[str, int]:
-        """A new file in `folder` that no one else can have made or aimed elsewhere."""
+    def _create_work_file(self, folder: int, made: list[str]) -> int:
+        """A new file in `folder` that no one else can have made or aimed elsewhere; its
+        name is in `made` before it is created.
+
+        Named first because a Ctrl-C is raised as the open returns, before any caller
+        could bind the name: the caller's clean-up must still know what to remove.
+        """
         for _ in range(_ATTEMPTS):
-            name = self.work_name()
+            made[:] = [self.work_name()]
             try:
-                return name, os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+                return os.open(made[0], _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
             except FileExistsError:
-                continue  # something (perhaps a planted link) holds that name: never reuse it
+                made.clear()  # something (perhaps a planted link) holds it: never reuse it
         raise FileExistsError(errno.EEXIST, "no free work-file name", self.work_name())
 
     def move(self, src: str, dst: str) -> None:
