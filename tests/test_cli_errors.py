@@ -87,7 +87,7 @@ def test_init_twice_reinitialises_and_changes_nothing(muse: MuseRunner,
                                                      committed: Path) -> None:
     # As git: not an error (tests/test_init.py has the rest).
     res = changes_nothing(muse, committed, "init", exit_code=0)
-    assert res.stdout.startswith("Reinitialized existing Muse repository in ")
+    assert res.stdout.startswith("Reinitialised existing Muse repository in ")
 
 
 @pytest.mark.parametrize("name", ["bad..name", "HEAD", "@", "-x"])
