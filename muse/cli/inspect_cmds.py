@@ -109,7 +109,8 @@ def _diff_options(func: Any) -> Any:
     func = json_option("Machine-readable output.")(func)
     func = click.option("--stat", is_flag=True, help="Per-file line counts and sizes.")(func)
     func = click.option("--name-status", is_flag=True,
-                        help="Only a status letter (A/M/D) and path per file.")(func)
+                        help="Only a status letter (A/M/D; R and the old path for a "
+                        "rename) and path per file.")(func)
     func = click.option("--name-only", is_flag=True, help="Only the path of each file.")(func)
     func = click.option("--no-renames", is_flag=True,
                         help="A renamed file as a deletion and an addition (diff.renames "

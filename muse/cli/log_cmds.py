@@ -94,7 +94,8 @@ class Asked:
 @click.option("--stat", is_flag=True, help="What each commit changed: per-file line counts, sizes.")
 @click.option("--name-only", is_flag=True, help="The path of each file each commit changed.")
 @click.option("--name-status", is_flag=True,
-              help="A status letter (A/M/D) and path per file each commit changed.")
+              help="A status letter (A/M/D; R and the old path for a rename) and path per "
+              "file each commit changed.")
 @click.option("-p", "-u", "--patch", is_flag=True,
               help="What each commit changed, as a patch (binary stems by size).")
 @click.option("-S", "pickaxe_text", metavar="TEXT",
