@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from muse.diff import folded_rename
+from muse.diff import TEXT_CAP, folded_rename
 from tests.testkit import changes_nothing
 from tests.twin_history import Twin
 
@@ -326,3 +326,19 @@ def test_past_diff_rename_limit_only_exact_renames_and_one_warning(pair):
     result = pair.muse("diff", "--name-status", "HEAD~2", "HEAD~1", cwd=pair.m)
     assert "warning" not in result.stderr
     assert "R0" in result.stdout and "D\tnotes/0.txt" not in result.stdout
+
+
+def test_a_text_file_over_the_text_cap_renamed_and_edited_in_the_working_tree(pair):
+    # Past 1 MiB a patch is a size summary, but rename detection reads up to 8 MiB:
+    # the working-tree side is read whole for it, not cut at the text cap.
+    big = "".join(f"bar {n}: a long line of a big MIDI text export\n" for n in range(40_000))
+    assert len(big) > TEXT_CAP
+    pair.put({"exports/song.txt": big})
+    pair.commit("Export", {})
+    pair.move("exports/song.txt", "song.txt")
+    pair.put({"song.txt": big + "bar 40000: the end\n"})
+    assert pair.ok("diff", "--name-status") == "R099\texports/song.txt\tsong.txt\n"
+    patch = pair.ok("diff")
+    assert patch.startswith("diff a/exports/song.txt b/song.txt\nsimilarity index 99%\n"
+                            "rename from exports/song.txt\nrename to song.txt\n"
+                            "Binary files differ: ")
