@@ -342,3 +342,15 @@ def test_a_text_file_over_the_text_cap_renamed_and_edited_in_the_working_tree(pa
     assert patch.startswith("diff a/exports/song.txt b/song.txt\nsimilarity index 99%\n"
                             "rename from exports/song.txt\nrename to song.txt\n"
                             "Binary files differ: ")
+
+
+def test_stash_show_shows_a_stashed_rename(pair):
+    pair.move("stems/bass.wav", "stems/bass-final.wav")
+    pair.ok("stash")
+    assert pair.ok("stash", "show", "--name-status") == \
+        "R100\tstems/bass.wav\tstems/bass-final.wav\n"
+    assert pair.ok("stash", "show") == (" stems/{bass.wav => bass-final.wav} | 0\n"
+                                        " 1 file changed, 0 insertions(+), 0 deletions(-)\n")
+    pair.ok("config", "diff.renames", "false")
+    assert pair.ok("stash", "show", "--name-status") == \
+        "A\tstems/bass-final.wav\nD\tstems/bass.wav\n"
