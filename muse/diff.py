@@ -52,6 +52,18 @@ class FileDiff:
         return self.change.path
 
     @property
+    def old_path(self) -> str | None:
+        """The path a renamed file had; None for every other change."""
+        return self.change.old_path
+
+    @property
+    def stat_name(self) -> str:
+        """The path as `--stat` names it: a rename in git's folded `{old => new}` form."""
+        if self.change.old_path is None:
+            return self.path
+        return folded_rename(self.change.old_path, self.path)
+
+    @property
     def old_size(self) -> int:
         return self.change.old.size if self.change.old else 0
 
@@ -85,6 +97,8 @@ class FileDiff:
         return {
             "path": self.path,
             "status": self.change.status,
+            "old_path": self.change.old_path,
+            "similarity": self.change.similarity,
             "old": _entry_dict(self.change.old),
             "new": _entry_dict(self.change.new),
             "mode_change": list(self.mode_change) if self.mode_change else None,
@@ -126,7 +140,7 @@ def diff_change(change: Change, read_old: Reader, read_new: Reader) -> FileDiff:
     new_lines = new_text.splitlines()
     patch = list(difflib.unified_diff(
         old_lines, new_lines,
-        fromfile="/dev/null" if change.old is None else f"a/{change.path}",
+        fromfile="/dev/null" if change.old is None else f"a/{change.source}",
         tofile="/dev/null" if change.new is None else f"b/{change.path}",
         n=CONTEXT_LINES, lineterm=""))
     insertions = sum(1 for line in patch[2:] if line.startswith("+"))
@@ -138,13 +152,19 @@ def diff_change(change: Change, read_old: Reader, read_new: Reader) -> FileDiff:
 def diff_trees(old: Snapshot | None, new: Snapshot | None, read_old: Reader,
                read_new: Reader) -> list[FileDiff]:
     """Every changed path between two trees, sorted by path, with content diffs."""
-    return [diff_change(change, read_old, read_new) for change in compare(old, new)]
+    return diff_changes(compare(old, new), read_old, read_new)
+
+
+def diff_changes(changes: list[Change], read_old: Reader, read_new: Reader) -> list[FileDiff]:
+    """Each change's content diff (renames paired or not: `muse.renames.pair_renames`)."""
+    return [diff_change(change, read_old, read_new) for change in changes]
 
 
 def header_lines(fd: FileDiff) -> list[str]:
-    """The `diff a/x b/x` line plus what happened to the file's existence and mode."""
-    lines = [f"diff a/{fd.path} b/{fd.path}"]
+    """The `diff a/x b/x` line plus what happened to the file's existence and mode, and
+    for a rename git's `similarity index` / `rename from` / `rename to` lines."""
     change = fd.change
+    lines = [f"diff a/{change.source} b/{fd.path}"]
     if change.old is None:
         lines.append(f"new file mode {mode_of(change.new)}")
     elif change.new is None:
@@ -152,7 +172,41 @@ def header_lines(fd: FileDiff) -> list[str]:
     elif fd.mode_change:
         lines.append(f"old mode {fd.mode_change[0]}")
         lines.append(f"new mode {fd.mode_change[1]}")
+    if change.old_path is not None:
+        lines.append(f"similarity index {change.similarity}%")
+        lines.append(f"rename from {change.old_path}")
+        lines.append(f"rename to {fd.path}")
     return lines
+
+
+def folded_rename(old: str, new: str) -> str:
+    """git's `--stat` name of a rename (diff.c's pprint_rename): the leading folders and
+    the trailing part from a `/` both share stay outside braces, `stems/{a.wav => b.wav}`,
+    `{old => new}/take.wav`; with nothing shared, `old => new`."""
+    # The common prefix ends in a slash.
+    prefix = 0
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
+        if a != b:
+            break
+        if a == "/":
+            prefix = i + 1
+    # The common suffix starts at a slash, read from the ends (the end itself included, as
+    # git's NUL), and may reach one back into the prefix to see its slash.
+    suffix = 0
+    i, j = len(old), len(new)
+    stop = prefix - (1 if prefix else 0)
+    while i >= stop and j >= stop and (old[i] if i < len(old) else "") == \
+            (new[j] if j < len(new) else ""):
+        if i < len(old) and old[i] == "/":
+            suffix = len(old) - i
+        i -= 1
+        j -= 1
+    old_mid = max(len(old) - prefix - suffix, 0)
+    new_mid = max(len(new) - prefix - suffix, 0)
+    middle = f"{old[prefix:prefix + old_mid]} => {new[prefix:prefix + new_mid]}"
+    if not prefix + suffix:
+        return middle
+    return f"{old[:prefix]}{{{middle}}}{old[len(old) - suffix:]}"
 
 
 def render_patch(diffs: list[FileDiff]) -> list[str]:
@@ -171,7 +225,7 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
     """`path | 12 +++---` per file (binaries show their size change) and a summary line."""
     if not diffs:
         return []
-    names = {fd.path: printable(fd.path) for fd in diffs}
+    names = {fd.path: printable(fd.stat_name) for fd in diffs}
     name_width = max(text_width(name) for name in names.values())
     most = max((fd.insertions + fd.deletions for fd in diffs), default=0)
     scale = min(1.0, width / most) if most else 1.0
@@ -180,6 +234,8 @@ def render_stat(diffs: list[FileDiff], width: int = 40) -> list[str]:
         if fd.binary:
             detail = (f"Bin {human_size(fd.old_size)} → {human_size(fd.new_size)} "
                       f"({signed_size(fd.new_size - fd.old_size)})")
+        elif not fd.content_changed and fd.old_path is not None:
+            detail = "0"  # a pure rename, as git counts it (a binary stem's too)
         elif not fd.content_changed:
             detail = f"mode {fd.mode_change[0]} → {fd.mode_change[1]}" if fd.mode_change else ""
         else:
@@ -203,7 +259,9 @@ def _stat_summary(files: int, ins: int, dels: int) -> str:
 
 
 def render_name_status(changes: list[Change]) -> list[str]:
-    return [f"{change.letter}\t{change.path}" for change in changes]
+    """`M\tpath` per change; a rename `R087\told\tnew`, as git prints it."""
+    return [f"{change.letter}\t{change.old_path}\t{change.path}" if change.old_path is not None
+            else f"{change.letter}\t{change.path}" for change in changes]
 
 
 def render_diffs(diffs: list[FileDiff], *, name_only: bool = False, name_status: bool = False,

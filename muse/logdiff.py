@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .changes import compare
-from .diff import FileDiff, diff_trees, render_diffs
+from .diff import FileDiff, diff_changes, render_diffs
 from .errors import UsageError
 from .logwalk import compile_pattern
 from .objects import Snapshot, SnapshotEntry
 from .pathspec import Pathspec, restrict_to
+from .renames import RenameSettings, pair_renames
 from .repo import Repository
 
 
@@ -39,9 +40,12 @@ class DiffView:
 
     def records(self, diffs: list[FileDiff]) -> list[dict[str, Any]]:
         """`log --json`'s `changes`: `show --json`'s objects; `patch` only with -p, and
-        only the path and status with --name-only/--name-status (no content is read)."""
-        if self.names:
-            return [{"path": fd.path, "status": fd.change.status} for fd in diffs]
+        only the path and status with --name-only/--name-status (no content is read but
+        to pair renames; a rename's `old_path` too)."""
+        if self.names:  # a rename adds its `old_path`
+            return [{"path": fd.path, "status": fd.change.status,
+                     **({"old_path": fd.old_path} if fd.old_path is not None else {})}
+                    for fd in diffs]
         return [{**fd.as_dict(), **({} if self.patch else {"patch": None})} for fd in diffs]
 
 
@@ -54,16 +58,24 @@ class CommitChanges:
     `muse.diff` reads each side at most once and never a file over its text cap, so a
     large stem is summarised by size without being loaded. With `pick` (-S, -G), only
     the files it picks are kept: their contents are always compared.
+
+    With `renames` enabled (`diff.renames`, off when None), each commit's deleted and added files
+    under `specs` are paired into renames first (`muse.renames.pair_renames`: an exact
+    rename reads nothing, even for the names); `skipped` keeps the largest candidate
+    count of a commit whose similarity step was skipped, for the caller to say once.
     """
 
     def __init__(self, repo: Repository, specs: list[Pathspec], view: DiffView,
                  first_parent: bool = False,
-                 pick: Callable[[FileDiff], bool] | None = None) -> None:
+                 pick: Callable[[FileDiff], bool] | None = None,
+                 renames: RenameSettings | None = None) -> None:
         self.repo = repo
         self.specs = specs
         self.view = view
         self.first_parent = first_parent
         self.pick = pick
+        self.renames = renames
+        self.skipped = 0
         self._snapshots: dict[str, Snapshot] = {}
         self._last: tuple[str, list[FileDiff]] | None = None
 
@@ -81,11 +93,17 @@ class CommitChanges:
         old = self._snapshot(self.repo.graph.commit(parent).snapshot) if parent else None
         new = self._snapshot(commit.snapshot)
         old, new = restrict_to(old, self.specs), restrict_to(new, self.specs)
+        changes = compare(old, new)
+        if self.renames is not None and self.renames.enabled:
+            changes, skipped = pair_renames(changes, self._read, self._read,
+                                            limit=self.renames.limit)
+            self.skipped = max(self.skipped, skipped)
         if self.pick is not None:
-            return [fd for fd in diff_trees(old, new, self._read, self._read) if self.pick(fd)]
+            return [fd for fd in diff_changes(changes, self._read, self._read)
+                    if self.pick(fd)]
         if self.view.names:
-            return [FileDiff(change, binary=False) for change in compare(old, new)]
-        return diff_trees(old, new, self._read, self._read)
+            return [FileDiff(change, binary=False) for change in changes]
+        return diff_changes(changes, self._read, self._read)
 
     def _snapshot(self, snapshot_id: str) -> Snapshot:
         # Newest first, a commit's parent tree is the next commit's own: the last two

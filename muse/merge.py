@@ -35,14 +35,12 @@ from .merge_state import (
     write_state,
 )
 from .objects import Commit, Snapshot, SnapshotEntry
-from .renames import RENAME_LIMIT, Renames, find_renames
+from .renames import Renames, find_renames, rename_settings
 from .repo import Repository
 from .store import ObjectBatch
 
 FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
 RENAME_RENAME, RENAME_DELETE, RENAME_ADD = "rename-rename", "rename-delete", "rename-add"
-RENAME_LIMIT_KEY = "merge.renameLimit"
-RENAMES_KEY = "merge.renames"
 
 
 @dataclass(frozen=True)
@@ -207,9 +205,10 @@ def side_renames(repo: Repository, base: Snapshot | None, ours: Snapshot | None,
     """
     if base is None or ours is None:
         return None, ()
-    enabled, limit = _rename_settings(repo)
-    if not enabled:
+    settings = rename_settings(repo, "merge")
+    if not settings.enabled:
         return None, ()
+    limit = settings.limit
     b, o, t = base.as_dict(), ours.as_dict(), theirs.as_dict()
 
     def changed_on(side: dict[str, SnapshotEntry]) -> Callable[[str], bool]:
@@ -221,32 +220,8 @@ def side_renames(repo: Repository, base: Snapshot | None, ours: Snapshot | None,
     skipped = max(found_o.skipped, found_t.skipped)
     warnings: tuple[str, ...] = ()
     if skipped:
-        warnings = (f"inexact rename detection was skipped: {skipped} candidate files is "
-                    f"more than {RENAME_LIMIT_KEY} ({limit}); only exact renames were "
-                    f"followed (set {RENAME_LIMIT_KEY} to at least {skipped} to compare "
-                    "them all)",)
+        warnings = (settings.skipped_warning(skipped),)
     return SideRenames(found_o, found_t), warnings
-
-
-def _rename_settings(repo: Repository) -> tuple[bool, int]:
-    from .errors import ConfigError
-
-    enabled = (repo.config_value(RENAMES_KEY) or "true").strip().lower()
-    if enabled not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-        raise ConfigError(f"{RENAMES_KEY} is {enabled!r}: it must be true or false",
-                          hint=f"muse config {RENAMES_KEY} false")
-    text = repo.config_value(RENAME_LIMIT_KEY)
-    limit = RENAME_LIMIT
-    if text is not None:
-        try:
-            limit = int(text.strip())
-        except ValueError:
-            limit = -1
-        if limit < 0:
-            raise ConfigError(f"{RENAME_LIMIT_KEY} is {text!r}: it must be a whole number "
-                              "of files (0: no limit)", hint=f"muse config {RENAME_LIMIT_KEY} "
-                              f"{RENAME_LIMIT}")
-    return enabled in ("true", "yes", "on", "1"), limit
 
 
 def side_file_name(path: str, side: str, taken: Callable[[str], bool]) -> str:

@@ -26,6 +26,11 @@
 
 `relevant(path)` can leave deleted paths out of step 2 (a merge only needs
 the ones the other side changed): exact renames ignore it.
+
+`pair_renames(changes, …)` is what `diff`, `show` and `log` use: it turns a
+change list's deletions and additions into renames (one `Change` at the new
+path with `old_path`), and `rename_settings` reads a command family's
+`<family>.renames` / `<family>.renameLimit` (merge's, diff's) the one way.
 """
 
 from __future__ import annotations
@@ -34,10 +39,16 @@ import bisect
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from .changes import Change
 from .diff import looks_like_text
+from .errors import ConfigError
 from .objects import SnapshotEntry, hash_bytes
+
+if TYPE_CHECKING:
+    from .repo import Repository
 
 RENAME_SIMILARITY = 0.5  # git's default threshold (`-M50%`)
 RENAME_LIMIT = 1000  # past limit² candidate pairs, exact renames only (git's diff.renameLimit)
@@ -216,3 +227,84 @@ def _batches(paths: list[str], size: Callable[[str], int]) -> Iterable[list[str]
 def _line_counts(data: bytes) -> Counter[bytes] | None:
     """Each line of a text object with how often it occurs; None for binary."""
     return Counter(data.splitlines(keepends=True)) if looks_like_text(data) else None
+
+
+EntryReader = Callable[[SnapshotEntry], bytes]  # one side's file → its bytes (whole)
+
+
+def pair_renames(changes: list[Change], read_old: EntryReader, read_new: EntryReader, *,
+                 limit: int = RENAME_LIMIT) -> tuple[list[Change], int]:
+    """`changes` (sorted by path) with each deleted + added pair `find_renames` pairs made
+    one rename at the new path, in the new path's place as git orders them; and the
+    candidate count when the similarity step was skipped (0 when it was not).
+
+    Only the deleted and added files are looked at, and only those of `changes` (so a
+    pathspec limits the candidates, as in git); contents are read as `find_renames`
+    reads them: never an exact rename's, never a file too large or too unlike in size.
+    """
+    old = {c.path: c.old for c in changes if c.new is None and c.old is not None}
+    new = {c.path: c.new for c in changes if c.old is None and c.new is not None}
+    if not old or not new:
+        return changes, 0
+    gone = {entry.oid: entry for entry in old.values()}
+    came = {entry.oid: entry for entry in new.values()}
+    sizes = {oid: entry.size for oid, entry in (*came.items(), *gone.items())}
+
+    def read(oid: str) -> bytes:
+        return read_old(gone[oid]) if oid in gone else read_new(came[oid])
+
+    found = find_renames(old, new, read, sizes.__getitem__, limit=limit)
+    if not found.found:
+        return changes, found.skipped
+    by_new, by_old = found.by_new(), found.by_old()
+    paired: list[Change] = []
+    for change in changes:
+        if change.new is None and change.path in by_old:
+            continue  # the rename stands at its new path
+        rename = by_new.get(change.path) if change.old is None else None
+        if rename is not None:
+            change = replace(change, old=old[rename.old], old_path=rename.old,
+                             score=rename.score)
+        paired.append(change)
+    return paired, found.skipped
+
+
+@dataclass(frozen=True)
+class RenameSettings:
+    """`<family>.renames` (on unless false) and `<family>.renameLimit` (0: no limit)."""
+
+    enabled: bool
+    limit: int
+    limit_key: str
+
+    def skipped_warning(self, skipped: int) -> str:
+        """The one line said when the similarity step was skipped (exact renames still are)."""
+        done = "followed" if self.limit_key.startswith("merge.") else "detected"
+        return (f"inexact rename detection was skipped: {skipped} candidate files is more "
+                f"than {self.limit_key} ({self.limit}); only exact renames were {done} "
+                f"(set {self.limit_key} to at least {skipped} to compare them all)")
+
+
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def rename_settings(repo: Repository, family: str) -> RenameSettings:
+    """`family`'s rename settings (`merge`, `diff`): a bad value is a ConfigError."""
+    renames_key, limit_key = f"{family}.renames", f"{family}.renameLimit"
+    enabled = (repo.config_value(renames_key) or "true").strip().lower()
+    if enabled not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{renames_key} is {enabled!r}: it must be true or false",
+                          hint=f"muse config {renames_key} false")
+    text = repo.config_value(limit_key)
+    limit = RENAME_LIMIT
+    if text is not None:
+        try:
+            limit = int(text.strip())
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise ConfigError(f"{limit_key} is {text!r}: it must be a whole number "
+                              "of files (0: no limit)",
+                              hint=f"muse config {limit_key} {RENAME_LIMIT}")
+    return RenameSettings(enabled in TRUE_WORDS, limit, limit_key)

@@ -17,6 +17,7 @@ from .repo_cmds import commit_record, echo_commit
 if TYPE_CHECKING:
     from ..diff import FileDiff, Reader
     from ..objects import Snapshot, SnapshotEntry
+    from ..renames import RenameSettings
     from ..repo import Repository
 
 
@@ -42,6 +43,51 @@ def _worktree_reader(repo: Repository) -> Reader:
     return read
 
 
+def _whole_worktree_reader(repo: Repository) -> Reader:
+    """A working-tree file's bytes for rename detection, which compares files up to its
+    own cap (larger than the text cap); never past it, should the file have grown."""
+    from ..renames import SIMILARITY_CAP
+
+    root = repo.root
+    assert root is not None
+
+    def read(entry: SnapshotEntry) -> bytes:
+        with open(root / entry.path, "rb") as handle:
+            return handle.read(SIMILARITY_CAP + 1)
+
+    return read
+
+
+def rename_settings_for(repo: Repository, no_renames: bool) -> RenameSettings:
+    """`diff.renames` / `diff.renameLimit`, read (and a bad value refused, exit 7) before
+    anything is printed, whether or not `--no-renames` turns detection off."""
+    from dataclasses import replace
+
+    from ..renames import rename_settings
+
+    settings = rename_settings(repo, "diff")
+    return replace(settings, enabled=False) if no_renames else settings
+
+
+def diffs_between(old: Snapshot | None, new: Snapshot | None, read_old: Reader,
+                  read_new: Reader, settings: RenameSettings, *,
+                  whole_new: Reader | None = None) -> list[FileDiff]:
+    """The changes from `old` to `new` with their content diffs, renames paired as
+    `settings` say (`whole_new` reads the new side whole, if `read_new` stops short),
+    and the one warning on stderr when the similarity step was skipped."""
+    from ..changes import compare
+    from ..diff import diff_changes
+    from ..renames import pair_renames
+
+    changes = compare(old, new)
+    if settings.enabled:
+        changes, skipped = pair_renames(changes, read_old, whole_new or read_new,
+                                        limit=settings.limit)
+        if skipped:
+            click.echo(f"warning: {settings.skipped_warning(skipped)}", err=True)
+    return diff_changes(changes, read_old, read_new)
+
+
 def _snapshot_of(repo: Repository, revision: str) -> tuple[str, Snapshot]:
     from ..revisions import resolve
 
@@ -63,8 +109,12 @@ def _diff_options(func: Any) -> Any:
     func = json_option("Machine-readable output.")(func)
     func = click.option("--stat", is_flag=True, help="Per-file line counts and sizes.")(func)
     func = click.option("--name-status", is_flag=True,
-                        help="Only a status letter (A/M/D) and path per file.")(func)
+                        help="Only a status letter (A/M/D; R and the old path for a "
+                        "rename) and path per file.")(func)
     func = click.option("--name-only", is_flag=True, help="Only the path of each file.")(func)
+    func = click.option("--no-renames", is_flag=True,
+                        help="A renamed file as a deletion and an addition (diff.renames "
+                        "false does the same by default).")(func)
     return func
 
 
@@ -81,16 +131,16 @@ def _diff_options(func: Any) -> Any:
               "name: oneline, short, medium, reference).")
 @click.option("--oneline", is_flag=True, help="The commit as its short id and subject.")
 def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json: bool,
-         no_patch: bool, format_text: str | None, oneline: bool) -> None:
+         no_patch: bool, format_text: str | None, oneline: bool, no_renames: bool) -> None:
     """Show a commit (default: HEAD) and what it changed against its first parent.
 
     An annotated tag is shown first (tagger, date, signature, message), then its commit.
     """
-    from ..diff import diff_trees
     from ..revisions import resolve
 
     if ":" in revision:
-        if name_only or name_status or stat or as_json or no_patch or format_text or oneline:
+        if name_only or name_status or stat or as_json or no_patch or format_text or oneline \
+                or no_renames:
             raise UsageError("REV:PATH shows a file's content: it takes no other option")
         _show_path(open_repo(), revision)
         return
@@ -106,6 +156,7 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
             raise UsageError("--format cannot be combined with --json")
         pieces = format_pieces(format_text)
     repo = open_repo()
+    settings = rename_settings_for(repo, no_renames)
     oid = resolve(repo, revision)
     tag = _tag_shown(repo, revision) if pieces is None else None
     commit = repo.graph.commit(oid)
@@ -114,7 +165,8 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
     if commit.parents:
         old = repo.commit_snapshot(commit.parents[0])
     reader = _store_reader(repo)
-    diffs = diff_trees(old, new, reader, reader)
+    diffs = diffs_between(old, new, reader, reader, settings) if not no_patch or as_json \
+        else []
     from ..sigcache import VerifiedSignatures
     from ..trust import trusted_set
 
@@ -174,7 +226,7 @@ def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences, else 0.")
 @click.option("--quiet", is_flag=True, help="Print nothing; implies --exit-code.")
 def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
-         as_json: bool, exit_code: bool, quiet: bool) -> None:
+         as_json: bool, exit_code: bool, quiet: bool, no_renames: bool) -> None:
     """Show changes: working tree vs HEAD, working tree vs REV, or between two commits A B.
 
     `A..B` is the same as `A B`. After `--`, PATHS limit the diff to those files and folders.
@@ -183,7 +235,6 @@ def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
     import itertools
     import os
 
-    from ..diff import diff_trees
     from ..pathspec import restrict_to
     from .pathargs import PATHS, split_paths
 
@@ -195,6 +246,8 @@ def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
         raise UsageError("diff takes at most two revisions",
                          hint="muse diff [REV] or muse diff A B, then -- PATH… to limit it")
     repo = open_repo()
+    # --quiet asks only whether anything differs: pairing renames cannot change that.
+    settings = rename_settings_for(repo, no_renames or quiet)
     texts, specs = split_paths(repo, words)
     revisions = _two_sides(repo, texts)
     old: Snapshot | None
@@ -202,7 +255,7 @@ def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
         _, old = _snapshot_of(repo, revisions[0])
         _, new = _snapshot_of(repo, revisions[1])
         old, new = restrict_to(old, specs), restrict_to(new, specs)
-        diffs = diff_trees(old, new, _store_reader(repo), _store_reader(repo))
+        diffs = diffs_between(old, new, _store_reader(repo), _store_reader(repo), settings)
     else:
         if revisions:
             _, old = _snapshot_of(repo, revisions[0])
@@ -212,7 +265,8 @@ def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
         new = worktree.snapshot()
         worktree.cache.save()
         old, new = restrict_to(old, specs), restrict_to(new, specs)
-        diffs = diff_trees(old, new, _store_reader(repo), _worktree_reader(repo))
+        diffs = diffs_between(old, new, _store_reader(repo), _worktree_reader(repo), settings,
+                              whole_new=_whole_worktree_reader(repo))
     if as_json:
         emit_json([fd.as_dict() for fd in diffs])
     elif not quiet:

@@ -44,6 +44,7 @@ class Asked:
     patch: bool
     pickaxe_text: str | None
     pickaxe_regex: str | None
+    no_renames: bool
 
     def refuse_bad_combinations(self) -> None:
         """One line, exit 2, before the repository is read (git refuses the same pairs)."""
@@ -93,13 +94,17 @@ class Asked:
 @click.option("--stat", is_flag=True, help="What each commit changed: per-file line counts, sizes.")
 @click.option("--name-only", is_flag=True, help="The path of each file each commit changed.")
 @click.option("--name-status", is_flag=True,
-              help="A status letter (A/M/D) and path per file each commit changed.")
+              help="A status letter (A/M/D; R and the old path for a rename) and path per "
+              "file each commit changed.")
 @click.option("-p", "-u", "--patch", is_flag=True,
               help="What each commit changed, as a patch (binary stems by size).")
 @click.option("-S", "pickaxe_text", metavar="TEXT",
               help="Only commits that change how often TEXT occurs in a text file.")
 @click.option("-G", "pickaxe_regex", metavar="REGEX",
               help="Only commits with an added or removed line REGEX matches.")
+@click.option("--no-renames", is_flag=True,
+              help="With the options above, a renamed file as a deletion and an addition "
+              "(diff.renames false does the same by default).")
 @json_option("Machine-readable output.")
 def log(revisions: tuple[str, ...], **options: Any) -> None:
     """Show the history reachable from REVISIONS (default: HEAD), newest first.
@@ -135,6 +140,8 @@ def log(revisions: tuple[str, ...], **options: Any) -> None:
         printer.run(commits, walked)
     finally:  # what was verified stays verified, even when `| head` closes the pipe
         printer.signatures.save()
+    if changes is not None and changes.skipped:  # once, however many commits it was
+        click.echo(f"warning: {changes.renames.skipped_warning(changes.skipped)}", err=True)
 
 
 def _selection(repo: Any, revisions: tuple[str, ...], asked: Asked, walked: set[str]
@@ -199,12 +206,14 @@ def _commit_filter(asked: Asked) -> Any:
 def _changes(repo: Any, specs: list[Any], asked: Asked) -> Any:
     """A `CommitChanges` when a diff output or the pickaxe was asked for, else None."""
     from ..logdiff import CommitChanges, DiffView, pickaxe
+    from .inspect_cmds import rename_settings_for
 
     view = DiffView(asked.name_only, asked.name_status, asked.stat, asked.patch)
     pick = pickaxe(asked.pickaxe_text, asked.pickaxe_regex, asked.ignore_case)
     if not view.asked and pick is None:
         return None
-    return CommitChanges(repo, specs, view, asked.first_parent, pick)
+    return CommitChanges(repo, specs, view, asked.first_parent, pick,
+                         renames=rename_settings_for(repo, asked.no_renames))
 
 
 class _Printer:

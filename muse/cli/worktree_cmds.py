@@ -214,16 +214,18 @@ def stash_drop(name: str, as_json: bool) -> None:
 @click.option("--name-status", is_flag=True, help="Only a status letter and path per file.")
 @JSON
 def stash_show(name: str, patch: bool, name_status: bool, as_json: bool) -> None:
-    """Show what a stash (default stash@{0}) changes against the commit it was made on."""
-    from ..diff import diff_trees
+    """Show what a stash (default stash@{0}) changes against the commit it was made on
+    (a moved file as a rename, unless diff.renames is false)."""
     from ..stash import entry, parse_name
-    from .inspect_cmds import _print_diffs, _store_reader
+    from .inspect_cmds import _print_diffs, _store_reader, diffs_between, rename_settings_for
 
     repo = open_repo()
+    settings = rename_settings_for(repo, no_renames=False)
     found = entry(repo, parse_name(name))
     base = repo.commit_snapshot(found.base) if found.base else None
     reader = _store_reader(repo)
-    diffs = diff_trees(base, repo.store.read_snapshot(found.commit.snapshot), reader, reader)
+    diffs = diffs_between(base, repo.store.read_snapshot(found.commit.snapshot), reader,
+                          reader, settings)
     if as_json:
         emit_json({**_stash_record(found), "changes": [fd.as_dict() for fd in diffs]})
         return
