@@ -44,12 +44,13 @@ class Pair(Twin):
             (side / name).unlink()
 
     def both(self, *args: str) -> tuple[str, str]:
-        """(`muse ARGS`, `git ARGS`), each without its trailing newlines; for `show`
-        without the subject line `--format=%s` prints (git adds a blank line after it)."""
+        """(`muse ARGS`, `git ARGS`), each without its trailing newlines; for `show
+        --format=%s` without the subject and the blank line after it (both checked)."""
         ours, theirs = self.ok(*args).rstrip("\n"), self.git(*args)
         if args[0] == "show" and "--format=%s" in args:
-            ours, theirs = ours.partition("\n")[2].lstrip("\n"), \
-                theirs.partition("\n")[2].lstrip("\n")
+            subject, gap, ours = ours.partition("\n\n")
+            assert (subject, gap) == theirs.partition("\n\n")[:2]
+            theirs = theirs.partition("\n\n")[2]
         return ours, theirs
 
 

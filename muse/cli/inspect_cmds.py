@@ -178,7 +178,12 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
                    "changes": [fd.as_dict() for fd in diffs]})
         return
     if pieces is not None:
-        _echo_formatted(repo, pieces, oid, commit, record)
+        text = _echo_formatted(repo, pieces, oid, commit, record)
+        # As git: a blank line parts a formatted commit from its changes (none after
+        # --oneline, nor after a format that ended in one).
+        if (diffs and not no_patch and not oneline and format_text != "oneline" and text
+                and not text.endswith("\n")):
+            click.echo("")
     else:
         if tag is not None:
             from .branch_cmds import print_tag
@@ -191,13 +196,16 @@ def show(revision: str, name_only: bool, name_status: bool, stat: bool, as_json:
 
 
 def _echo_formatted(repo: Any, pieces: Any, oid: str, commit: Any,
-                    record: dict[str, Any]) -> None:
+                    record: dict[str, Any]) -> str:
+    """Print the commit as `pieces` format it; the text printed."""
     from ..decorate import decorations
     from .log_format import render, shown_commit, uses
 
     names = decorations(repo).get(oid) if uses(pieces, "d", "D") else None
-    click.echo(render(pieces, shown_commit(oid, commit, lambda: record["signature"], names,
-                                           repo.current_branch())))
+    text = render(pieces, shown_commit(oid, commit, lambda: record["signature"], names,
+                                       repo.current_branch()))
+    click.echo(text)
+    return text
 
 
 def _tag_shown(repo: Any, revision: str) -> dict[str, Any] | None:
