@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import CorruptObjectError, MissingObjectError
+from .errors import CorruptObjectError, MissingObjectError, RepositoryError
 from .refs import HEADS, REMOTES, TAGS
 
 if TYPE_CHECKING:
@@ -18,10 +18,11 @@ class Names:
     branches: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     remotes: list[str] = field(default_factory=list)
+    stash: bool = False  # the newest stash (git's `refs/stash`)
 
     def as_dict(self) -> dict[str, Any]:
         return {"head": self.head, "branches": self.branches, "tags": self.tags,
-                "remotes": self.remotes}
+                "remotes": self.remotes, "stash": self.stash}
 
     def label(self, current: str | None) -> str:
         """`HEAD -> main, feature, tag: v1, origin/main` (git's order), '' when none."""
@@ -34,6 +35,8 @@ class Names:
             else:
                 parts.append("HEAD")
         parts += branches + self.remotes + [f"tag: {t}" for t in self.tags]
+        if self.stash:
+            parts.append("refs/stash")
         return ", ".join(parts)
 
 
@@ -53,7 +56,20 @@ def decorations(repo: Repository) -> dict[str, Names]:
     head = repo.head()
     if head is not None:
         found.setdefault(head, Names()).head = True
+    for stash in _newest_stash(repo):
+        found.setdefault(stash, Names()).stash = True
     return found
+
+
+def _newest_stash(repo: Repository) -> list[str]:
+    """The newest stash's commit, which `log --all` walks; none when the list is damaged
+    (a decoration is no reason to fail a `log`: `muse stash list` reports it)."""
+    from .stash import stash_ids
+
+    try:
+        return stash_ids(repo.muse_dir)[:1]
+    except RepositoryError:
+        return []
 
 
 def _peeled(repo: Repository, oid: str) -> str:

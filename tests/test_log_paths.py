@@ -166,11 +166,11 @@ def test_decorations(muse, repo_dir, history):
     # ... and always data in --json.
     records = json.loads(muse("log", "--json", cwd=repo_dir).stdout)
     assert records[0]["decorations"] == {"head": True, "branches": ["main"], "tags": [],
-                                         "remotes": []}
+                                         "remotes": [], "stash": False}
     by_id = {r["id"]: r["decorations"] for r in records}
     assert by_id[history["m1"]]["tags"] == ["v1"]
     assert by_id[history["base"]] == {"head": False, "branches": [], "tags": [],
-                                      "remotes": []}
+                                      "remotes": [], "stash": False}
 
 
 def test_detached_head_decoration(muse, repo_dir, history):

@@ -156,6 +156,12 @@ def test_all_walks_the_newest_stash_as_git_walks_refs_stash(twin):
     assert walked[0] == newest and older not in walked
     assert json.loads(twin.ok("log", "--all", "--json", "-1"))[0]["id"] == newest
     assert "WIP on main" not in twin.ok("log", "--format=%s")  # only --all walks it
+    # Decorated as git decorates it: `refs/stash`, the newest one only.
+    labels = twin.ok("log", "--all", "--format=%H%d").splitlines()
+    assert f"{newest} (refs/stash)" in labels and all("stash" not in line for line in labels[1:])
+    assert twin.git("log", "-1", "--format=%D", "refs/stash") == "refs/stash"
+    records = json.loads(twin.ok("log", "--all", "--json", "-2"))
+    assert [r["decorations"]["stash"] for r in records] == [True, False]
     # With no stash left, --all is the refs and HEAD again.
     twin.ok("stash", "drop", "-q")
     twin.ok("stash", "drop", "-q")
@@ -187,3 +193,13 @@ def test_json_array_streams_the_same_text(items):
 
     printed = CliRunner().invoke(click.command()(lambda: emit_json_array(iter(items))))
     assert printed.output == json.dumps(items, indent=2) + "\n"
+
+
+def test_a_damaged_stash_list_does_not_stop_a_decorated_log(muse, repo_dir):
+    (repo_dir / "take.txt").write_text("one\n")
+    assert muse("commit", "-m", "one", cwd=repo_dir).exit_code == 0
+    (repo_dir / ".muse" / "stash.list").write_text("not an id\n")
+    shown = muse("log", "--oneline", "--decorate", cwd=repo_dir)
+    assert shown.exit_code == 0 and shown.stdout.endswith("(HEAD -> main) one\n")
+    listed = muse("stash", "list", cwd=repo_dir)  # where the damage is reported
+    assert listed.exit_code == 3 and "stash.list is damaged (line 1)" in listed.stderr
