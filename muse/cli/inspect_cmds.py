@@ -29,31 +29,15 @@ def _store_reader(repo: Repository) -> Reader:
     return lambda entry: repo.store.read(entry.oid)
 
 
-def _worktree_reader(repo: Repository) -> Reader:
-    from ..diff import TEXT_CAP
-
-    root = repo.root
-    assert root is not None
-
-    def read(entry: SnapshotEntry) -> bytes:
-        # The file may have grown since it was scanned: never read past the text cap.
-        with open(root / entry.path, "rb") as handle:
-            return handle.read(TEXT_CAP + 1)
-
-    return read
-
-
-def _whole_worktree_reader(repo: Repository) -> Reader:
-    """A working-tree file's bytes for rename detection, which compares files up to its
-    own cap (larger than the text cap); never past it, should the file have grown."""
-    from ..renames import SIMILARITY_CAP
-
+def _worktree_reader(repo: Repository, cap: int) -> Reader:
+    """A working-tree file's bytes, never past `cap` (the file may have grown since it was
+    scanned): the text cap for a diff, rename detection's own larger one for it."""
     root = repo.root
     assert root is not None
 
     def read(entry: SnapshotEntry) -> bytes:
         with open(root / entry.path, "rb") as handle:
-            return handle.read(SIMILARITY_CAP + 1)
+            return handle.read(cap + 1)
 
     return read
 
@@ -273,8 +257,11 @@ def diff(words: tuple[str, ...], name_only: bool, name_status: bool, stat: bool,
         new = worktree.snapshot()
         worktree.cache.save()
         old, new = restrict_to(old, specs), restrict_to(new, specs)
-        diffs = diffs_between(old, new, _store_reader(repo), _worktree_reader(repo), settings,
-                              whole_new=_whole_worktree_reader(repo))
+        from ..diff import TEXT_CAP
+        from ..renames import SIMILARITY_CAP
+
+        diffs = diffs_between(old, new, _store_reader(repo), _worktree_reader(repo, TEXT_CAP),
+                              settings, whole_new=_worktree_reader(repo, SIMILARITY_CAP))
     if as_json:
         emit_json([fd.as_dict() for fd in diffs])
     elif not quiet:
