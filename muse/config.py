@@ -22,6 +22,16 @@ from .errors import ConfigError
 from .fsutil import atomic_write_bytes
 from .textfiles import read_utf8
 
+# git's spellings of a boolean setting, in any case.
+_BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}
+
+
+def boolean(raw: str) -> bool | None:
+    """A setting's text as git reads a boolean (`true`/`yes`/`on`/`1`, `false`/`no`/`off`/
+    `0`, any case, spaces around ignored); None for any other word."""
+    return _BOOLEANS.get(raw.strip().lower())
+
 
 def user_config_dir() -> Path:
     """Where keys and the user config live: $MUSE_CONFIG_DIR, else the platform's dir."""

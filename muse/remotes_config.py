@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import boolean
 from .display import NOT_UTF8_CHARS, UNSAFE_TEXT_CHARS
 from .errors import ConfigError, ConflictError, RemoteError, RevisionError, UsageError
 from .refs import HEADS, REMOTES, TAGS, RefUpdate, check_ref_name
@@ -440,9 +441,6 @@ def fast_forward(repo: Repository, target: str, label: str) -> Integration:
 # -- driver options -----------------------------------------------------------------
 
 
-_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
-
-
 def prune_setting(repo: Repository, name: str) -> bool:
     """Whether a fetch from remote NAME prunes by default: `remote.NAME.prune`, else
     `fetch.prune` (as in git), else no."""
@@ -450,9 +448,9 @@ def prune_setting(repo: Repository, name: str) -> bool:
         raw = repo.config_value(key)
         if raw is None:
             continue
-        word = raw.strip().lower()
-        if word in _TRUE | _FALSE:
-            return word in _TRUE
+        flag = boolean(raw)
+        if flag is not None:
+            return flag
         raise ConfigError(f"{key} is {raw!r}, not true or false",
                           hint=f"set it with `muse config {key} true` (or false)")
     return False

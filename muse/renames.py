@@ -285,16 +285,15 @@ class RenameSettings:
                 f"(set {self.limit_key} to at least {skipped} to compare them all)")
 
 
-TRUE_WORDS = ("true", "yes", "on", "1")
-FALSE_WORDS = ("false", "no", "off", "0")
-
-
 def rename_settings(repo: Repository, family: str) -> RenameSettings:
     """`family`'s rename settings (`merge`, `diff`): a bad value is a ConfigError."""
+    from .config import boolean
+
     renames_key, limit_key = f"{family}.renames", f"{family}.renameLimit"
-    enabled = (repo.config_value(renames_key) or "true").strip().lower()
-    if enabled not in TRUE_WORDS + FALSE_WORDS:
-        raise ConfigError(f"{renames_key} is {enabled!r}: it must be true or false",
+    raw = repo.config_value(renames_key) or "true"
+    enabled = boolean(raw)
+    if enabled is None:
+        raise ConfigError(f"{renames_key} is {raw.strip().lower()!r}: it must be true or false",
                           hint=f"muse config {renames_key} false")
     text = repo.config_value(limit_key)
     limit = RENAME_LIMIT
@@ -307,4 +306,4 @@ def rename_settings(repo: Repository, family: str) -> RenameSettings:
             raise ConfigError(f"{limit_key} is {text!r}: it must be a whole number "
                               "of files (0: no limit)",
                               hint=f"muse config {limit_key} {RENAME_LIMIT}")
-    return RenameSettings(enabled in TRUE_WORDS, limit, limit_key)
+    return RenameSettings(enabled, limit, limit_key)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from muse.bundle import Progress
+from muse.config import boolean
 from muse.errors import ConfigError, MuseError, RemoteError, TransientRemoteError, UsageError
 from muse.fsutil import atomic_write_bytes
 from muse.remote import Remote, RemoteOptions, counting_reader
@@ -48,8 +49,6 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 # the one every driver gets, RemoteOptions.timeout.
 SETTINGS = ("endpoint", "region", "profile", "path-style", "multipart-threshold", "part-size")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
 # Error codes S3 services send for a refused credential, a throttled or failing service.
 BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
                    "ExpiredToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
@@ -755,10 +754,9 @@ def _md5_of(source: Path, part: _Part) -> str:
 
 def _flag(settings: dict[str, str], name: str) -> bool:
     value = settings.get(name, "").strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
+    flag = boolean(value) if value else False  # unset (or empty): off
+    if flag is not None:
+        return flag
     raise ConfigError(f"remote setting {name!r} must be true or false, not {value!r}")
 
 
