@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .changes import Change, compare
+from .changes import Change
 from .display import pad, printable, text_width
-from .objects import Snapshot, SnapshotEntry
+from .objects import SnapshotEntry
 from .units import counted, human_size, signed_size
 
 TEXT_SNIFF = 8192
@@ -147,12 +147,6 @@ def diff_change(change: Change, read_old: Reader, read_new: Reader) -> FileDiff:
     deletions = sum(1 for line in patch[2:] if line.startswith("-"))
     return FileDiff(change, binary=False, patch=patch, insertions=insertions,
                     deletions=deletions)
-
-
-def diff_trees(old: Snapshot | None, new: Snapshot | None, read_old: Reader,
-               read_new: Reader) -> list[FileDiff]:
-    """Every changed path between two trees, sorted by path, with content diffs."""
-    return diff_changes(compare(old, new), read_old, read_new)
 
 
 def diff_changes(changes: list[Change], read_old: Reader, read_new: Reader) -> list[FileDiff]:

@@ -13,7 +13,7 @@ from .errors import UsageError
 from .logwalk import compile_pattern
 from .objects import Snapshot, SnapshotEntry
 from .pathspec import Pathspec, restrict_to
-from .renames import RenameSettings, pair_renames
+from .renames import RenameSettings
 from .repo import Repository
 
 
@@ -94,9 +94,8 @@ class CommitChanges:
         new = self._snapshot(commit.snapshot)
         old, new = restrict_to(old, self.specs), restrict_to(new, self.specs)
         changes = compare(old, new)
-        if self.renames is not None and self.renames.enabled:
-            changes, skipped = pair_renames(changes, self._read, self._read,
-                                            limit=self.renames.limit)
+        if self.renames is not None:
+            changes, skipped = self.renames.pair(changes, self._read, self._read)
             self.skipped = max(self.skipped, skipped)
         if self.pick is not None:
             return [fd for fd in diff_changes(changes, self._read, self._read)

@@ -277,6 +277,13 @@ class RenameSettings:
     limit: int
     limit_key: str
 
+    def pair(self, changes: list[Change], read_old: EntryReader, read_new: EntryReader
+             ) -> tuple[list[Change], int]:
+        """`pair_renames` as these settings have it: `changes` as they are when off."""
+        if not self.enabled:
+            return changes, 0
+        return pair_renames(changes, read_old, read_new, limit=self.limit)
+
     def skipped_warning(self, skipped: int) -> str:
         """The one line said when the similarity step was skipped (exact renames still are)."""
         done = "followed" if self.limit_key.startswith("merge.") else "detected"

@@ -61,14 +61,10 @@ def diffs_between(old: Snapshot | None, new: Snapshot | None, read_old: Reader,
     and the one warning on stderr when the similarity step was skipped."""
     from ..changes import compare
     from ..diff import diff_changes
-    from ..renames import pair_renames
 
-    changes = compare(old, new)
-    if settings.enabled:
-        changes, skipped = pair_renames(changes, read_old, whole_new or read_new,
-                                        limit=settings.limit)
-        if skipped:
-            click.echo(f"warning: {settings.skipped_warning(skipped)}", err=True)
+    changes, skipped = settings.pair(compare(old, new), read_old, whole_new or read_new)
+    if skipped:
+        click.echo(f"warning: {settings.skipped_warning(skipped)}", err=True)
     return diff_changes(changes, read_old, read_new)
 
 
