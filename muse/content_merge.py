@@ -71,7 +71,7 @@ def _rename_rename(repo: Repository, conflict: Conflict, merged: dict[str, Snaps
     at_ours, at_theirs, markers = ours, theirs, False
     if text is not None:
         at_ours, markers = text[0], text[1]
-        at_theirs = SnapshotEntry(theirs.path, at_ours.oid, at_ours.size, at_ours.executable)
+        at_theirs = at_ours.at(theirs.path)
     if favour is None:
         merged[ours.path], merged[theirs.path] = at_ours, at_theirs
         conflicts.append(replace(conflict, markers=markers))

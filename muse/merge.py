@@ -160,12 +160,12 @@ def _follow_renames(b: dict[str, SnapshotEntry], o: dict[str, SnapshotEntry],
         new_o, new_t = ours_r.get(old), theirs_r.get(old)
         if new_o is not None and new_t is not None:
             if new_o == new_t:
-                b[new_o] = _moved(b.pop(old), new_o)
+                b[new_o] = b.pop(old).at(new_o)
                 labels[new_o] = Renamed(old, new_o, new_t)
             elif new_o not in t and new_t not in o and new_o in o and new_t in t:
                 eb, eo, et = b.pop(old), o.pop(new_o), t.pop(new_t)
                 merged[new_o], merged[new_t] = eo, et
-                conflicts.append(Conflict(new_o, RENAME_RENAME, _moved(eb, new_o), eo, et,
+                conflicts.append(Conflict(new_o, RENAME_RENAME, eb.at(new_o), eo, et,
                                           renamed=Renamed(old, new_o, new_t)))
             continue
         ours_side = new_o is not None
@@ -179,20 +179,16 @@ def _follow_renames(b: dict[str, SnapshotEntry], o: dict[str, SnapshotEntry],
         if new in other:  # the other side has a file of its own there
             labels[new] = label
         elif kept is not None:
-            b[new] = _moved(b.pop(old), new)
-            other[new] = _moved(other.pop(old), new)
+            b[new] = b.pop(old).at(new)
+            other[new] = other.pop(old).at(new)
             labels[new] = label
         else:
             eb, entry = b.pop(old), mine[new]
             merged[new] = entry
             ours_entry, theirs_entry = (entry, None) if ours_side else (None, entry)
-            conflicts.append(Conflict(new, RENAME_DELETE, _moved(eb, new), ours_entry,
+            conflicts.append(Conflict(new, RENAME_DELETE, eb.at(new), ours_entry,
                                       theirs_entry, renamed=label))
     return labels
-
-
-def _moved(entry: SnapshotEntry, path: str) -> SnapshotEntry:
-    return SnapshotEntry(path, entry.oid, entry.size, entry.executable)
 
 
 def side_renames(repo: Repository, base: Snapshot | None, ours: Snapshot | None,
@@ -253,7 +249,7 @@ def conflict_layout(plan: MergePlan, on_disk: Callable[[str], bool],
         names = []
         for side, entry in sides:
             name = side_file_name(c.path, side, lambda p: p in layout or on_disk(p))
-            layout[name] = SnapshotEntry(name, entry.oid, entry.size, entry.executable)
+            layout[name] = entry.at(name)
             names.append(name)
         records.append(ConflictRecord(c.path, c.kind, _oid(c.base), _oid(c.ours),
                                       _oid(c.theirs), names, markers=c.markers,

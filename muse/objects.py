@@ -210,6 +210,10 @@ class SnapshotEntry:
     size: int
     executable: bool = False
 
+    def at(self, path: str) -> SnapshotEntry:
+        """The same file (bytes and mode) at another path."""
+        return SnapshotEntry(path, self.oid, self.size, self.executable)
+
 
 @dataclass(frozen=True)
 class Snapshot:
