@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .diff import looks_like_text
 from .errors import ConfigError
+from .merge_state import RENAME_RENAME
 from .objects import SnapshotEntry
 from .repo import Repository
 from .store import ObjectBatch
@@ -41,7 +42,7 @@ def merge_contents(repo: Repository, plan: MergePlan, batch: ObjectBatch, *,
     merged = dict(plan.merged)
     conflicts: list[Conflict] = []
     for conflict in plan.conflicts:
-        if conflict.kind == "rename-rename":
+        if conflict.kind == RENAME_RENAME:
             _rename_rename(repo, conflict, merged, conflicts, batch, style, favour)
             continue
         entry = _merge_text(repo, conflict, batch, style, favour)

@@ -26,6 +26,9 @@ from .checkout import (
 )
 from .errors import ConflictError, NonFastForwardError, RepositoryError, UsageError
 from .merge_state import (
+    RENAME_ADD,
+    RENAME_DELETE,
+    RENAME_RENAME,
     ConflictRecord,
     clear_state,
     merge_in_progress,
@@ -40,7 +43,6 @@ from .repo import Repository
 from .store import ObjectBatch
 
 FF_AUTO, FF_ONLY, FF_NEVER = "auto", "only", "never"
-RENAME_RENAME, RENAME_DELETE, RENAME_ADD = "rename-rename", "rename-delete", "rename-add"
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ from .repo import Repository
 from .textfiles import read_utf8
 from .textmerge import file_has_conflict_markers
 
-KINDS = ("both-modified", "modify-delete", "both-added", "rename-rename", "rename-delete",
-         "rename-add")
+RENAME_RENAME, RENAME_DELETE, RENAME_ADD = "rename-rename", "rename-delete", "rename-add"
+KINDS = ("both-modified", "modify-delete", "both-added", RENAME_RENAME, RENAME_DELETE,
+         RENAME_ADD)
 MERGE_HEAD = "MERGE_HEAD"
 MERGE_CONFLICTS = "MERGE_CONFLICTS"
 PICK_HEAD = "PICK_HEAD"
@@ -57,7 +58,7 @@ class ConflictRecord:
     def names(self) -> list[str]:
         """The paths this conflict is known by: its own, and for a rename-rename their name."""
         names = [self.path]
-        if self.kind == "rename-rename" and self.renamed:
+        if self.kind == RENAME_RENAME and self.renamed:
             theirs = self.renamed.get("theirs")
             if isinstance(theirs, str) and theirs != self.path:
                 names.append(theirs)

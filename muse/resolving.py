@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .errors import RepositoryError, UsageError
 from .merge_state import (
     MERGE_CONFLICTS,
+    RENAME_RENAME,
     ConflictRecord,
     mark_resolved,
     merge_in_progress,
@@ -91,7 +92,7 @@ def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -
     renamed = record.renamed or {}
     side_path = renamed.get(side)
     dropped = []
-    if record.kind == "rename-rename" and len(record.names()) == 2:
+    if record.kind == RENAME_RENAME and len(record.names()) == 2:
         ours_name, theirs_name = record.names()
         target, other = (ours_name, theirs_name) if side == OURS else (theirs_name, ours_name)
         if os.path.lexists(worktree.root / other):
@@ -104,7 +105,7 @@ def _take(repo: Repository, record: ConflictRecord, side: str, tree: Snapshot) -
     found = tree.as_dict().get(side_path if isinstance(side_path, str) else target)
     if found is None or found.oid != oid:  # a record edited by hand: trust its id only
         found = SnapshotEntry(target, oid, repo.store.size(oid))
-    worktree.write_entry(SnapshotEntry(target, oid, found.size, found.executable))
+    worktree.write_entry(found.at(target))
     return dropped
 
 

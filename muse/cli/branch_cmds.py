@@ -639,14 +639,16 @@ def echo_made(repo: Any, made: Any) -> None:
 
 def rename_note(record: Any) -> str:
     """How a renamed file's conflict came about, in the words git's CONFLICT lines use."""
+    from ..merge_state import RENAME_ADD, RENAME_DELETE, RENAME_RENAME
+
     renamed = record.renamed or {}
     base, ours, theirs = (renamed.get(k) for k in ("base", "ours", "theirs"))
-    if record.kind == "rename-rename":
+    if record.kind == RENAME_RENAME:
         return f"{base} renamed to {ours} in ours and to {theirs} in theirs"
-    if record.kind == "rename-delete":
+    if record.kind == RENAME_DELETE:
         side, other = ("ours", "theirs") if ours is not None else ("theirs", "ours")
         return f"renamed from {base} in {side}, deleted in {other}"
-    if record.kind == "rename-add":
+    if record.kind == RENAME_ADD:
         side, other = ("ours", "theirs") if ours == record.path else ("theirs", "ours")
         return f"renamed from {base} in {side}, added in {other}"
     sides = [s for s, p in (("ours", ours), ("theirs", theirs)) if p != base]
@@ -657,10 +659,12 @@ def rename_note(record: Any) -> str:
 
 def report_conflicts(records: list[Any], action: str) -> None:
     """One CONFLICT line per path on stdout; on stderr, how to settle each kind."""
+    from ..merge_state import RENAME_RENAME
+
     for record in records:
         notes = [rename_note(record)] if record.renamed else []
         if record.markers:
-            both = record.kind == "rename-rename"
+            both = record.kind == RENAME_RENAME
             notes.append(f"conflict markers in {'both files' if both else 'the file'}")
         elif record.side_files:
             notes.append(f"see {', '.join(record.side_files)}")
@@ -670,11 +674,11 @@ def report_conflicts(records: list[Any], action: str) -> None:
     if any(r.markers for r in records):
         click.echo("hint: edit each file with conflict markers (<<<<<<< ours … >>>>>>> "
                    "theirs) to the text you want", err=True)
-    if any(r.kind == "rename-rename" for r in records):
+    if any(r.kind == RENAME_RENAME for r in records):
         click.echo("hint: a file renamed both ways is at both names: delete the one you do "
                    "not want (or `muse resolve --ours PATH` keeps our name, --theirs theirs)",
                    err=True)
-    whole = [r.path for r in records if not r.markers and r.kind != "rename-rename"]
+    whole = [r.path for r in records if not r.markers and r.kind != RENAME_RENAME]
     if whole:
         example = printable(whole[0])
         click.echo(f"hint: for a file that cannot be merged line by line, keep one side with "
