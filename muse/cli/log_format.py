@@ -113,22 +113,23 @@ def shown_commit(oid: str, commit: Any, signature: Callable[[], dict[str, Any]],
                  lambda: printable(names.label(current)) if names is not None else "")
 
 
-# git's named formats. `medium` is the default layout (None), and so are `full` and
-# `fuller`: Muse records one author and no separate committer.
-NAMED_FORMATS: dict[str, tuple[str, ...] | None] = {
+def _merge_line(shown: Shown) -> str:
+    """`Merge: P1 P2` for a merge, as git's short and medium layouts have it; else nothing."""
+    parents = shown.commit.parents
+    return "Merge: " + " ".join(short(p) for p in parents) + "\n" if len(parents) > 1 else ""
+
+
+# git's named formats: format text, and fields no placeholder spells. `medium` is the
+# default layout (None), and so are `full` and `fuller`: Muse records one author and no
+# separate committer.
+NAMED_FORMATS: dict[str, tuple[Piece, ...] | None] = {
     "oneline": ("%H %s",),  # the whole id, as git's --pretty=oneline (--oneline abbreviates)
-    "short": ("commit %H\n", "MERGE", "Author: %an <%ae>\n\n    %s\n"),
+    "short": ("commit %H\n", _merge_line, "Author: %an <%ae>\n\n    %s\n"),
     "medium": None,
     "full": None,
     "fuller": None,
     "reference": ("%h (%s, %as)",),
 }
-
-
-def _merge_line(shown: Shown) -> str:
-    """`Merge: P1 P2` for a merge, as git's short and medium layouts have it; else nothing."""
-    parents = shown.commit.parents
-    return "Merge: " + " ".join(short(p) for p in parents) + "\n" if len(parents) > 1 else ""
 
 
 def format_pieces(value: str) -> list[Piece] | None:
@@ -147,4 +148,4 @@ def format_pieces(value: str) -> list[Piece] | None:
     if parts is None:
         return None
     return [piece for part in parts
-            for piece in ([_merge_line] if part == "MERGE" else compile_format(part))]
+            for piece in (compile_format(part) if isinstance(part, str) else [part])]
