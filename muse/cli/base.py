@@ -331,6 +331,11 @@ def is_quiet() -> bool:
     return ctx is not None and bool(ctx.meta.get(QUIET))
 
 
+def warn(message: str) -> None:
+    """A `warning:` line on stderr (shown under -q too: it is not chatter)."""
+    click.echo(f"warning: {printable(message)}", err=True)
+
+
 def say(message: str, *, err: bool = False) -> None:
     """A line telling a person what happened ("Switched to branch …"): not under -q."""
     if not is_quiet():

@@ -11,7 +11,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import UsageError
-from .base import emit_json, json_option, open_repo, quiet_option, say, short
+from .base import emit_json, json_option, open_repo, quiet_option, say, short, warn
 
 COMMANDS: list[click.Command] = []
 
@@ -627,7 +627,7 @@ def _exit_on_conflicts(ctx: click.Context, outcome: Any) -> None:
 def report_warnings(warnings: Any) -> None:
     """A merge's warnings (inexact rename detection skipped), once each, on stderr."""
     for warning in warnings:
-        click.echo(f"warning: {printable(warning)}", err=True)
+        warn(warning)
 
 
 def echo_made(repo: Any, made: Any) -> None:

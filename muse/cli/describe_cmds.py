@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from ..describe import BROKEN_MARK, DIRTY_MARK
-from ..display import printable
-from .base import emit_json, json_option, open_repo
+from .base import emit_json, json_option, open_repo, warn
 
 COMMANDS: list[click.Command] = []
 
@@ -75,7 +74,7 @@ def describe(revisions: tuple[str, ...], tags: bool, all_refs: bool, long_format
         return
     # Each once, before the descriptions, as git warns about a misnamed tag.
     for warning in dict.fromkeys(d.warning for d in found if d.warning):
-        click.echo(f"warning: {printable(warning)}", err=True)
+        warn(warning)
     for description in found:
         click.echo(description.description)
 

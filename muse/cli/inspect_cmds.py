@@ -10,7 +10,7 @@ import click
 
 from ..display import printable, printable_lines
 from ..errors import MissingObjectError, RepositoryError, RevisionError, UsageError
-from .base import emit_json, json_option, open_repo, short
+from .base import emit_json, json_option, open_repo, short, warn
 from .pathargs import PathspecCommand
 from .repo_cmds import commit_record, echo_commit
 
@@ -64,7 +64,7 @@ def diffs_between(old: Snapshot | None, new: Snapshot | None, read_old: Reader,
 
     changes, skipped = settings.pair(compare(old, new), read_old, whole_new or read_new)
     if skipped:
-        click.echo(f"warning: {settings.skipped_warning(skipped)}", err=True)
+        warn(settings.skipped_warning(skipped))
     return diff_changes(changes, read_old, read_new)
 
 

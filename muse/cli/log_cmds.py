@@ -11,7 +11,7 @@ import click
 
 from ..display import printable
 from ..errors import UsageError
-from .base import COUNT, emit_json_array, json_option, open_repo, short
+from .base import COUNT, emit_json_array, json_option, open_repo, short, warn
 from .pathargs import LogCommand
 from .repo_cmds import commit_lines, commit_record
 
@@ -141,7 +141,7 @@ def log(revisions: tuple[str, ...], **options: Any) -> None:
     finally:  # what was verified stays verified, even when `| head` closes the pipe
         printer.signatures.save()
     if changes is not None and changes.skipped:  # once, however many commits it was
-        click.echo(f"warning: {changes.renames.skipped_warning(changes.skipped)}", err=True)
+        warn(changes.renames.skipped_warning(changes.skipped))
 
 
 def _selection(repo: Any, revisions: tuple[str, ...], asked: Asked, walked: set[str]

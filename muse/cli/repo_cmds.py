@@ -20,6 +20,7 @@ from .base import (
     request_auto_gc,
     say,
     short,
+    warn,
 )
 
 
@@ -43,8 +44,7 @@ def init(ctx: click.Context, directory: Path | None, bare: bool, initial_branch:
     existing = Repository.reinit(directory or Path.cwd(), bare=bare)
     if existing is not None:
         if ctx.get_parameter_source("initial_branch") is not ParameterSource.DEFAULT:
-            click.echo(f"warning: re-init: ignored --initial-branch={initial_branch}",
-                       err=True)
+            warn(f"re-init: ignored --initial-branch={initial_branch}")
         kind = "bare repository" if bare else "repository"
         say(f"Reinitialised existing Muse {kind} in {existing.muse_dir}")
         return
