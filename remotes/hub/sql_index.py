@@ -30,6 +30,18 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 BATCH = 500
 
 
+def _select_batched(cur: Cursor, db: Database, query: str, params: Sequence[Any],
+                    ids: Iterable[str]) -> Iterator[Any]:
+    """Every row of `query` for `ids`, run BATCH ids at a time: `{marks}` in it stands for
+    one placeholder per id of the batch, which follow `params`."""
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start:start + BATCH]
+        marks = ", ".join("?" * len(chunk))
+        cur.execute(db.sql(query.format(marks=marks)), (*params, *chunk))
+        yield from cur.fetchall()
+
+
 class Cursor(Protocol):
     rowcount: int
 
@@ -377,14 +389,9 @@ class SqlIndex:
         return self._one("SELECT 1 FROM packs WHERE pack_id = ?", pack_id) is not None
 
     def _select_in(self, columns: str, repo: Repo, ids: Iterable[str]) -> Iterator[Any]:
-        wanted = sorted(set(ids))
         with self._read() as cur:
-            for start in range(0, len(wanted), BATCH):
-                chunk = wanted[start:start + BATCH]
-                marks = ", ".join("?" * len(chunk))
-                cur.execute(self.db.sql(f"SELECT {columns} FROM objects WHERE repo_id = ? AND "
-                                        f"oid IN ({marks})"), (repo.id, *chunk))
-                yield from cur.fetchall()
+            yield from _select_batched(cur, self.db, f"SELECT {columns} FROM objects WHERE "
+                                       "repo_id = ? AND oid IN ({marks})", (repo.id,), ids)
 
     # -- the push transaction --------------------------------------------------------------
 
@@ -539,16 +546,10 @@ class SqlIndex:
 
     def named_packs(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` some repository's row names (live, or replaced in its grace)."""
-        wanted = sorted(set(ids))
-        found: set[str] = set()
         with self._read() as cur:
-            for start in range(0, len(wanted), BATCH):
-                chunk = wanted[start:start + BATCH]
-                marks = ", ".join("?" * len(chunk))
-                cur.execute(self.db.sql(f"SELECT DISTINCT pack_id FROM packs WHERE pack_id IN "
-                                        f"({marks})"), chunk)
-                found.update(str(r[0]) for r in cur.fetchall())
-        return found
+            return {str(r[0]) for r in _select_batched(
+                cur, self.db, "SELECT DISTINCT pack_id FROM packs WHERE pack_id IN ({marks})",
+                (), ids)}
 
     def delete_unnamed(self, pack_id: str, delete: Callable[[], bool], *,
                        forget: Repo | None = None) -> bool:
@@ -585,24 +586,14 @@ class SqlIndex:
                                     "replaced_at IS NOT NULL"), (repo.id, pack_id))
 
     def _live_among(self, cur: Cursor, repo: Repo, packs: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(packs), BATCH):
-            chunk = list(packs[start:start + BATCH])
-            marks = ", ".join("?" * len(chunk))
-            cur.execute(self.db.sql(f"SELECT pack_id FROM packs WHERE repo_id = ? AND "
-                                    f"replaced_at IS NULL AND pack_id IN ({marks})"
-                                    + self.db.lock_rows), (repo.id, *chunk))
-            found.update(str(r[0]) for r in cur.fetchall())
-        return found
+        return {str(r[0]) for r in _select_batched(
+            cur, self.db, "SELECT pack_id FROM packs WHERE repo_id = ? AND replaced_at IS NULL "
+            "AND pack_id IN ({marks})" + self.db.lock_rows, (repo.id,), packs)}
 
     def _rows_of(self, cur: Cursor, table: str, repo: Repo,
                  packs: Sequence[str]) -> Iterator[Any]:
-        for start in range(0, len(packs), BATCH):
-            chunk = list(packs[start:start + BATCH])
-            marks = ", ".join("?" * len(chunk))
-            cur.execute(self.db.sql(f"SELECT oid FROM {table} WHERE repo_id = ? AND "
-                                    f"pack_id IN ({marks})"), (repo.id, *chunk))
-            yield from cur.fetchall()
+        yield from _select_batched(cur, self.db, f"SELECT oid FROM {table} WHERE repo_id = ? "
+                                   "AND pack_id IN ({marks})", (repo.id,), packs)
 
     def _insert_pack(self, cur: Cursor, repo: Repo, pack: NewPack, *,
                      objects: set[str] | None = None,
@@ -637,14 +628,10 @@ class SqlIndex:
         transaction); one of unknown generation leaves its descendants unknown."""
         graph = {oid: tuple(pack.parents.get(oid, ())) for oid in nodes}
         graph.update({c: tuple(p) for c, p in pack.parents.items()})
-        outside = sorted({p for ps in graph.values() for p in ps if p not in graph})
-        known: dict[str, int | None] = {}
-        for start in range(0, len(outside), BATCH):
-            chunk = outside[start:start + BATCH]
-            marks = ", ".join("?" * len(chunk))
-            cur.execute(self.db.sql(f"SELECT oid, generation FROM commits WHERE repo_id = ? "
-                                    f"AND oid IN ({marks})"), (repo.id, *chunk))
-            known.update({str(o): None if g is None else int(g) for o, g in cur.fetchall()})
+        outside = {p for ps in graph.values() for p in ps if p not in graph}
+        rows = _select_batched(cur, self.db, "SELECT oid, generation FROM commits WHERE "
+                               "repo_id = ? AND oid IN ({marks})", (repo.id,), outside)
+        known = {str(o): None if g is None else int(g) for o, g in rows}
         return generations(graph, known.get)
 
     def _move(self, cur: Cursor, repo: Repo, u: RefUpdate) -> bool:
@@ -672,6 +659,7 @@ class RepoCommits:
     """One repository's commit rows, read inside one snapshot: the negotiation's source."""
 
     def __init__(self, index: SqlIndex, cur: Cursor, repo: Repo) -> None:
+        self._db = index.db
         self._sql = index.db.sql
         self._cur = cur
         self._repo = repo
@@ -680,12 +668,7 @@ class RepoCommits:
     _COLUMNS = "oid, pack_id, parents, generation"
 
     def _batched(self, query: str, ids: Iterable[str]) -> Iterator[Any]:
-        wanted = sorted(set(ids))
-        for start in range(0, len(wanted), BATCH):
-            chunk = wanted[start:start + BATCH]
-            marks = ", ".join("?" * len(chunk))
-            self._cur.execute(self._sql(query.format(marks=marks)), (self._repo.id, *chunk))
-            yield from self._cur.fetchall()
+        return _select_batched(self._cur, self._db, query, (self._repo.id,), ids)
 
     @staticmethod
     def _nodes(rows: Iterable[Any]) -> dict[str, Node]:
