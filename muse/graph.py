@@ -214,10 +214,13 @@ def topological_order(graph: CommitGraph[Any], commits: Iterable[str]) -> list[s
 
 def parents_first(commits: list[str], parents: Callable[[str], Iterable[str]]) -> list[str]:
     """`commits` (taken in the order given) ordered so every parent among them comes before
-    its children; iterative, so a history of any depth fits the stack."""
+    its children; iterative, so a history of any depth fits the stack. Rows that claim a
+    cycle (no hashed history can hold one: only a damaged index) still end the walk, each
+    commit once, the cycle in some order."""
     wanted = set(commits)
     order: list[str] = []
     placed: set[str] = set()
+    entered: set[str] = set()
     for root in commits:
         stack: list[tuple[str, bool]] = [(root, False)]
         while stack:
@@ -228,6 +231,9 @@ def parents_first(commits: list[str], parents: Callable[[str], Iterable[str]]) -
                 placed.add(oid)
                 order.append(oid)
                 continue
+            if oid in entered:
+                continue  # its own ancestor: a cycle, placed when its expansion ends
+            entered.add(oid)
             stack.append((oid, True))
             stack.extend((p, False) for p in parents(oid) if p in wanted and p not in placed)
     return order

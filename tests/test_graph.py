@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from muse.graph import reachability_delta
+from muse.graph import parents_first, reachability_delta
 from muse.objects import Commit, Snapshot
 from muse.repo import Repository
 
@@ -163,3 +163,12 @@ def test_a_fast_forward_check_reads_only_the_commits_between(tmp_path: Path) -> 
     assert history.repo.graph.relation(old, tip) == "behind"
     assert history.repo.graph.relation(tip, old) == "ahead"
     assert len(history.repo.graph._cache) <= 10  # not the 400 commits of older history
+
+
+def test_parents_first_places_parents_before_children_and_survives_a_claimed_cycle():
+    parents = {"c": ["b", "a"], "b": ["a"], "a": []}
+    assert parents_first(["c", "b", "a"], parents.__getitem__) == ["a", "b", "c"]
+    # Rows claiming a cycle (only a damaged index could): each commit once, and it ends.
+    looped = {"x": ["y"], "y": ["x"], "z": ["x"]}
+    order = parents_first(["z", "x", "y"], looped.__getitem__)
+    assert sorted(order) == ["x", "y", "z"] and order[-1] == "z"

@@ -33,6 +33,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from muse.graph import parents_first
+
 from ..bucket import choose_packs
 
 WANT, HAVE = 1, 2
@@ -94,32 +96,17 @@ def generations(parents: Mapping[str, Sequence[str]],
                 known: Callable[[str], int | None]) -> dict[str, int | None]:
     """The generation of every commit of `parents` (commit → its parents), parents first:
     a parent outside `parents` is looked up with `known` (None: unknown, and so is every
-    descendant's). Iterative: a history of any depth."""
+    descendant's, and every commit of a cycle a damaged index claims)."""
     out: dict[str, int | None] = {}
-    for start in parents:
-        stack = [(start, False)]
-        entered: set[str] = set()
-        while stack:
-            commit, expanded = stack.pop()
-            if commit in out:
-                continue
-            if not expanded:
-                if commit in entered:  # a cycle (no hash allows one): unknown
-                    out[commit] = None
-                    continue
-                entered.add(commit)
-                stack.append((commit, True))
-                stack.extend((p, False) for p in parents[commit]
-                             if p in parents and p not in out)
-                continue
-            best = 0
-            for p in parents[commit]:
-                g = out.get(p) if p in parents else known(p)
-                if g is None:
-                    best = -1
-                    break
-                best = max(best, g)
-            out[commit] = None if best < 0 else best + 1
+    for commit in parents_first(list(parents), parents.__getitem__):
+        best = 0
+        for p in parents[commit]:
+            g = out.get(p) if p in parents else known(p)
+            if g is None:
+                best = -1
+                break
+            best = max(best, g)
+        out[commit] = None if best < 0 else best + 1
     return out
 
 
