@@ -173,10 +173,7 @@ class Graph:
 
     def next_row(self) -> str:
         """The graph's next row, padded to its width."""
-        draw = {State.PADDING: self._padding_row, State.PRE_COMMIT: self._pre_commit_row,
-                State.COMMIT: self._commit_row, State.POST_MERGE: self._post_merge_row,
-                State.COLLAPSING: self._collapsing_row}[self.state]
-        return draw().ljust(self.width)
+        return _ROWS[self.state](self).ljust(self.width)
 
     def separator_row(self) -> str:
         """The row beside the blank line that parts two commits' text (git's padding)."""
@@ -324,6 +321,14 @@ class Graph:
         if self._mapping_correct():
             self._set_state(State.PADDING)
         return "".join(row)
+
+
+# Which row each state draws (looked up once per row).
+_ROWS: dict[State, Callable[[Graph], str]] = {
+    State.PADDING: Graph._padding_row, State.PRE_COMMIT: Graph._pre_commit_row,
+    State.COMMIT: Graph._commit_row, State.POST_MERGE: Graph._post_merge_row,
+    State.COLLAPSING: Graph._collapsing_row,
+}
 
 
 def draw(order: list[str], parents: dict[str, list[str]],
